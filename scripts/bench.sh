@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm run bench`: every bench/*.bench.ts in turn, under a private keyring. Each prints ratios
+# against a baseline measured in the same run (never absolute pass/fail timings).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+node esbuild.mjs
+export KMS_ENVELOPE_CONFIG_DIR="${KMS_ENVELOPE_CONFIG_DIR:-$(mktemp -d -t kms-envelope-bench.XXXXXX)}"
+only="${1:-}"
+for f in bench/*.bench.ts; do
+  [ -n "$only" ] && [[ "$f" != *"$only"* ]] && continue
+  printf '\n=== %s\n' "$f"
+  bash scripts/with-keyring.sh node --import tsx "$f"
+done

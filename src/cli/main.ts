@@ -1,0 +1,1 @@
+process.stdout.write('kms-envelope: not yet\n');

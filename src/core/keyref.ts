@@ -1,0 +1,35 @@
+import { usageError } from './errors';
+import { PROVIDER_NAMES, type ProviderName } from './kms/types';
+
+/**
+ * A keyref names one key: `<provider>:<region>:<keyId-or-alias>`.
+ * Examples: `local:local:team-key`, `tencent:ap-guangzhou:my-alias`,
+ * `alibaba:cn-hangzhou:alias/app`, `alibaba:cn-hangzhou:key-hzz6...`.
+ * The key part may itself contain ':' (ARNs); only the first two colons split.
+ */
+export interface KeyRef {
+  provider: ProviderName;
+  region: string;
+  key: string;
+}
+
+export function parseKeyRef(text: string): KeyRef {
+  const s = text.trim();
+  const a = s.indexOf(':');
+  const b = a < 0 ? -1 : s.indexOf(':', a + 1);
+  if (a <= 0 || b <= a + 1 || b === s.length - 1) {
+    throw usageError(
+      `"${s}" is not a keyref.`,
+      'Write <provider>:<region>:<keyId-or-alias>, e.g. local:local:team-key or tencent:ap-guangzhou:my-alias.',
+    );
+  }
+  const provider = s.slice(0, a) as ProviderName;
+  if (!PROVIDER_NAMES.includes(provider) && provider !== 'aws') {
+    throw usageError(`Unknown provider "${provider}" in keyref "${s}".`, `Use one of: ${PROVIDER_NAMES.join(', ')}.`);
+  }
+  return { provider, region: s.slice(a + 1, b), key: s.slice(b + 1) };
+}
+
+export function formatKeyRef(ref: KeyRef): string {
+  return `${ref.provider}:${ref.region}:${ref.key}`;
+}
