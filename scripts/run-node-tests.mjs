@@ -15,7 +15,10 @@ const walk = (dir) => {
     else if (/\.test\.ts$/.test(name)) files.push(p);
   }
 };
-for (const r of roots) walk(r);
+for (const r of roots) {
+  if (statSync(r).isDirectory()) walk(r);
+  else files.push(r);
+}
 if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(1);
