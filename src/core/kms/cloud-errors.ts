@@ -1,0 +1,346 @@
+/**
+ * Turns failures of Tencent Cloud KMS and Alibaba Cloud KMS calls into KmsEnvelopeErrors a user
+ * can act on: the cloud's code and request id in `details`, and a next step in `hint`.
+ *
+ * Each provider first normalises what its SDK throws into a `CloudCallError` (code, HTTP status,
+ * request id, network errno). This module then classes it for retrying (`failureClass`) and maps
+ * it to a message + hint (`toKmsError`). No secret ever reaches a message: only key ids, aliases,
+ * regions, profile names, endpoints and the cloud's codes.
+ */
+import { CancelledError, KmsEnvelopeError, type ErrorKind } from '../errors';
+import { AttemptTimeoutError, type FailureClass, type RetryInfo } from './retry';
+import { PROVIDER_LABELS } from './types';
+
+export type CloudProviderName = 'tencent' | 'alibaba';
+
+/** A failed cloud call, normalised across SDKs. */
+export class CloudCallError extends Error {
+  /** The cloud's error code (e.g. `ResourceUnavailable.CmkDisabled`, `Rejected.Disabled`). */
+  readonly code?: string;
+  readonly status?: number;
+  readonly requestId?: string;
+  /** Node errno-style code of a transport failure (ECONNREFUSED, ETIMEDOUT, ...). */
+  readonly networkCode?: string;
+  constructor(message: string, f: { code?: string; status?: number; requestId?: string; networkCode?: string; cause?: unknown }) {
+    super(message, f.cause !== undefined ? { cause: f.cause } : undefined);
+    this.name = 'CloudCallError';
+    this.code = f.code || undefined;
+    this.status = f.status;
+    this.requestId = f.requestId || undefined;
+    this.networkCode = f.networkCode;
+  }
+}
+
+/** What the user is told about; finer than FailureClass. */
+export type ErrorCategory =
+  | 'disabled'
+  | 'pendingDeletion'
+  | 'pendingImport'
+  | 'mustBeDisabled'
+  | 'notPendingDeletion'
+  | 'stateConflict'
+  | 'notFound'
+  | 'aliasExists'
+  | 'invalidAlias'
+  | 'decryptRefused'
+  | 'credentials'
+  | 'clockSkew'
+  | 'permission'
+  | 'serviceNotEnabled'
+  | 'region'
+  | 'throttling'
+  | 'server'
+  | 'network'
+  | 'timeout'
+  | 'invalidParameter'
+  | 'limit'
+  | 'other';
+
+/** Exact codes of both clouds (PROTOCOLS.md); prefixes are handled in `categorize`. */
+const CODE_CATEGORY: Record<string, ErrorCategory> = {
+  // Tencent KMS
+  'ResourceUnavailable.CmkDisabled': 'disabled',
+  'ResourceUnavailable.KeyPendingDelete': 'pendingDeletion',
+  'ResourceUnavailable.CmkShouldBeDisabled': 'mustBeDisabled',
+  'ResourceUnavailable.CmkNotPendingDelete': 'notPendingDeletion',
+  'ResourceUnavailable.CmkArchived': 'stateConflict',
+  'ResourceUnavailable.CmkStateNotSupport': 'stateConflict',
+  'ResourceUnavailable.CmkNotFound': 'notFound',
+  'ResourceNotFound': 'notFound',
+  'InvalidParameterValue.InvalidKeyId': 'notFound',
+  'InvalidParameterValue.InvalidCiphertext': 'decryptRefused',
+  'FailedOperation.DecryptError': 'decryptRefused',
+  'InvalidParameterValue.AliasAlreadyExists': 'aliasExists',
+  'InvalidParameterValue.InvalidAlias': 'invalidAlias',
+  'LimitExceeded.CmkLimitExceeded': 'limit',
+  'AuthFailure.SignatureExpire': 'clockSkew',
+  'AuthFailure.UnauthorizedOperation': 'permission',
+  'UnauthorizedOperation': 'permission',
+  'UnsupportedRegion': 'region',
+  'InvalidParameterValue.InvalidRegion': 'region',
+  'InternalError': 'server',
+  // Alibaba KMS
+  'Rejected.Disabled': 'disabled',
+  'Rejected.PendingDeletion': 'pendingDeletion',
+  'Rejected.PendingImport': 'pendingImport',
+  'Rejected.StateModifiedFailed': 'stateConflict',
+  'Forbidden.KeyNotFound': 'notFound',
+  'Forbidden.AliasNotFound': 'notFound',
+  'EntityNotExist.Key': 'notFound',
+  'AliasAlreadyExists': 'aliasExists',
+  'EntityAlreadyExists.Alias': 'aliasExists',
+  'InvalidTimeStamp.Expired': 'clockSkew',
+  'SignatureDoesNotMatch': 'credentials',
+  'IncompleteSignature': 'credentials',
+  'InvalidAccessKeyId.NotFound': 'credentials',
+  'InvalidAccessKeyId.Inactive': 'credentials',
+  'InvalidAccessKeyId': 'credentials',
+  'InvalidSecurityToken.Expired': 'credentials',
+  'InvalidSecurityToken.Malformed': 'credentials',
+  'InvalidSecurityToken.MismatchWithAccessKey': 'credentials',
+  'SignatureNonceUsed': 'credentials',
+  'Forbidden.NoPermission': 'permission',
+  'Forbidden.RAM': 'permission',
+  'Forbidden.KmsServiceNotEnabled': 'serviceNotEnabled',
+  'InvalidRegionId': 'region',
+  'InvalidRegion': 'region',
+  'InternalFailure': 'server',
+  'ServiceUnavailableTemporary': 'server',
+  'InvalidCiphertext': 'decryptRefused',
+  'Rejected.InvalidCiphertext': 'decryptRefused',
+};
+
+const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const NETWORK_ANY = new Set([...NETWORK_UNSENT, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
+
+/** Finds an errno-like code in an error or its message (SDKs often keep only the message). */
+export function findNetworkCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const o = e as { code?: unknown; errno?: unknown; message?: unknown; cause?: unknown };
+    if (typeof o.code === 'string' && NETWORK_ANY.has(o.code)) return o.code;
+    if (typeof o.errno === 'string' && NETWORK_ANY.has(o.errno)) return o.errno;
+    const msg = typeof o.message === 'string' ? o.message : '';
+    const m = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ECONNRESET|EPIPE|ETIMEDOUT|ECONNABORTED)\b/.exec(msg);
+    if (m) return m[1];
+    if (/socket hang up/i.test(msg)) return 'ECONNRESET';
+    if (/network timeout|ReadTimeout|ConnectTimeout|RequestTimeout/i.test(msg)) return 'ETIMEDOUT';
+    e = o.cause;
+  }
+  return undefined;
+}
+
+export function categorize(e: CloudCallError): ErrorCategory {
+  if (e.networkCode) return e.networkCode === 'ETIMEDOUT' || e.networkCode === 'ESOCKETTIMEDOUT' ? 'timeout' : 'network';
+  const code = e.code ?? '';
+  const exact = CODE_CATEGORY[code];
+  if (exact) return exact;
+  if (/^RequestLimitExceeded/.test(code) || /^Throttling/.test(code) || code === 'LimitExceeded.RequestLimitExceeded') return 'throttling';
+  if (code.startsWith('AuthFailure')) return 'credentials';
+  if (code.startsWith('InternalError') || code.startsWith('ServiceUnavailable')) return 'server';
+  if (code.startsWith('InvalidParameter') || code.startsWith('MissingParameter') || code.startsWith('UnknownParameter')) return 'invalidParameter';
+  if (code.startsWith('Rejected.')) return 'stateConflict';
+  if (e.status === 429) return 'throttling';
+  if (e.status !== undefined && e.status >= 500) return 'server';
+  return 'other';
+}
+
+/** Classes a normalised cloud failure for `withRetry`. */
+export function failureClass(err: unknown): FailureClass {
+  if (err instanceof AttemptTimeoutError) return 'timeout';
+  if (!(err instanceof CloudCallError)) return 'fatal';
+  if (err.networkCode) {
+    if (NETWORK_UNSENT.has(err.networkCode)) return 'unsent';
+    return err.networkCode === 'ETIMEDOUT' ? 'timeout' : 'network';
+  }
+  switch (categorize(err)) {
+    case 'throttling':
+      return 'throttling';
+    case 'server':
+      return 'server';
+    default:
+      return 'fatal';
+  }
+}
+
+/** What the error mapping needs to know about the call. */
+export interface CallContext {
+  provider: CloudProviderName;
+  profile: string;
+  region: string;
+  action: string;
+  /** Key id or alias the call was about, when there is one. */
+  keyId?: string;
+  /** Alias the call tried to set, when there is one. */
+  alias?: string;
+  /** The endpoint URL the call went to (never contains secrets). */
+  endpoint: string;
+  /** True when the endpoint comes from an override (profile, --endpoint, KMS_ENVELOPE_ENDPOINT). */
+  endpointOverridden: boolean;
+  /** Whether the request was idempotent (changes the advice after an ambiguous failure). */
+  idempotent: boolean;
+}
+
+const cli = 'kms-envelope';
+
+function keyCmd(verb: string, c: CallContext): string {
+  const k = c.keyId ?? '<key>';
+  return `\`${cli} keys ${verb} --provider ${c.provider} --region ${c.region} --key ${k}${c.profile !== 'default' ? ` --profile ${c.profile}` : ''}\``;
+}
+
+/** Maps any error of a cloud call to a KmsEnvelopeError (CancelledError and KmsEnvelopeErrors pass through). */
+export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsEnvelopeError {
+  if (err instanceof KmsEnvelopeError) return err;
+  if (err instanceof Error && err.name === 'AbortError') return new CancelledError();
+  const label = PROVIDER_LABELS[c.provider];
+  const attempts = info && info.attempts > 1 ? ` after ${info.attempts} attempts in ${(info.elapsedMs / 1000).toFixed(1)} s` : '';
+  if (err instanceof AttemptTimeoutError) {
+    return new KmsEnvelopeError('provider', `${label} ${c.action} in ${c.region}: no answer from ${c.endpoint} within ${err.timeoutMs} ms${attempts}.`, {
+      cause: err,
+      hint: timeoutHint(c),
+      details: { provider: c.provider, region: c.region, keyId: c.keyId, profile: c.profile, providerCode: 'Timeout', retryable: true },
+    });
+  }
+  const e = err instanceof CloudCallError ? err : new CloudCallError(err instanceof Error ? err.message : String(err), { cause: err });
+  const cat = categorize(e);
+  const key = c.keyId ? `key ${c.keyId}` : 'the key';
+  const codeText = e.code ? ` (${e.code}${e.requestId ? `, request ${e.requestId}` : ''})` : e.status ? ` (HTTP ${e.status})` : '';
+  const cloudMsg = e.code && e.message && !e.message.includes(e.code) ? `: ${oneLine(e.message)}` : '';
+  let kind: ErrorKind = 'provider';
+  let message: string;
+  let hint: string | undefined;
+  switch (cat) {
+    case 'disabled':
+      message = `${label}: ${key} in region ${c.region} is disabled${codeText}.`;
+      hint = `Key ${c.keyId ?? ''} in region ${c.region} is disabled. Enable it: ${keyCmd('enable', c)} (or in the sidebar), or seal to another key.`;
+      break;
+    case 'pendingDeletion':
+      message = `${label}: ${key} in region ${c.region} is scheduled for deletion${codeText}.`;
+      hint = `Cancel the deletion: ${keyCmd('cancel-deletion', c)}, then enable the key: ${keyCmd('enable', c)}.`;
+      break;
+    case 'pendingImport':
+      message = `${label}: ${key} in region ${c.region} is waiting for imported key material${codeText}.`;
+      hint = 'Import the key material in the Alibaba Cloud console, or use another key.';
+      break;
+    case 'mustBeDisabled':
+      message = `${label}: ${key} in region ${c.region} must be disabled before its deletion can be scheduled${codeText}.`;
+      hint = `Tencent Cloud only schedules the deletion of a disabled key. Disable it first: ${keyCmd('disable', c)}, then schedule the deletion again.`;
+      break;
+    case 'notPendingDeletion':
+      message = `${label}: ${key} in region ${c.region} is not scheduled for deletion${codeText}.`;
+      hint = 'There is no deletion to cancel; describe the key to see its state.';
+      break;
+    case 'stateConflict':
+      message = `${label}: ${c.action} is not allowed in the current state of ${key} in region ${c.region}${codeText}${cloudMsg}.`;
+      hint = `Describe the key to see its state: ${keyCmd('describe', c)}. A key pending deletion must have its deletion cancelled first.`;
+      break;
+    case 'notFound':
+      message = `${label}: no ${key} in region ${c.region} for profile ${c.profile}${codeText}.`;
+      hint = `Keys live in one region: check the region and key in the keyref, or list the keys: \`${cli} keys list --provider ${c.provider} --region ${c.region}\`.`;
+      break;
+    case 'aliasExists':
+      message = `${label}: the alias ${c.alias ?? ''} is already used by another key in region ${c.region}${codeText}.`;
+      hint = 'Aliases are unique per region: pick another alias, or move it from the other key first.';
+      kind = 'provider';
+      break;
+    case 'invalidAlias':
+      message = `${label}: the alias ${c.alias ?? ''} is not accepted${codeText}${cloudMsg}.`;
+      hint = c.provider === 'tencent'
+        ? 'Tencent aliases are 1–60 characters of letters, digits, - and _, and must not start with "kms-".'
+        : 'Alibaba aliases are alias/<name> with 1–255 characters of letters, digits, _, - and /, not alias/acs/...';
+      kind = 'usage';
+      break;
+    case 'decryptRefused':
+      message = `${label}: the KMS refused to decrypt with ${key} in region ${c.region}${codeText}.`;
+      hint = 'The data key was not encrypted under this key in this region, was altered, or the encryption context differs. Unseal with the region and key named in the blob (`kms-envelope inspect`).';
+      kind = 'provider';
+      break;
+    case 'credentials':
+      kind = 'credentials';
+      message = `${label} rejected the credentials of profile ${c.profile}${codeText}${cloudMsg}.`;
+      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${c.provider} --profile ${c.profile}\`): the ${c.provider === 'tencent' ? 'SecretId/SecretKey' : 'AccessKey ID/secret'} may be mistyped, disabled or deleted, or a session token expired.`;
+      break;
+    case 'clockSkew':
+      kind = 'credentials';
+      message = `${label} rejected the request of profile ${c.profile} as expired${codeText}: the signed timestamp is too far from the cloud's clock.`;
+      hint = `Compare the local clock with real time (\`date -u\`); ${c.provider === 'tencent' ? 'Tencent accepts 5 minutes' : 'Alibaba accepts 15 minutes'} of skew. Sync the clock (NTP) and retry.`;
+      break;
+    case 'permission':
+      kind = 'credentials';
+      message = `${label}: profile ${c.profile} may not call ${c.action} on ${key} in region ${c.region}${codeText}.`;
+      hint = `Grant the identity of profile ${c.profile} the KMS permission for ${c.action} (${c.provider === 'tencent' ? 'a CAM policy' : 'a RAM policy'}), or use another profile.`;
+      break;
+    case 'serviceNotEnabled':
+      message = `${label} is not activated for this account in region ${c.region}${codeText}.`;
+      hint = `Activate KMS in the ${c.provider === 'tencent' ? 'Tencent Cloud' : 'Alibaba Cloud'} console for this account, or use another profile.`;
+      break;
+    case 'region':
+      message = `${label} does not know region ${c.region}${codeText}.`;
+      hint = regionHint(c);
+      break;
+    case 'throttling':
+      message = `${label} throttled ${c.action} in region ${c.region}${codeText}${attempts}.`;
+      hint = info?.exhausted
+        ? 'Requests were retried with backoff and were still throttled: wait a moment and retry, or list fewer regions at once.'
+        : 'Wait a moment and retry.';
+      break;
+    case 'server':
+      message = `${label} failed with a server error on ${c.action} in region ${c.region}${codeText}${attempts}.`;
+      hint = c.idempotent
+        ? `Retry later${e.requestId ? `; the request id ${e.requestId} helps the cloud's support` : ''}.`
+        : `It is unknown whether ${c.action} took effect: list the keys (\`${cli} keys list --provider ${c.provider} --region ${c.region}\`) before repeating it.`;
+      break;
+    case 'network':
+    case 'timeout':
+      message = `${label} ${c.action} in region ${c.region}: could not reach ${c.endpoint} (${e.networkCode ?? 'network error'})${attempts}.`;
+      hint = e.networkCode === 'ENOTFOUND' && !c.endpointOverridden ? regionHint(c) : networkHint(c);
+      if (!c.idempotent && e.networkCode && !NETWORK_UNSENT.has(e.networkCode)) {
+        hint += ` It is unknown whether ${c.action} took effect: list the keys before repeating it.`;
+      }
+      break;
+    case 'invalidParameter':
+      message = `${label} rejected ${c.action} in region ${c.region}${codeText}${cloudMsg}.`;
+      hint = c.keyId ? `Check the key id or alias "${c.keyId}" and the other values given.` : 'Check the values given.';
+      break;
+    case 'limit':
+      message = `${label}: the account reached its key limit in region ${c.region}${codeText}.`;
+      hint = 'Schedule unused keys for deletion or ask the cloud to raise the quota.';
+      break;
+    default:
+      message = `${label} ${c.action} failed in region ${c.region}${codeText}${cloudMsg || (e.code ? '' : `: ${oneLine(e.message)}`)}${attempts}.`;
+      hint = e.requestId ? `Quote the request id ${e.requestId} when asking the cloud's support.` : undefined;
+  }
+  const retryable = cat === 'throttling' || cat === 'server' || cat === 'network' || cat === 'timeout';
+  return new KmsEnvelopeError(kind, message, {
+    cause: err,
+    hint,
+    details: {
+      provider: c.provider,
+      region: c.region,
+      keyId: c.keyId,
+      profile: c.profile,
+      providerCode: e.code ?? e.networkCode,
+      requestId: e.requestId,
+      status: e.status,
+      retryable,
+    },
+  });
+}
+
+function regionHint(c: CallContext): string {
+  return `See the regions ${PROVIDER_LABELS[c.provider]} offers: \`${cli} regions --provider ${c.provider}\`, and use one of them in the keyref or --region.`;
+}
+
+function networkHint(c: CallContext): string {
+  return c.endpointOverridden
+    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (--endpoint, profile ${c.profile}'s endpoint, or KMS_ENVELOPE_ENDPOINT): check that too.`
+    : `Check the network connection to ${c.endpoint} (proxy, firewall, DNS), or set an endpoint override for profile ${c.profile}.`;
+}
+
+function timeoutHint(c: CallContext): string {
+  return `${networkHint(c)} Slow networks: raise the timeout.`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim().slice(0, 300);
+}

@@ -1,0 +1,411 @@
+/**
+ * Tencent Cloud KMS (API 3.0, version 2019-01-18) on the official `tencentcloud-sdk-nodejs-common`
+ * (its CommonClient signs TC3-HMAC-SHA256 requests). The SDK is loaded on first use, so the CLI's
+ * local-only path does not pay for it.
+ *
+ * Notes on the cloud's rules this provider applies:
+ * - Keys are addressed by KeyId (a UUID). The API takes no alias in KeyId, so an alias given in a
+ *   keyref is resolved with ListKeyDetail(SearchKeyAlias) and an exact match, cached for 60 s.
+ * - CreateKey requires an Alias (1–60 of [A-Za-z0-9_-], unique per region, `kms-` reserved).
+ *   When none is given, this provider derives one: `key-YYYYMMDD-HHMMSS-<6 hex>` (UTC).
+ * - ScheduleKeyDeletion takes 7–30 days and only a Disabled key; the error says to disable first.
+ * - Plaintext is base64 both ways; CiphertextBlob is kept verbatim (its UTF-8 bytes are the EDK).
+ */
+import { randomBytes } from 'node:crypto';
+import type { CommonClient } from 'tencentcloud-sdk-nodejs-common';
+import { formatError, usageError } from '../../errors';
+import { nullLogger, type Logger } from '../../log';
+import {
+  AgentPool,
+  canonicalContext,
+  clampPageSize,
+  decodePageToken,
+  encodePageToken,
+  fetchCredentials,
+  requestCredentials,
+  resolveEndpoint,
+  TtlCache,
+  unixToIso,
+  validateDeletionWindow,
+  type CloudProviderOptions,
+  type PageTokenPlanner,
+  type ResolvedEndpoint,
+} from '../cloud-common';
+import { CloudCallError, failureClass, findNetworkCode, toKmsError, type CallContext } from '../cloud-errors';
+import { withRetry } from '../retry';
+import type {
+  CallOptions,
+  CreateKeyOptions,
+  DataKey,
+  EncryptionContext,
+  KeyMetadata,
+  KeyState,
+  KmsProvider,
+  ListKeysOptions,
+  ListKeysPage,
+} from '../types';
+
+export const TENCENT_API_VERSION = '2019-01-18';
+export const TENCENT_PUBLIC_ENDPOINT = 'kms.tencentcloudapi.com';
+export const TENCENT_DEFAULT_REGION = 'ap-guangzhou';
+export const TENCENT_MAX_PAGE = 200;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ALIAS = /^[A-Za-z0-9_-]{1,60}$/;
+
+export type TencentKmsProviderOptions = CloudProviderOptions;
+
+/** KeyMetadata as Tencent returns it (fields used here). */
+interface TcKeyMetadata {
+  KeyId: string;
+  Alias?: string;
+  CreateTime?: number;
+  Description?: string;
+  KeyState?: string;
+  KeyUsage?: string;
+  Type?: number;
+  Origin?: string;
+  DeletionDate?: number;
+  KeyRotationEnabled?: boolean;
+  ResourceId?: string;
+}
+
+const STATES: Record<string, KeyState> = {
+  Enabled: 'Enabled',
+  Disabled: 'Disabled',
+  PendingDelete: 'PendingDeletion',
+  PendingImport: 'PendingImport',
+  Archived: 'Archived',
+};
+
+/** Validates a Tencent alias (before any call, so the user gets a usage error at once). */
+export function validateTencentAlias(alias: string): void {
+  if (!ALIAS.test(alias) || alias.toLowerCase().startsWith('kms-')) {
+    throw usageError(
+      `"${alias}" is not a valid Tencent Cloud KMS alias.`,
+      'Use 1–60 characters of letters, digits, - and _, not starting with "kms-" (reserved by Tencent Cloud).',
+      { provider: 'tencent' },
+    );
+  }
+}
+
+/** The alias CreateKey uses when none is given: `key-YYYYMMDD-HHMMSS-<6 hex>` (UTC). */
+export function deriveTencentAlias(now = new Date()): string {
+  const iso = now.toISOString();
+  return `key-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Normalises what the Tencent SDK throws into a CloudCallError. */
+export function normalizeTencentError(err: unknown): unknown {
+  if (err instanceof CloudCallError) return err;
+  if (!(err instanceof Error)) return new CloudCallError(String(err), {});
+  const e = err as Error & { code?: unknown; httpCode?: unknown; requestId?: unknown; type?: unknown };
+  if (e.name === 'AbortError' || e.name === 'KmsEnvelopeError' || e.name === 'CancelledError') return err;
+  const requestId = typeof e.requestId === 'string' ? e.requestId : undefined;
+  // API errors arrive with HTTP 200 and Response.Error.Code (the SDK puts it in .code).
+  if (typeof e.code === 'string' && e.code && !/^E[A-Z_]+$/.test(e.code)) {
+    return new CloudCallError(e.message, { code: e.code, requestId, cause: err });
+  }
+  // Non-200: the SDK keeps only the status (message = status text).
+  if (typeof e.httpCode === 'number') {
+    return new CloudCallError(`HTTP ${e.httpCode} ${e.message}`.trim(), { status: e.httpCode, requestId, cause: err });
+  }
+  const net = findNetworkCode(err);
+  if (net) return new CloudCallError(e.message, { networkCode: net, cause: err });
+  // A 200 whose body is not the API's JSON (a proxy page, a truncated answer).
+  if (e.type === 'invalid-json' || /invalid json|Unexpected token|Cannot read propert/i.test(e.message)) {
+    return new CloudCallError(`unreadable answer: ${e.message}`, { code: 'InvalidResponse', cause: err });
+  }
+  return new CloudCallError(e.message, { cause: err });
+}
+
+export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
+  readonly name = 'tencent' as const;
+  readonly profile: string;
+  readonly deletionWindow = { min: 7, max: 30, default: 7 };
+
+  private readonly opts: TencentKmsProviderOptions;
+  private readonly log: Logger;
+  private readonly agents = new AgentPool();
+  private readonly clients = new Map<string, Promise<CommonClient>>();
+  private readonly aliasCache = new TtlCache<string>(60_000);
+
+  constructor(opts: TencentKmsProviderOptions) {
+    this.opts = opts;
+    this.profile = opts.profile || 'default';
+    this.log = opts.logger ?? nullLogger;
+  }
+
+  /** Closes idle keep-alive connections (tests, extension deactivate). */
+  dispose(): void {
+    this.agents.destroy();
+    this.clients.clear();
+  }
+
+  endpointFor(region: string): ResolvedEndpoint {
+    return resolveEndpoint(this.opts.endpoint, region, TENCENT_PUBLIC_ENDPOINT);
+  }
+
+  private client(region: string, ep: ResolvedEndpoint): Promise<CommonClient> {
+    const cacheKey = `${region}|${ep.url}`;
+    let c = this.clients.get(cacheKey);
+    if (!c) {
+      c = import('tencentcloud-sdk-nodejs-common').then((sdk) => {
+        const timeoutMs = this.opts.timeoutMs ?? 15_000;
+        return new sdk.CommonClient(ep.host, TENCENT_API_VERSION, {
+          credential: {
+            getCredential: async () => {
+              const cr = requestCredentials.getStore();
+              return { secretId: cr?.accessKeyId, secretKey: cr?.accessKeySecret, token: cr?.securityToken };
+            },
+          },
+          region,
+          profile: {
+            language: 'en-US',
+            httpProfile: {
+              endpoint: ep.host,
+              protocol: `${ep.protocol}://`,
+              // The SDK's own timeout (seconds) backs up the per-attempt timeout of retry.ts.
+              reqTimeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+              // Loopback endpoints get our agent, so http_proxy is never applied to 127.0.0.1;
+              // public endpoints keep the SDK's default (which honours http_proxy).
+              ...(ep.loopback ? { agent: this.agents.get(ep.protocol) } : {}),
+            },
+          },
+        });
+      });
+      this.clients.set(cacheKey, c);
+      c.catch(() => this.clients.delete(cacheKey));
+    }
+    return c;
+  }
+
+  /** One API call with retries, timeouts, cancellation and error mapping. */
+  private async call<T>(
+    region: string,
+    action: string,
+    params: Record<string, unknown>,
+    o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
+  ): Promise<T> {
+    const ep = this.endpointFor(region);
+    const ctx: CallContext = {
+      provider: 'tencent',
+      profile: this.profile,
+      region,
+      action,
+      keyId: o.keyId,
+      alias: o.alias,
+      endpoint: ep.url,
+      endpointOverridden: ep.overridden,
+      idempotent: o.idempotent,
+    };
+    const body: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
+    return withRetry<T>(
+      async ({ signal, attempt }) => {
+        const creds = await fetchCredentials('tencent', this.profile, this.opts.credentials);
+        const client = await this.client(region, ep);
+        const t0 = Date.now();
+        try {
+          const res = await requestCredentials.run(creds, () => client.request(action, body, { signal }));
+          this.log.debug(`tencent ${action} ${region} ok in ${Date.now() - t0} ms (attempt ${attempt}, request ${res?.RequestId ?? '-'})`);
+          return res as T;
+        } catch (err) {
+          const n = normalizeTencentError(err);
+          this.log.debug(`tencent ${action} ${region} failed in ${Date.now() - t0} ms (attempt ${attempt}): ${n instanceof Error ? n.message : String(n)}`);
+          throw n;
+        }
+      },
+      {
+        idempotent: o.idempotent,
+        signal: o.signal,
+        policy: { ...this.opts.retry, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) },
+        classify: failureClass,
+        onRetry: ({ attempt, delayMs, failure }) =>
+          this.log.info(`tencent ${action} ${region}: ${failure} on attempt ${attempt}, retrying in ${delayMs} ms`),
+        finalize: (err, info) => toKmsError(err, ctx, info),
+      },
+    );
+  }
+
+  private toMeta(region: string, m: TcKeyMetadata): KeyMetadata {
+    return {
+      provider: 'tencent',
+      region,
+      keyId: m.KeyId,
+      alias: m.Alias || undefined,
+      arn: m.ResourceId || undefined,
+      description: m.Description || undefined,
+      state: (m.KeyState && STATES[m.KeyState]) || 'Unknown',
+      createdAt: unixToIso(m.CreateTime),
+      deletionDate: unixToIso(m.DeletionDate),
+      keyUsage: m.KeyUsage || undefined,
+      origin: m.Origin || undefined,
+      rotationEnabled: typeof m.KeyRotationEnabled === 'boolean' ? m.KeyRotationEnabled : undefined,
+    };
+  }
+
+  /** Key id for a key id or alias (aliases resolved through ListKeyDetail, cached 60 s). */
+  async resolveKeyId(region: string, keyIdOrAlias: string, signal?: AbortSignal): Promise<string> {
+    const k = keyIdOrAlias.trim();
+    if (!k) throw usageError('No key given.', 'Pass a key id or alias.', { provider: 'tencent', region });
+    if (UUID.test(k) || !ALIAS.test(k)) return k;
+    return this.aliasCache.get(`${region}|${k}`, async () => {
+      const res = await this.call<{ KeyMetadatas?: TcKeyMetadata[] }>(
+        region,
+        'ListKeyDetail',
+        { Offset: 0, Limit: TENCENT_MAX_PAGE, Role: 0, SearchKeyAlias: k },
+        { idempotent: true, keyId: k, signal },
+      );
+      const hit = (res.KeyMetadatas ?? []).find((m) => m.Alias === k);
+      // No key carries this alias: pass it on as a key id, so the cloud's own
+      // "key not found" error (with its code and request id) reaches the user.
+      return hit ? hit.KeyId : k;
+    });
+  }
+
+  async listRegions(opts?: CallOptions): Promise<string[]> {
+    const region = this.opts.defaultRegion || TENCENT_DEFAULT_REGION;
+    const res = await this.call<{ Regions?: string[] }>(region, 'GetRegions', {}, { idempotent: true, signal: opts?.signal });
+    return [...(res.Regions ?? [])].sort();
+  }
+
+  async listKeys(region: string, opts?: ListKeysOptions): Promise<ListKeysPage> {
+    let offset = 0;
+    let limit = clampPageSize(opts?.pageSize, TENCENT_MAX_PAGE, TENCENT_MAX_PAGE);
+    if (opts?.nextToken) ({ n: offset, size: limit } = decodePageToken('o', opts.nextToken, 'Tencent'));
+    const res = await this.call<{ TotalCount?: number; KeyMetadatas?: TcKeyMetadata[] }>(
+      region,
+      'ListKeyDetail',
+      { Offset: offset, Limit: limit, Role: 0, KeyState: 0 },
+      { idempotent: true, signal: opts?.signal },
+    );
+    const keys = (res.KeyMetadatas ?? []).map((m) => this.toMeta(region, m));
+    const total = typeof res.TotalCount === 'number' ? res.TotalCount : undefined;
+    const more = total !== undefined ? offset + limit < total : keys.length === limit;
+    return { keys, total, nextToken: more && keys.length > 0 ? encodePageToken('o', offset + limit, limit) : undefined };
+  }
+
+  /** Tokens of every page after `first` (first page = offset 0), from its TotalCount. */
+  remainingPageTokens(first: ListKeysPage): string[] | undefined {
+    if (!first.nextToken || first.total === undefined) return undefined;
+    const { n: offset, size } = decodePageToken('o', first.nextToken, 'Tencent');
+    const out: string[] = [];
+    for (let o = offset; o < first.total; o += size) out.push(encodePageToken('o', o, size));
+    return out;
+  }
+
+  async describeKey(region: string, keyIdOrAlias: string, opts?: CallOptions): Promise<KeyMetadata> {
+    const keyId = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
+    const res = await this.call<{ KeyMetadata: TcKeyMetadata }>(region, 'DescribeKey', { KeyId: keyId }, { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal });
+    return this.toMeta(region, res.KeyMetadata);
+  }
+
+  async createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
+    const alias = opts?.alias?.trim() || deriveTencentAlias();
+    validateTencentAlias(alias);
+    const res = await this.call<TcKeyMetadata>(
+      region,
+      'CreateKey',
+      { Alias: alias, Description: opts?.description || undefined, KeyUsage: 'ENCRYPT_DECRYPT', Type: 1 },
+      // Not idempotent: a repeated CreateKey after an ambiguous failure could make a second key.
+      { idempotent: false, alias, signal: opts?.signal },
+    );
+    this.aliasCache.set(`${region}|${alias}`, res.KeyId);
+    return this.toMeta(region, { ...res, Alias: res.Alias ?? alias });
+  }
+
+  async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    await this.call(region, 'EnableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
+  }
+
+  async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    await this.call(region, 'DisableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
+  }
+
+  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
+    const a = alias.trim();
+    validateTencentAlias(a);
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    await this.call(region, 'UpdateAlias', { Alias: a, KeyId: id }, { idempotent: true, keyId, alias: a, signal: opts?.signal });
+    this.aliasCache.delete(`${region}|`);
+    this.aliasCache.set(`${region}|${a}`, id);
+  }
+
+  async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
+    if (Buffer.byteLength(description) > 1024) {
+      throw usageError('A Tencent Cloud key description holds at most 1024 bytes.', 'Shorten the description.', { provider: 'tencent', region, keyId });
+    }
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    await this.call(region, 'UpdateKeyDescription', { Description: description, KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
+  }
+
+  async scheduleDeletion(region: string, keyId: string, pendingWindowInDays: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+    validateDeletionWindow('tencent', pendingWindowInDays, this.deletionWindow.min, this.deletionWindow.max);
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    const res = await this.call<{ DeletionDate?: number }>(
+      region,
+      'ScheduleKeyDeletion',
+      { KeyId: id, PendingWindowInDays: pendingWindowInDays },
+      // A repeat after success fails (the key is already pending deletion): retried only when unsent.
+      { idempotent: false, keyId, signal: opts?.signal },
+    );
+    return { deletionDate: unixToIso(res.DeletionDate) };
+  }
+
+  async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
+    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+    await this.call(region, 'CancelKeyDeletion', { KeyId: id }, { idempotent: false, keyId, signal: opts?.signal });
+  }
+
+  async generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
+    const id = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
+    const res = await this.call<{ KeyId: string; Plaintext: string; CiphertextBlob: string }>(
+      region,
+      'GenerateDataKey',
+      { KeyId: id, KeySpec: 'AES_256', EncryptionContext: canonicalContext(context) },
+      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
+    );
+    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
+    if (plaintext.length !== 32 || !res.CiphertextBlob) {
+      plaintext.fill(0);
+      throw formatError(`Tencent Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`, 'Check the endpoint: it did not answer like Tencent Cloud KMS.', { provider: 'tencent', region, keyId: keyIdOrAlias });
+    }
+    return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
+  }
+
+  async encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ ciphertext: Buffer; keyId: string }> {
+    if (plaintext.length === 0 || plaintext.length > 4096) {
+      throw usageError(`Tencent Cloud KMS Encrypt takes 1 to 4096 bytes, not ${plaintext.length}.`, undefined, { provider: 'tencent', region, keyId: keyIdOrAlias });
+    }
+    const id = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
+    const res = await this.call<{ KeyId: string; CiphertextBlob: string }>(
+      region,
+      'Encrypt',
+      { KeyId: id, Plaintext: plaintext.toString('base64'), EncryptionContext: canonicalContext(context) },
+      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
+    );
+    return { ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
+  }
+
+  async decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ plaintext: Buffer; keyId: string }> {
+    const res = await this.call<{ KeyId: string; Plaintext: string }>(
+      region,
+      'Decrypt',
+      { CiphertextBlob: ciphertext.toString('utf8'), EncryptionContext: canonicalContext(context) },
+      { idempotent: true, keyId, signal: opts?.signal },
+    );
+    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
+    if (keyId && UUID.test(keyId) && res.KeyId && res.KeyId !== keyId) {
+      plaintext.fill(0);
+      throw formatError(
+        `Tencent Cloud KMS decrypted the data key with key ${res.KeyId}, but the blob names key ${keyId} in ${region}.`,
+        'The blob was altered or built by another tool; do not trust it.',
+        { provider: 'tencent', region, keyId },
+      );
+    }
+    return { plaintext, keyId: res.KeyId || keyId };
+  }
+}
