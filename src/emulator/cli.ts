@@ -1,0 +1,144 @@
+/**
+ * `kms-envelope emulator`: runs the KMS emulator in the foreground until SIGINT/SIGTERM.
+ * Prints its URL and paste-able `export` lines for the credentials of account "default".
+ */
+import { parseArgs } from 'node:util';
+import { stderrLogger } from '../core/log';
+import { parseFaultFlag, type FaultConfig } from './faults';
+import { startEmulator } from './emulator';
+import { isLoopback } from './server';
+
+export const EMULATOR_USAGE = `Usage: kms-envelope emulator [options]
+
+Runs a local Tencent Cloud KMS (API 3.0, 2019-01-18) and Alibaba Cloud KMS (2016-01-20) emulator
+on one port, for tests and trying KMS Envelope without a cloud account. Stop it with Ctrl+C.
+
+Options:
+  --host <addr>          address to bind (default 127.0.0.1; anything else exposes test keys)
+  --port <n>             port (default 0 = a free port, printed on start)
+  --state <file>         keep keys, key material and credentials in <file> (mode 0600, testing only);
+                         without it everything is in memory and credentials are new each run
+  --seed                 create keys (enabled, disabled, pending deletion) in ap-guangzhou and
+                         ap-shanghai (Tencent) and cn-hangzhou and cn-shanghai (Alibaba), once per state
+  --latency [Action=]ms  delay requests (all, or one action; "tencent:Encrypt" for one cloud)
+  --throttle [Action=]N|P%   throttle the next N calls, or P% of calls
+                         (Tencent RequestLimitExceeded, Alibaba Throttling HTTP 400)
+  --fail [Action=]N|P%   server errors (Tencent InternalError, Alibaba InternalFailure HTTP 500)
+  --unavailable [Action=]N|P%  HTTP 503 (Alibaba ServiceUnavailableTemporary)
+  --drop [Action=]N|P%   drop the connection without an answer
+  --verbose              log every request to stderr
+  -h, --help             this help
+
+Admin API on the same port (loopback clients only): GET /__admin/health, GET|PUT|DELETE /__admin/faults,
+GET|DELETE /__admin/counters, POST /__admin/reset.
+`;
+
+function usage(message: string): number {
+  process.stderr.write(`kms-envelope emulator: ${message}\n  → Run \`kms-envelope emulator --help\` for the options.\n`);
+  return 1;
+}
+
+export async function emulatorMain(argv: string[]): Promise<number> {
+  const args = argv[0] === 'emulator' ? argv.slice(1) : argv;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        state: { type: 'string' },
+        seed: { type: 'boolean' },
+        latency: { type: 'string', multiple: true },
+        throttle: { type: 'string', multiple: true },
+        fail: { type: 'string', multiple: true },
+        unavailable: { type: 'string', multiple: true },
+        drop: { type: 'string', multiple: true },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(EMULATOR_USAGE);
+    return 0;
+  }
+  let port = 0;
+  if (v.port !== undefined) {
+    if (!/^\d+$/.test(v.port) || Number(v.port) > 65535) return usage(`--port ${v.port} is not a port number (0–65535).`);
+    port = Number(v.port);
+  }
+  const faults: FaultConfig = {};
+  try {
+    for (const x of v.latency ?? []) parseFaultFlag(faults, 'latency', x);
+    for (const x of v.throttle ?? []) parseFaultFlag(faults, 'throttle', x);
+    for (const x of v.fail ?? []) parseFaultFlag(faults, 'error', x);
+    for (const x of v.unavailable ?? []) parseFaultFlag(faults, 'unavailable', x);
+    for (const x of v.drop ?? []) parseFaultFlag(faults, 'drop', x);
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const host = v.host ?? '127.0.0.1';
+  const logger = stderrLogger(v.verbose ? 'debug' : 'warn');
+  if (!isLoopback(host) && host !== 'localhost') {
+    logger.warn(`emulator: binding ${host}, not loopback: other machines can reach the emulator's test keys. The admin API still answers loopback clients only.`);
+  }
+  let em;
+  try {
+    em = await startEmulator({ host, port, statePath: v.state, seed: v.seed, faults, logger });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') return usage(`port ${port} on ${host} is in use: pick another --port, or 0 for a free one.`);
+    process.stderr.write(`kms-envelope emulator: ${e.message}\n`);
+    return 1;
+  }
+  const [def, ...others] = em.accounts;
+  const lines = [
+    `KMS Envelope emulator (Tencent Cloud KMS 2019-01-18 + Alibaba Cloud KMS 2016-01-20) listening on ${em.url}`,
+    v.state ? `State: ${v.state} (keys and credentials persist across runs; fake test keys, testing only)` : 'State: in memory (new credentials each run; use --state <file> to keep them)',
+    `Alibaba region: the RegionId parameter, else a kms.<region>.aliyuncs.com Host header, else cn-hangzhou.`,
+    '',
+    `# Account "${def.name}": paste into a shell`,
+    `export TENCENTCLOUD_SECRET_ID=${def.tencent.secretId}`,
+    `export TENCENTCLOUD_SECRET_KEY=${def.tencent.secretKey}`,
+    `export ALIBABA_CLOUD_ACCESS_KEY_ID=${def.alibaba.accessKeyId}`,
+    `export ALIBABA_CLOUD_ACCESS_KEY_SECRET=${def.alibaba.accessKeySecret}`,
+    `export KMS_ENVELOPE_ENDPOINT=${em.url}`,
+    '',
+  ];
+  for (const a of others) {
+    lines.push(
+      `# Account "${a.name}"${a.tencent.token ? ' (temporary credentials: the token must be sent)' : ' (its own keys)'}:`,
+      `#   TENCENTCLOUD_SECRET_ID=${a.tencent.secretId} TENCENTCLOUD_SECRET_KEY=${a.tencent.secretKey}${a.tencent.token ? ` TENCENTCLOUD_SESSION_TOKEN=${a.tencent.token}` : ''}`,
+      `#   ALIBABA_CLOUD_ACCESS_KEY_ID=${a.alibaba.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${a.alibaba.accessKeySecret}${a.alibaba.securityToken ? ` ALIBABA_CLOUD_SECURITY_TOKEN=${a.alibaba.securityToken}` : ''}`,
+    );
+  }
+  lines.push('', `Admin (loopback only): ${em.url}/__admin/health, /__admin/faults, /__admin/counters. Stop with Ctrl+C.`, '');
+  process.stdout.write(lines.join('\n'));
+
+  const running = em;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stderr.write(`kms-envelope emulator: ${signal}, stopping${v.state ? ` and writing ${v.state}` : ''}.\n`);
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`kms-envelope emulator: stopping failed: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

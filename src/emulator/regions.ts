@@ -1,0 +1,50 @@
+/** Region lists the emulator serves (the public regions of each cloud's KMS, as of 2025). */
+export const TENCENT_REGIONS: readonly string[] = [
+  'ap-guangzhou',
+  'ap-shanghai',
+  'ap-nanjing',
+  'ap-beijing',
+  'ap-chengdu',
+  'ap-chongqing',
+  'ap-hongkong',
+  'ap-singapore',
+  'ap-jakarta',
+  'ap-seoul',
+  'ap-tokyo',
+  'ap-bangkok',
+  'ap-mumbai',
+  'na-siliconvalley',
+  'na-ashburn',
+  'eu-frankfurt',
+  'sa-saopaulo',
+  'ap-shanghai-fsi',
+  'ap-shenzhen-fsi',
+];
+
+export const ALIBABA_REGIONS: readonly string[] = [
+  'cn-qingdao',
+  'cn-beijing',
+  'cn-zhangjiakou',
+  'cn-huhehaote',
+  'cn-wulanchabu',
+  'cn-hangzhou',
+  'cn-shanghai',
+  'cn-shenzhen',
+  'cn-heyuan',
+  'cn-guangzhou',
+  'cn-chengdu',
+  'cn-hongkong',
+  'ap-southeast-1',
+  'ap-southeast-3',
+  'ap-southeast-5',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'us-east-1',
+  'us-west-1',
+  'eu-central-1',
+  'eu-west-1',
+  'me-east-1',
+];
+
+export const TENCENT_DEFAULT_REGION = 'ap-guangzhou';
+export const ALIBABA_DEFAULT_REGION = 'cn-hangzhou';
