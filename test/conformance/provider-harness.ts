@@ -1,0 +1,167 @@
+// Factories for the provider conformance suite (providers.test.ts): one per provider, each giving
+// a fresh provider plus what differs between clouds (error codes, regions, state rules).
+// Cloud providers talk through the official SDKs to a fresh emulator on 127.0.0.1.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ErrorKind } from '../../src/core/errors';
+import type { CloudCredentials } from '../../src/core/credentials/types';
+import type { KeyState, KmsProvider } from '../../src/core/kms/types';
+import { MemorySecretStore } from '../../src/core/secrets';
+import { LocalKmsProvider, LOCAL_ERROR_CODES } from '../../src/core/kms/local/index';
+import { TencentKmsProvider } from '../../src/core/kms/tencent/index';
+import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
+import type { CloudProviderOptions } from '../../src/core/kms/cloud-common';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
+
+/** Test retry policy: the production attempt count, short waits. */
+export const TEST_RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
+
+export type InjectedFault = 'throttle' | 'error' | 'unavailable' | 'drop';
+
+export interface EmulatorControl {
+  raw: RunningEmulator;
+  resetCounters(): void;
+  /** Requests the emulator saw for one action of this cloud. */
+  count(action: string): number;
+  /** The next `n` requests of this cloud (or of one action) fail with `kind`. */
+  injectFailures(kind: InjectedFault, n: number, action?: string): void;
+  setLatency(ms: number): void;
+  clearFaults(): void;
+}
+
+export interface Harness {
+  provider: KmsProvider;
+  regionA: string;
+  /** A second region of the same cloud; absent for local (one region). */
+  regionB?: string;
+  /** A region only the paging test writes to. */
+  regionPaging: string;
+  codes: { disabled: string; pendingDeletion: string; notPendingDeletion?: string; mustBeDisabled?: string };
+  /** How an alias is written in a keyref for this provider. */
+  aliasRef(alias: string): string;
+  /** A well-formed key id that does not exist. */
+  missingKeyId: string;
+  /** Whether a key keeps its previous aliases when a new one is set (Alibaba). */
+  multipleAliases: boolean;
+  /** Error kind of a Decrypt refused for a wrong context / tampered blob. */
+  decryptFailureKind: ErrorKind;
+  /** State of a key after its deletion is cancelled. */
+  stateAfterCancel: KeyState;
+  emulator?: EmulatorControl;
+  /** The same provider pointed at another endpoint / other credentials (clouds only). */
+  withEndpoint(url: string): KmsProvider;
+  withCredentials(c: CloudCredentials): KmsProvider;
+  accessKeyId: string;
+  /** The action that lists keys (Tencent ListKeyDetail, Alibaba ListKeys). */
+  listAction: string;
+  dispose(): Promise<void>;
+}
+
+export interface HarnessFactory {
+  label: 'local' | 'tencent' | 'alibaba';
+  remote: boolean;
+  deletionRequiresDisabled: boolean;
+  create(): Promise<Harness>;
+}
+
+function control(em: RunningEmulator, cloud: 'tencent' | 'alibaba'): EmulatorControl {
+  return {
+    raw: em,
+    resetCounters: () => em.resetCounters(),
+    count: (action) => em.counters()[`${cloud}:${action}`] ?? 0,
+    injectFailures: (kind, n, action) => em.setFaults({ [`${cloud}:${action ?? '*'}`]: { [kind]: { count: n } } }),
+    setLatency: (ms) => em.setFaults({ '*': { latencyMs: ms } }),
+    clearFaults: () => em.setFaults({}),
+  };
+}
+
+const local: HarnessFactory = {
+  label: 'local',
+  remote: false,
+  deletionRequiresDisabled: true,
+  async create() {
+    const dir = await mkdtemp(join(tmpdir(), 'kms-conformance-local-'));
+    const provider = new LocalKmsProvider({ secretStore: new MemorySecretStore(), configDir: dir });
+    const unsupported = (): KmsProvider => {
+      throw new Error('the local provider has no endpoint or credentials');
+    };
+    return {
+      provider,
+      regionA: 'local',
+      regionPaging: 'local',
+      codes: {
+        disabled: LOCAL_ERROR_CODES.disabled,
+        pendingDeletion: LOCAL_ERROR_CODES.pendingDeletion,
+        notPendingDeletion: LOCAL_ERROR_CODES.notPendingDeletion,
+        mustBeDisabled: LOCAL_ERROR_CODES.mustBeDisabled,
+      },
+      aliasRef: (a) => a,
+      missingKeyId: 'local-00000000-0000-4000-8000-000000000000',
+      multipleAliases: false,
+      decryptFailureKind: 'format',
+      stateAfterCancel: 'Disabled',
+      withEndpoint: unsupported,
+      withCredentials: unsupported,
+      accessKeyId: '',
+      listAction: '',
+      dispose: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
+  return {
+    label,
+    remote: true,
+    deletionRequiresDisabled: label === 'tencent',
+    async create() {
+      const em = await startEmulator({ port: 0 });
+      const acct = em.accounts.find((a) => a.name === 'default') ?? em.accounts[0];
+      const creds: CloudCredentials =
+        label === 'tencent'
+          ? { accessKeyId: acct.tencent.secretId, accessKeySecret: acct.tencent.secretKey }
+          : { accessKeyId: acct.alibaba.accessKeyId, accessKeySecret: acct.alibaba.accessKeySecret };
+      const made: Array<{ dispose(): void }> = [];
+      const build = (endpoint: string, c: CloudCredentials): KmsProvider => {
+        const opts: CloudProviderOptions = { profile: 'conformance', credentials: async () => c, endpoint, retry: TEST_RETRY, timeoutMs: 5000 };
+        const p = label === 'tencent' ? new TencentKmsProvider(opts) : new AlibabaKmsProvider(opts);
+        made.push(p);
+        return p;
+      };
+      const provider = build(em.url, creds);
+      return {
+        provider,
+        regionA: label === 'tencent' ? 'ap-guangzhou' : 'cn-hangzhou',
+        regionB: label === 'tencent' ? 'ap-shanghai' : 'cn-shanghai',
+        regionPaging: label === 'tencent' ? 'ap-tokyo' : 'ap-northeast-1',
+        codes:
+          label === 'tencent'
+            ? {
+                disabled: 'ResourceUnavailable.CmkDisabled',
+                pendingDeletion: 'ResourceUnavailable.KeyPendingDelete',
+                notPendingDeletion: 'ResourceUnavailable.CmkNotPendingDelete',
+                mustBeDisabled: 'ResourceUnavailable.CmkShouldBeDisabled',
+              }
+            : { disabled: 'Rejected.Disabled', pendingDeletion: 'Rejected.PendingDeletion', notPendingDeletion: 'Rejected.StateModifiedFailed' },
+        aliasRef: (a) => (label === 'tencent' ? a : `alias/${a}`),
+        missingKeyId: '00000000-0000-4000-8000-000000000000',
+        multipleAliases: label === 'alibaba',
+        decryptFailureKind: 'provider',
+        // Alibaba documents that a cancelled deletion re-enables the key; Tencent leaves it disabled.
+        stateAfterCancel: label === 'tencent' ? 'Disabled' : 'Enabled',
+        emulator: control(em, label),
+        withEndpoint: (url) => build(url, creds),
+        withCredentials: (c) => build(em.url, c),
+        accessKeyId: creds.accessKeyId,
+        listAction: label === 'tencent' ? 'ListKeyDetail' : 'ListKeys',
+        async dispose() {
+          for (const p of made) p.dispose();
+          await em.stop();
+        },
+      };
+    },
+  };
+}
+
+export const harnesses: HarnessFactory[] = [local, cloudFactory('tencent'), cloudFactory('alibaba')];
