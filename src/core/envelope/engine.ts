@@ -1,0 +1,228 @@
+/**
+ * Seal / unseal for buffers, streams and files, and header-only inspect. Memory stays bounded by
+ * a few frames whatever the input size (a frame's plaintext is held until its tag verifies).
+ */
+import { promises as fsp } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { NodeAlgorithmSuite, NodeDefaultCryptographicMaterialsManager, type NodeDecryptionMaterial } from '@aws-crypto/client-node';
+import { createAtomicWriteStream } from '../atomic';
+import { CancelledError, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
+import { ChunkReader, authenticateHeader, checkFrameLength, checkRequiredContext, checkSealContext, headerInfoOf, openSealSession, readFrames, readHeader } from './format';
+import { UnsealKeyring, sealKeyring, userContext } from './keyrings';
+import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
+
+/**
+ * Plaintext bytes per frame. Measured (bench/envelope.bench.ts, 2-core VM, 256 MiB file to file):
+ * see the frame-length table printed by `BENCH_FRAMES=1 npm run bench envelope`. 1 MiB frames keep
+ * per-frame overhead (cipher setup, headers, 28 bytes) negligible and memory at a few MiB, while
+ * larger frames gained nothing measurable.
+ */
+export const DEFAULT_FRAME_LENGTH = 1024 * 1024;
+export const DEFAULT_MAX_RECIPIENTS = 10;
+/** Read size for files. */
+const READ_CHUNK = 1024 * 1024;
+
+type Source = AsyncIterable<Buffer | Uint8Array | string>;
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+function toBuffer(c: Buffer | Uint8Array | string): Buffer {
+  return typeof c === 'string' ? Buffer.from(c) : Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
+
+/** Maps stream/ESDK failures onto KmsEnvelopeError; cancellation wins over whatever it caused. */
+function mapError(err: unknown, signal: AbortSignal | undefined, what: 'seal' | 'unseal'): KmsEnvelopeError {
+  if (signal?.aborted || isCancelled(err)) return err instanceof CancelledError ? err : new CancelledError();
+  if (err instanceof KmsEnvelopeError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code && typeof e.syscall === 'string') {
+    return new KmsEnvelopeError('io', `${what === 'seal' ? 'Sealing' : 'Unsealing'} failed: ${e.message}`, { hint: 'Check the path, free space and permissions.', details: { file: e.path }, cause: err });
+  }
+  if (what === 'unseal') return formatError(`cannot open the blob: ${e?.message ?? String(err)}`, undefined, undefined, err);
+  return new KmsEnvelopeError('provider', `Sealing failed: ${e?.message ?? String(err)}`, { cause: err });
+}
+
+interface Started {
+  info: HeaderInfo;
+  body: AsyncGenerator<Buffer>;
+  dispose(): void;
+}
+
+async function startSeal(source: Source, opts: SealOptions): Promise<Started> {
+  throwIfAborted(opts.signal);
+  if (!opts.recipients?.length) throw usageError('No recipient key given.', 'Pass at least one --key <provider>:<region>:<keyId-or-alias>.');
+  const frameLength = opts.frameLength ?? DEFAULT_FRAME_LENGTH;
+  checkFrameLength(frameLength);
+  const context = userContext(opts.context);
+  checkSealContext(opts.context ?? {});
+  const keyring = await sealKeyring(opts.recipients, opts.signal);
+  const session = await openSealSession(keyring, context, frameLength);
+  const { signal, onProgress } = opts;
+  async function* body(): AsyncGenerator<Buffer> {
+    yield session.header;
+    let pending: Buffer[] = [];
+    let pendingLength = 0;
+    let seq = 1;
+    let done = 0;
+    for await (const c of source) {
+      throwIfAborted(signal);
+      let chunk = toBuffer(c);
+      done += chunk.length;
+      // Emit a regular frame only once more bytes are known to follow, so the final frame is never
+      // empty unless the whole input is.
+      while (pendingLength + chunk.length > frameLength) {
+        const take = frameLength - pendingLength;
+        pending.push(chunk.subarray(0, take));
+        chunk = chunk.subarray(take);
+        yield session.frame(seq++, pending, frameLength, false);
+        pending = [];
+        pendingLength = 0;
+      }
+      if (chunk.length) {
+        pending.push(chunk);
+        pendingLength += chunk.length;
+      }
+      onProgress?.(done);
+    }
+    throwIfAborted(signal);
+    yield session.frame(seq, pending, pendingLength, true);
+  }
+  return { info: session.info, body: body(), dispose: session.dispose };
+}
+
+async function startUnseal(source: Source, opts: UnsealOptions): Promise<Started> {
+  throwIfAborted(opts.signal);
+  const maxRecipients = opts.maxRecipients ?? DEFAULT_MAX_RECIPIENTS;
+  if (!Number.isInteger(maxRecipients) || maxRecipients < 1 || maxRecipients > 65535) throw usageError(`maxRecipients ${maxRecipients} is out of range (1..65535).`);
+  const reader = new ChunkReader(source[Symbol.asyncIterator](), opts.onProgress);
+  const parsed = await readHeader(reader, maxRecipients);
+  const info = headerInfoOf(parsed.messageHeader);
+  checkRequiredContext(info.context, opts.context);
+  const { suiteId, encryptionContext, encryptedDataKeys } = parsed.messageHeader;
+  const cmm = new NodeDefaultCryptographicMaterialsManager(new UnsealKeyring(opts.resolve, opts.signal));
+  let material: NodeDecryptionMaterial;
+  try {
+    material = await cmm.decryptMaterials({ suite: new NodeAlgorithmSuite(suiteId), encryptionContext, encryptedDataKeys });
+  } catch (err) {
+    throw mapError(err, opts.signal, 'unseal');
+  }
+  const { getDecipher, dispose } = authenticateHeader(material, parsed);
+  return { info, body: readFrames(reader, parsed, getDecipher, opts.signal), dispose };
+}
+
+async function collect(started: Started): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  try {
+    for await (const p of started.body) parts.push(p);
+  } finally {
+    started.dispose();
+  }
+  return Buffer.concat(parts);
+}
+
+export async function sealBuffer(plaintext: Uint8Array, opts: SealOptions): Promise<Buffer> {
+  try {
+    return await collect(await startSeal(once(toBuffer(plaintext)), opts));
+  } catch (err) {
+    throw mapError(err, opts.signal, 'seal');
+  }
+}
+
+export async function unsealBuffer(blob: Uint8Array, opts: UnsealOptions): Promise<{ plaintext: Buffer; header: HeaderInfo }> {
+  try {
+    const started = await startUnseal(once(toBuffer(blob)), opts);
+    return { plaintext: await collect(started), header: started.info };
+  } catch (err) {
+    throw mapError(err, opts.signal, 'unseal');
+  }
+}
+
+async function run(started: Started, output: Writable, signal?: AbortSignal): Promise<HeaderInfo> {
+  try {
+    await pipeline(started.body, output, { signal });
+  } finally {
+    started.dispose();
+  }
+  return started.info;
+}
+
+/** Seals `input` into `output` (ends it). */
+export async function sealStream(input: Readable, output: Writable, opts: SealOptions): Promise<HeaderInfo> {
+  try {
+    return await run(await startSeal(input, opts), output, opts.signal);
+  } catch (err) {
+    input.destroy();
+    throw mapError(err, opts.signal, 'seal');
+  }
+}
+
+/** Unseals `input` into `output` (ends it). Output receives only authenticated plaintext. */
+export async function unsealStream(input: Readable, output: Writable, opts: UnsealOptions): Promise<HeaderInfo> {
+  try {
+    return await run(await startUnseal(input, opts), output, opts.signal);
+  } catch (err) {
+    input.destroy();
+    throw mapError(err, opts.signal, 'unseal');
+  }
+}
+
+async function openInput(path: string): Promise<Readable> {
+  try {
+    const fh = await fsp.open(path, 'r');
+    return fh.createReadStream({ highWaterMark: READ_CHUNK });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
+    throw new KmsEnvelopeError('io', `Cannot read ${path}: ${why}.`, { hint: 'Check the path and permissions.', details: { file: path }, cause: err });
+  }
+}
+
+async function toFile(inputPath: string, outputPath: string, signal: AbortSignal | undefined, go: (input: Readable, output: Writable) => Promise<HeaderInfo>): Promise<HeaderInfo> {
+  throwIfAborted(signal);
+  const input = await openInput(inputPath);
+  let out;
+  try {
+    out = await createAtomicWriteStream(outputPath);
+  } catch (err) {
+    input.destroy();
+    const e = err as NodeJS.ErrnoException;
+    throw new KmsEnvelopeError('io', `Cannot write ${outputPath}: ${e.code === 'ENOENT' ? 'its folder does not exist' : e.message}.`, { hint: 'Check the output folder and permissions.', details: { file: outputPath }, cause: err });
+  }
+  try {
+    const info = await go(input, out.stream);
+    throwIfAborted(signal);
+    await out.commit();
+    return info;
+  } catch (err) {
+    await out.abort();
+    if (err instanceof KmsEnvelopeError && !err.details.file) (err.details as { file?: string }).file = inputPath;
+    throw err instanceof KmsEnvelopeError ? err : mapError(err, signal, 'unseal');
+  }
+}
+
+/** Atomic: the output appears complete or not at all; the input is only read. */
+export function sealFile(inputPath: string, outputPath: string, opts: SealOptions): Promise<HeaderInfo> {
+  return toFile(inputPath, outputPath, opts.signal, (i, o) => sealStream(i, o, opts));
+}
+
+/** Atomic: a failed unseal (tampered, truncated, wrong key or context, cancelled) leaves no output. */
+export function unsealFile(inputPath: string, outputPath: string, opts: UnsealOptions): Promise<HeaderInfo> {
+  return toFile(inputPath, outputPath, opts.signal, (i, o) => unsealStream(i, o, opts));
+}
+
+/** Header only: suite, frame length, context, recipients. No KMS call. Reads a stream only as far as the header. */
+export async function inspect(blob: Uint8Array | Readable, opts: { maxRecipients?: number } = {}): Promise<HeaderInfo> {
+  const source: Source = blob instanceof Uint8Array ? once(toBuffer(blob)) : blob;
+  const it = source[Symbol.asyncIterator]();
+  try {
+    const parsed = await readHeader(new ChunkReader(it), opts.maxRecipients ?? DEFAULT_MAX_RECIPIENTS);
+    return headerInfoOf(parsed.messageHeader);
+  } catch (err) {
+    throw mapError(err, undefined, 'unseal');
+  } finally {
+    await it.return?.();
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Keyrings: how a KmsProvider becomes an Encryption SDK keyring.
+ *
+ * - CloudKeyring: one per cloud recipient (tencent, alibaba, later aws). _onEncrypt calls
+ *   GenerateDataKey when the material has no data key yet (the generator) and Encrypt of the same
+ *   data key otherwise; _onDecrypt calls Decrypt for its own EDKs. A seal for n recipients is a
+ *   stock MultiKeyringNode (generator + children): one GenerateDataKey + (n-1) Encrypt calls.
+ * - local recipients use the STOCK RawAesKeyringNode (namespace `local`, key name = key id) over the
+ *   key material the local provider hands out, so any Encryption SDK can open those blobs.
+ * - UnsealKeyring: walks the EDKs in header order, resolves each one's provider, and stops at the
+ *   first that opens (exactly one Decrypt when the first reachable EDK works). When none works it
+ *   throws one error naming every recipient, why it failed and what to do.
+ */
+import {
+  EncryptedDataKey,
+  KeyringNode,
+  KeyringTraceFlag,
+  MultiKeyringNode,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier,
+  unwrapDataKey,
+  type NodeDecryptionMaterial,
+  type NodeEncryptionMaterial,
+} from '@aws-crypto/client-node';
+import { CancelledError, KmsEnvelopeError, isCancelled, providerError, throwIfAborted, type ErrorKind } from '../errors';
+import { KEYRING_PROVIDER_IDS, type EncryptionContext, type KmsProvider, type ProviderName } from '../kms/types';
+import {
+  LOCAL_KEY_NAMESPACE,
+  describeEdk,
+  encodeCloudProviderInfo,
+  isRawAesKeySource,
+  recipientLabel,
+  type RecipientInfo,
+} from './recipients';
+import type { ProviderResolver, Recipient } from './types';
+
+/** Prefix of the context keys the Encryption SDK reserves for itself. */
+export const RESERVED_CONTEXT_PREFIX = 'aws-crypto-';
+
+/** Sorts by UTF-8 bytes, the order the header serialisation uses. */
+export function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** The user's context, reserved keys dropped, keys sorted: what the KMS sees on both sides. */
+export function userContext(ctx: EncryptionContext | undefined): EncryptionContext {
+  const out: EncryptionContext = {};
+  for (const k of Object.keys(ctx ?? {}).sort(compareUtf8)) if (!k.startsWith(RESERVED_CONTEXT_PREFIX)) out[k] = ctx![k]!;
+  return out;
+}
+
+/** A private copy of the material's data key; the caller zeroes it. */
+function copyDataKey(material: NodeEncryptionMaterial): Buffer {
+  const key = material.getUnencryptedDataKey();
+  if (key instanceof Uint8Array) return Buffer.from(key);
+  const exported = unwrapDataKey(key); // KeyObject.export() returns a fresh copy
+  const copy = Buffer.from(exported);
+  exported.fill(0);
+  return copy;
+}
+
+/** Sets a data key on material from a provider-owned buffer, then zeroes the provider's buffer. */
+function setDataKey(material: NodeEncryptionMaterial | NodeDecryptionMaterial, plaintext: Buffer, trace: { keyNamespace: string; keyName: string; flags: number }, r: { provider: string; region: string; keyId: string }): void {
+  try {
+    if (plaintext.length !== material.suite.keyLengthBytes) {
+      throw providerError(
+        `${r.provider} returned a ${plaintext.length}-byte data key for ${r.keyId} in ${r.region}; the suite needs ${material.suite.keyLengthBytes} bytes.`,
+        'Use a symmetric AES-256 key (key spec SYMMETRIC_DEFAULT / Aliyun_AES_256).',
+        { provider: r.provider, region: r.region, keyId: r.keyId },
+      );
+    }
+    // An isolated copy (byteOffset 0, own ArrayBuffer): the material moves it into a KeyObject and zeroes it.
+    (material as NodeEncryptionMaterial).setUnencryptedDataKey(new Uint8Array(plaintext), trace);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+export class CloudKeyring extends KeyringNode {
+  private readonly providerId: string;
+  constructor(
+    private readonly recipient: Recipient,
+    private readonly signal?: AbortSignal,
+  ) {
+    super();
+    this.providerId = KEYRING_PROVIDER_IDS[recipient.provider.name];
+  }
+
+  override async _onEncrypt(material: NodeEncryptionMaterial): Promise<NodeEncryptionMaterial> {
+    const { provider, region, key } = this.recipient;
+    const ctx = userContext(material.encryptionContext);
+    const opts = { signal: this.signal };
+    throwIfAborted(this.signal);
+    const flags = KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX;
+    if (!material.hasUnencryptedDataKey) {
+      const dk = await provider.generateDataKey(region, key, ctx, opts);
+      setDataKey(material, dk.plaintext, { keyNamespace: this.providerId, keyName: dk.keyId, flags: KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY }, { provider: provider.name, region, keyId: key });
+      return material.addEncryptedDataKey(this.edk(dk.keyId, dk.ciphertext), flags);
+    }
+    const udk = copyDataKey(material);
+    try {
+      const r = await provider.encryptDataKey(region, key, udk, ctx, opts);
+      return material.addEncryptedDataKey(this.edk(r.keyId, r.ciphertext), flags);
+    } finally {
+      udk.fill(0);
+    }
+  }
+
+  override async _onDecrypt(material: NodeDecryptionMaterial, edks: EncryptedDataKey[]): Promise<NodeDecryptionMaterial> {
+    const { provider, region } = this.recipient;
+    for (const edk of edks) {
+      if (material.hasValidKey()) break;
+      const r = describeEdk(edk);
+      if (edk.providerId !== this.providerId || r.region !== region) continue;
+      throwIfAborted(this.signal);
+      const out = await provider.decryptDataKey(region, r.keyId, Buffer.from(edk.encryptedDataKey), userContext(material.encryptionContext), { signal: this.signal });
+      const trace = { keyNamespace: this.providerId, keyName: out.keyId || r.keyId, flags: KeyringTraceFlag.WRAPPING_KEY_DECRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_VERIFIED_ENC_CTX };
+      setDataKey(material, out.plaintext, trace, { provider: provider.name, region, keyId: r.keyId });
+    }
+    return material;
+  }
+
+  private edk(keyId: string, ciphertext: Buffer): EncryptedDataKey {
+    return new EncryptedDataKey({
+      providerId: this.providerId,
+      providerInfo: encodeCloudProviderInfo(this.recipient.region, keyId),
+      encryptedDataKey: new Uint8Array(ciphertext),
+    });
+  }
+}
+
+export const LOCAL_WRAPPING_SUITE = RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
+
+/** The stock raw-AES keyring for a local key. Copies the material (the keyring zeroes its copy). */
+export function localKeyring(keyName: string, material: Buffer): RawAesKeyringNode {
+  return new RawAesKeyringNode({ keyName, keyNamespace: LOCAL_KEY_NAMESPACE, unencryptedMasterKey: new Uint8Array(material), wrappingSuite: LOCAL_WRAPPING_SUITE });
+}
+
+/** Builds the seal keyring: a stock multi-keyring whose generator is the first recipient. */
+export async function sealKeyring(recipients: Recipient[], signal?: AbortSignal): Promise<KeyringNode> {
+  const keyrings: KeyringNode[] = [];
+  for (const r of recipients) {
+    if (r.provider.name !== 'local') {
+      keyrings.push(new CloudKeyring(r, signal));
+      continue;
+    }
+    if (!isRawAesKeySource(r.provider)) {
+      throw providerError(`The local provider given cannot hand out raw AES wrapping keys (key ${r.key}).`, 'Use the built-in local provider.', { provider: 'local', keyId: r.key });
+    }
+    const { keyName, material } = await r.provider.rawAesWrappingKey(r.region, r.key, { signal });
+    try {
+      keyrings.push(localKeyring(keyName, material));
+    } finally {
+      material.fill(0);
+    }
+  }
+  const [generator, ...children] = keyrings;
+  return children.length ? new MultiKeyringNode({ generator, children }) : generator!;
+}
+
+interface Failure {
+  recipient: RecipientInfo;
+  reason: string;
+  kind: ErrorKind;
+  hint?: string;
+  error?: unknown;
+}
+
+const PROFILE_HINT: Record<ProviderName, string> = {
+  local: 'import the local key (kms-envelope keys import --provider local ...)',
+  tencent: 'add a Tencent Cloud profile (kms-envelope profiles add --provider tencent ...)',
+  alibaba: 'add an Alibaba Cloud profile (kms-envelope profiles add --provider alibaba ...)',
+  aws: 'add an AWS profile',
+};
+
+/** Decrypt-only keyring that finds, per EDK, a provider through the resolver. */
+export class UnsealKeyring extends KeyringNode {
+  constructor(
+    private readonly resolve: ProviderResolver,
+    private readonly signal?: AbortSignal,
+  ) {
+    super();
+  }
+
+  override async _onEncrypt(): Promise<NodeEncryptionMaterial> {
+    throw new Error('UnsealKeyring only decrypts.');
+  }
+
+  override async _onDecrypt(material: NodeDecryptionMaterial, edks: EncryptedDataKey[]): Promise<NodeDecryptionMaterial> {
+    const failures: Failure[] = [];
+    const providers = new Map<string, Promise<KmsProvider | undefined>>();
+    for (const edk of edks) {
+      throwIfAborted(this.signal);
+      const recipient = describeEdk(edk);
+      const name = recipient.provider;
+      if (!name) {
+        failures.push({ recipient, kind: 'format', reason: `unknown provider id "${edk.providerId}" (sealed by another tool, or the blob was modified)` });
+        continue;
+      }
+      try {
+        const key = `${name}\u0000${recipient.region}`;
+        if (!providers.has(key)) providers.set(key, this.resolve(name, recipient.region));
+        const provider = await providers.get(key);
+        if (!provider) {
+          const where = name === 'local' ? 'this machine has no local provider' : `no ${name} profile on this machine can reach region ${recipient.region}`;
+          failures.push({ recipient, kind: 'credentials', reason: where, hint: PROFILE_HINT[name] });
+          continue;
+        }
+        if (name === 'local') {
+          if (!isRawAesKeySource(provider)) throw providerError('the local provider cannot hand out raw AES wrapping keys');
+          const { keyName, material: km } = await provider.rawAesWrappingKey(recipient.region, recipient.keyId, { signal: this.signal });
+          const keyring = localKeyring(keyName, km);
+          km.fill(0);
+          await keyring.onDecrypt(material, [edk]);
+          if (!material.hasValidKey()) {
+            failures.push({
+              recipient,
+              kind: 'format',
+              reason: `local key "${recipient.keyId}" could not unwrap the data key: its key material differs from the one that sealed the blob, or the blob was modified`,
+              hint: `import the right key material for "${recipient.keyId}" (kms-envelope keys import)`,
+            });
+          }
+        } else {
+          await new CloudKeyring({ provider, region: recipient.region, key: recipient.keyId }, this.signal).onDecrypt(material, [edk]);
+        }
+      } catch (err) {
+        if (isCancelled(err) || this.signal?.aborted) throw err instanceof CancelledError ? err : new CancelledError();
+        const e = err instanceof KmsEnvelopeError ? err : undefined;
+        failures.push({ recipient, kind: e?.kind ?? 'provider', reason: (err as Error)?.message ?? String(err), hint: e?.hint, error: err });
+      }
+      if (material.hasValidKey()) return material;
+    }
+    throw noRecipientError(failures);
+  }
+}
+
+function noRecipientError(failures: Failure[]): KmsEnvelopeError {
+  const only = failures.length === 1 ? failures[0]!.error : undefined;
+  if (only instanceof KmsEnvelopeError && (only.kind === 'provider' || only.kind === 'credentials')) return only;
+  const byKind = (k: ErrorKind) => failures.find((f) => f.kind === k);
+  const lead = byKind('provider') ?? byKind('credentials') ?? failures[0];
+  const kind: ErrorKind = lead?.kind === 'provider' || lead?.kind === 'credentials' ? lead.kind : 'format';
+  const lines = failures.map((f) => `  - ${recipientLabel(f.recipient)}: ${f.reason}`);
+  const hints = [...new Set(failures.map((f) => f.hint).filter((h): h is string => !!h))];
+  const leadErr = lead?.error instanceof KmsEnvelopeError ? lead.error : undefined;
+  return new KmsEnvelopeError(kind, `No recipient of this blob could be opened here:\n${lines.join('\n')}`, {
+    hint: hints.length ? `Then retry: ${hints.join('; or ')}.` : 'The blob was sealed for keys this machine does not have, or it was modified.',
+    details: leadErr?.details ?? (lead ? { provider: lead.recipient.provider, region: lead.recipient.region, keyId: lead.recipient.keyId } : {}),
+    cause: lead?.error,
+  });
+}
