@@ -55,10 +55,27 @@ export interface CloudProviderFactoryOptions {
   /** Looks up a stored/discovered profile; returns undefined when there is none. */
   resolveProfile?: (provider: CloudName, profile?: string) => Promise<ResolvedProfile | undefined>;
   endpoint?: string;
+  /** Region for calls that are not about a region (GetRegions / DescribeRegions). */
+  defaultRegion?: string;
   logger?: Logger;
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   env?: NodeJS.ProcessEnv;
+}
+
+/** The part of the credentials service (src/core/credentials/service.ts) the factory uses. */
+export interface ProfileSource {
+  resolve(provider: CloudName, name?: string): Promise<ResolvedProfile>;
+  tryResolve(provider: CloudName, name?: string): Promise<ResolvedProfile | undefined>;
+}
+
+/**
+ * A resolveProfile over the credentials service: a named profile must exist (the service's
+ * error lists the profiles there are); without a name, the default profile or a discovered one
+ * (environment variables, tccli / aliyun CLI files) is used when there is one.
+ */
+export function profileResolverFrom(service: ProfileSource): NonNullable<CloudProviderFactoryOptions['resolveProfile']> {
+  return (provider, name) => (name ? service.resolve(provider, name) : service.tryResolve(provider));
 }
 
 export async function createCloudProvider(name: CloudName, opts: CloudProviderFactoryOptions = {}): Promise<KmsProvider> {
@@ -66,14 +83,14 @@ export async function createCloudProvider(name: CloudName, opts: CloudProviderFa
   let credentials = opts.credentials;
   let profileName = opts.profile || 'default';
   let profileEndpoint: string | undefined;
-  let defaultRegion: string | undefined;
+  let defaultRegion = opts.defaultRegion;
   if (!credentials && opts.resolveProfile) {
     const r = await opts.resolveProfile(name, opts.profile);
     if (r) {
       credentials = r.credentials;
       profileName = r.profile.name;
       profileEndpoint = r.profile.endpoint;
-      defaultRegion = r.profile.regions?.[0];
+      defaultRegion ??= r.profile.regions?.[0];
     }
   }
   if (!credentials) {

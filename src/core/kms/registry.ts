@@ -43,7 +43,18 @@ export async function createProvider(name: ProviderName, opts: ProviderOptions =
       return new LocalKmsProvider({ secretStore: opts.secretStore ?? localSecretStore(env), configDir: configDir(env), logger: opts.logger });
     }
     case 'tencent':
-    case 'alibaba':
+    case 'alibaba': {
+      // Credentials: opts.credentials → the credentials service (stored profile, or discovered
+      // env vars / tccli / aliyun CLI files) → the standard env vars. Endpoint: opts.endpoint →
+      // the profile's endpoint → KMS_ENVELOPE_ENDPOINT → public. See cloud-factory.ts.
+      const { createCloudProvider, profileResolverFrom } = await import('./cloud-factory.js');
+      let resolveProfile;
+      if (!opts.credentials) {
+        const { createCliCredentialService } = await import('../credentials/index.js');
+        resolveProfile = profileResolverFrom(createCliCredentialService({ env, logger: opts.logger }));
+      }
+      return createCloudProvider(name, { profile: opts.profile, credentials: opts.credentials, resolveProfile, endpoint: opts.endpoint, defaultRegion: opts.region, logger: opts.logger, env });
+    }
     case 'aws':
     default:
       throw providerError(
