@@ -52,6 +52,8 @@ export interface StoredKey {
   versionId: string;
   /** Creation time, unix ms. */
   createdAt: number;
+  /** Creation order (keys created in the same millisecond still list in order). */
+  seq?: number;
   description: string;
   /** Tencent: Enabled|Disabled|PendingDelete|PendingImport|Archived. Alibaba: Enabled|Disabled|PendingDeletion|PendingImport. */
   state: string;
@@ -129,6 +131,7 @@ export class EmulatorStore {
   private saveTimer?: NodeJS.Timeout;
   private saving: Promise<void> = Promise.resolve();
   private dirty = false;
+  private seq = 0;
 
   private constructor(
     data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean },
@@ -142,7 +145,10 @@ export class EmulatorStore {
       this.byTencentId.set(a.tencent.secretId, a);
       this.byAlibabaId.set(a.alibaba.accessKeyId, a);
     }
-    for (const k of data.keys) this.bucket(k.cloud, k.account, k.region).set(k.keyId, k);
+    for (const k of data.keys) {
+      this.bucket(k.cloud, k.account, k.region).set(k.keyId, k);
+      this.seq = Math.max(this.seq, k.seq ?? 0);
+    }
   }
 
   /** Loads the state file (creating accounts when it is new or absent), or a fresh in-memory store. */
@@ -218,11 +224,11 @@ export class EmulatorStore {
     }
   }
 
-  /** Keys of one cloud, account and region, oldest first (ties by key id). */
+  /** Keys of one cloud, account and region, oldest first (in creation order). */
   keys(cloud: Cloud, account: string, region: string): StoredKey[] {
     const b = this.bucket(cloud, account, region);
     this.purge(b);
-    return [...b.values()].sort((x, y) => x.createdAt - y.createdAt || (x.keyId < y.keyId ? -1 : 1));
+    return [...b.values()].sort((x, y) => x.createdAt - y.createdAt || (x.seq ?? 0) - (y.seq ?? 0) || (x.keyId < y.keyId ? -1 : 1));
   }
 
   key(cloud: Cloud, account: string, region: string, keyId: string): StoredKey | undefined {
@@ -244,6 +250,7 @@ export class EmulatorStore {
       material: randomBytes(32).toString('base64'),
       versionId: randomUUID(),
       createdAt: init.createdAt ?? this.now(),
+      seq: ++this.seq,
     };
     this.bucket(key.cloud, key.account, key.region).set(key.keyId, key);
     this.changed();

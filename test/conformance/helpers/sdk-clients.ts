@@ -80,13 +80,17 @@ export function alibabaClient(url: string, cred: AlibabaCred, opts: { v2?: boole
 const rpcParams = (action: string) =>
   new $OpenApi.Params({ action, version: ALIBABA_VERSION, protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
 
-/** Calls an action with query parameters (the region travels as RegionId when given). */
-export async function aliCall(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string): Promise<any> {
+/**
+ * Calls an action with query parameters (the region travels as RegionId when given); with
+ * `inBody` the parameters travel as a form body instead (both are signed).
+ */
+export async function aliCall(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string, inBody = false): Promise<any> {
   const q: Record<string, string> = {};
   for (const [k, v] of Object.entries(query)) if (v !== undefined) q[k] = String(v);
   if (region) q.RegionId = region;
   const runtime = new $Util.RuntimeOptions({ autoretry: false, readTimeout: 10_000, connectTimeout: 5_000 });
-  const res = await c.client.callApi(rpcParams(action), new $OpenApi.OpenApiRequest({ query: q }), runtime);
+  const req = inBody ? new $OpenApi.OpenApiRequest({ body: q }) : new $OpenApi.OpenApiRequest({ query: q });
+  const res = await c.client.callApi(rpcParams(action), req, runtime);
   return res.body;
 }
 
@@ -97,9 +101,9 @@ export interface AlibabaFailure {
   data?: Record<string, unknown>;
 }
 
-export async function aliFail(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string): Promise<AlibabaFailure> {
+export async function aliFail(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string, inBody = false): Promise<AlibabaFailure> {
   try {
-    const r = await aliCall(c, action, query, region);
+    const r = await aliCall(c, action, query, region, inBody);
     throw new Error(`expected ${action} to fail, got ${JSON.stringify(r)}`);
   } catch (e) {
     const err = e as { code?: string; statusCode?: number; message: string; data?: Record<string, unknown> };
