@@ -7,6 +7,7 @@
  * A failing region does not sink the others: its entry carries the error (the tree shows an error
  * node with retry). Cancellation aborts everything and rejects with CancelledError.
  */
+import { setMaxListeners } from 'node:events';
 import { CancelledError, KmsEnvelopeError, isCancelled, providerError } from '../errors';
 import { isPageTokenPlanner } from './cloud-common';
 import type { KeyMetadata, KmsProvider, ListKeysPage } from './types';
@@ -53,6 +54,8 @@ export async function listAllKeys(provider: KmsProvider, regions: readonly strin
   const limiter = new Limiter(Math.max(1, Math.floor(opts.concurrency ?? 8)));
   // One controller for the whole listing, so a cancellation stops every region.
   const ctl = new AbortController();
+  // Every page request in flight (and each of its attempts) listens on this one signal.
+  setMaxListeners(0, ctl.signal);
   const onAbort = () => ctl.abort(new CancelledError());
   if (opts.signal?.aborted) throw new CancelledError();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
