@@ -22,3 +22,4 @@ export function createCliCredentialService(opts: { env?: NodeJS.ProcessEnv; logg
     logger: opts.logger,
   });
 }
+export * from './test-profile';

@@ -545,6 +545,11 @@ export class CredentialService {
     throw usageError(`There is no stored ${provider} profile named ${name}.`, 'See `kms-envelope profiles list` for the profiles that exist.', { provider, profile: name });
   }
 
+  /** Throws a usage error explaining why, unless a stored (writable) profile of that name exists. */
+  async assertStored(provider: CredentialProviderName, name: string, action: 'rotate' | 'remove'): Promise<void> {
+    await this.storedOrRefuse(checkProvider(provider), checkProfileName(name), action);
+  }
+
   /** Replaces the secret of a stored profile (same kind unless the new credentials say otherwise). */
   async rotateSecret(provider: CredentialProviderName, name: string, creds: CloudCredentials, opts: { kind?: 'long-term' | 'sts' } = {}): Promise<ProfileInfo> {
     checkProvider(provider);

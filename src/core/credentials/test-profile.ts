@@ -1,0 +1,54 @@
+/**
+ * "Test profile": resolve a profile, read its secret, and call the provider's region list with it.
+ * Shared by `kms-envelope profiles test` and the extension's Test Profile / Add Profile commands.
+ */
+import type { Logger } from '../log';
+import type { KmsProvider, ProviderName } from '../kms/types';
+import type { CredentialProviderName, CredentialService } from './service';
+import type { CredentialsProvider, ProfileInfo } from './types';
+
+/** The shape of createProvider in src/core/kms/registry.ts. */
+export type CreateProviderFn = (
+  name: ProviderName,
+  opts: { profile?: string; endpoint?: string; region?: string; logger?: Logger; env?: NodeJS.ProcessEnv; credentials?: CredentialsProvider },
+) => Promise<KmsProvider>;
+
+export interface ProfileTestResult {
+  ok: boolean;
+  profile?: ProfileInfo;
+  regions?: string[];
+  error?: unknown;
+}
+
+/** Resolves the profile and calls the provider's region list with it. Shared with the extension. */
+export async function testProfile(
+  service: CredentialService,
+  create: CreateProviderFn,
+  provider: CredentialProviderName,
+  name: string | undefined,
+  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<ProfileTestResult> {
+  let profile: ProfileInfo | undefined;
+  let kms: KmsProvider | undefined;
+  try {
+    const r = await service.resolve(provider, name);
+    profile = r.profile;
+    await r.credentials(); // a missing / expired secret is a credentials error before any network call
+    kms = await create(provider, {
+      profile: r.profile.name,
+      endpoint: r.profile.endpoint,
+      region: r.profile.regions?.[0],
+      credentials: r.credentials,
+      logger: opts.logger,
+      env: opts.env,
+    });
+    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...(opts.signal ? [opts.signal] : [])];
+    const regions = await kms.listRegions({ signal: AbortSignal.any(signals) });
+    return { ok: true, profile, regions };
+  } catch (error) {
+    return { ok: false, profile, error };
+  } finally {
+    (kms as { dispose?: () => void } | undefined)?.dispose?.();
+  }
+}
+
