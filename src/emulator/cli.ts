@@ -119,9 +119,10 @@ export async function emulatorMain(argv: string[]): Promise<number> {
     );
   }
   lines.push('', `Admin (loopback only): ${em.url}/__admin/health, /__admin/faults, /__admin/counters. Stop with Ctrl+C.`, '');
-  process.stdout.write(lines.join('\n'));
 
   const running = em;
+  // Signal handlers go in before anything is printed: a script that reacts to the output at once
+  // (or a fast Ctrl+C) must already get a clean stop with the state written.
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -140,5 +141,6 @@ export async function emulatorMain(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    process.stdout.write(lines.join('\n'));
   });
 }
