@@ -4,7 +4,8 @@
  * target, so a failed seal or unseal leaves the original and no partial output behind.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { createWriteStream, fsync, open, promises as fsp, type WriteStream } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 
 function tempNameFor(target: string): string {
@@ -40,36 +41,40 @@ export interface AtomicWriteStream {
 
 export async function createAtomicWriteStream(target: string, mode = 0o600): Promise<AtomicWriteStream> {
   const tempPath = tempNameFor(target);
-  const fh = await fsp.open(tempPath, 'wx', mode);
-  const stream = createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 });
+  // A plain fd owned by the stream alone: the stream's destroy() closes it exactly once. (With a
+  // FileHandle as well, destroy() and FileHandle.close() both closed the same fd number, which raced
+  // with, and could close, an fd reused by another open.)
+  const fd = await promisify(open)(tempPath, 'wx', mode);
+  const stream = createWriteStream('', { fd, autoClose: false, highWaterMark: 1 << 20 });
   let done = false;
-  const closeFh = async () => {
-    try {
-      await fh.close();
-    } catch {
-      /* already closed */
-    }
-  };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (stream.closed) return resolve();
+      stream.once('close', () => resolve());
+      stream.destroy();
+    });
   return {
     stream,
     tempPath,
     async commit() {
       if (done) return;
-      await new Promise<void>((resolve, reject) => {
-        if (stream.writableFinished) return resolve();
-        stream.once('error', reject);
-        stream.end(() => resolve());
-      });
-      await fh.sync();
-      await closeFh();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          if (stream.writableFinished) return resolve();
+          stream.once('error', reject);
+          stream.end(() => resolve());
+        });
+        await promisify(fsync)(fd);
+      } finally {
+        await close();
+      }
       await fsp.rename(tempPath, target);
       done = true;
     },
     async abort() {
       if (done) return;
       done = true;
-      stream.destroy();
-      await closeFh();
+      await close();
       await fsp.rm(tempPath, { force: true });
     },
   };

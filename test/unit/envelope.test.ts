@@ -145,7 +145,7 @@ test('exactly one GenerateDataKey + (n-1) Encrypt per seal, one Decrypt per unse
 });
 
 test('plaintext data keys and key material handed out by providers are zeroed after use', async () => {
-  const { tencent, alibaba, local, rT, rA, rL } = await setup();
+  const { tencent, local, rT, rA, rL } = await setup();
   const blob = await sealBuffer(Buffer.from('z'), { recipients: [rT, rA, rL] });
   await unsealBuffer(blob, { resolve: resolverOf(tencent) });
   await unsealBuffer(blob, { resolve: resolverOf(local) });

@@ -235,6 +235,7 @@ const HEADER_MESSAGES: Array<[RegExp, (b: Buffer) => string]> = [
   [/Unsupported algorithm suite/, (b) => `unsupported algorithm suite 0x${b.readUInt16BE(1).toString(16).padStart(4, '0')} (only 0x0478, ${SUITE_NAME}, is accepted)`],
   [/No EncryptedDataKey found/, () => 'malformed header: the blob lists no encrypted data keys'],
   [/Duplicate encryption context/, () => 'malformed header: the encryption context repeats a key'],
+  [/Overflow, too much data|context parse error/, () => 'malformed header: the encryption context section is corrupt'],
 ];
 
 /** Reads and parses the header (no KMS call). Format errors say what is wrong. */

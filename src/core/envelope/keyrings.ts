@@ -29,6 +29,7 @@ import {
   describeEdk,
   encodeCloudProviderInfo,
   isRawAesKeySource,
+  rawAesKeyName,
   recipientLabel,
   type RecipientInfo,
 } from './recipients';
@@ -195,6 +196,10 @@ export class UnsealKeyring extends KeyringNode {
       const name = recipient.provider;
       if (!name) {
         failures.push({ recipient, kind: 'format', reason: `unknown provider id "${edk.providerId}" (sealed by another tool, or the blob was modified)` });
+        continue;
+      }
+      if (name === 'local' ? rawAesKeyName(edk) === undefined : !recipient.region || !recipient.keyId) {
+        failures.push({ recipient, kind: 'format', reason: 'malformed key information in the header (the blob was modified)' });
         continue;
       }
       try {

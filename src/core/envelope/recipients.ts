@@ -54,15 +54,23 @@ export function encodeCloudProviderInfo(region: string, keyId: string): string {
   return `${region}/${keyId}`;
 }
 
+type EdkLike = { providerId: string; providerInfo: string; rawInfo?: Uint8Array };
+
+const rawOf = (edk: EdkLike) => (edk.rawInfo ? Buffer.from(edk.rawInfo) : Buffer.from(edk.providerInfo, 'utf8'));
+
+/** Key name of a raw-AES (local) EDK, or undefined when its providerInfo is not the raw-AES layout. */
+export function rawAesKeyName(edk: EdkLike): string | undefined {
+  const raw = rawOf(edk);
+  const ok = raw.length > RAW_AES_TAIL && raw.readUInt32BE(raw.length - 20) === 128 && raw.readUInt32BE(raw.length - 16) === 12;
+  return ok ? raw.subarray(0, raw.length - RAW_AES_TAIL).toString('utf8') : undefined;
+}
+
 /** Reads region and key id from an EDK's providerId / providerInfo (raw bytes when available). */
-export function describeEdk(edk: { providerId: string; providerInfo: string; rawInfo?: Uint8Array }): RecipientInfo {
+export function describeEdk(edk: EdkLike): RecipientInfo {
   const { providerId } = edk;
   const provider = providerNameFor(providerId);
-  const raw = edk.rawInfo ? Buffer.from(edk.rawInfo) : Buffer.from(edk.providerInfo, 'utf8');
-  if (provider === 'local') {
-    const ok = raw.length > RAW_AES_TAIL && raw.readUInt32BE(raw.length - 20) === 128 && raw.readUInt32BE(raw.length - 16) === 12;
-    return { providerId, provider, region: LOCAL_REGION, keyId: ok ? raw.subarray(0, raw.length - RAW_AES_TAIL).toString('utf8') : printable(raw) };
-  }
+  const raw = rawOf(edk);
+  if (provider === 'local') return { providerId, provider, region: LOCAL_REGION, keyId: rawAesKeyName(edk) ?? printable(raw) };
   const text = raw.toString('utf8');
   if (provider === 'aws') return { providerId, provider, region: text.split(':')[3] ?? '', keyId: text };
   if (provider) {
