@@ -1,0 +1,138 @@
+// How many Encrypt requests per second the emulator sustains with 32 concurrent OFFICIAL SDK
+// clients (Tencent CommonClient, and Alibaba's openapi-client with V3 signatures), so later
+// benchmarks know it is not their bottleneck. The baseline, measured in the same run and hit the
+// same way, is a bare node:http server in a child process answering every request with a canned
+// success body (no signature check, no crypto): the ratio is emulator / baseline throughput.
+// Bounded: a fixed number of requests per measurement (with a time cap), loopback only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
+import { join, resolve } from 'node:path';
+import { aliCall, alibabaClient, tcCall, tencentClient } from '../test/conformance/helpers/sdk-clients';
+
+const ROOT = resolve(__dirname, '..');
+const CLIENTS = 32;
+const REQUESTS = Number(process.env.EMULATOR_BENCH_REQUESTS ?? 3000);
+const WARMUP = 300;
+const TIME_CAP_MS = 20_000;
+
+interface Child {
+  proc: ChildProcess;
+  info: any;
+}
+
+function startChild(script: string): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) res({ proc, info: JSON.parse(out.slice(0, nl)) });
+    });
+    proc.on('exit', (code) => rej(new Error(`bench child exited early (${code})`)));
+  });
+}
+
+const EMULATOR_CHILD = `
+const m = require(${JSON.stringify(join(ROOT, 'src/emulator/index.ts'))});
+m.startEmulator({}).then((em) => {
+  process.stdout.write(JSON.stringify({ url: em.url, account: em.accounts[0] }) + '\\n');
+  process.on('SIGTERM', () => em.stop().then(() => process.exit(0)));
+});`;
+
+const BASELINE_CHILD = `
+const http = require('node:http');
+const { randomUUID } = require('node:crypto');
+const blob = Buffer.alloc(90, 7).toString('base64');
+const server = http.createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const id = randomUUID();
+    const tencent = req.headers['x-tc-action'] !== undefined;
+    const body = tencent
+      ? JSON.stringify({ Response: { CiphertextBlob: blob, KeyId: '00000000-0000-4000-8000-000000000000', RequestId: id } })
+      : JSON.stringify({ RequestId: id, CiphertextBlob: blob, KeyId: '00000000-0000-4000-8000-000000000000', KeyVersionId: id });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ url: 'http://127.0.0.1:' + server.address().port }) + '\\n');
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+});`;
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  n: number;
+  seconds: number;
+}
+
+async function drive(total: number, call: (client: number) => Promise<unknown>): Promise<Result> {
+  const lat: number[] = [];
+  let issued = 0;
+  const t0 = performance.now();
+  const worker = async (i: number) => {
+    while (issued < total && performance.now() - t0 < TIME_CAP_MS) {
+      issued++;
+      const s = performance.now();
+      await call(i);
+      lat.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => worker(i)));
+  const seconds = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { rps: lat.length / seconds, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], n: lat.length, seconds };
+}
+
+const fmt = (label: string, r: Result) =>
+  `${label.padEnd(58)} ${String(r.n).padStart(5)} req in ${r.seconds.toFixed(2)} s → ${r.rps.toFixed(0).padStart(5)} req/s (p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms)`;
+
+async function main(): Promise<void> {
+  const emu = await startChild(EMULATOR_CHILD);
+  const base = await startChild(BASELINE_CHILD);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  try {
+    const acct = emu.info.account;
+    // Tencent: 32 CommonClients (one per simulated caller), keep-alive connections.
+    const tcEmu = Array.from({ length: CLIENTS }, () => tencentClient(emu.info.url, acct.tencent, 'ap-guangzhou', agent));
+    const tcBase = Array.from({ length: CLIENTS }, () => tencentClient(base.info.url, acct.tencent, 'ap-guangzhou', agent));
+    const { KeyId: tcKey } = await tcCall(tcEmu[0], 'CreateKey', { Alias: `bench-${Date.now()}` });
+    const pt = Buffer.alloc(32, 1).toString('base64');
+    const tcEnc = (clients: typeof tcEmu) => (i: number) => tcCall(clients[i], 'Encrypt', { KeyId: tcKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' });
+    await drive(WARMUP, tcEnc(tcEmu));
+    await drive(WARMUP, tcEnc(tcBase));
+    const tBase = await drive(REQUESTS, tcEnc(tcBase));
+    const tEmu = await drive(REQUESTS, tcEnc(tcEmu));
+
+    // Alibaba: 32 openapi-clients, V3 signatures (the SDK's default).
+    const alEmu = Array.from({ length: CLIENTS }, () => alibabaClient(emu.info.url, acct.alibaba));
+    const alBase = Array.from({ length: CLIENTS }, () => alibabaClient(base.info.url, acct.alibaba));
+    const alKey = (await aliCall(alEmu[0], 'CreateKey', {}, 'cn-hangzhou')).KeyMetadata.KeyId;
+    const alEnc = (clients: typeof alEmu) => (i: number) => aliCall(clients[i], 'Encrypt', { KeyId: alKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' }, 'cn-hangzhou');
+    await drive(WARMUP, alEnc(alEmu));
+    await drive(WARMUP, alEnc(alBase));
+    const aBase = await drive(REQUESTS, alEnc(alBase));
+    const aEmu = await drive(REQUESTS, alEnc(alEmu));
+
+    console.log(`Encrypt with ${CLIENTS} concurrent official SDK clients, ${REQUESTS} requests per run (servers in child processes, 127.0.0.1)`);
+    console.log(fmt('baseline: bare node:http, canned reply (Tencent SDK)', tBase));
+    console.log(fmt('emulator: Tencent TC3 verify + AES-256-GCM (Tencent SDK)', tEmu));
+    console.log(`  ratio emulator/baseline (Tencent): ${(tEmu.rps / tBase.rps).toFixed(2)}`);
+    console.log(fmt('baseline: bare node:http, canned reply (Alibaba SDK V3)', aBase));
+    console.log(fmt('emulator: Alibaba ACS3 verify + AES-256-GCM (Alibaba SDK V3)', aEmu));
+    console.log(`  ratio emulator/baseline (Alibaba): ${(aEmu.rps / aBase.rps).toFixed(2)}`);
+  } finally {
+    agent.destroy();
+    emu.proc.kill('SIGTERM');
+    base.proc.kill('SIGTERM');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
