@@ -57,7 +57,10 @@ export interface ResolvedCredentials {
   credentials: CredentialsProvider;
 }
 
-export type ProfileChange = { type: 'add' | 'remove' | 'rotate' | 'update'; provider: CredentialProviderName; name: string };
+export type ProfileChange =
+  | { type: 'add' | 'remove' | 'rotate' | 'update'; provider: CredentialProviderName; name: string }
+  /** Profiles may have changed outside this process (profiles.json edited by the CLI): re-read everything. */
+  | { type: 'reload' };
 
 export interface Disposable {
   dispose(): void;
@@ -229,6 +232,12 @@ export class CredentialService {
   onDidChange(listener: (e: ProfileChange) => void): Disposable {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** Drops cached secrets and tells listeners to re-read (call it when profiles.json changed on disk). */
+  reload(): void {
+    this.cache.clear();
+    this.fire({ type: 'reload' });
   }
 
   private fire(e: ProfileChange): void {

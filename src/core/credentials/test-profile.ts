@@ -52,3 +52,26 @@ export async function testProfile(
   }
 }
 
+
+/**
+ * Tests credentials that are not stored yet (the extension's Add Profile tests before saving):
+ * builds the provider with them and calls the region list.
+ */
+export async function testCredentials(
+  create: CreateProviderFn,
+  provider: CredentialProviderName,
+  profile: { name: string; endpoint?: string; regions?: string[] },
+  credentials: CredentialsProvider,
+  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<{ ok: boolean; regions?: string[]; error?: unknown }> {
+  let kms: KmsProvider | undefined;
+  try {
+    kms = await create(provider, { profile: profile.name, endpoint: profile.endpoint, region: profile.regions?.[0], credentials, logger: opts.logger, env: opts.env });
+    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...(opts.signal ? [opts.signal] : [])];
+    return { ok: true, regions: await kms.listRegions({ signal: AbortSignal.any(signals) }) };
+  } catch (error) {
+    return { ok: false, error };
+  } finally {
+    (kms as { dispose?: () => void } | undefined)?.dispose?.();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Where the extension keeps secrets: the OS keychain through keytar (shared with the CLI), or,
+ * where keytar cannot load or no Secret Service answers (remote SSH / WSL / container hosts,
+ * headless Linux), VS Code's own SecretStorage, said ONCE to the user.
+ */
+import * as vscode from 'vscode';
+import { isCancelled } from '../core/errors';
+import { KEYCHAIN_SERVICE, KeytarSecretStore, type SecretStore } from '../core/secrets';
+
+/** SecretStorage has no listing; the accounts of each service are kept in an index entry beside them. */
+export class VscodeSecretStore implements SecretStore {
+  readonly description = "VS Code's SecretStorage";
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly secrets: vscode.SecretStorage) {}
+
+  private key(service: string, account: string): string {
+    return `secret:${service}/${account}`;
+  }
+  private indexKey(service: string): string {
+    return `index:${service}`;
+  }
+
+  private async readIndex(service: string): Promise<string[]> {
+    const raw = await this.secrets.get(this.indexKey(service));
+    if (!raw) return [];
+    try {
+      const v = JSON.parse(raw) as unknown;
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Serialises index updates (read-modify-write) within this extension host. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async get(service: string, account: string): Promise<string | undefined> {
+    return (await this.secrets.get(this.key(service, account))) ?? undefined;
+  }
+
+  async set(service: string, account: string, secret: string): Promise<void> {
+    await this.locked(async () => {
+      await this.secrets.store(this.key(service, account), secret);
+      const idx = await this.readIndex(service);
+      if (!idx.includes(account)) await this.secrets.store(this.indexKey(service), JSON.stringify([...idx, account].sort()));
+    });
+  }
+
+  async delete(service: string, account: string): Promise<boolean> {
+    return this.locked(async () => {
+      const existed = (await this.secrets.get(this.key(service, account))) !== undefined;
+      await this.secrets.delete(this.key(service, account));
+      const idx = await this.readIndex(service);
+      if (idx.includes(account)) await this.secrets.store(this.indexKey(service), JSON.stringify(idx.filter((a) => a !== account)));
+      return existed;
+    });
+  }
+
+  async list(service: string): Promise<string[]> {
+    return this.readIndex(service);
+  }
+}
+
+const FALLBACK_SHOWN_KEY = 'kmsEnvelope.secretStorageFallbackShown';
+/** Set to 1 to skip the keychain probe and use VS Code's SecretStorage (tests, locked-down hosts). */
+export const FORCE_SECRET_STORAGE_ENV = 'KMS_ENVELOPE_FORCE_SECRET_STORAGE';
+
+export interface ChosenSecretStore {
+  store: SecretStore;
+  kind: 'keychain' | 'secret-storage';
+  /** Why the keychain was not used (when kind is secret-storage). */
+  reason?: string;
+}
+
+/**
+ * Probes keytar with one short read; falls back to SecretStorage when keytar cannot load or no
+ * Secret Service answers. The fallback is logged on every activation and shown to the user once
+ * per installation (globalState), naming where secrets are kept.
+ */
+export async function chooseSecretStore(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: NodeJS.ProcessEnv } = {},
+): Promise<ChosenSecretStore> {
+  const env = opts.env ?? process.env;
+  let reason: string;
+  if (env[FORCE_SECRET_STORAGE_ENV] === '1') {
+    reason = `${FORCE_SECRET_STORAGE_ENV}=1 is set`;
+  } else {
+    const probe = opts.keychain ?? new KeytarSecretStore(opts.probeTimeoutMs ?? 3000);
+    try {
+      await probe.get(KEYCHAIN_SERVICE, '__kms-envelope-probe__');
+      log.info('Secrets are kept in the OS keychain (keytar, service "kms-envelope"); the kms-envelope CLI shares them.');
+      return { store: opts.keychain ?? new KeytarSecretStore(), kind: 'keychain' };
+    } catch (err) {
+      if (isCancelled(err)) throw err;
+      reason = err instanceof Error ? err.message : String(err);
+    }
+  }
+  const store = new VscodeSecretStore(context.secrets);
+  const where =
+    vscode.env.remoteName !== undefined
+      ? `VS Code's SecretStorage on this ${vscode.env.remoteName} host`
+      : "VS Code's SecretStorage (encrypted by VS Code; on Linux without a keyring that encryption is weak)";
+  log.warn(`The OS keychain is not available (${reason}). Cloud secrets are kept in ${where}. The kms-envelope CLI cannot read them there.`);
+  if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
+    await context.globalState.update(FALLBACK_SHOWN_KEY, true);
+    void vscode.window
+      .showInformationMessage(
+        `KMS Envelope: no OS keychain here, so cloud secrets are kept in ${where}. The command line cannot read them; use environment variables there.`,
+        'Show Log',
+      )
+      .then((choice) => {
+        if (choice === 'Show Log') log.show();
+      });
+  }
+  return { store, kind: 'secret-storage', reason };
+}
