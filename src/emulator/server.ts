@@ -141,7 +141,7 @@ export class EmulatorServer {
     };
 
     if (raw.path.startsWith('/__admin/')) {
-      return this.send(res, this.admin(raw, req.socket.remoteAddress));
+      return this.send(res, this.adminRequest(raw, req.socket.remoteAddress));
     }
 
     const tcAction = header(raw, 'x-tc-action');
@@ -191,7 +191,8 @@ export class EmulatorServer {
     res.end(body);
   }
 
-  private admin(raw: RawRequest, remote: string | undefined): Reply {
+  /** Answers an admin request; `remote` is the client's address (non-loopback → 403). */
+  adminRequest(raw: RawRequest, remote: string | undefined): Reply {
     const json = (status: number, v: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(v) + '\n' });
     if (!isLoopback(remote)) return json(403, { error: 'the emulator admin API answers loopback clients only' });
     const route = `${raw.method} ${raw.path}`;

@@ -10,7 +10,7 @@ import { canonicalContext, openBlob, parseBlob, sealBlob } from '../../src/emula
 import { hostWithoutPort, parseContextJson } from '../../src/emulator/common';
 import { Faults, parseFaultFlag, validateFaults, type FaultConfig } from '../../src/emulator/faults';
 import { seedStore } from '../../src/emulator/seed';
-import { isLoopback } from '../../src/emulator/server';
+import { EmulatorServer, isLoopback } from '../../src/emulator/server';
 import { EmulatorStore } from '../../src/emulator/state';
 import { startEmulator } from '../../src/emulator';
 
@@ -174,6 +174,18 @@ describe('emulator state file', () => {
 });
 
 describe('emulator admin API (loopback HTTP)', () => {
+  it('refuses clients that are not on loopback', async () => {
+    const server = new EmulatorServer({ store: await EmulatorStore.open() });
+    const req = (method: string, path: string) => ({ method, path, query: '', headers: {}, body: Buffer.alloc(0) });
+    for (const remote of ['10.1.2.3', '192.168.0.10', '::ffff:172.16.0.1', '2001:db8::1', undefined]) {
+      const r = server.adminRequest(req('PUT', '/__admin/faults'), remote);
+      assert.equal(r.status, 403, String(remote));
+      assert.match(r.body, /loopback clients only/);
+    }
+    assert.equal(server.adminRequest(req('GET', '/__admin/counters'), '127.0.0.1').status, 200);
+    assert.equal(server.adminRequest(req('GET', '/__admin/counters'), '::1').status, 200);
+  });
+
   it('health, faults, counters and reset', async () => {
     const em = await startEmulator();
     try {
