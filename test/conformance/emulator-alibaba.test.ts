@@ -233,6 +233,21 @@ for (const v2 of [false, true]) {
       assert.deepEqual([f.code, f.statusCode], ['InvalidRegionId', 400]);
     });
 
+    if (v2) {
+      // V2 does not sign the Host header, so the proxy can present the cloud's regional host name.
+      it('regions: without RegionId, a kms.<region>.aliyuncs.com Host header picks the region', async () => {
+        const viaProxy = alibabaClient(proxy.url, em.accounts[0].alibaba, { v2 });
+        proxy.mutate = (r) => ({ ...r, headers: { ...r.headers, host: 'kms.cn-shenzhen.aliyuncs.com' } });
+        try {
+          const made = (await aliCall(viaProxy, 'CreateKey', {})).KeyMetadata;
+          assert.equal(made.Arn.split(':')[2], 'cn-shenzhen');
+          assert.equal((await call('DescribeKey', { KeyId: made.KeyId }, 'cn-shenzhen')).KeyMetadata.KeyId, made.KeyId);
+        } finally {
+          proxy.mutate = undefined;
+        }
+      });
+    }
+
     it('authentication: unknown AccessKey ID, wrong secret, expired timestamp, STS token', async () => {
       const a = em.accounts[0].alibaba;
       let f = await aliFail(alibabaClient(em.url, { accessKeyId: 'LTAI' + 'x'.repeat(20), accessKeySecret: a.accessKeySecret }, { v2 }), 'DescribeRegions');
