@@ -113,7 +113,7 @@ test('tencent: signature errors → credentials kind naming the profile; Signatu
   const e1 = await p.listRegions().catch((e) => e);
   assert.equal(e1.kind, 'credentials');
   assert.equal(e1.exitCode, 4);
-  assert.match(e1.hint, /profiles test --provider tencent --profile work/);
+  assert.match(e1.hint, /profiles test --provider tencent --name work/);
   const e2 = await p.listRegions().catch((e) => e);
   assert.equal(e2.kind, 'credentials');
   assert.match(e2.hint, /clock/);
@@ -178,7 +178,7 @@ test('tencent: an unknown region maps to a regions hint; alias rules are checked
   s.queue.push(tcErr('UnsupportedRegion'));
   const err = await p.listKeys('mars-1').catch((e) => e);
   assert.match(err.message, /does not know region mars-1/);
-  assert.match(err.hint, /kms-envelope regions --provider tencent/);
+  assert.match(err.hint, /kms-envelope keys list --provider tencent/);
   assert.throws(() => validateTencentAlias('kms-reserved'), /not a valid Tencent/);
   assert.throws(() => validateTencentAlias('has space'), /not a valid Tencent/);
   assert.throws(() => validateTencentAlias('x'.repeat(61)), /not a valid Tencent/);
@@ -261,7 +261,7 @@ test('alibaba: SignatureDoesNotMatch / InvalidAccessKeyId.NotFound → credentia
   servers.push(s);
   const p = new AlibabaKmsProvider({ profile: 'ops', credentials: creds(), endpoint: s.url, retry: fastRetry });
   s.queue.push(aliErr(400, 'SignatureDoesNotMatch'), aliErr(404, 'InvalidAccessKeyId.NotFound'), aliErr(400, 'InvalidTimeStamp.Expired'), aliErr(400, 'IncompleteSignature'));
-  for (const expect of [/profiles test --provider alibaba --profile ops/, /profiles test/, /clock/, /profiles test/]) {
+  for (const expect of [/profiles test --provider alibaba --name ops/, /profiles test/, /clock/, /profiles test/]) {
     const e = await p.listRegions().catch((x) => x);
     assert.equal(e.kind, 'credentials');
     assert.match(e.hint, expect);

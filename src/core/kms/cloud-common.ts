@@ -106,7 +106,7 @@ export async function fetchCredentials(provider: 'tencent' | 'alibaba', profile:
     if (err instanceof KmsEnvelopeError) throw err;
     throw credentialsError(
       `Could not get the credentials of ${provider} profile ${profile}: ${err instanceof Error ? err.message : String(err)}`,
-      `Check the profile (\`kms-envelope profiles test --provider ${provider} --profile ${profile}\`) or set the ${provider === 'tencent' ? 'TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY' : 'ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET'} environment variables.`,
+      `Check the profile (\`kms-envelope profiles test --provider ${provider} --name ${profile}\`) or set the ${provider === 'tencent' ? 'TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY' : 'ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET'} environment variables.`,
       { provider, profile },
       err,
     );
@@ -114,7 +114,7 @@ export async function fetchCredentials(provider: 'tencent' | 'alibaba', profile:
   if (!c || !c.accessKeyId || !c.accessKeySecret) {
     throw credentialsError(
       `The ${provider} profile ${profile} has no ${provider === 'tencent' ? 'SecretId/SecretKey' : 'AccessKey ID/secret'}.`,
-      `Add the secret to the profile (\`kms-envelope profiles add --provider ${provider}\`) or set the ${provider === 'tencent' ? 'TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY' : 'ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET'} environment variables.`,
+      `Add the secret to the profile (\`kms-envelope profiles add --provider ${provider} --name ${profile}\`) or set the ${provider === 'tencent' ? 'TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY' : 'ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET'} environment variables.`,
       { provider, profile },
     );
   }

@@ -258,7 +258,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
     case 'credentials':
       kind = 'credentials';
       message = `${label} rejected the credentials of profile ${c.profile}${codeText}${cloudMsg}.`;
-      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${c.provider} --profile ${c.profile}\`): the ${c.provider === 'tencent' ? 'SecretId/SecretKey' : 'AccessKey ID/secret'} may be mistyped, disabled or deleted, or a session token expired.`;
+      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${c.provider} --name ${c.profile}\`): the ${c.provider === 'tencent' ? 'SecretId/SecretKey' : 'AccessKey ID/secret'} may be mistyped, disabled or deleted, or a session token expired.`;
       break;
     case 'clockSkew':
       kind = 'credentials';
@@ -328,7 +328,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
 }
 
 function regionHint(c: CallContext): string {
-  return `See the regions ${PROVIDER_LABELS[c.provider]} offers: \`${cli} regions --provider ${c.provider}\`, and use one of them in the keyref or --region.`;
+  return `See the regions ${PROVIDER_LABELS[c.provider]} offers: \`${cli} keys list --provider ${c.provider}\` (without --region it lists every region), and use one of them in the keyref or --region.`;
 }
 
 function networkHint(c: CallContext): string {

@@ -35,7 +35,7 @@ export function envCredentials(name: CloudName, env: NodeJS.ProcessEnv = process
     if (!id || !secret) {
       throw credentialsError(
         `No ${name === 'tencent' ? 'Tencent Cloud' : 'Alibaba Cloud'} credentials: no profile was found and ${v.id} / ${v.secret} are not set.`,
-        `Add a profile (\`kms-envelope profiles add --provider ${name}\`, or in the sidebar), or export ${v.id} and ${v.secret}.`,
+        `Add a profile (\`kms-envelope profiles add --provider ${name} --name default\`, or in the sidebar), or export ${v.id} and ${v.secret}.`,
         { provider: name },
       );
     }
@@ -97,7 +97,7 @@ export async function createCloudProvider(name: CloudName, opts: CloudProviderFa
     if (opts.profile && opts.profile !== 'default' && opts.resolveProfile) {
       throw credentialsError(
         `There is no ${name} profile named ${opts.profile}.`,
-        `List the profiles: \`kms-envelope profiles list\`, or add it: \`kms-envelope profiles add --provider ${name} --profile ${opts.profile}\`.`,
+        `List the profiles: \`kms-envelope profiles list\`, or add it: \`kms-envelope profiles add --provider ${name} --name ${opts.profile}\`.`,
         { provider: name, profile: opts.profile },
       );
     }
