@@ -342,5 +342,6 @@ function timeoutHint(c: CallContext): string {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim().slice(0, 300);
+  // The message is embedded in a sentence that ends with its own period.
+  return s.replace(/\s+/g, ' ').trim().slice(0, 300).replace(/[.\s]+$/, '');
 }
