@@ -53,6 +53,10 @@ export interface Harness {
   withEndpoint(url: string): KmsProvider;
   withCredentials(c: CloudCredentials): KmsProvider;
   accessKeyId: string;
+  /** Temporary credentials (with a session token) of the emulator's "sts" account. */
+  stsCredentials?: CloudCredentials;
+  /** The same cloud provider against a fresh emulator whose clock is `skewMs` ahead. */
+  withSkewedEmulator?(skewMs: number): Promise<{ provider: KmsProvider; stop(): Promise<void> }>;
   /** The action that lists keys (Tencent ListKeyDetail, Alibaba ListKeys). */
   listAction: string;
   dispose(): Promise<void>;
@@ -130,6 +134,11 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
         return p;
       };
       const provider = build(em.url, creds);
+      const credsOf = (x: (typeof em.accounts)[number]): CloudCredentials =>
+        label === 'tencent'
+          ? { accessKeyId: x.tencent.secretId, accessKeySecret: x.tencent.secretKey, securityToken: x.tencent.token }
+          : { accessKeyId: x.alibaba.accessKeyId, accessKeySecret: x.alibaba.accessKeySecret, securityToken: x.alibaba.securityToken };
+      const sts = em.accounts.find((x) => x.name === 'sts');
       return {
         provider,
         regionA: label === 'tencent' ? 'ap-guangzhou' : 'cn-hangzhou',
@@ -154,6 +163,12 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
         withEndpoint: (url) => build(url, creds),
         withCredentials: (c) => build(em.url, c),
         accessKeyId: creds.accessKeyId,
+        stsCredentials: sts ? credsOf(sts) : undefined,
+        async withSkewedEmulator(skewMs) {
+          const skewed = await startEmulator({ port: 0, now: () => Date.now() + skewMs });
+          const p = build(skewed.url, credsOf(skewed.accounts[0]));
+          return { provider: p, stop: () => skewed.stop() };
+        },
         listAction: label === 'tencent' ? 'ListKeyDetail' : 'ListKeys',
         async dispose() {
           for (const p of made) p.dispose();

@@ -315,6 +315,26 @@ for (const make of harnesses) {
         }
       });
 
+      it('temporary (STS) credentials: the session token is sent and accepted; a missing token is refused', async () => {
+        const sts = h.stsCredentials;
+        assert.ok(sts?.securityToken, 'the emulator has an sts account');
+        assert.ok((await h.withCredentials(sts).listRegions()).includes(h.regionA));
+        await rejectsKms(h.withCredentials({ ...sts, securityToken: undefined }).listRegions(), (e) => assert.equal(e.kind, 'credentials'));
+      });
+
+      it('clock skew: a signature the cloud finds expired names the clock', async () => {
+        const skewed = await h.withSkewedEmulator!(20 * 60_000);
+        try {
+          await rejectsKms(skewed.provider.listRegions(), (e) => {
+            assert.equal(e.kind, 'credentials');
+            assert.match(e.details.providerCode ?? '', /SignatureExpire|InvalidTimeStamp\.Expired/);
+            assert.match(e.hint ?? '', /clock/);
+          });
+        } finally {
+          await skewed.stop();
+        }
+      });
+
       it('a wrong secret is refused with a credentials error naming the profile', async () => {
         const bad = h.withCredentials({ accessKeyId: h.accessKeyId, accessKeySecret: 'wrong-secret' });
         await rejectsKms(bad.listRegions(), (e) => {
