@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Tests in a real VS Code (code-server 4.100.3 / VS Code 1.100.3) and a real browser (Debian Chromium):
+#   1. integration: mocha suites in test/integration inside the extension host, extension from source
+#   2. e2e: Playwright scenarios in test/e2e driving the workbench UI (screenshots in test-results/)
+#   3. package: npm run package, then the integration suites against the installed .vsix
+# Called by scripts/test.sh (npm test); runs alone too. All under a private D-Bus + gnome-keyring.
+# Exit status non-zero if any step fails (every step runs anyway, so one run shows everything).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ]; then exec bash scripts/with-keyring.sh bash "$0" "$@"; fi
+
+t_all=$(date +%s)
+step() { printf '\n=== %s\n' "$*"; }
+declare -a summary=()
+failed=0
+run_step() { # name, command...
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  step "$name"
+  if "$@"; then summary+=("ok    $name ($(( $(date +%s) - t0 )) s)")
+  else summary+=("FAIL  $name ($(( $(date +%s) - t0 )) s)"); failed=1; fi
+}
+
+step "code-server (one-time install, cached in .cache/code-server)"
+bash scripts/vscode/install-code-server.sh >/dev/null
+step "build extension + integration suites"
+node esbuild.mjs
+node scripts/vscode/build-tests.mjs
+
+run_step "integration (extension from source)" \
+  node --import tsx scripts/vscode/run.ts --no-build --emulator auto --timeout 300
+
+if ls test/e2e/*.test.ts >/dev/null 2>&1; then
+  run_step "e2e (Playwright, Chromium)" node --import tsx scripts/vscode/e2e.ts
+fi
+
+vsix=""
+package_step() { vsix=$(bash scripts/package.sh | tail -n1) && [ -f "$vsix" ]; }
+run_step "package (.vsix)" package_step
+if [ -n "$vsix" ] && [ -f "$vsix" ]; then
+  run_step "integration against the installed $vsix" \
+    node --import tsx scripts/vscode/run.ts --no-build --vsix "$vsix" --emulator auto --timeout 300
+fi
+# The package step leaves a production build in dist/; restore the development build (source maps).
+node esbuild.mjs
+
+printf '\n=== real VS Code summary (%s s)\n' "$(( $(date +%s) - t_all ))"
+printf '  %s\n' "${summary[@]}"
+exit $failed

@@ -1,0 +1,236 @@
+// Starts and stops a throw-away code-server (VS Code 1.100.3 server + web workbench) on a free
+// 127.0.0.1 port, and opens its workbench in Debian's headless Chromium through playwright-core.
+// Shared by the integration runner (run.ts), the e2e suites (test/e2e) and `npm start`.
+// TESTING.md records why code-server and not @vscode/test-electron: no VS Code download here.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, LaunchOptions, Page } from 'playwright-core';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const CODE_SERVER_DIR = join(REPO_ROOT, '.cache', 'code-server', 'node_modules', 'code-server');
+export const CHROMIUM = '/usr/bin/chromium';
+export const EXTENSION_ID = 'kms-envelope.kms-envelope';
+
+/** Runs the idempotent installer (instant once installed) and returns the code-server directory. */
+export function ensureCodeServer(): string {
+  const res = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'vscode', 'install-code-server.sh')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`scripts/vscode/install-code-server.sh failed (exit ${res.status}); see its message above`);
+  return CODE_SERVER_DIR;
+}
+
+export interface CodeServerOptions {
+  /** Folder the workbench opens. Default: an empty folder inside the session's temp dir. */
+  workspace?: string;
+  /** Extra environment for the server and so for the extension host (e.g. KMS_ENVELOPE_CONFIG_DIR). */
+  env?: Record<string, string>;
+  /** .vsix files to install into the throw-away extensions dir before starting. */
+  installVsix?: string[];
+  /** Extra user settings merged over the defaults. */
+  settings?: Record<string, unknown>;
+  /** Where the temp dirs go; default a new mkdtemp dir, removed by stop() unless keep. */
+  root?: string;
+  /** Keep the temp dirs after stop() (debugging). */
+  keep?: boolean;
+  /** Server log file; default <root>/code-server.log. */
+  logFile?: string;
+  /** Fixed port (npm start); default a free one chosen by the OS. */
+  port?: number;
+}
+
+export interface CodeServer {
+  port: number;
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  root: string;
+  userDataDir: string;
+  extensionsDir: string;
+  workspace: string;
+  logFile: string;
+  proc: ChildProcess;
+  /** Workbench URL; with devPath/testsPath it loads the extension from source / runs tests in the host. */
+  workbenchUrl(opts?: { extensionDevelopmentPath?: string; extensionTestsPath?: string; folder?: string }): string;
+  /** Resolves when the server process has exited (for any reason). */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'security.workspace.trust.enabled': false,
+  'git.enabled': false,
+  'window.restoreWindows': 'none',
+};
+
+function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir: string): string[] {
+  return [
+    join(cs, 'out', 'node', 'entry.js'),
+    '--config', join(root, 'config.yaml'),
+    '--user-data-dir', userDataDir,
+    '--extensions-dir', extensionsDir,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+  ];
+}
+
+/** Kills a detached child's whole process group: SIGTERM, then SIGKILL after graceMs. */
+export async function killGroup(proc: ChildProcess, graceMs = 3000): Promise<void> {
+  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+  const pid = proc.pid;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return; // the group is already gone
+  }
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone between the two signals */
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+  }
+}
+
+export async function startCodeServer(opts: CodeServerOptions = {}): Promise<CodeServer> {
+  const cs = ensureCodeServer();
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), 'kms-envelope-vscode-'));
+  const userDataDir = join(root, 'user-data');
+  const extensionsDir = join(root, 'extensions');
+  const workspace = opts.workspace ?? join(root, 'workspace');
+  const xdg = join(root, 'xdg');
+  const tmp = join(root, 't'); // short: VS Code puts unix sockets (vscode-ipc-<uuid>.sock) in TMPDIR
+  for (const d of [join(userDataDir, 'User'), extensionsDir, workspace, xdg, tmp]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
+  // An explicit (empty) config file keeps code-server from writing ~/.config/code-server/config.yaml.
+  writeFileSync(join(root, 'config.yaml'), 'auth: none\n');
+  const logFile = opts.logFile ?? join(root, 'code-server.log');
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    // code-server keeps its own logs/state under XDG_DATA_HOME: keep them in the throw-away root.
+    XDG_DATA_HOME: xdg,
+    TMPDIR: tmp,
+    ...opts.env,
+  };
+  delete env.VSCODE_IPC_HOOK_CLI; // never talk to a VS Code this script may be running inside
+  delete env.ELECTRON_RUN_AS_NODE;
+
+  for (const vsix of opts.installVsix ?? []) {
+    const res = spawnSync(
+      process.execPath,
+      [...serverArgs(cs, root, userDataDir, extensionsDir), '--force', '--install-extension', resolve(vsix)],
+      { env, encoding: 'utf8', timeout: 120_000 },
+    );
+    if (res.status !== 0 || !/successfully installed/i.test(res.stdout + res.stderr)) {
+      throw new Error(`code-server --install-extension ${vsix} failed (exit ${res.status}):\n${res.stdout}${res.stderr}`);
+    }
+  }
+
+  const bind = `127.0.0.1:${opts.port ?? 0}`;
+  const args = [...serverArgs(cs, root, userDataDir, extensionsDir), '--auth', 'none', '--bind-addr', bind, workspace];
+  // detached: its own process group, so stop() also ends the extension host and pty helpers.
+  const proc = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile);
+  proc.stdout!.pipe(log, { end: false });
+  proc.stderr!.pipe(log, { end: false });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await killGroup(proc);
+    log.end();
+    if (!opts.keep && !opts.root) rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  };
+
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`code-server did not start within 60s; log: ${logFile}\n${out.slice(-2000)}`)), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /HTTP server listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.stdout!.off('data', onData);
+        proc.stderr!.off('data', onData);
+        resolvePort(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`code-server exited with ${code} before listening; log: ${logFile}\n${out.slice(-2000)}`));
+    });
+  }).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+
+  const origin = `http://127.0.0.1:${port}`;
+  const remote = (p: string) => `vscode-remote://127.0.0.1:${port}${resolve(p)}`;
+  return {
+    port,
+    origin,
+    root,
+    userDataDir,
+    extensionsDir,
+    workspace,
+    logFile,
+    proc,
+    exited,
+    stop,
+    workbenchUrl(o = {}) {
+      const payload: [string, string][] = [];
+      if (o.extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', remote(o.extensionDevelopmentPath)]);
+      if (o.extensionTestsPath) payload.push(['extensionTestsPath', remote(o.extensionTestsPath)]);
+      payload.push(['skipWelcome', 'true']);
+      const q = new URLSearchParams({ folder: resolve(o.folder ?? workspace), payload: JSON.stringify(payload) });
+      return `${origin}/?${q.toString()}`;
+    },
+  };
+}
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+  '--password-store=basic',
+];
+
+/** Headless Debian Chromium through playwright-core (no Playwright browser download). */
+export async function launchChromium(extra: LaunchOptions = {}): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install the Debian package "chromium" (apt-get install -y chromium)`);
+  const { chromium } = await import('playwright-core');
+  // The browser needs no D-Bus (the keychain is the extension host's business, not the page's):
+  // without the address it does not start the accessibility bus on the tests' private session.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DBUS_SESSION_BUS_ADDRESS') env[k] = v;
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env: { ...env, NO_AT_BRIDGE: '1' }, ...extra });
+}
+
+/** Waits until the workbench shell is up (activity bar rendered). */
+export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<void> {
+  await page.locator('.monaco-workbench .part.activitybar').first().waitFor({ state: 'visible', timeout: timeoutMs });
+}

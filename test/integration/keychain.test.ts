@@ -1,0 +1,38 @@
+// keytar (the one native module, shipped inside the .vsix) loads in the extension host of the build
+// under test and reaches the real Secret Service the runner started (gnome-keyring on a private D-Bus).
+import * as assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { EXTENSION_ID } from './helpers';
+
+type Keytar = {
+  setPassword(service: string, account: string, password: string): Promise<void>;
+  getPassword(service: string, account: string): Promise<string | null>;
+  deletePassword(service: string, account: string): Promise<boolean>;
+};
+
+suite('keychain in the extension host', () => {
+  test("the extension's own keytar round-trips a secret through the OS keychain", async function () {
+    // Linux without a session bus has no Secret Service at all (a headless CI box outside with-keyring.sh).
+    if (process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS) this.skip();
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} not loaded`);
+    // Resolve keytar the way dist/extension.js does: from the extension's own node_modules.
+    const req = createRequire(join(ext.extensionPath, 'dist', 'extension.js'));
+    const keytarPath = req.resolve('keytar');
+    assert.ok(keytarPath.startsWith(ext.extensionPath), `keytar resolved outside the extension: ${keytarPath}`);
+    const keytar = req('keytar') as Keytar;
+    const service = 'kms-envelope-integration-probe';
+    const account = randomUUID();
+    const secret = randomUUID();
+    await keytar.setPassword(service, account, secret);
+    try {
+      assert.equal(await keytar.getPassword(service, account), secret);
+    } finally {
+      assert.equal(await keytar.deletePassword(service, account), true);
+    }
+    assert.equal(await keytar.getPassword(service, account), null);
+  });
+});
