@@ -17,7 +17,6 @@
  *   string comes back from Decrypt. CiphertextBlob is kept verbatim (its UTF-8 bytes are the EDK).
  */
 import type * as OpenApi from '@alicloud/openapi-client';
-import type * as TeaUtil from '@alicloud/tea-util';
 import { formatError, KmsEnvelopeError, usageError } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
 import {
@@ -136,7 +135,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
 
   private readonly opts: AlibabaKmsProviderOptions;
   private readonly log: Logger;
-  private readonly clients = new Map<string, Promise<{ client: OpenApi.default; sdk: typeof OpenApi; util: typeof TeaUtil }>>();
+  private readonly clients = new Map<string, Promise<{ client: OpenApi.default; sdk: typeof OpenApi }>>();
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
 
   constructor(opts: AlibabaKmsProviderOptions) {
@@ -163,7 +162,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     const cacheKey = `${region}|${ep.url}`;
     let c = this.clients.get(cacheKey);
     if (!c) {
-      c = Promise.all([import('@alicloud/openapi-client'), import('@alicloud/tea-util')]).then(([sdk, util]) => {
+      c = import('@alicloud/openapi-client').then((sdk) => {
         // The client asks this object for credentials on every request; it hands out those the
         // provider fetched for the request being signed (see requestCredentials).
         const credential = {
@@ -180,7 +179,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
         const config = new sdk.Config({ endpoint: ep.host, protocol: ep.protocol, regionId: region });
         // Typed as the credentials package's class; the client only calls getCredential().
         config.credential = credential as unknown as OpenApi.Config['credential'];
-        return { client: new sdk.default(config), sdk, util };
+        return { client: new sdk.default(config), sdk };
       });
       this.clients.set(cacheKey, c);
       c.catch(() => this.clients.delete(cacheKey));
@@ -212,7 +211,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     return withRetry<T>(
       async ({ attempt, timeoutMs }) => {
         const creds = await fetchCredentials('alibaba', this.profile, this.opts.credentials);
-        const { client, sdk, util } = await this.client(region, ep);
+        const { client, sdk } = await this.client(region, ep);
         const params = new sdk.Params({
           action,
           version: ALIBABA_API_VERSION,
@@ -226,7 +225,9 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
         });
         // The client has no AbortSignal support: its socket timeouts are set to the attempt
         // timeout, and retry.ts stops waiting at once on timeout or cancellation.
-        const runtime = new util.RuntimeOptions({ autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs });
+        // RuntimeOptions is a plain field bag (a tea Model); built literally so this module does not
+        // depend on @alicloud/tea-util, a transitive package of the client.
+        const runtime = { autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs } as unknown as Parameters<OpenApi.default['callApi']>[2];
         const t0 = Date.now();
         try {
           const res = await requestCredentials.run(creds, () => client.callApi(params, new sdk.OpenApiRequest({ query }), runtime));
