@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests in a real VS Code (code-server 4.100.3 / VS Code 1.100.3) and a real browser (Debian Chromium):
 #   1. integration: mocha suites in test/integration inside the extension host, extension from source
-#   2. e2e: Playwright scenarios in test/e2e driving the workbench UI (screenshots in test-results/)
-#   3. package: npm run package, then the integration suites against the installed .vsix
+#   2. package: npm run package, then the integration suites against the installed .vsix
+#   3. e2e: Playwright scenarios in test/e2e driving the workbench UI, from source and from the .vsix
+#      (screenshots in test-results/e2e/)
 # Called by scripts/test.sh (npm test); runs alone too. All under a private D-Bus + gnome-keyring.
 # Exit status non-zero if any step fails (every step runs anyway, so one run shows everything).
 set -euo pipefail
@@ -30,19 +31,20 @@ node scripts/vscode/build-tests.mjs
 run_step "integration (extension from source)" \
   node --import tsx scripts/vscode/run.ts --no-build --emulator auto --timeout 300
 
-if ls test/e2e/*.test.ts >/dev/null 2>&1; then
-  run_step "e2e (Playwright, Chromium)" node --import tsx scripts/vscode/e2e.ts
-fi
-
 vsix=""
 package_step() { vsix=$(bash scripts/package.sh | tail -n1) && [ -f "$vsix" ]; }
 run_step "package (.vsix)" package_step
+# The package step leaves a production build in dist/; put the development build (source maps) back.
+node esbuild.mjs
 if [ -n "$vsix" ] && [ -f "$vsix" ]; then
   run_step "integration against the installed $vsix" \
     node --import tsx scripts/vscode/run.ts --no-build --vsix "$vsix" --emulator auto --timeout 300
 fi
-# The package step leaves a production build in dist/; restore the development build (source maps).
-node esbuild.mjs
+
+e2e_args=()
+if [ -n "$vsix" ] && [ -f "$vsix" ]; then e2e_args=(--vsix "$vsix"); fi
+run_step "e2e (Playwright + Chromium; screenshots in test-results/e2e/)" \
+  node --import tsx scripts/vscode/e2e.ts "${e2e_args[@]}"
 
 printf '\n=== real VS Code summary (%s s)\n' "$(( $(date +%s) - t_all ))"
 printf '  %s\n' "${summary[@]}"

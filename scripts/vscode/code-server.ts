@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Browser, LaunchOptions, Page } from 'playwright-core';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -234,3 +234,86 @@ export async function launchChromium(extra: LaunchOptions = {}): Promise<Browser
 export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<void> {
   await page.locator('.monaco-workbench .part.activitybar').first().waitFor({ state: 'visible', timeout: timeoutMs });
 }
+
+/**
+ * Unless already inside scripts/with-keyring.sh, re-runs this script there (private D-Bus session +
+ * unlocked gnome-keyring, so keytar in the extension host has a real Secret Service) and exits with
+ * its status. Returns only when already inside.
+ */
+export function reexecUnderKeyring(scriptFile: string): boolean {
+  if (process.env.KMS_ENVELOPE_IN_KEYRING === '1') return true;
+  const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'with-keyring.sh'), process.execPath, ...process.execArgv, scriptFile, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  // Ctrl+C reaches the child through the terminal; other signals are forwarded. Exit with its status.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  child.on('exit', (code, sig) => process.exit(code ?? (sig ? 130 : 1)));
+  return false;
+}
+
+// Cloud credentials must never reach a host under test: discovery would point profiles at the real clouds.
+export const SCRUB_ENV = /^(TENCENTCLOUD_|ALIBABA_CLOUD_|ALICLOUD_|ALIYUN_|AWS_)/;
+
+export interface Emulator {
+  url: string;
+  exports: Record<string, string>;
+  proc: ChildProcess;
+}
+
+/**
+ * Starts `kms-envelope emulator --seed --port 0 --state <file>` from the built CLI (its own process
+ * group) and reads its URL and `export NAME=value` lines. mode "auto": undefined when the CLI cannot.
+ */
+export async function startEmulatorProcess(mode: 'auto' | 'on', stateFile: string): Promise<Emulator | undefined> {
+  const cli = join(REPO_ROOT, 'dist', 'cli.js');
+  const unavailable = (why: string): undefined => {
+    if (mode === 'on') throw new Error(`the emulator could not start: ${why}`);
+    console.log(`(emulator not available: ${why}; suites that need it fail via requireEmulator())`);
+    return undefined;
+  };
+  if (!existsSync(cli)) return unavailable(`${relative(REPO_ROOT, cli)} is missing (npm run build)`);
+  const proc = spawn(process.execPath, [cli, 'emulator', '--seed', '--host', '127.0.0.1', '--port', '0', '--state', stateFile], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const result = await new Promise<Emulator | string>((done) => {
+    let quiet: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => done('no URL printed within 15 s'), 15_000);
+    const parse = (): Emulator | undefined => {
+      const m = /https?:\/\/127\.0\.0\.1:\d+/.exec(out);
+      if (!m) return undefined;
+      const exports: Record<string, string> = {};
+      for (const line of out.split('\n')) {
+        const e = /^\s*export\s+([A-Z0-9_]+)=(.*)$/.exec(line);
+        if (e) exports[e[1]] = e[2].replace(/^(['"])(.*)\1$/, '$2');
+      }
+      return { url: m[0], exports, proc };
+    };
+    proc.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (!parse()) return;
+      // The URL may come before the export lines: settle once output pauses (or all four are there).
+      clearTimeout(quiet);
+      const found = parse()!;
+      if (/Stop with Ctrl\+C/.test(out)) {
+        clearTimeout(timer);
+        done(found);
+      } else quiet = setTimeout(() => (clearTimeout(timer), done(parse()!)), 400);
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      clearTimeout(quiet);
+      done(`it exited with code ${code}: ${(err || out).trim().split('\n').slice(-3).join(' / ')}`);
+    });
+  });
+  if (typeof result === 'string') {
+    await killGroup(proc);
+    return unavailable(result);
+  }
+  return result;
+}
+

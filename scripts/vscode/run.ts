@@ -14,12 +14,12 @@
 //   --keep               keep the temp dirs (user data, logs) and print where they are
 // Prints one line per test and a last line `N passed, N failed[, N skipped]`; exit 0 only if
 // at least one test ran and none failed. Everything started here is stopped on exit, error, Ctrl+C.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { REPO_ROOT, killGroup, launchChromium, startCodeServer, type CodeServer } from './code-server';
+import { REPO_ROOT, SCRUB_ENV, killGroup, launchChromium, reexecUnderKeyring, startCodeServer, startEmulatorProcess, type CodeServer, type Emulator } from './code-server';
 
 interface Args {
   tests: string;
@@ -63,67 +63,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-interface Emulator {
-  url: string;
-  exports: Record<string, string>;
-  proc: ChildProcess;
-}
-
-/** Starts `kms-envelope emulator --seed --port 0` from the built CLI and reads its URL and export lines. */
-async function startEmulator(mode: 'auto' | 'on', stateDir: string): Promise<Emulator | undefined> {
-  const cli = join(REPO_ROOT, 'dist', 'cli.js');
-  const unavailable = (why: string): undefined => {
-    if (mode === 'on') throw new Error(`the emulator could not start: ${why}`);
-    console.log(`(emulator not available: ${why}; suites that need it fail via requireEmulator())`);
-    return undefined;
-  };
-  if (!existsSync(cli)) return unavailable(`${relative(REPO_ROOT, cli)} is missing (npm run build)`);
-  const proc = spawn(process.execPath, [cli, 'emulator', '--seed', '--host', '127.0.0.1', '--port', '0', '--state', join(stateDir, 'emulator-state.json')], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const result = await new Promise<Emulator | string>((done) => {
-    let quiet: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => done('no URL printed within 15 s'), 15_000);
-    const parse = (): Emulator | undefined => {
-      const m = /https?:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (!m) return undefined;
-      const exports: Record<string, string> = {};
-      for (const line of out.split('\n')) {
-        const e = /^\s*export\s+([A-Z0-9_]+)=(.*)$/.exec(line);
-        if (e) exports[e[1]] = e[2].replace(/^(['"])(.*)\1$/, '$2');
-      }
-      return { url: m[0], exports, proc };
-    };
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (!parse()) return;
-      // The URL may come before the export lines: settle once output pauses (or all four are there).
-      clearTimeout(quiet);
-      const found = parse()!;
-      if (/Stop with Ctrl\+C/.test(out)) {
-        clearTimeout(timer);
-        done(found);
-      } else quiet = setTimeout(() => (clearTimeout(timer), done(parse()!)), 400);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      clearTimeout(quiet);
-      done(`it exited with code ${code}: ${(err || out).trim().split('\n').slice(-3).join(' / ')}`);
-    });
-  });
-  if (typeof result === 'string') {
-    await killGroup(proc);
-    return unavailable(result);
-  }
-  return result;
-}
-
-// Cloud credentials must never reach the host under test: discovery would point profiles at the real clouds.
-const SCRUB = /^(TENCENTCLOUD_|ALIBABA_CLOUD_|ALICLOUD_|ALIYUN_|AWS_)/;
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
@@ -172,7 +111,7 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   try {
     if (args.emulator !== 'off') {
-      emulator = await startEmulator(args.emulator, root);
+      emulator = await startEmulatorProcess(args.emulator, join(root, 'emulator-state.json'));
       if (emulator) console.log(`emulator: ${emulator.url}`);
     }
     const env: Record<string, string> = {
@@ -185,7 +124,7 @@ async function main(): Promise<number> {
       ...(args.grep ? { KMS_ENVELOPE_TEST_GREP: args.grep } : {}),
       ...(emulator ? { KMS_ENVELOPE_EMULATOR_URL: emulator.url, KMS_ENVELOPE_EMULATOR_EXPORTS: JSON.stringify(emulator.exports) } : {}),
     };
-    for (const k of Object.keys(process.env)) if (SCRUB.test(k)) delete process.env[k];
+    for (const k of Object.keys(process.env)) if (SCRUB_ENV.test(k)) delete process.env[k];
     server = await startCodeServer({
       root: join(root, 'vscode'),
       env: { ...env, KMS_ENVELOPE_TEST_EXTENSIONS_DIR: join(root, 'vscode', 'extensions') },
@@ -314,15 +253,7 @@ const indent = (s: string) =>
     .join('\n');
 
 // Re-enter through scripts/with-keyring.sh so keytar in the host has a real, unlocked Secret Service.
-if (process.env.KMS_ENVELOPE_IN_KEYRING !== '1') {
-  const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'with-keyring.sh'), process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  // Ctrl+C reaches the child through the terminal; other signals are forwarded. Exit with its status.
-  process.on('SIGINT', () => undefined);
-  process.on('SIGTERM', () => child.kill('SIGTERM'));
-  child.on('exit', (code, sig) => process.exit(code ?? (sig ? 130 : 1)));
-} else {
+if (reexecUnderKeyring(__filename)) {
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {

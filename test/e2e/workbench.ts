@@ -1,0 +1,220 @@
+// Playwright driver for the real VS Code web workbench (code-server) with the extension loaded from
+// source (or from a .vsix). One Workbench = one throw-away code-server + one headless Chromium page.
+// See test/e2e/README.md for how to write a scenario.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import {
+  REPO_ROOT,
+  SCRUB_ENV,
+  killGroup,
+  launchChromium,
+  startCodeServer,
+  startEmulatorProcess,
+  waitForWorkbench,
+  type CodeServer,
+  type Emulator,
+} from '../../scripts/vscode/code-server';
+
+export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-results', 'e2e');
+
+export interface WorkbenchOptions {
+  /** Test this installed .vsix instead of the source tree. */
+  vsix?: string;
+  /** Start the loopback KMS emulator (seeded) first; its URL is in `emulator.url`. */
+  emulator?: boolean;
+  /** Runs before code-server starts, with the run's dirs (e.g. add profiles with the CLI into configDir). */
+  prepare?: (ctx: { configDir: string; home: string; env: Record<string, string>; emulator?: Emulator }) => Promise<void> | void;
+  /** Extra user settings. */
+  settings?: Record<string, unknown>;
+}
+
+export class Workbench {
+  private constructor(
+    readonly page: Page,
+    readonly server: CodeServer,
+    private readonly browser: Browser,
+    readonly root: string,
+    readonly configDir: string,
+    readonly emulator: Emulator | undefined,
+  ) {}
+
+  static async open(opts: WorkbenchOptions = {}): Promise<Workbench> {
+    const root = mkdtempSync(join(tmpdir(), 'kms-envelope-e2e-'));
+    const configDir = join(root, 'config');
+    const home = join(root, 'home');
+    for (const d of [configDir, home, join(root, 'tmp')]) mkdirSync(d, { recursive: true });
+    for (const k of Object.keys(process.env)) if (SCRUB_ENV.test(k)) delete process.env[k];
+    let emulator: Emulator | undefined;
+    let server: CodeServer | undefined;
+    let browser: Browser | undefined;
+    try {
+      if (opts.emulator) emulator = await startEmulatorProcess('on', join(root, 'emulator-state.json'));
+      const env: Record<string, string> = {
+        HOME: home,
+        KMS_ENVELOPE_CONFIG_DIR: configDir,
+        KMS_ENVELOPE_TEST_TMP: join(root, 'tmp'),
+        ...(emulator ? { KMS_ENVELOPE_EMULATOR_URL: emulator.url } : {}),
+      };
+      await opts.prepare?.({ configDir, home, env, emulator });
+      server = await startCodeServer({ root: join(root, 'vscode'), env, settings: opts.settings, installVsix: opts.vsix ? [opts.vsix] : [] });
+      browser = await launchChromium();
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(server.workbenchUrl({ extensionDevelopmentPath: opts.vsix ? undefined : REPO_ROOT }));
+      await waitForWorkbench(page);
+      return new Workbench(page, server, browser, root, configDir, emulator);
+    } catch (e) {
+      await browser?.close().catch(() => undefined);
+      await server?.stop();
+      if (emulator) await killGroup(emulator.proc);
+      rmSync(root, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+    await this.server.stop();
+    if (this.emulator) await killGroup(this.emulator.proc);
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  /** Saves test-results/e2e/<name>.png and returns its path. */
+  async screenshot(name: string): Promise<string> {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    const path = join(SCREENSHOT_DIR, `${name}.png`);
+    await this.page.screenshot({ path });
+    return path;
+  }
+
+  // --- activity bar and views ---------------------------------------------------------------
+
+  /** The activity-bar entry of the extension's view container. */
+  activityItem(title = 'KMS Envelope'): Locator {
+    return this.page.locator(`.part.activitybar .action-item a.action-label[aria-label^="${title}"]`).first();
+  }
+
+  /** Clicks the KMS Envelope activity-bar item (unless its side bar is already showing). */
+  async openKmsView(): Promise<void> {
+    await this.activityItem().waitFor({ state: 'visible', timeout: 30_000 });
+    if (!/^kms envelope/i.test(await this.sideBarTitle())) await this.activityItem().click();
+    // A container with a single view shows "KMS Envelope: Keys" as the side bar title.
+    await this.page.locator('.part.sidebar .composite.title .title-label h2', { hasText: /^KMS Envelope/i }).waitFor({ state: 'visible' });
+    await this.viewPane('Keys').locator('.pane-body').waitFor({ state: 'visible' });
+    await this.page.mouse.move(700, 700); // no tooltip of the activity item in the screenshots
+  }
+
+  /** The side bar's title (e.g. "KMS Envelope: Keys", "Explorer"); '' when none is open. */
+  async sideBarTitle(): Promise<string> {
+    const t = this.page.locator('.part.sidebar .composite.title .title-label h2');
+    if ((await t.count()) === 0 || !(await t.first().isVisible())) return '';
+    return ((await t.first().textContent()) ?? '').trim();
+  }
+
+  /** A view pane in the side bar by its view name (e.g. "Keys"); its header is hidden when it is the only view. */
+  viewPane(name: string): Locator {
+    return this.page.locator('.part.sidebar .pane', { has: this.page.locator(`.pane-header[aria-label="${name} Section"]`) }).first();
+  }
+
+  /** The text a view pane shows (tree rows, or its welcome / "no data provider" message). */
+  async viewText(name = 'Keys'): Promise<string> {
+    return ((await this.viewPane(name).locator('.pane-body').innerText()) ?? '').replace(/\s+/g, ' ').trim();
+  }
+
+  /** Rows of a tree/list view (`.monaco-list-row`) inside the view pane titled `title`. */
+  treeRows(title = 'Keys'): Locator {
+    return this.viewPane(title).locator('.monaco-list-row');
+  }
+
+  /** Text of every visible row of the view pane (label + description). */
+  async treeTexts(title = 'Keys'): Promise<string[]> {
+    return (await this.treeRows(title).allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  }
+
+  // --- command palette -----------------------------------------------------------------------
+
+  /** Opens the command palette (F1) and types `text`; returns the labels it offers. */
+  async palette(text: string): Promise<string[]> {
+    await this.page.keyboard.press('Escape');
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${text}`);
+    const rows = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+    await rows.first().waitFor({ state: 'visible', timeout: 10_000 });
+    return (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  }
+
+  /** Runs a command from the palette by its full title ("KMS Envelope: Show Log"); fails if not offered. */
+  async runCommand(title: string): Promise<void> {
+    const offered = await this.palette(title);
+    assert.ok(
+      offered.some((o) => o.startsWith(title)),
+      `the command palette does not offer "${title}"; it offers: ${offered.slice(0, 8).join(' | ')}`,
+    );
+    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first();
+    await row.click();
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  }
+
+  /** Answers an open quick pick / input box: types `text` and presses Enter. */
+  async answerQuickInput(text: string): Promise<void> {
+    const input = this.page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(text);
+    await this.page.keyboard.press('Enter');
+  }
+
+  // --- context menus -------------------------------------------------------------------------
+
+  /** Right-clicks `target` and clicks the context-menu entry `item`; fails listing what the menu offers. */
+  async contextMenu(target: Locator, item: string): Promise<void> {
+    await target.click({ button: 'right' });
+    const menu = this.page.locator('.context-view .monaco-menu');
+    await menu.waitFor({ state: 'visible' });
+    const labels = (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    assert.ok(labels.includes(item), `context menu has no "${item}"; it has: ${labels.join(' | ')}`);
+    await menu.locator('.action-item', { hasText: item }).first().click();
+  }
+
+  /** Explorer row of a workspace file (opens the Explorer first). */
+  async explorerRow(name: string): Promise<Locator> {
+    await this.page.keyboard.press('Control+Shift+E');
+    const row = this.page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+    await row.waitFor({ state: 'visible' });
+    return row;
+  }
+
+  // --- notifications and panel ---------------------------------------------------------------
+
+  /** Messages of the notification toasts currently shown. */
+  async notifications(): Promise<string[]> {
+    return (await this.page.locator('.notification-list-item-message').allInnerTexts()).map((t) => t.trim());
+  }
+
+  /** Waits for a notification toast whose message matches `re`; returns its text. */
+  async waitForNotification(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    const loc = this.page.locator('.notification-list-item-message').filter({ hasText: re }).first();
+    await loc.waitFor({ state: 'visible', timeout: timeoutMs }).catch(async () => {
+      throw new Error(`no notification matching ${re} within ${timeoutMs} ms; shown: ${JSON.stringify(await this.notifications())}`);
+    });
+    return ((await loc.textContent()) ?? '').trim();
+  }
+
+  /** Name of the channel the Output view shows ('' when the Output view is not open). */
+  async outputChannel(): Promise<string> {
+    const select = this.panel().locator('select.monaco-select-box');
+    if ((await select.count()) === 0) return '';
+    return select.first().evaluate((el) => {
+      const s = el as unknown as { selectedIndex: number; options: ArrayLike<{ text: string }> };
+      return s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : '';
+    });
+  }
+
+  /** The bottom panel (Output, Problems, ...). */
+  panel(): Locator {
+    return this.page.locator('.part.panel');
+  }
+}
