@@ -1,9 +1,253 @@
+/**
+ * Composition root of the extension (thin, rust-analyzer style): build the services once, register
+ * every view, command and provider into context.subscriptions, return an API object. No KMS call
+ * and no keychain access happen here; the envelope engine, the cloud SDKs and keytar load on first
+ * use, so activation stays in the low milliseconds.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
+import { CredentialService } from '../core/credentials/service';
+import type { CreateProviderFn } from '../core/credentials/test-profile';
+import { configDir } from '../core/paths';
+import type { SecretStore } from '../core/secrets';
+import { EnvelopeService, type KeyTarget } from '../core/services/envelope-service';
+import { KeyService, type ProviderFactory } from '../core/services/key-service';
+import { TreeModel, type TreeNode } from '../core/services/tree-model';
+import { FileCommands, INSPECT_SCHEME } from './files';
+import { registerKeyCommands } from './key-commands';
+import { KeyPicker } from './key-picker';
+import { channelLogger } from './log';
+import { registerProfileCommands } from './profiles';
+import { SEALED_SCHEME, SealedFileSystem } from './sealed-fs';
+import { chooseSecretStore, type ChosenSecretStore } from './secret-storage';
+import { SealedHoverProvider, SelectionCommands } from './selection';
+import { SECTION, settings } from './settings';
+import { KeyTreeProvider, VIEW_ID, toTreeItem } from './tree';
+import { activeOperationCount, cancelAllOperations, registerCommand, ui, windowPrompts, type CommandContext, type Prompts } from './ui';
 
-export function activate(context: vscode.ExtensionContext) {
-  const log = vscode.window.createOutputChannel('KMS Envelope', { log: true });
-  context.subscriptions.push(log, vscode.commands.registerCommand('kmsEnvelope.showLog', () => log.show()));
-  return {};
+/** Picks keytar or SecretStorage on first use (the probe can take a moment; activation does not wait). */
+class LazySecretStore implements SecretStore {
+  private chosen?: Promise<ChosenSecretStore>;
+  private resolved?: ChosenSecretStore;
+  constructor(private readonly choose: () => Promise<ChosenSecretStore>) {}
+  get description(): string {
+    return this.resolved?.store.description ?? 'the OS keychain';
+  }
+  get kind(): ChosenSecretStore['kind'] | undefined {
+    return this.resolved?.kind;
+  }
+  private async store(): Promise<SecretStore> {
+    this.chosen ??= this.choose().then((c) => (this.resolved = c));
+    return (await this.chosen).store;
+  }
+  async get(service: string, account: string) {
+    return (await this.store()).get(service, account);
+  }
+  async set(service: string, account: string, secret: string) {
+    return (await this.store()).set(service, account, secret);
+  }
+  async delete(service: string, account: string) {
+    return (await this.store()).delete(service, account);
+  }
+  async list(service: string) {
+    return (await this.store()).list(service);
+  }
 }
 
-export function deactivate() {}
+export interface TreeSnapshotNode {
+  id: string;
+  label: string;
+  description?: string;
+  contextValue?: string;
+  icon?: string;
+  iconColor?: string;
+  tooltip?: string;
+  command?: string;
+  collapsible: string;
+  children?: TreeSnapshotNode[];
+}
+
+export interface KmsEnvelopeApi {
+  /** Wall time of activate() itself, ms. */
+  readonly activationMs: number;
+  readonly keys: KeyService;
+  readonly model: TreeModel;
+  readonly treeProvider: KeyTreeProvider;
+  readonly treeView: vscode.TreeView<TreeNode>;
+  readonly envelope: EnvelopeService;
+  readonly credentials: CredentialService;
+  readonly picker: KeyPicker;
+  /** Drops every cache and reloads the tree. */
+  refresh(): void;
+  /**
+   * The tree as the view shows it (TreeItems from the provider), walked from the top. Collapsed
+   * rows are walked only with `expandCollapsed` (which loads those regions).
+   */
+  getTreeSnapshot(opts?: { expandCollapsed?: boolean }): Promise<TreeSnapshotNode[]>;
+  /** Present only in Development / Test mode: what the integration tests use. */
+  readonly testing?: {
+    setPrompts(p: Prompts | undefined): void;
+    lastError(): { command: string; error: unknown } | undefined;
+    clearLastError(): void;
+    /** Aborts the operations under way exactly as their Cancel buttons do; returns how many. */
+    cancelAll(): number;
+    activeOperations(): number;
+    statusBarText(): string;
+  };
+}
+
+async function localKeysExist(dir: string): Promise<boolean> {
+  try {
+    const data = JSON.parse(await fsp.readFile(path.join(dir, 'local-keys.json'), 'utf8')) as { keys?: unknown[] };
+    return Array.isArray(data.keys) && data.keys.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
+  const t0 = performance.now();
+  const channel = vscode.window.createOutputChannel('KMS Envelope', { log: true });
+  const log = channelLogger(channel);
+  const ctx: CommandContext = { log };
+  const dir = configDir();
+
+  const secretStore = new LazySecretStore(() => chooseSecretStore(context, channel));
+  const credentials = new CredentialService({ secretStore, configDir: dir, logger: log });
+
+  // The registry (and with it the local provider and the cloud SDK loaders) loads on first use.
+  const createProvider: ProviderFactory & CreateProviderFn = async (name, opts) => {
+    const registry = await import('../core/kms/registry.js');
+    const useKeyFiles = !!process.env.KMS_ENVELOPE_KEY_FILE_DIR;
+    return registry.createProvider(name, { ...opts, logger: opts.logger ?? log, ...(name === 'local' && !useKeyFiles ? { secretStore } : {}) });
+  };
+
+  const keys = new KeyService({
+    credentials,
+    createProvider,
+    showLocal: async () => {
+      const v = settings.localKeys();
+      return v === 'always' || (v === 'auto' && (await localKeysExist(dir)));
+    },
+    regionChoice: (ref) => settings.regions(ref),
+    pageSize: () => settings.pageSize(),
+    logger: log,
+  });
+  const model = new TreeModel(keys, { defaultKey: () => settings.defaultKey() });
+  const treeProvider = new KeyTreeProvider(model, log);
+  const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true });
+  const envelope = new EnvelopeService(keys, { frameLength: () => settings.frameLength(), logger: log });
+  const picker = new KeyPicker(context, keys);
+  const selections = new SelectionCommands(envelope, picker, log);
+  const files = new FileCommands(envelope, picker, log);
+  const sealedFs = new SealedFileSystem(envelope, log);
+
+  const reg = (id: string, fn: (...args: any[]) => unknown) => registerCommand(ctx, id, fn);
+  context.subscriptions.push(
+    channel,
+    { dispose: () => keys.dispose() },
+    { dispose: () => model.dispose() },
+    { dispose: () => void cancelAllOperations() },
+    treeProvider,
+    treeView,
+    picker,
+    selections,
+    files,
+    reg('kmsEnvelope.showLog', () => log.show()),
+    reg('kmsEnvelope.sealSelection', (t?: KeyTarget) => selections.sealSelection(t && typeof t === 'object' && 'provider' in t ? t : undefined)),
+    reg('kmsEnvelope.unsealSelection', (at?: unknown) => selections.unsealSelection(at)),
+    reg('kmsEnvelope.copyUnsealed', (at?: unknown) => selections.copyUnsealed(at)),
+    reg('kmsEnvelope.sealFile', (a?: unknown, b?: unknown) => files.sealFile(a, b)),
+    reg('kmsEnvelope.unsealFile', (a?: unknown, b?: unknown) => files.unsealFile(a, b)),
+    reg('kmsEnvelope.openSealedFile', (a?: unknown) => files.openSealedFile(a)),
+    reg('kmsEnvelope.rewrapFile', (a?: unknown) => files.rewrapFile(a)),
+    reg('kmsEnvelope.inspect', (a?: unknown) => files.inspect(a)),
+    ...registerKeyCommands({
+      ctx,
+      keys,
+      model,
+      view: treeView,
+      picker,
+      sealSelection: (t) => selections.sealSelection(t),
+      sealFile: (u, t) => files.sealFile(u, t),
+    }),
+    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedFs, { isCaseSensitive: true }),
+    vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, files),
+    vscode.window.registerFileDecorationProvider(files),
+    vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (d.uri.scheme === SEALED_SCHEME) sealedFs.forget(d.uri);
+    }),
+    vscode.window.tabGroups.onDidChangeTabs((e) => files.onTabsOpened(e.opened)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration(SECTION)) return;
+      if (e.affectsConfiguration(`${SECTION}.defaultKey`) || e.affectsConfiguration(`${SECTION}.defaultKeyProfile`)) {
+        picker.updateStatus();
+        model.rerender();
+      }
+      if (e.affectsConfiguration(`${SECTION}.regions`) || e.affectsConfiguration(`${SECTION}.localKeys`) || e.affectsConfiguration(`${SECTION}.tree.pageSize`)) keys.reset();
+      if (e.affectsConfiguration(`${SECTION}.sealedSuffix`)) files.refreshDecorations();
+    }),
+  );
+  // Profile commands (Add / Test / Rotate / Remove) are the credentials helper's; they push their own disposables.
+  registerProfileCommands(context, credentials, channel, createProvider);
+
+  const snapshot = async (node: TreeNode | undefined, expandCollapsed: boolean): Promise<TreeSnapshotNode[]> => {
+    const children = await treeProvider.getChildren(node);
+    return Promise.all(
+      children.map(async (c) => {
+        const item = treeProvider.getTreeItem(c);
+        const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
+        const out: TreeSnapshotNode = {
+          id: item.id!,
+          label: typeof item.label === 'string' ? item.label : (item.label?.label ?? ''),
+          description: typeof item.description === 'string' ? item.description : undefined,
+          contextValue: item.contextValue,
+          icon: icon?.id,
+          iconColor: icon?.color?.id,
+          tooltip: item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip,
+          command: item.command?.command,
+          collapsible: c.collapsible,
+        };
+        if (c.collapsible === 'expanded' || (c.collapsible === 'collapsed' && expandCollapsed)) out.children = await snapshot(c, expandCollapsed);
+        return out;
+      }),
+    );
+  };
+
+  const devMode = context.extensionMode !== vscode.ExtensionMode.Production;
+  const activationMs = performance.now() - t0;
+  log.info(`KMS Envelope activated in ${activationMs.toFixed(1)} ms (config dir ${dir}).`);
+  return {
+    activationMs,
+    keys,
+    model,
+    treeProvider,
+    treeView,
+    envelope,
+    credentials,
+    picker,
+    refresh: () => keys.reset(),
+    getTreeSnapshot: (opts = {}) => snapshot(undefined, !!opts.expandCollapsed),
+    ...(devMode
+      ? {
+          testing: {
+            setPrompts: (p: Prompts | undefined) => (ui.prompts = p ?? windowPrompts),
+            lastError: () => ctx.lastError,
+            clearLastError: () => (ctx.lastError = undefined),
+            cancelAll: () => cancelAllOperations(),
+            activeOperations: () => activeOperationCount(),
+            statusBarText: () => picker.statusText,
+          },
+        }
+      : {}),
+  };
+}
+
+export function deactivate(): void {
+  cancelAllOperations();
+}
+
+export { toTreeItem };

@@ -1,0 +1,484 @@
+/**
+ * The key tree as plain data (no vscode): Provider → Profile → Region → Key, plus the rows a
+ * region can end in ("Load more", an error with retry, "No keys"). The extension turns each node
+ * into a TreeItem one-to-one (src/extension/tree.ts); everything a row shows is decided here, so
+ * it is unit-tested in plain Node.
+ *
+ * Node objects are interned by id: asking for the same row twice returns the same object with
+ * updated fields, because VS Code identifies the elements of a TreeDataProvider by object identity
+ * when a change event names them. Ids are stable across refreshes, so expansion survives.
+ */
+import type { KeyMetadata, ProviderName } from '../kms/types';
+import { PROVIDER_LABELS } from '../kms/types';
+import { formatKeyRef } from '../keyref';
+import { isCancelled } from '../errors';
+import type { KeyService, KeyServiceChange, ProfileEntry, ProfileRef, RegionRef, RegionState } from './key-service';
+import { profileKey, regionKey } from './key-service';
+
+export type Collapsible = 'none' | 'collapsed' | 'expanded';
+
+/** A codicon id and an optional theme color id (`charts.green`, `errorForeground`, ...). */
+export interface NodeIcon {
+  id: string;
+  color?: string;
+}
+
+interface NodeBase {
+  /** Stable across refreshes. */
+  id: string;
+  label: string;
+  description?: string;
+  /** Markdown. */
+  tooltip?: string;
+  icon?: NodeIcon;
+  /** `kms:<kind>+flag+flag`, matched by `viewItem =~ /.../` in package.json menus. */
+  contextValue: string;
+  collapsible: Collapsible;
+  /** Command run on click; its argument is the node itself. */
+  command?: { command: string; title: string };
+  parentId?: string;
+}
+
+export interface ProviderNode extends NodeBase {
+  kind: 'provider';
+  provider: ProviderName;
+}
+export interface ProfileNode extends NodeBase {
+  kind: 'profile';
+  provider: ProviderName;
+  profile: string;
+  entry: ProfileEntry;
+}
+export interface RegionNode extends NodeBase {
+  kind: 'region';
+  provider: ProviderName;
+  profile: string;
+  region: string;
+}
+export interface KeyNode extends NodeBase {
+  kind: 'key';
+  provider: ProviderName;
+  profile: string;
+  region: string;
+  key: KeyMetadata;
+  /** `<provider>:<region>:<keyId>`. */
+  keyref: string;
+}
+export interface LoadMoreNode extends NodeBase {
+  kind: 'loadMore';
+  provider: ProviderName;
+  profile: string;
+  region: string;
+}
+export interface ErrorNode extends NodeBase {
+  kind: 'error';
+  provider: ProviderName;
+  profile: string;
+  /** Absent when the profile's region list failed. */
+  region?: string;
+  message: string;
+  hint?: string;
+}
+export interface EmptyNode extends NodeBase {
+  kind: 'empty';
+}
+
+export type TreeNode = ProviderNode | ProfileNode | RegionNode | KeyNode | LoadMoreNode | ErrorNode | EmptyNode;
+
+/** Commands the model's rows run on click (declared in package.json). */
+export const TREE_COMMANDS = {
+  loadMore: 'kmsEnvelope.loadMore',
+  retry: 'kmsEnvelope.retry',
+} as const;
+
+export interface TreeModelOptions {
+  /** The default sealing key (a keyref, maybe with an alias instead of an id), to mark its row. */
+  defaultKey?: () => { keyref: string; profile?: string } | undefined;
+  /** Regions up to this many are shown expanded (and load in parallel) when the user chose them. */
+  expandRegionsUpTo?: number;
+}
+
+const STATE_ICONS: Record<string, NodeIcon> = {
+  Enabled: { id: 'key', color: 'charts.green' },
+  Disabled: { id: 'circle-slash', color: 'disabledForeground' },
+  PendingDeletion: { id: 'trash', color: 'errorForeground' },
+  PendingImport: { id: 'cloud-upload', color: 'charts.yellow' },
+  Archived: { id: 'archive', color: 'disabledForeground' },
+  Unknown: { id: 'question' },
+};
+
+const STATE_FLAGS: Record<string, string> = {
+  Enabled: 'enabled',
+  Disabled: 'disabled',
+  PendingDeletion: 'pendingDeletion',
+  PendingImport: 'pendingImport',
+  Archived: 'archived',
+  Unknown: 'unknown',
+};
+
+const STATE_LABELS: Record<string, string> = {
+  Enabled: 'Enabled',
+  Disabled: 'Disabled',
+  PendingDeletion: 'Pending deletion',
+  PendingImport: 'Pending import',
+  Archived: 'Archived',
+  Unknown: 'Unknown',
+};
+
+/** Escapes text for Markdown tooltips. */
+export function mdEscape(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
+
+function shorten(s: string, max: number): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > max ? one.slice(0, max - 1) + '…' : one;
+}
+
+function endpointHost(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return undefined;
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return endpoint;
+  }
+}
+
+export function keyMatches(k: KeyMetadata, filter: string): boolean {
+  if (!filter) return true;
+  const f = filter.toLowerCase();
+  return k.keyId.toLowerCase().includes(f) || (k.alias ?? '').toLowerCase().includes(f);
+}
+
+/** Whether a keyref (id or alias) names this key in this region. */
+export function keyrefMatches(keyref: string, provider: ProviderName, region: string, k: KeyMetadata): boolean {
+  const a = keyref.indexOf(':');
+  const b = keyref.indexOf(':', a + 1);
+  if (a < 0 || b < 0) return false;
+  if (keyref.slice(0, a) !== provider || keyref.slice(a + 1, b) !== region) return false;
+  const key = keyref.slice(b + 1);
+  return key === k.keyId || key === k.alias || key === `alias/${k.alias}` || (!!k.arn && key === k.arn);
+}
+
+export function keyTooltip(k: KeyMetadata, profile: string): string {
+  const rows: Array<[string, string | undefined]> = [
+    ['Key id', '`' + k.keyId + '`'],
+    ['Alias', k.alias ? mdEscape(k.alias) : '—'],
+    ['State', STATE_LABELS[k.state] ?? k.state],
+    ['Description', k.description ? mdEscape(shorten(k.description, 200)) : '—'],
+    ['Provider', `${PROVIDER_LABELS[k.provider]} (profile ${mdEscape(profile)})`],
+    ['Region', mdEscape(k.region)],
+    ['ARN', k.arn ? '`' + k.arn + '`' : undefined],
+    ['Created', k.createdAt],
+    ['Deletion date', k.deletionDate],
+    ['Usage', k.keyUsage],
+    ['Spec', k.keySpec],
+    ['Origin', k.origin],
+    ['Rotation', k.rotationEnabled === undefined ? undefined : k.rotationEnabled ? 'on' : 'off'],
+    ['Keyref', '`' + formatKeyRef({ provider: k.provider, region: k.region, key: k.keyId }) + '`'],
+  ];
+  const title = `**${mdEscape(k.alias ?? k.keyId)}**`;
+  return [title, '', '| | |', '|---|---|', ...rows.filter(([, v]) => v !== undefined).map(([n, v]) => `| ${n} | ${v} |`)].join('\n');
+}
+
+export class TreeModel {
+  private readonly nodes = new Map<string, TreeNode>();
+  private readonly listeners = new Set<(node?: TreeNode) => void>();
+  private filterText = '';
+  private readonly sub: { dispose(): void };
+
+  constructor(
+    private readonly keys: KeyService,
+    private readonly opts: TreeModelOptions = {},
+  ) {
+    this.sub = keys.onDidChange((e) => this.onServiceChange(e));
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.listeners.clear();
+  }
+
+  onDidChange(listener: (node?: TreeNode) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  private fire(node?: TreeNode): void {
+    for (const l of [...this.listeners]) l(node);
+  }
+
+  private onServiceChange(e: KeyServiceChange): void {
+    if (e.scope === 'region') return this.fire(this.nodes.get(`r:${regionKey(e.ref)}`));
+    if (e.scope === 'profile') return this.fire(this.nodes.get(`pf:${profileKey(e.ref)}`));
+    if (e.scope === 'provider') return this.fire(this.nodes.get(`p:${e.provider}`));
+    this.fire(undefined);
+  }
+
+  get filter(): string {
+    return this.filterText;
+  }
+
+  setFilter(text: string): void {
+    this.filterText = text.trim();
+    this.fire(undefined);
+  }
+
+  /** Re-renders every row (default key changed, settings changed) without dropping caches. */
+  rerender(): void {
+    this.fire(undefined);
+  }
+
+  /** Brings a region row's description, icon and flags up to date with its cache (called when VS Code renders it). */
+  update(node: TreeNode): TreeNode {
+    if (node.kind === 'region') {
+      const st = this.keys.peekRegion(node);
+      node.description = this.regionDescription(st);
+      node.icon = st?.error ? { id: 'warning', color: 'list.warningForeground' } : { id: 'globe' };
+      node.contextValue = `kms:region+${node.provider}${st?.error ? '+error' : ''}`;
+    }
+    return node;
+  }
+
+  getNode(id: string): TreeNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  getParent(node: TreeNode): TreeNode | undefined {
+    return node.parentId ? this.nodes.get(node.parentId) : undefined;
+  }
+
+  private intern<T extends TreeNode>(node: T): T {
+    const old = this.nodes.get(node.id) as T | undefined;
+    if (!old) {
+      this.nodes.set(node.id, node);
+      return node;
+    }
+    for (const k of Object.keys(old)) if (!(k in node)) delete (old as unknown as Record<string, unknown>)[k];
+    Object.assign(old, node);
+    return old;
+  }
+
+  async getChildren(parent?: TreeNode): Promise<TreeNode[]> {
+    if (!parent) return this.roots();
+    switch (parent.kind) {
+      case 'provider':
+        return this.profiles(parent);
+      case 'profile':
+        return this.regionsOf(parent);
+      case 'region':
+        return this.keysOf(parent);
+      default:
+        return [];
+    }
+  }
+
+  private async roots(): Promise<TreeNode[]> {
+    const providers = await this.keys.listProviders();
+    return providers.map((p) =>
+      this.intern<ProviderNode>({
+        kind: 'provider',
+        id: `p:${p}`,
+        provider: p,
+        label: PROVIDER_LABELS[p],
+        icon: { id: p === 'local' ? 'device-desktop' : 'cloud' },
+        contextValue: `kms:provider+${p}`,
+        collapsible: 'expanded',
+        tooltip: p === 'local' ? 'Keys kept on this machine: key material in the OS keychain, no account and no network needed.' : `${PROVIDER_LABELS[p]} profiles`,
+      }),
+    );
+  }
+
+  private async profiles(parent: ProviderNode): Promise<TreeNode[]> {
+    const list = await this.keys.listProfiles(parent.provider);
+    return list.map((e) => {
+      const host = endpointHost(e.endpoint);
+      const sourceLabel = e.source === 'keychain' || e.source === 'local' ? '' : e.source === 'env' ? 'environment' : e.source;
+      const description = [sourceLabel, host].filter(Boolean).join(' · ');
+      const tooltip = [
+        `**${mdEscape(PROVIDER_LABELS[e.provider])}: ${mdEscape(e.name)}**`,
+        '',
+        e.provider === 'local' ? 'Local keys on this machine.' : `Source: ${e.source === 'keychain' ? 'stored profile (secret in the OS keychain)' : mdEscape(e.source)}`,
+        e.kind ? `\n\nKind: ${e.kind === 'sts' ? 'temporary (STS)' : 'long-term key'}` : '',
+        e.keyIdHint ? `\n\nKey id: \`${e.keyIdHint}\`` : '',
+        e.endpoint ? `\n\nEndpoint: \`${e.endpoint}\`` : '',
+        e.regions?.length ? `\n\nDefault regions: ${e.regions.map(mdEscape).join(', ')}` : '',
+        e.expiration ? `\n\nExpires: ${e.expiration}` : '',
+      ].join('');
+      return this.intern<ProfileNode>({
+        kind: 'profile',
+        id: `pf:${e.provider}/${e.name}`,
+        parentId: parent.id,
+        provider: e.provider,
+        profile: e.name,
+        entry: e,
+        label: e.provider === 'local' ? 'This machine' : e.name,
+        description: description || undefined,
+        icon: { id: e.provider === 'local' ? 'vm' : 'account' },
+        contextValue: `kms:profile+${e.provider}+${e.source}`,
+        collapsible: 'expanded',
+        tooltip,
+      });
+    });
+  }
+
+  private async regionsOf(parent: ProfileNode): Promise<TreeNode[]> {
+    const ref: ProfileRef = { provider: parent.provider, profile: parent.profile };
+    let regions: string[];
+    try {
+      regions = await this.keys.listRegions(ref);
+    } catch (err) {
+      if (isCancelled(err)) return [];
+      const e = err as { message?: string; hint?: string };
+      return [
+        this.intern<ErrorNode>({
+          kind: 'error',
+          id: `e:${profileKey(ref)}`,
+          parentId: parent.id,
+          provider: ref.provider,
+          profile: ref.profile,
+          message: e.message ?? String(err),
+          hint: e.hint,
+          label: `Cannot list regions: ${shorten(e.message ?? String(err), 80)}`,
+          description: 'click to retry',
+          icon: { id: 'error', color: 'errorForeground' },
+          contextValue: 'kms:error+regions',
+          collapsible: 'none',
+          command: { command: TREE_COMMANDS.retry, title: 'Retry' },
+          tooltip: [mdEscape(e.message ?? String(err)), e.hint ? `\n\n${mdEscape(e.hint)}` : ''].join(''),
+        }),
+      ];
+    }
+    const chosen = await this.keys.hasRegionChoice(ref);
+    const expand = chosen && regions.length <= (this.opts.expandRegionsUpTo ?? 8);
+    if (expand) {
+      // Load every shown region at once; the tree's own getChildren calls then share these loads.
+      for (const region of regions) void this.keys.ensureLoaded({ ...ref, region }).catch(() => undefined);
+    }
+    return regions.map((region) => this.regionNode(parent, region, expand));
+  }
+
+  private regionNode(parent: ProfileNode, region: string, expand: boolean): RegionNode {
+    const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region };
+    const st = this.keys.peekRegion(ref);
+    return this.intern<RegionNode>({
+      kind: 'region',
+      id: `r:${regionKey(ref)}`,
+      parentId: parent.id,
+      ...ref,
+      label: region,
+      description: this.regionDescription(st),
+      icon: st?.error ? { id: 'warning', color: 'list.warningForeground' } : { id: 'globe' },
+      contextValue: `kms:region+${ref.provider}${st?.error ? '+error' : ''}`,
+      collapsible: expand ? 'expanded' : 'collapsed',
+      tooltip: `**${mdEscape(region)}** — ${mdEscape(PROVIDER_LABELS[ref.provider])}, profile ${mdEscape(ref.profile)}`,
+    });
+  }
+
+  private regionDescription(st: RegionState | undefined): string | undefined {
+    if (!st) return undefined;
+    if (!st.loaded) return 'loading…';
+    if (st.error && st.keys.length === 0) return 'failed';
+    const n = st.keys.length;
+    const total = st.total !== undefined && st.total > n ? ` of ${st.total}` : st.nextToken ? '+' : '';
+    const base = `${n}${total} key${n === 1 && !total ? '' : 's'}`;
+    if (this.filterText) return `${st.keys.filter((k) => keyMatches(k, this.filterText)).length} match · ${base}`;
+    return base;
+  }
+
+  private async keysOf(parent: RegionNode): Promise<TreeNode[]> {
+    const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region: parent.region };
+    const hadState = this.keys.peekRegion(ref)?.loaded;
+    let st: RegionState;
+    try {
+      st = await this.keys.ensureLoaded(ref);
+    } catch (err) {
+      if (isCancelled(err)) return [];
+      throw err;
+    }
+    if (!hadState) {
+      // The region row's description (count, failure) changed: re-render it once its children are known.
+      setTimeout(() => this.fire(parent), 0);
+    }
+    const out: TreeNode[] = [];
+    const def = this.opts.defaultKey?.();
+    const shown = st.keys.filter((k) => keyMatches(k, this.filterText));
+    for (const k of shown) out.push(this.keyNode(parent, k, def));
+    if (st.error) {
+      out.push(
+        this.intern<ErrorNode>({
+          kind: 'error',
+          id: `e:${regionKey(ref)}`,
+          parentId: parent.id,
+          ...ref,
+          message: st.error.message,
+          hint: st.error.hint,
+          label: shorten(st.error.message, 120),
+          description: 'click to retry',
+          icon: { id: 'error', color: 'errorForeground' },
+          contextValue: 'kms:error+region',
+          collapsible: 'none',
+          command: { command: TREE_COMMANDS.retry, title: 'Retry' },
+          tooltip: [mdEscape(st.error.message), st.error.hint ? `\n\n${mdEscape(st.error.hint)}` : '', st.error.details.providerCode ? `\n\nCode: \`${st.error.details.providerCode}\`` : ''].join(''),
+        }),
+      );
+    } else if (shown.length === 0) {
+      out.push(
+        this.intern<EmptyNode>({
+          kind: 'empty',
+          id: `x:${regionKey(ref)}`,
+          parentId: parent.id,
+          label: this.filterText && st.keys.length ? `No keys match "${this.filterText}"` : 'No keys',
+          description: this.filterText && st.keys.length ? `${st.keys.length} hidden by the filter` : undefined,
+          icon: { id: 'circle-outline', color: 'disabledForeground' },
+          contextValue: 'kms:empty',
+          collapsible: 'none',
+        }),
+      );
+    }
+    if (st.nextToken && !st.error) {
+      out.push(
+        this.intern<LoadMoreNode>({
+          kind: 'loadMore',
+          id: `m:${regionKey(ref)}`,
+          parentId: parent.id,
+          ...ref,
+          label: 'Load more…',
+          description: st.total !== undefined ? `${st.keys.length} of ${st.total} loaded` : `${st.keys.length} loaded`,
+          icon: { id: 'more' },
+          contextValue: 'kms:loadMore',
+          collapsible: 'none',
+          command: { command: TREE_COMMANDS.loadMore, title: 'Load more' },
+        }),
+      );
+    }
+    return out;
+  }
+
+  private keyNode(parent: RegionNode, k: KeyMetadata, def: { keyref: string; profile?: string } | undefined): KeyNode {
+    const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region: parent.region };
+    const isDefault = !!def && (!def.profile || def.profile === ref.profile) && keyrefMatches(def.keyref, ref.provider, ref.region, k);
+    const flags = [STATE_FLAGS[k.state] ?? 'unknown', ref.provider];
+    if (isDefault) flags.push('default');
+    if (k.alias) flags.push('alias');
+    const desc: string[] = [];
+    if (isDefault) desc.push('★ default');
+    if (k.state !== 'Enabled') desc.push(STATE_LABELS[k.state]?.toLowerCase() ?? k.state);
+    if (k.description) desc.push(shorten(k.description, 40));
+    else if (k.alias) desc.push(shorten(k.keyId, 24));
+    return this.intern<KeyNode>({
+      kind: 'key',
+      id: `k:${regionKey(ref)}/${k.keyId}`,
+      parentId: parent.id,
+      ...ref,
+      key: k,
+      keyref: formatKeyRef({ provider: ref.provider, region: ref.region, key: k.keyId }),
+      label: k.alias ?? k.keyId,
+      description: desc.join(' · ') || undefined,
+      icon: STATE_ICONS[k.state] ?? STATE_ICONS.Unknown,
+      contextValue: `kms:key+${flags.join('+')}`,
+      collapsible: 'none',
+      tooltip: keyTooltip(k, ref.profile),
+    });
+  }
+}

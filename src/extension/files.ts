@@ -1,0 +1,269 @@
+/**
+ * Files: Seal File (`<name>.sealed`, atomic, then an offer to delete the plaintext original),
+ * Unseal File (the reverse; an existing output is overwritten only after a confirmation), Open
+ * Sealed File (plaintext in an editor through the kms-sealed: file system, nothing on disk),
+ * Re-wrap (to another key, or with a recipient added), Inspect (the header as a read-only
+ * Markdown document, no KMS call), a badge on sealed files in the explorer, and an offer to open
+ * a sealed file decrypted when it is opened as bytes.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { writeFileAtomic } from '../core/atomic';
+import { KmsEnvelopeError, usageError } from '../core/errors';
+import { dearmor, isSealed } from '../core/envelope/armor';
+import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
+import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
+import type { KeyPicker } from './key-picker';
+import type { ExtensionLogger } from './log';
+import { sealedUri } from './sealed-fs';
+import { blobAt } from './selection';
+import { settings } from './settings';
+import { dismissed, ui, withCancellableProgress } from './ui';
+
+export const INSPECT_SCHEME = 'kms-inspect';
+
+function isTarget(a: unknown): a is KeyTarget {
+  const t = a as KeyTarget;
+  return !!t && typeof t === 'object' && typeof t.provider === 'string' && typeof t.region === 'string' && typeof t.key === 'string';
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function firstBytes(p: string, n = 512): Promise<Buffer> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(b, 0, n, 0);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FileCommands implements vscode.Disposable, vscode.FileDecorationProvider, vscode.TextDocumentContentProvider {
+  private readonly decorationEmitter = new vscode.EventEmitter<vscode.Uri | vscode.Uri[] | undefined>();
+  readonly onDidChangeFileDecorations = this.decorationEmitter.event;
+  private readonly inspectDocs = new Map<string, string>();
+  private readonly offered = new Set<string>();
+  private inspectCounter = 0;
+
+  constructor(
+    private readonly envelope: EnvelopeService,
+    private readonly picker: KeyPicker,
+    private readonly log: ExtensionLogger,
+  ) {}
+
+  dispose(): void {
+    this.decorationEmitter.dispose();
+    this.inspectDocs.clear();
+  }
+
+  refreshDecorations(): void {
+    this.decorationEmitter.fire(undefined);
+  }
+
+  provideFileDecoration(uri: vscode.Uri): vscode.FileDecoration | undefined {
+    if (uri.scheme !== 'file' || !uri.path.endsWith(settings.sealedSuffix())) return undefined;
+    return new vscode.FileDecoration('🔒', 'Sealed with KMS Envelope (right-click: Open Sealed File, Unseal File, Inspect)');
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.inspectDocs.get(uri.query) ?? '(this header view has expired: run KMS Envelope: Inspect again)';
+  }
+
+  /** Explorer passes (clicked, allSelected); the key view passes (uri, target). */
+  private uris(arg?: unknown, second?: unknown): vscode.Uri[] {
+    if (Array.isArray(second) && second.length && second.every((u) => u instanceof vscode.Uri)) return second as vscode.Uri[];
+    if (arg instanceof vscode.Uri) return [arg];
+    const doc = vscode.window.activeTextEditor?.document;
+    if (doc && !doc.isUntitled) return [doc.uri];
+    return [];
+  }
+
+  private async askFile(title: string, filters?: Record<string, string[]>): Promise<vscode.Uri> {
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: title, filters });
+    if (!picked?.[0]) dismissed();
+    return picked[0];
+  }
+
+  private fsPath(uri: vscode.Uri): string {
+    if (uri.scheme !== 'file') throw usageError(`${uri.toString(true)} is not a file on this machine's disk.`, 'Save it to a file first.');
+    return uri.fsPath;
+  }
+
+  private async confirmOverwrite(out: string): Promise<void> {
+    if (!(await exists(out))) return;
+    const ok = await ui.prompts.confirm(`${path.basename(out)} already exists. Replace it?`, `${out} will be replaced atomically.`, 'Replace');
+    if (!ok) dismissed();
+  }
+
+  async sealFile(arg?: unknown, second?: unknown): Promise<string[]> {
+    let uris = this.uris(arg, isTarget(second) ? undefined : second);
+    if (!uris.length) uris = [await this.askFile('Seal')];
+    const suffix = settings.sealedSuffix();
+    const files = uris.map((u) => this.fsPath(u));
+    for (const f of files) {
+      if (f.endsWith(suffix) || isSealed(await firstBytes(f))) throw usageError(`${f} is already sealed.`, 'Use Re-wrap to change its keys, or Open Sealed File to edit it.', { file: f });
+    }
+    const target = await this.picker.resolve(isTarget(second) ? second : undefined, 'Seal File with which key?');
+    const outs: string[] = [];
+    for (const f of files) {
+      const out = f + suffix;
+      await this.confirmOverwrite(out);
+      const size = (await fsp.stat(f)).size;
+      let last = 0;
+      await withCancellableProgress(`Sealing ${path.basename(f)} with ${targetLabel(target)}…`, (signal, progress) =>
+        this.envelope.sealFile(f, out, [target], settings.encryptionContext(), {
+          signal,
+          onProgress: (done) => {
+            if (!size) return;
+            const pct = Math.floor((done / size) * 100);
+            if (pct > last) {
+              progress.report(`${pct}%`, pct - last);
+              last = pct;
+            }
+          },
+        }),
+      );
+      outs.push(out);
+      this.decorationEmitter.fire(vscode.Uri.file(out));
+    }
+    const names = files.map((f) => path.basename(f)).join(', ');
+    const choice = await ui.prompts.offer(`Sealed ${names} → ${outs.map((o) => path.basename(o)).join(', ')}. Delete the plaintext original${files.length > 1 ? 's' : ''}?`, 'Delete Original', 'Keep');
+    if (choice === 'Delete Original') {
+      for (const f of files) {
+        // Permanently: a plaintext copy in the trash would defeat the point.
+        await fsp.rm(f, { force: true });
+        this.log.info(`Deleted the plaintext original ${f}`);
+      }
+    }
+    return outs;
+  }
+
+  async unsealFile(arg?: unknown, second?: unknown): Promise<string[]> {
+    let uris = this.uris(arg, second);
+    if (!uris.length) uris = [await this.askFile('Unseal')];
+    const suffix = settings.sealedSuffix();
+    const outs: string[] = [];
+    for (const u of uris) {
+      const f = this.fsPath(u);
+      if (!isSealed(await firstBytes(f))) throw usageError(`${f} is not a sealed file.`, 'Pick a file made by Seal File (or kms-envelope seal).', { file: f });
+      const out = f.endsWith(suffix) && f.length > suffix.length ? f.slice(0, -suffix.length) : f + '.unsealed';
+      await this.confirmOverwrite(out);
+      const size = (await fsp.stat(f)).size;
+      let last = 0;
+      await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal, progress) =>
+        this.envelope.unsealFile(f, out, {
+          signal,
+          onProgress: (done) => {
+            const pct = Math.floor((done / Math.max(1, size)) * 100);
+            if (pct > last) {
+              progress.report(`${pct}%`, pct - last);
+              last = pct;
+            }
+          },
+        }),
+      );
+      outs.push(out);
+    }
+    vscode.window.setStatusBarMessage(`$(unlock) Unsealed ${outs.map((o) => path.basename(o)).join(', ')}`, 5000);
+    return outs;
+  }
+
+  async openSealedFile(arg?: unknown): Promise<vscode.Uri> {
+    let uri = this.uris(arg)[0];
+    if (!uri || uri.scheme !== 'file') uri = await this.askFile('Open Decrypted');
+    const f = this.fsPath(uri);
+    if (!isSealed(await firstBytes(f))) throw usageError(`${f} is not a sealed file.`, 'Open it normally, or seal it first.', { file: f });
+    const target = sealedUri(f);
+    const doc = await vscode.workspace.openTextDocument(target);
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return target;
+  }
+
+  async rewrapFile(arg?: unknown): Promise<string> {
+    let uri = this.uris(arg)[0];
+    if (!uri || uri.scheme !== 'file') uri = await this.askFile('Re-wrap');
+    const f = this.fsPath(uri);
+    const blob = await fsp.readFile(f);
+    if (!isSealed(blob.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+    const header = await inspect(blob);
+    const mode = await ui.prompts.pick(
+      [
+        { label: '$(replace) Re-seal to another key', description: 'the current keys can no longer open it', mode: 'replace' as const },
+        { label: '$(add) Add a recipient', description: `keep ${header.recipients.length} current key(s) and add one`, mode: 'add' as const },
+      ],
+      { title: `Re-wrap ${path.basename(f)}` },
+    );
+    if (!mode) dismissed();
+    const target = await this.picker.pick(mode.mode === 'add' ? 'Recipient to add' : 'Key to re-seal to');
+    await this.picker.remember(target);
+    const out = await withCancellableProgress(`Re-wrapping ${path.basename(f)}…`, (signal) => this.envelope.rewrap(blob, [target], mode.mode, { signal }));
+    const st = await fsp.stat(f);
+    await writeFileAtomic(f, out.blob, st.mode & 0o777);
+    this.log.info(`Re-wrapped ${f}: recipients now ${out.header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}`);
+    return f;
+  }
+
+  /** Inspect: the blob under the cursor, else the given / active sealed file. Header only, no KMS call. */
+  async inspect(arg?: unknown): Promise<vscode.Uri> {
+    const editor = vscode.window.activeTextEditor;
+    let title: string;
+    let md: string;
+    const at = editor && !(arg instanceof vscode.Uri) ? blobAt(editor.document, editor.selection.active) : undefined;
+    if (at) {
+      title = `Sealed value at ${path.basename(editor!.document.uri.path)}:${at.range.start.line + 1}`;
+      md = headerMarkdown(await inspect(dearmor(at.text)));
+    } else {
+      let uri = this.uris(arg)[0];
+      if (!uri || uri.scheme !== 'file') uri = await this.askFile('Inspect');
+      const f = this.fsPath(uri);
+      const head = await firstBytes(f);
+      if (!isSealed(head)) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+      const text = head.toString('latin1').trimStart();
+      let info;
+      if (text.startsWith('kmsenv:')) info = await inspect(dearmor((await fsp.readFile(f, 'utf8')).trim()));
+      else {
+        const stream = createReadStream(f);
+        try {
+          info = await inspect(stream);
+        } catch (err) {
+          throw err instanceof KmsEnvelopeError ? err : new KmsEnvelopeError('format', `Cannot read the header of ${f}: ${(err as Error).message}`, { details: { file: f } });
+        } finally {
+          stream.destroy();
+        }
+      }
+      title = `Header of ${path.basename(f)}`;
+      md = headerMarkdown(info);
+    }
+    const id = String(++this.inspectCounter);
+    this.inspectDocs.set(id, `# ${title}\n\n${md}\n`);
+    const uri = vscode.Uri.from({ scheme: INSPECT_SCHEME, path: `/${title.replace(/[\\/:]/g, '_')}.md`, query: id });
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+    await vscode.window.showTextDocument(doc, { preview: true });
+    return uri;
+  }
+
+  /** When a sealed file is opened as bytes, offer to open it decrypted (once per file per session). */
+  onTabsOpened(tabs: readonly vscode.Tab[]): void {
+    const suffix = settings.sealedSuffix();
+    for (const t of tabs) {
+      const input = t.input;
+      const uri = input instanceof vscode.TabInputText ? input.uri : input instanceof vscode.TabInputCustom ? input.uri : undefined;
+      if (!uri || uri.scheme !== 'file' || !uri.path.endsWith(suffix) || this.offered.has(uri.toString())) continue;
+      this.offered.add(uri.toString());
+      void ui.prompts.offer(`${path.basename(uri.fsPath)} is sealed. Open it decrypted (in memory, re-sealed on save)?`, 'Open Decrypted').then(async (c) => {
+        if (c !== 'Open Decrypted') return;
+        await vscode.window.tabGroups.close(t).then(undefined, () => undefined);
+        await vscode.commands.executeCommand('kmsEnvelope.openSealedFile', uri);
+      });
+    }
+  }
+}

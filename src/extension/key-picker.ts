@@ -1,0 +1,155 @@
+/**
+ * Choosing a key to seal with: the default sealing key (kmsEnvelope.defaultKey), else a quick pick
+ * of the enabled keys across every profile and region the tree shows, recently used keys first.
+ * Recent keys live in globalState as keyref + profile + label (never a secret). The status bar item
+ * shows the default key; clicking it chooses another.
+ */
+import * as vscode from 'vscode';
+import { PROVIDER_LABELS } from '../core/kms/types';
+import type { KeyService } from '../core/services/key-service';
+import { keyrefOf, targetFromKeyref, targetLabel, type KeyTarget } from '../core/services/envelope-service';
+import { settings } from './settings';
+import { dismissed, ui } from './ui';
+
+const RECENT_KEY = 'kmsEnvelope.recentKeys';
+const MAX_RECENT = 8;
+
+interface RecentKey {
+  keyref: string;
+  profile?: string;
+  label: string;
+}
+
+interface KeyItem extends vscode.QuickPickItem {
+  target?: KeyTarget;
+}
+
+export class KeyPicker implements vscode.Disposable {
+  private readonly status: vscode.StatusBarItem;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly keys: KeyService,
+  ) {
+    this.status = vscode.window.createStatusBarItem('kmsEnvelope.defaultKey', vscode.StatusBarAlignment.Right, 100);
+    this.status.name = 'KMS Envelope: default sealing key';
+    this.status.command = 'kmsEnvelope.chooseDefaultKey';
+    this.updateStatus();
+    this.status.show();
+  }
+
+  dispose(): void {
+    this.status.dispose();
+  }
+
+  get statusText(): string {
+    return this.status.text;
+  }
+
+  updateStatus(): void {
+    const def = settings.defaultKey();
+    if (def) {
+      let shown = def.keyref;
+      try {
+        const t = targetFromKeyref(def.keyref);
+        shown = t.key.length > 24 ? t.key.slice(0, 23) + '…' : t.key;
+      } catch {
+        /* shown as written */
+      }
+      this.status.text = `$(key) ${shown}`;
+      this.status.tooltip = `Default sealing key: ${def.keyref}${def.profile ? ` (profile ${def.profile})` : ''}. Click to choose another.`;
+    } else {
+      this.status.text = '$(key) No default key';
+      this.status.tooltip = 'KMS Envelope: no default sealing key. Click to choose one.';
+    }
+  }
+
+  recent(): RecentKey[] {
+    return this.context.globalState.get<RecentKey[]>(RECENT_KEY) ?? [];
+  }
+
+  async remember(t: KeyTarget, label?: string): Promise<void> {
+    const keyref = keyrefOf(t);
+    const rest = this.recent().filter((r) => !(r.keyref === keyref && (r.profile ?? '') === (t.profile ?? '')));
+    const entry: RecentKey = { keyref, label: label ?? t.key, ...(t.profile ? { profile: t.profile } : {}) };
+    await this.context.globalState.update(RECENT_KEY, [entry, ...rest].slice(0, MAX_RECENT));
+  }
+
+  /** The default key as a target, if set. */
+  defaultTarget(): KeyTarget | undefined {
+    const def = settings.defaultKey();
+    return def ? targetFromKeyref(def.keyref, def.profile) : undefined;
+  }
+
+  /** Enabled keys across every provider, profile and region shown in the tree (first page of each region). */
+  private async allKeyItems(): Promise<KeyItem[]> {
+    const items: KeyItem[] = [];
+    const jobs: Promise<void>[] = [];
+    for (const provider of await this.keys.listProviders()) {
+      for (const p of await this.keys.listProfiles(provider)) {
+        const ref = { provider, profile: p.name };
+        jobs.push(
+          (async () => {
+            let regions: string[];
+            try {
+              regions = await this.keys.listRegions(ref);
+            } catch {
+              return;
+            }
+            await Promise.all(
+              regions.map(async (region) => {
+                const st = await this.keys.ensureLoaded({ ...ref, region }).catch(() => undefined);
+                for (const k of st?.keys ?? []) {
+                  if (k.state !== 'Enabled') continue;
+                  items.push({
+                    label: `$(key) ${k.alias ?? k.keyId}`,
+                    description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}`,
+                    detail: k.description || (k.alias ? k.keyId : undefined),
+                    target: { provider, region, key: k.keyId, ...(provider === 'local' ? {} : { profile: p.name }) },
+                  });
+                }
+              }),
+            );
+          })(),
+        );
+      }
+    }
+    await Promise.all(jobs);
+    return items.sort((a, b) => (a.description ?? '').localeCompare(b.description ?? '') || a.label.localeCompare(b.label));
+  }
+
+  /** Asks for a key (recent keys first). Throws CancelledError when dismissed. */
+  async pick(title: string): Promise<KeyTarget> {
+    const recent = this.recent();
+    const items = (async (): Promise<KeyItem[]> => {
+      const all = await this.allKeyItems();
+      const recentItems: KeyItem[] = recent.map((r) => ({
+        label: `$(history) ${r.label}`,
+        description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),
+        detail: 'recently used',
+        target: targetFromKeyref(r.keyref, r.profile),
+      }));
+      const recentRefs = new Set(recent.map((r) => `${r.keyref}|${r.profile ?? ''}`));
+      const rest = all.filter((i) => !recentRefs.has(`${keyrefOf(i.target!)}|${i.target!.profile ?? ''}`));
+      const out: KeyItem[] = [];
+      if (recentItems.length) out.push({ label: 'recently used', kind: vscode.QuickPickItemKind.Separator }, ...recentItems);
+      if (rest.length) out.push({ label: 'all keys', kind: vscode.QuickPickItemKind.Separator }, ...rest);
+      if (!out.length) out.push({ label: '$(add) No enabled key found — create one in the KMS Envelope view', alwaysShow: true });
+      return out;
+    })();
+    const picked = await ui.prompts.pick(items, { title, placeHolder: 'Key to seal with (type to filter by alias, id, region)', matchOnDescription: true, matchOnDetail: true });
+    if (!picked?.target) dismissed();
+    return picked.target;
+  }
+
+  /** The key to seal with: explicit, else the default key, else a quick pick. Remembers it as recent. */
+  async resolve(explicit: KeyTarget | undefined, title: string): Promise<KeyTarget> {
+    const t = explicit ?? this.defaultTarget() ?? (await this.pick(title));
+    await this.remember(t);
+    return t;
+  }
+
+  describe(t: KeyTarget): string {
+    return targetLabel(t);
+  }
+}

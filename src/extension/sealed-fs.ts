@@ -1,0 +1,129 @@
+/**
+ * Sealed files edited in memory: a FileSystemProvider for the `kms-sealed:` scheme.
+ *
+ *   kms-sealed:/abs/path/config.yaml?sealed=%2Fabs%2Fpath%2Fconfig.yaml.sealed
+ *
+ * The path is the sealed file's path without its suffix (so VS Code picks the language from the
+ * real extension); the query names the sealed file. readFile unseals in memory; writeFile seals the
+ * new text again to the SAME recipients and encryption context as the blob it was opened from and
+ * replaces the sealed file atomically (src/core/atomic.ts). No decrypted byte is written to disk by
+ * this provider; see README "What stays off the disk" for what VS Code itself does with editors.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { writeFileAtomic } from '../core/atomic';
+import { KmsEnvelopeError } from '../core/errors';
+import { isSealed } from '../core/envelope/armor';
+import type { HeaderInfo } from '../core/envelope/types';
+import { inspectBlob as inspect, type EnvelopeService } from '../core/services/envelope-service';
+import type { ExtensionLogger } from './log';
+import { settings } from './settings';
+import { withCancellableProgress } from './ui';
+
+export const SEALED_SCHEME = 'kms-sealed';
+
+export function sealedUri(realPath: string): vscode.Uri {
+  const suffix = settings.sealedSuffix();
+  const shown = realPath.endsWith(suffix) && realPath.length > suffix.length ? realPath.slice(0, -suffix.length) : realPath;
+  return vscode.Uri.from({ scheme: SEALED_SCHEME, path: vscode.Uri.file(shown).path, query: `sealed=${encodeURIComponent(realPath)}` });
+}
+
+export function realPathOf(uri: vscode.Uri): string {
+  const m = /(?:^|&)sealed=([^&]*)/.exec(uri.query);
+  if (m) return decodeURIComponent(m[1]);
+  return vscode.Uri.file(uri.path).fsPath + settings.sealedSuffix();
+}
+
+function fsError(err: unknown, uri: vscode.Uri): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOENT') return vscode.FileSystemError.FileNotFound(uri);
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return vscode.FileSystemError.NoPermissions(uri);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export class SealedFileSystem implements vscode.FileSystemProvider {
+  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.emitter.event;
+  /** Header of the blob each open sealed file was read from (recipients + context for the re-seal). No plaintext. */
+  private readonly headers = new Map<string, HeaderInfo>();
+  private readonly sizes = new Map<string, number>();
+
+  constructor(
+    private readonly envelope: EnvelopeService,
+    private readonly log: ExtensionLogger,
+  ) {}
+
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+
+  async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const real = realPathOf(uri);
+    try {
+      const st = await fsp.stat(real);
+      return { type: vscode.FileType.File, ctime: st.ctimeMs, mtime: st.mtimeMs, size: this.sizes.get(real) ?? st.size };
+    } catch (err) {
+      throw fsError(err, uri);
+    }
+  }
+
+  async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const real = realPathOf(uri);
+    let blob: Buffer;
+    try {
+      blob = await fsp.readFile(real);
+    } catch (err) {
+      throw fsError(err, uri);
+    }
+    if (!isSealed(blob.subarray(0, 512))) {
+      throw new KmsEnvelopeError('format', `${real} is not a sealed file.`, { hint: 'Open it normally, or seal it first (KMS Envelope: Seal File).', details: { file: real } });
+    }
+    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) => this.envelope.unsealBytes(blob, { signal }));
+    this.headers.set(real, header);
+    this.sizes.set(real, plaintext.length);
+    this.log.info(`Opened ${real} decrypted in memory (${header.recipients.length} recipient(s)).`);
+    return plaintext;
+  }
+
+  async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
+    const real = realPathOf(uri);
+    let header = this.headers.get(real);
+    let mode = 0o600;
+    try {
+      const st = await fsp.stat(real);
+      mode = st.mode & 0o777;
+      if (!header) header = await inspect(await fsp.readFile(real));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);
+      } else throw fsError(err, uri);
+    }
+    const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) => this.envelope.reseal(content, header!, { signal }));
+    await writeFileAtomic(real, blob, mode);
+    this.headers.set(real, await inspect(blob));
+    this.sizes.set(real, content.length);
+    this.log.info(`Saved ${real}: sealed again to ${header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`);
+    this.emitter.fire([{ type: vscode.FileChangeType.Changed, uri }]);
+  }
+
+  readDirectory(): [string, vscode.FileType][] {
+    throw vscode.FileSystemError.NoPermissions('kms-sealed: shows single sealed files, not folders.');
+  }
+  createDirectory(): void {
+    throw vscode.FileSystemError.NoPermissions('kms-sealed: cannot create folders.');
+  }
+  delete(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(`Delete the sealed file itself (${realPathOf(uri)}) in the explorer.`);
+  }
+  rename(uri: vscode.Uri): void {
+    throw vscode.FileSystemError.NoPermissions(`Rename the sealed file itself (${realPathOf(uri)}) in the explorer.`);
+  }
+
+  /** Forgets a closed document's header. */
+  forget(uri: vscode.Uri): void {
+    const real = realPathOf(uri);
+    this.headers.delete(real);
+    this.sizes.delete(real);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Selections: Seal Selection (each selection of a multi-cursor edit becomes one armored line; the
+ * whitespace around the selected value stays where it was, so indentation, quotes and the line
+ * structure are kept), Unseal Selection (armored blobs inside the selections, or the blob under
+ * each cursor, become plaintext), Copy Unsealed (clipboard, cleared after a timeout if it still
+ * holds that value), and a hover on armored blobs that reads the header only (no KMS call).
+ */
+import * as vscode from 'vscode';
+import { usageError } from '../core/errors';
+import { dearmor, findArmored } from '../core/envelope/armor';
+import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
+import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
+import type { KeyPicker } from './key-picker';
+import { settings } from './settings';
+import { withCancellableProgress } from './ui';
+import type { ExtensionLogger } from './log';
+
+export interface BlobAt {
+  range: vscode.Range;
+  text: string;
+}
+
+/** Armored blobs in a range of a document. */
+export function blobsIn(doc: vscode.TextDocument, range: vscode.Range): BlobAt[] {
+  const base = doc.offsetAt(range.start);
+  return findArmored(doc.getText(range)).map((b) => ({ range: new vscode.Range(doc.positionAt(base + b.start), doc.positionAt(base + b.end)), text: b.text }));
+}
+
+/** The armored blob that contains a position (on its line). */
+export function blobAt(doc: vscode.TextDocument, pos: vscode.Position): BlobAt | undefined {
+  const line = doc.lineAt(pos.line);
+  return blobsIn(doc, line.range).find((b) => b.range.start.character <= pos.character && pos.character <= b.range.end.character);
+}
+
+/** Where a hover link points: the blob at this position of this document. */
+export interface BlobPosition {
+  uri: string;
+  line: number;
+  character: number;
+}
+
+function isBlobPosition(a: unknown): a is BlobPosition {
+  const b = a as BlobPosition;
+  return !!b && typeof b === 'object' && typeof b.uri === 'string' && Number.isInteger(b.line) && Number.isInteger(b.character);
+}
+
+/** Blobs the user means: the one a hover link names, else inside non-empty selections, else under each cursor. */
+function targetBlobs(editor: vscode.TextEditor, at?: unknown): BlobAt[] {
+  if (isBlobPosition(at) && at.uri === editor.document.uri.toString()) {
+    const b = blobAt(editor.document, new vscode.Position(at.line, at.character));
+    return b ? [b] : [];
+  }
+  const out: BlobAt[] = [];
+  const seen = new Set<string>();
+  for (const sel of editor.selections) {
+    const found = sel.isEmpty ? [blobAt(editor.document, sel.active)].filter((b): b is BlobAt => !!b) : blobsIn(editor.document, sel);
+    for (const b of found) {
+      const k = `${b.range.start.line}:${b.range.start.character}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(b);
+    }
+  }
+  return out;
+}
+
+function splitWhitespace(text: string): { lead: string; core: string; trail: string } {
+  const lead = /^\s*/.exec(text)![0];
+  const rest = text.slice(lead.length);
+  const trail = /\s*$/.exec(rest)![0];
+  return { lead, core: rest.slice(0, rest.length - trail.length), trail };
+}
+
+export class SelectionCommands implements vscode.Disposable {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Values put on the clipboard that are still to be cleared (cleared at once on dispose). */
+  private readonly pending = new Set<string>();
+
+  constructor(
+    private readonly envelope: EnvelopeService,
+    private readonly picker: KeyPicker,
+    private readonly log: ExtensionLogger,
+  ) {}
+
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const v of this.pending) void this.clearIfStill(v);
+  }
+
+  private editor(): vscode.TextEditor {
+    const e = vscode.window.activeTextEditor;
+    if (!e) throw usageError('No active editor.', 'Open a file and select the value to seal or unseal.');
+    return e;
+  }
+
+  async sealSelection(explicit?: KeyTarget): Promise<number> {
+    const editor = this.editor();
+    const doc = editor.document;
+    const sels = editor.selections.filter((s) => !s.isEmpty);
+    if (!sels.length) throw usageError('Nothing is selected.', 'Select the value to seal (several selections seal each one).');
+    const parts = sels.map((s) => ({ sel: s, ...splitWhitespace(doc.getText(s)) })).filter((p) => p.core.length > 0);
+    if (!parts.length) throw usageError('The selection holds only whitespace.', 'Select the value to seal.');
+    if (parts.some((p) => findArmored(p.core).length > 0)) throw usageError('The selection already contains a sealed value.', 'Unseal it first, or select only plaintext.');
+    const target = await this.picker.resolve(explicit, 'Seal Selection with which key?');
+    const version = doc.version;
+    const context = settings.encryptionContext();
+    const sealed = await withCancellableProgress(`Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetLabel(target)}…`, async (signal) => {
+      const out: string[] = [];
+      for (const p of parts) out.push(await this.envelope.sealText(p.core, [target], context, { signal }));
+      return out;
+    });
+    if (doc.version !== version) throw usageError('The document changed while sealing; nothing was replaced.', 'Run Seal Selection again.');
+    const ok = await editor.edit((eb) => parts.forEach((p, i) => eb.replace(p.sel, p.lead + sealed[i] + p.trail)));
+    if (!ok) throw usageError('The editor refused the edit (read-only document?).');
+    this.log.info(`Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetLabel(target)}`);
+    return parts.length;
+  }
+
+  async unsealSelection(at?: unknown): Promise<number> {
+    const editor = this.editor();
+    const doc = editor.document;
+    const blobs = targetBlobs(editor, at);
+    if (!blobs.length) throw usageError('No sealed value under the cursor or in the selection.', 'Put the cursor on a kmsenv:v1:… value, or select text that contains some.');
+    const version = doc.version;
+    const plain = await withCancellableProgress(`Unsealing ${blobs.length} value${blobs.length > 1 ? 's' : ''}…`, async (signal) => {
+      const out: string[] = [];
+      for (const b of blobs) out.push((await this.envelope.unsealText(b.text, { signal })).text);
+      return out;
+    });
+    if (doc.version !== version) throw usageError('The document changed while unsealing; nothing was replaced.', 'Run Unseal Selection again.');
+    const ok = await editor.edit((eb) => blobs.forEach((b, i) => eb.replace(b.range, plain[i])));
+    if (!ok) throw usageError('The editor refused the edit (read-only document?).');
+    this.log.info(`Unsealed ${blobs.length} value(s) in ${doc.uri.toString(true)}`);
+    return blobs.length;
+  }
+
+  async copyUnsealed(at?: unknown): Promise<number> {
+    const editor = this.editor();
+    const blob = targetBlobs(editor, at)[0];
+    if (!blob) throw usageError('No sealed value under the cursor or in the selection.', 'Put the cursor on a kmsenv:v1:… value.');
+    const { text } = await withCancellableProgress('Unsealing to the clipboard…', (signal) => this.envelope.unsealText(blob.text, { signal }));
+    await vscode.env.clipboard.writeText(text);
+    const seconds = settings.clipboardTimeoutSeconds();
+    if (seconds > 0) {
+      this.pending.add(text);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void this.clearIfStill(text);
+      }, seconds * 1000);
+      this.timers.add(t);
+      vscode.window.setStatusBarMessage(`$(copy) Unsealed value copied; the clipboard is cleared in ${seconds} s`, Math.min(seconds, 10) * 1000);
+    } else {
+      vscode.window.setStatusBarMessage('$(copy) Unsealed value copied', 5000);
+    }
+    return seconds;
+  }
+
+  /** Empties the clipboard only if it still holds `value` (the user may have copied something else). */
+  private async clearIfStill(value: string): Promise<void> {
+    this.pending.delete(value);
+    try {
+      if ((await vscode.env.clipboard.readText()) === value) {
+        await vscode.env.clipboard.writeText('');
+        this.log.info('Cleared the unsealed value from the clipboard.');
+      }
+    } catch (err) {
+      this.log.warn(`Could not clear the clipboard: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Hover on an armored blob: provider, region, key id and context from the header, no KMS call. */
+export class SealedHoverProvider implements vscode.HoverProvider {
+  async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
+    const b = blobAt(doc, pos);
+    if (!b) return undefined;
+    let md: vscode.MarkdownString;
+    try {
+      const info = await inspect(dearmor(b.text));
+      md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value'));
+      const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), line: b.range.start.line, character: b.range.start.character } satisfies BlobPosition]));
+      md.appendMarkdown(`\n\n[Unseal](command:kmsEnvelope.unsealSelection?${args}) · [Copy Unsealed](command:kmsEnvelope.copyUnsealed?${args})`);
+      md.isTrusted = { enabledCommands: ['kmsEnvelope.unsealSelection', 'kmsEnvelope.copyUnsealed'] };
+    } catch (err) {
+      md = new vscode.MarkdownString(`**KMS Envelope:** this does not read as a sealed value: ${(err as Error).message}`);
+    }
+    return new vscode.Hover(md, b.range);
+  }
+}

@@ -1,0 +1,233 @@
+// The extension's services without VS Code: KeyService (providers per profile, regions, paged key
+// cache, errors and retry), TreeModel (rows, ids, flags, filter) and EnvelopeService (text, reseal,
+// rewrap) over the real local provider (memory key store) and the real emulator on 127.0.0.1 for
+// the clouds, through the real CredentialService.
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CredentialService } from '../../src/core/credentials/service';
+import { MemorySecretStore } from '../../src/core/secrets';
+import { createProvider } from '../../src/core/kms/registry';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
+import { KeyService, type ProfileRef } from '../../src/core/services/key-service';
+import { TreeModel, type TreeNode } from '../../src/core/services/tree-model';
+import { EnvelopeService } from '../../src/core/services/envelope-service';
+import { inspect } from '../../src/core/envelope/index';
+
+let em: RunningEmulator;
+let dir: string;
+let creds: CredentialService;
+let localStore: MemorySecretStore;
+let regionChoice: Record<string, string[]>;
+let pageSize: number;
+let keys: KeyService;
+let showLocal: boolean;
+
+before(async () => {
+  em = await startEmulator({ seed: true });
+});
+after(async () => {
+  await em.stop();
+});
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'services-test-'));
+  localStore = new MemorySecretStore();
+  creds = new CredentialService({ secretStore: new MemorySecretStore(), configDir: dir, env: {}, homeDir: dir });
+  regionChoice = {};
+  pageSize = 100;
+  showLocal = true;
+  keys = new KeyService({
+    credentials: creds,
+    createProvider: (name, opts) => createProvider(name, { ...opts, env: { KMS_ENVELOPE_CONFIG_DIR: dir }, secretStore: name === 'local' ? localStore : undefined }),
+    showLocal: () => showLocal,
+    regionChoice: (r: ProfileRef) => regionChoice[`${r.provider}/${r.profile}`],
+    pageSize: () => pageSize,
+  });
+  em.setFaults({});
+});
+afterEach(() => {
+  keys.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function addCloudProfiles(): Promise<void> {
+  const a = em.accounts[0];
+  await creds.addProfile({ provider: 'tencent', name: 'emu', endpoint: em.url }, { accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey });
+  await creds.addProfile({ provider: 'alibaba', name: 'emu', endpoint: em.url, regions: ['cn-hangzhou', 'cn-shanghai'] }, { accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret });
+}
+
+async function walk(model: TreeModel, node?: TreeNode, depth = 0): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of await model.getChildren(node)) {
+    const below = c.collapsible === 'expanded' ? await walk(model, c, depth + 1) : [];
+    model.update(c); // as VS Code re-renders a region row once its keys are loaded
+    out.push(`${'  '.repeat(depth)}${c.label}${c.description ? ` [${c.description}]` : ''} <${c.contextValue}>`, ...below);
+  }
+  return out;
+}
+
+describe('KeyService', () => {
+  it('shows local when enabled and a cloud only once it has a profile; no KMS call before a region is asked for', async () => {
+    em.resetCounters();
+    assert.deepEqual(await keys.listProviders(), ['local']);
+    showLocal = false;
+    assert.deepEqual(await keys.listProviders(), []);
+    await addCloudProfiles();
+    assert.deepEqual(await keys.listProviders(), ['tencent', 'alibaba']);
+    assert.equal(em.counters().total ?? 0, 0);
+  });
+
+  it('regions: the settings choice, else the profile regions, else every region the provider lists', async () => {
+    await addCloudProfiles();
+    assert.deepEqual(await keys.listRegions({ provider: 'alibaba', profile: 'emu' }), ['cn-hangzhou', 'cn-shanghai']);
+    const all = await keys.listRegions({ provider: 'tencent', profile: 'emu' });
+    assert.ok(all.includes('ap-guangzhou') && all.length > 5, `all regions: ${all.join(',')}`);
+    regionChoice['tencent/emu'] = ['ap-shanghai'];
+    assert.deepEqual(await keys.listRegions({ provider: 'tencent', profile: 'emu' }), ['ap-shanghai']);
+    assert.equal(await keys.hasRegionChoice({ provider: 'tencent', profile: 'emu' }), true);
+  });
+
+  it('pages with load more, and a refresh keeps as many keys as were shown', async () => {
+    const local = await keys.getProvider({ provider: 'local', profile: 'default' });
+    for (let i = 0; i < 5; i++) await local.createKey('local', { alias: `k${i}` });
+    pageSize = 2;
+    const ref = { provider: 'local' as const, profile: 'default', region: 'local' };
+    let st = await keys.ensureLoaded(ref);
+    assert.deepEqual(st.keys.map((k) => k.alias), ['k0', 'k1']);
+    assert.ok(st.nextToken);
+    assert.equal(st.total, 5);
+    st = await keys.loadMore(ref);
+    assert.deepEqual(st.keys.map((k) => k.alias), ['k0', 'k1', 'k2', 'k3']);
+    await local.disableKey('local', st.keys[3].keyId);
+    st = await keys.refreshRegion(ref);
+    assert.equal(st.keys.length, 4);
+    assert.equal(st.keys[3].state, 'Disabled');
+    st = await keys.loadMore(ref);
+    assert.equal(st.keys.length, 5);
+    assert.equal(st.nextToken, undefined);
+  });
+
+  it('shares one request between concurrent loads of a region', async () => {
+    await addCloudProfiles();
+    em.resetCounters();
+    const ref = { provider: 'tencent' as const, profile: 'emu', region: 'ap-guangzhou' };
+    await Promise.all([keys.ensureLoaded(ref), keys.ensureLoaded(ref), keys.ensureLoaded(ref)]);
+    assert.equal(em.counters()['tencent:ListKeyDetail'] ?? em.counters()['tencent:ListKeys'], 1, JSON.stringify(em.counters()));
+  });
+
+  it('a failing region keeps its error (no retry storm) until retry, then loads', async () => {
+    await addCloudProfiles();
+    em.setFaults({ 'tencent:*': { unavailable: { count: 50 } } });
+    const ref = { provider: 'tencent' as const, profile: 'emu', region: 'ap-guangzhou' };
+    const st = await keys.ensureLoaded(ref);
+    assert.ok(st.error, 'expected an error');
+    assert.equal(st.error.details.region ?? 'ap-guangzhou', 'ap-guangzhou');
+    const again = await keys.ensureLoaded(ref);
+    assert.equal(again, st);
+    em.setFaults({});
+    const ok = await keys.retry(ref);
+    assert.equal(ok.error, undefined);
+    assert.equal(ok.keys.length, 3);
+  });
+});
+
+describe('TreeModel', () => {
+  it('renders provider → profile → region → key rows with states, flags and stable ids', async () => {
+    await addCloudProfiles();
+    regionChoice['tencent/emu'] = ['ap-guangzhou', 'ap-nanjing'];
+    const model = new TreeModel(keys, { defaultKey: () => ({ keyref: 'alibaba:cn-hangzhou:alias/seed-enabled' }) });
+    const lines = await walk(model);
+    const text = lines.join('\n');
+    assert.match(text, /^Local keys <kms:provider\+local>/m);
+    assert.match(text, /^ {2}This machine <kms:profile\+local\+local>/m);
+    assert.match(text, /^ {6}No keys <kms:empty>/m);
+    assert.match(text, /^Tencent Cloud KMS <kms:provider\+tencent>/m);
+    assert.match(text, /^ {4}ap-guangzhou \[3 keys\] <kms:region\+tencent>/m);
+    assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias>/m);
+    assert.match(text, /^ {6}seed-disabled \[disabled · .*\] <kms:key\+disabled\+tencent\+alias>/m);
+    assert.match(text, /^ {6}seed-pending-deletion \[pending deletion · .*\] <kms:key\+pendingDeletion\+tencent\+alias>/m);
+    assert.match(text, /^ {4}ap-nanjing \[0 keys\] <kms:region\+tencent>/m);
+    assert.match(text, /^ {6}seed-enabled \[★ default · .*\] <kms:key\+enabled\+alibaba\+default\+alias>/m);
+    const region = model.getNode('r:tencent/emu/ap-guangzhou')!;
+    const children = await model.getChildren(region);
+    const key = children.find((c) => c.kind === 'key' && c.label === 'seed-enabled')!;
+    assert.equal(key.icon?.id, 'key');
+    assert.ok(key.tooltip?.includes('| State | Enabled |'));
+    assert.ok(key.tooltip?.includes('tencent:ap-guangzhou:'));
+    // The same id gives the same object after a refresh (VS Code matches change events by identity).
+    keys.reset();
+    const again = (await model.getChildren(region)).find((c) => c.id === key.id);
+    assert.equal(again, key);
+    model.dispose();
+  });
+
+  it('filters by alias or id and says what the filter hides; load more and error rows carry their commands', async () => {
+    await addCloudProfiles();
+    const model = new TreeModel(keys);
+    const region = { kind: 'region', id: 'r:alibaba/emu/cn-hangzhou', provider: 'alibaba', profile: 'emu', region: 'cn-hangzhou', label: 'cn-hangzhou', contextValue: '', collapsible: 'expanded' } as TreeNode;
+    model.setFilter('DISABLED');
+    let rows = await model.getChildren(region);
+    assert.deepEqual(rows.map((r) => r.label), ['seed-disabled']);
+    model.setFilter('nothing-like-this');
+    rows = await model.getChildren(region);
+    assert.equal(rows[0].label, 'No keys match "nothing-like-this"');
+    assert.equal(rows[0].description, '3 hidden by the filter');
+    model.setFilter('');
+    pageSize = 2;
+    keys.reset();
+    rows = await model.getChildren(region);
+    assert.equal(rows.length, 3);
+    assert.equal(rows[2].kind, 'loadMore');
+    assert.equal(rows[2].command?.command, 'kmsEnvelope.loadMore');
+    assert.equal(rows[2].description, '2 of 3 loaded');
+    em.setFaults({ 'alibaba:*': { unavailable: { count: 50 } } });
+    keys.reset();
+    rows = await model.getChildren(region);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].kind, 'error');
+    assert.equal(rows[0].command?.command, 'kmsEnvelope.retry');
+    assert.match(rows[0].contextValue, /^kms:error/);
+    model.dispose();
+  });
+});
+
+describe('EnvelopeService', () => {
+  it('seals text to one armored line and back; reseals to the same recipients and context; rewrap adds a recipient', async () => {
+    await addCloudProfiles();
+    const local = await keys.getProvider({ provider: 'local', profile: 'default' });
+    const k = await local.createKey('local', { alias: 'svc' });
+    const env = new EnvelopeService(keys);
+    const armored = await env.sealText('s3cret value', [{ provider: 'local', region: 'local', key: 'svc' }], { app: 'test' });
+    assert.match(armored, /^kmsenv:v1:[A-Za-z0-9+/=]+$/);
+    const { text, header } = await env.unsealText(armored);
+    assert.equal(text, 's3cret value');
+    assert.deepEqual(header.context, { app: 'test' });
+    assert.equal(header.recipients[0].keyId, k.keyId);
+
+    const resealed = await env.reseal(Buffer.from('changed'), header);
+    const h2 = await inspect(resealed);
+    assert.deepEqual(h2.context, { app: 'test' });
+    assert.deepEqual(h2.recipients.map((r) => r.keyId), [k.keyId]);
+
+    const wrapped = await env.rewrap(resealed, [{ provider: 'tencent', region: 'ap-guangzhou', key: 'seed-enabled', profile: 'emu' }], 'add');
+    assert.deepEqual(wrapped.header.recipients.map((r) => r.provider), ['local', 'tencent']);
+    const opened = await env.unsealBytes(wrapped.blob);
+    assert.equal(opened.plaintext.toString(), 'changed');
+
+    const replaced = await env.rewrap(wrapped.blob, [{ provider: 'alibaba', region: 'cn-hangzhou', key: 'alias/seed-enabled', profile: 'emu' }], 'replace');
+    assert.deepEqual(replaced.header.recipients.map((r) => r.provider), ['alibaba']);
+    assert.deepEqual(replaced.header.context, { app: 'test' });
+  });
+
+  it('names the missing profile when a cloud key has none', async () => {
+    const env = new EnvelopeService(keys);
+    await assert.rejects(env.sealText('x', [{ provider: 'tencent', region: 'ap-guangzhou', key: 'k' }], undefined), (e: Error & { kind?: string }) => {
+      assert.equal(e.kind, 'credentials');
+      assert.match(e.message, /No Tencent Cloud KMS profile/);
+      return true;
+    });
+  });
+});
