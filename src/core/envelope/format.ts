@@ -24,7 +24,7 @@ import {
   type GetDecipher,
   type KeyringNode,
   type NodeDecryptionMaterial,
-} from '@aws-crypto/client-node';
+} from '@aws-crypto/material-management-node';
 import {
   ContentType,
   MessageIdLength,
@@ -54,6 +54,8 @@ export const MAX_FRAME_LENGTH = 64 * 1024 * 1024;
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
 const FINAL_SEQ = 0xffffffff;
+/** AES-GCM update size: 256 KiB slices ran ~1.5 GB/s here, whole 1 MiB updates ~0.9 GB/s (cache). */
+const CIPHER_SLICE = 256 * 1024;
 
 const fromUtf8 = (s: string) => Buffer.from(s, 'utf8');
 const toUtf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
@@ -86,7 +88,7 @@ export interface SealSession {
   header: Buffer;
   info: HeaderInfo;
   /** Encrypts one frame given as plaintext pieces whose lengths sum to `length`. */
-  frame(seq: number, parts: Buffer[], length: number, isFinal: boolean): Buffer;
+  frame(seq: number, parts: Buffer[], length: number, isFinal: boolean): Buffer[];
   dispose(): void;
 }
 
@@ -128,11 +130,9 @@ export async function openSealSession(keyring: KeyringNode, context: EncryptionC
         const head = buf(isFinal ? serialize.finalFrameHeader(seq, iv, length) : serialize.frameHeader(seq, iv));
         const cipher = getCipher(iv);
         cipher.setAAD(frameAad(messageId, seq, length, isFinal));
-        const out = Buffer.allocUnsafe(head.length + length + TAG_LENGTH);
-        let pos = head.copy(out, 0);
-        for (const p of parts) pos += cipher.update(p).copy(out, pos);
-        pos += cipher.final().copy(out, pos);
-        cipher.getAuthTag().copy(out, pos);
+        const out = [head];
+        for (const p of parts) for (let i = 0; i < p.length; i += CIPHER_SLICE) out.push(cipher.update(p.subarray(i, i + CIPHER_SLICE)));
+        out.push(cipher.final(), cipher.getAuthTag());
         return out;
       },
     };

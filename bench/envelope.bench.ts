@@ -1,0 +1,134 @@
+// Envelope throughput: seal and unseal of a file (default 1 GiB), file to file through
+// sealFile/unsealFile (the CLI's code path) with a local raw-AES recipient, as ratios against
+// (a) raw AES-256-GCM streaming in Node over the same bytes and (b) `age` sealing and opening the
+// same file, all in this run. Each operation runs in its own process (bundled, plain `node`) so its
+// peak RSS is its own; wall time is measured around the whole process for every contender.
+//
+//   BENCH_SIZE_MB=1024   input size            BENCH_REPS=3   best-of-N
+//   BENCH_FRAMES=65536,1048576,...  also time seal/unseal per frame length (how the default was chosen)
+//   BENCH_STOCK=1        also time the stock ESDK encryptStream/decryptStream
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { DEFAULT_FRAME_LENGTH } from '../src/core/envelope';
+
+const MiB = 1024 * 1024;
+const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024);
+const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
+const frames = (process.env.BENCH_FRAMES ?? '').split(',').filter(Boolean).map(Number);
+const withStock = process.env.BENCH_STOCK === '1';
+
+interface Sample {
+  seconds: number;
+  rssMb: number;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Sample {
+  // Start every contender with no dirty pages left over from the one before.
+  spawnSync('sync');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const kib = Number(r.stderr.trim().split('\n').at(-1));
+  return { seconds, rssMb: kib / 1024 };
+}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file, { highWaterMark: 4 * MiB })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+async function main() {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kms-envelope-bench-'));
+  const cleanup = () => fsp.rm(dir, { recursive: true, force: true });
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    const child = path.join(dir, 'child.js');
+    await esbuild.build({ entryPoints: [path.join(__dirname, 'lib', 'envelope-child.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: child, external: ['keytar'], logLevel: 'warning' });
+
+    const input = path.join(dir, 'input.bin');
+    const fh = await fsp.open(input, 'w');
+    const block = randomBytes(16 * MiB);
+    for (let left = sizeMb * MiB; left > 0; left -= block.length) await fh.write(block, 0, Math.min(left, block.length));
+    await fh.close();
+    const inputHash = await sha256(input);
+
+    const env = { ...process.env, BENCH_KEY_HEX: randomBytes(32).toString('hex') };
+    const id = path.join(dir, 'age-identity.txt');
+    spawnSync('age-keygen', ['-o', id], { stdio: 'ignore' });
+    const ageRecipient = spawnSync('age-keygen', ['-y', id], { encoding: 'utf8' }).stdout.trim();
+    if (!ageRecipient.startsWith('age1')) throw new Error('age-keygen did not produce a recipient; is the Debian package "age" installed?');
+
+    const f = (name: string) => path.join(dir, name);
+    const node = process.execPath;
+    const ops: Record<string, () => Sample> = {
+      'envelope seal': () => timed(node, [child, 'seal', input, f('x.sealed')], env),
+      'envelope unseal': () => timed(node, [child, 'unseal', f('x.sealed'), f('x.out')], env),
+      'AES-GCM encrypt': () => timed(node, [child, 'gcm-enc', input, f('x.gcm')], env),
+      'AES-GCM decrypt': () => timed(node, [child, 'gcm-dec', f('x.gcm'), f('x.gcm.out')], env),
+      'age encrypt': () => timed('age', ['-r', ageRecipient, '-o', f('x.age'), input]),
+      'age decrypt': () => timed('age', ['-d', '-i', id, '-o', f('x.age.out'), f('x.age')]),
+    };
+    if (withStock) {
+      ops['stock ESDK seal'] = () => timed(node, [child, 'esdk-seal', input, f('x.esdk'), String(DEFAULT_FRAME_LENGTH)], env);
+      ops['stock ESDK unseal'] = () => timed(node, [child, 'esdk-unseal', f('x.esdk'), f('x.esdk.out')], env);
+    }
+    const best = new Map<string, Sample>();
+    for (let rep = 0; rep < reps; rep++) {
+      for (const [name, run] of Object.entries(ops)) {
+        const s = run();
+        const b = best.get(name);
+        best.set(name, { seconds: Math.min(s.seconds, b?.seconds ?? Infinity), rssMb: Math.max(s.rssMb, b?.rssMb ?? 0) });
+        if (name === 'envelope unseal' && rep === 0 && (await sha256(f('x.out'))) !== inputHash) throw new Error('unsealed output differs from the input');
+        for (const out of ['x.out', 'x.gcm.out', 'x.age.out', 'x.esdk.out']) await fsp.rm(f(out), { force: true });
+      }
+    }
+
+    const mibs = (n: string) => sizeMb / best.get(n)!.seconds;
+    const ratio = (a: string, b: string) => mibs(a) / mibs(b);
+    console.log(`envelope: ${sizeMb} MiB file to file, frame ${DEFAULT_FRAME_LENGTH / 1024} KiB, best of ${reps}, ${os.cpus().length} CPUs, node ${process.version}`);
+    console.log(`${'operation'.padEnd(20)}${'MiB/s'.padStart(8)}${'peak RSS'.padStart(11)}`);
+    for (const [name, s] of best) console.log(`${name.padEnd(20)}${mibs(name).toFixed(0).padStart(8)}${`${s.rssMb.toFixed(0)} MB`.padStart(11)}`);
+    const rss = Math.max(best.get('envelope seal')!.rssMb, best.get('envelope unseal')!.rssMb);
+    const rows: Array<[string, number, number, string]> = [
+      ['seal / age encrypt', ratio('envelope seal', 'age encrypt'), 1.0, 'x'],
+      ['unseal / age decrypt', ratio('envelope unseal', 'age decrypt'), 1.0, 'x'],
+      ['seal / AES-GCM encrypt', ratio('envelope seal', 'AES-GCM encrypt'), 0.8, 'x'],
+      ['unseal / AES-GCM decrypt', ratio('envelope unseal', 'AES-GCM decrypt'), 0.8, 'x'],
+    ];
+    console.log('\nratio (target)');
+    for (const [label, v, target] of rows) console.log(`${label.padEnd(26)}${v.toFixed(2)}x  (>= ${target.toFixed(1)}x: ${v >= target ? 'met' : 'MISSED'})`);
+    console.log(`${'peak RSS seal/unseal'.padEnd(26)}${rss.toFixed(0)} MB  (<= 128 MB: ${rss <= 128 ? 'met' : 'MISSED'})`);
+    if (withStock) console.log(`${'stock ESDK seal/unseal'.padEnd(26)}${ratio('stock ESDK seal', 'age encrypt').toFixed(2)}x / ${ratio('stock ESDK unseal', 'age decrypt').toFixed(2)}x age`);
+
+    if (frames.length) {
+      console.log('\nframe length        seal MiB/s   unseal MiB/s   peak RSS');
+      for (const fl of frames) {
+        let seal = Infinity;
+        let unseal = Infinity;
+        let rssF = 0;
+        for (let rep = 0; rep < reps; rep++) {
+          const a = timed(node, [child, 'seal', input, f('y.sealed'), String(fl)], env);
+          const b = timed(node, [child, 'unseal', f('y.sealed'), f('y.out')], env);
+          seal = Math.min(seal, a.seconds);
+          unseal = Math.min(unseal, b.seconds);
+          rssF = Math.max(rssF, a.rssMb, b.rssMb);
+          await fsp.rm(f('y.out'), { force: true });
+        }
+        console.log(`${`${fl / 1024} KiB`.padEnd(20)}${(sizeMb / seal).toFixed(0).padStart(11)}${(sizeMb / unseal).toFixed(0).padStart(15)}${`${rssF.toFixed(0)} MB`.padStart(11)}`);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
