@@ -116,7 +116,9 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   const xdg = join(root, 'xdg');
   const tmp = join(root, 't'); // short: VS Code puts unix sockets (vscode-ipc-<uuid>.sock) in TMPDIR
   for (const d of [join(userDataDir, 'User'), extensionsDir, workspace, xdg, tmp]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
+  // A persistent root (npm start) keeps the user's own settings from earlier runs.
+  const settingsFile = join(userDataDir, 'User', 'settings.json');
+  if (!opts.root || !existsSync(settingsFile)) writeFileSync(settingsFile, JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
   // An explicit (empty) config file keeps code-server from writing ~/.config/code-server/config.yaml.
   writeFileSync(join(root, 'config.yaml'), 'auth: none\n');
   const logFile = opts.logFile ?? join(root, 'code-server.log');
