@@ -198,6 +198,8 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
     const children = await treeProvider.getChildren(node);
     return Promise.all(
       children.map(async (c) => {
+        // Children first: a region row's description (count, failure) is rendered once its keys are in, as in the view.
+        const below = c.collapsible === 'expanded' || (c.collapsible === 'collapsed' && expandCollapsed) ? await snapshot(c, expandCollapsed) : undefined;
         const item = treeProvider.getTreeItem(c);
         const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
         const out: TreeSnapshotNode = {
@@ -211,7 +213,7 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
           command: item.command?.command,
           collapsible: c.collapsible,
         };
-        if (c.collapsible === 'expanded' || (c.collapsible === 'collapsed' && expandCollapsed)) out.children = await snapshot(c, expandCollapsed);
+        if (below) out.children = below;
         return out;
       }),
     );

@@ -267,19 +267,20 @@ export class KeyService {
   /** Loads the first page of a region unless loaded or loading; resolves when done (errors are kept in the state). */
   async ensureLoaded(ref: RegionRef, signal?: AbortSignal): Promise<RegionState> {
     const key = regionKey(ref);
-    let st = this.regions.get(key);
-    if (st?.loaded && !st.error) return st;
-    if (st?.loading) {
+    // A reset or refresh may replace the state while we wait: then wait for (or start) the new load.
+    for (let attempt = 0; ; attempt++) {
+      let st = this.regions.get(key);
+      if (st?.loaded && !st.loading) return st; // loaded, or failed: an error row stays until the user retries
+      if (!st || (!st.loaded && !st.loading)) {
+        st = { keys: [], loaded: false, generation: ++this.generation };
+        this.regions.set(key, st);
+        st.loading = this.fetchPages(ref, st.generation, undefined, 0, signal);
+      }
       await st.loading;
-      return this.regions.get(key)!;
+      const now = this.regions.get(key);
+      if (now?.loaded && !now.loading) return now;
+      if (attempt > 5) throw providerError(`Listing keys of ${ref.provider} ${ref.region} kept being restarted.`, 'Refresh the view.', { provider: ref.provider, region: ref.region });
     }
-    if (st?.loaded && st.error) return st; // an error row stays until the user retries
-    st = { keys: [], loaded: false, generation: ++this.generation };
-    this.regions.set(key, st);
-    const gen = st.generation;
-    st.loading = this.fetchPages(ref, gen, undefined, 0, signal);
-    await st.loading;
-    return this.regions.get(key)!;
   }
 
   /** Appends the next page of a loaded region. */
