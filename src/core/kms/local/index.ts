@@ -376,7 +376,7 @@ export class LocalKmsProvider implements KmsProvider {
   }
 
   private details(rec: LocalKeyRecord, providerCode: string) {
-    return { provider: 'local', region: LOCAL_REGION, keyId: rec.id, providerCode, file: this.store.file };
+    return { provider: 'local', region: LOCAL_REGION, keyId: rec.id, providerCode };
   }
 
   private checkRegion(region: string, key?: string): void {
@@ -407,7 +407,7 @@ export class LocalKmsProvider implements KmsProvider {
       throw providerError(
         `There is no local key "${keyIdOrAlias}" (looked up by id and alias in ${this.store.file}).`,
         `List the local keys: \`${cli} keys list --provider local\`; create one: \`${cli} keys create --provider local --alias <name>\`, or import one from another machine: \`${cli} keys import --provider local --in <file>\`.`,
-        { provider: 'local', region: LOCAL_REGION, keyId: keyIdOrAlias, providerCode: LOCAL_ERROR_CODES.notFound, file: this.store.file },
+        { provider: 'local', region: LOCAL_REGION, keyId: keyIdOrAlias, providerCode: LOCAL_ERROR_CODES.notFound },
       );
     }
     return rec;
