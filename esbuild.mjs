@@ -2,6 +2,7 @@
 // VS Code provides the first, the second is a native module loaded from node_modules.
 import * as esbuild from 'esbuild';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -23,8 +24,35 @@ const common = {
 // `node` (bench/cli.bench.ts). dist/cli.js (the package's bin) is a two-line launcher for the chunks.
 // `require` is provided to the ESM output for the CommonJS dependencies and the native keytar.
 // '@aws-crypto/client-node' resolves to the parts the engine uses (see src/cli/esdk-slim.ts).
+// In split ESM output, `await import('some-cjs-package')` would yield only `default` (Node's ESM/CJS
+// interop), while the code (and the CommonJS bundle) expect the package's named exports. This plugin
+// puts a small ESM facade in front of every dynamically imported npm package that re-exports the
+// names module.exports has at build time, and `default` as a CommonJS bundle would.
+const require = createRequire(import.meta.url);
+const dynamicCjsInterop = {
+  name: 'dynamic-cjs-interop',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || args.namespace === 'cjs-facade' || args.path.startsWith('node:') || isBuiltin(args.path)) return undefined;
+      return { path: args.path, namespace: 'cjs-facade', pluginData: { resolveDir: args.resolveDir } };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'cjs-facade' }, (args) => {
+      const names = Object.keys(require(require.resolve(args.path, { paths: [args.pluginData.resolveDir] }))).filter(
+        (n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default',
+      );
+      const spec = JSON.stringify(args.path);
+      return {
+        contents: `import * as m from ${spec};\nexport const { ${names.join(', ')} } = m;\nexport default m.default;\n`,
+        resolveDir: args.pluginData.resolveDir,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const cli = {
   ...common,
+  plugins: [dynamicCjsInterop],
   format: 'esm',
   splitting: true,
   entryPoints: { main: 'src/cli/main.ts' },
