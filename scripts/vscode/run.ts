@@ -5,7 +5,8 @@
 // Usage: node --import tsx scripts/vscode/run.ts [options]
 //   --tests <index.js>   built test entry (default out/test/integration/index.js; built first)
 //   --no-build           do not run scripts/vscode/build-tests.mjs first
-//   --vsix <file>        install this .vsix and test the installed build (no extensionDevelopmentPath)
+//   --vsix <file>        install this .vsix and test the installed build (no extensionDevelopmentPath);
+//                        runs the suites tagged "@packaged" in their title unless --grep is given
 //   --grep <regexp>      only tests whose full title matches
 //   --emulator [auto]    start the loopback KMS emulator (dist/cli.js emulator --seed --port 0) and pass
 //                        its URL to the host; "auto": only if the CLI has the emulator command
@@ -60,6 +61,8 @@ function parseArgs(argv: string[]): Args {
   }
   if (!Number.isFinite(a.timeoutS) || a.timeoutS <= 0) throw new Error('--timeout must be a positive number of seconds');
   a.label ||= a.vsix ? 'vsix' : 'integration';
+  // The installed build runs in production mode (no testing hooks): only suites tagged for it.
+  if (a.vsix && a.grep === undefined) a.grep = '@packaged';
   return a;
 }
 
@@ -130,7 +133,9 @@ async function main(): Promise<number> {
       env: { ...env, KMS_ENVELOPE_TEST_EXTENSIONS_DIR: join(root, 'vscode', 'extensions') },
       installVsix: args.vsix ? [args.vsix] : [],
     });
-    console.log(`code-server ${server.origin} (${args.vsix ? `installed ${relative(REPO_ROOT, args.vsix)}` : 'extension from source'}), started in ${Date.now() - t0} ms`);
+    console.log(
+      `code-server ${server.origin} (${args.vsix ? `installed ${relative(REPO_ROOT, args.vsix)}` : 'extension from source'}${args.grep ? `, tests matching /${args.grep}/` : ''}), started in ${Date.now() - t0} ms`,
+    );
 
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

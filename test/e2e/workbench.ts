@@ -2,6 +2,7 @@
 // source (or from a .vsix). One Workbench = one throw-away code-server + one headless Chromium page.
 // See test/e2e/README.md for how to write a scenario.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +27,46 @@ export interface WorkbenchOptions {
   /** Start the loopback KMS emulator (seeded) first; its URL is in `emulator.url`. */
   emulator?: boolean;
   /** Runs before code-server starts, with the run's dirs (e.g. add profiles with the CLI into configDir). */
-  prepare?: (ctx: { configDir: string; home: string; env: Record<string, string>; emulator?: Emulator }) => Promise<void> | void;
+  prepare?: (ctx: PrepareContext) => Promise<void> | void;
   /** Extra user settings. */
   settings?: Record<string, unknown>;
+}
+
+export interface PrepareContext {
+  configDir: string;
+  home: string;
+  /** The folder the window opens; write sample files here. */
+  workspace: string;
+  /** Environment of the extension host (KMS_ENVELOPE_CONFIG_DIR, ...): pass it to CLI calls. */
+  env: Record<string, string>;
+  emulator?: Emulator;
+}
+
+/** Runs the built CLI (dist/cli.js) with the workbench's environment; stdin (secrets) via a pipe, never argv. */
+export function cli(ctx: PrepareContext, args: string[], stdin = ''): string {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'cli.js'), ...args], {
+    input: stdin,
+    encoding: 'utf8',
+    env: { ...process.env, ...ctx.env },
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`kms-envelope ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/**
+ * The `npm start` sandbox: profiles tencent/sandbox and alibaba/sandbox pointing at the emulator
+ * (secrets into the keychain through the CLI's stdin) and a local key with alias "sandbox".
+ */
+export function addSandboxProfiles(ctx: PrepareContext): void {
+  const e = ctx.emulator;
+  assert.ok(e, 'addSandboxProfiles needs Workbench.open({ emulator: true })');
+  const x = e.exports;
+  cli(ctx, ['profiles', 'add', '--provider', 'tencent', '--name', 'sandbox', '--endpoint', e.url, '--region', 'ap-guangzhou', '--region', 'ap-shanghai'],
+    `${x.TENCENTCLOUD_SECRET_ID}\n${x.TENCENTCLOUD_SECRET_KEY}\n`);
+  cli(ctx, ['profiles', 'add', '--provider', 'alibaba', '--name', 'sandbox', '--endpoint', e.url, '--region', 'cn-hangzhou', '--region', 'cn-shanghai'],
+    `${x.ALIBABA_CLOUD_ACCESS_KEY_ID}\n${x.ALIBABA_CLOUD_ACCESS_KEY_SECRET}\n`);
+  cli(ctx, ['keys', 'create', '--provider', 'local', '--alias', 'sandbox', '--description', 'e2e sandbox key']);
 }
 
 export class Workbench {
@@ -39,13 +77,15 @@ export class Workbench {
     readonly root: string,
     readonly configDir: string,
     readonly emulator: Emulator | undefined,
+    readonly workspace: string,
   ) {}
 
   static async open(opts: WorkbenchOptions = {}): Promise<Workbench> {
     const root = mkdtempSync(join(tmpdir(), 'kms-envelope-e2e-'));
     const configDir = join(root, 'config');
     const home = join(root, 'home');
-    for (const d of [configDir, home, join(root, 'tmp')]) mkdirSync(d, { recursive: true });
+    const workspace = join(root, 'workspace');
+    for (const d of [configDir, home, workspace, join(root, 'tmp')]) mkdirSync(d, { recursive: true });
     for (const k of Object.keys(process.env)) if (SCRUB_ENV.test(k)) delete process.env[k];
     let emulator: Emulator | undefined;
     let server: CodeServer | undefined;
@@ -58,13 +98,14 @@ export class Workbench {
         KMS_ENVELOPE_TEST_TMP: join(root, 'tmp'),
         ...(emulator ? { KMS_ENVELOPE_EMULATOR_URL: emulator.url } : {}),
       };
-      await opts.prepare?.({ configDir, home, env, emulator });
-      server = await startCodeServer({ root: join(root, 'vscode'), env, settings: opts.settings, installVsix: opts.vsix ? [opts.vsix] : [] });
+      await opts.prepare?.({ configDir, home, workspace, env, emulator });
+      server = await startCodeServer({ root: join(root, 'vscode'), workspace, env, settings: opts.settings, installVsix: opts.vsix ? [opts.vsix] : [] });
       browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      page.setDefaultTimeout(20_000);
       await page.goto(server.workbenchUrl({ extensionDevelopmentPath: opts.vsix ? undefined : REPO_ROOT }));
       await waitForWorkbench(page);
-      return new Workbench(page, server, browser, root, configDir, emulator);
+      return new Workbench(page, server, browser, root, configDir, emulator, workspace);
     } catch (e) {
       await browser?.close().catch(() => undefined);
       await server?.stop();
@@ -169,22 +210,73 @@ export class Workbench {
 
   // --- context menus -------------------------------------------------------------------------
 
-  /** Right-clicks `target` and clicks the context-menu entry `item`; fails listing what the menu offers. */
-  async contextMenu(target: Locator, item: string): Promise<void> {
-    await target.click({ button: 'right' });
+  /**
+   * Right-clicks `target` (a locator: its centre; or page coordinates) and clicks the context-menu
+   * entry `item`; fails listing what the menu offers. The workbench renders menus in a shadow root.
+   */
+  async contextMenu(target: Locator | { x: number; y: number }, item: string): Promise<void> {
+    if ('x' in target) await this.page.mouse.click(target.x, target.y, { button: 'right' });
+    else await target.click({ button: 'right' });
     const menu = this.page.locator('.context-view .monaco-menu');
     await menu.waitFor({ state: 'visible' });
     const labels = (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
     assert.ok(labels.includes(item), `context menu has no "${item}"; it has: ${labels.join(' | ')}`);
-    await menu.locator('.action-item', { hasText: item }).first().click();
+    const entry = menu.locator('.action-item', { has: this.page.locator('.action-label', { hasText: new RegExp(`^${escapeRe(item)}$`) }) }).first();
+    await entry.hover();
+    await entry.click();
+    await menu.waitFor({ state: 'hidden' });
+  }
+
+  /** Centre of the active editor's (first) selection, for a right-click that keeps the selection. */
+  async selectionCentre(): Promise<{ x: number; y: number }> {
+    const sel = this.page.locator('.editor-instance .monaco-editor .selected-text').first();
+    await sel.waitFor({ state: 'attached' });
+    const box = await sel.boundingBox();
+    assert.ok(box, 'the editor has no visible selection');
+    return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
   }
 
   /** Explorer row of a workspace file (opens the Explorer first). */
   async explorerRow(name: string): Promise<Locator> {
-    await this.page.keyboard.press('Control+Shift+E');
-    const row = this.page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+    if (!/^explorer/i.test(await this.sideBarTitle())) await this.activityItem('Explorer').click();
+    const row = this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }) }).first();
     await row.waitFor({ state: 'visible' });
     return row;
+  }
+
+  // --- editors ---------------------------------------------------------------------------------
+
+  /** Opens a workspace file through Quick Open (Ctrl+P) and waits for its editor tab. */
+  async openFile(name: string): Promise<Locator> {
+    await this.page.keyboard.press('Control+P');
+    const input = this.page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(name);
+    // File search runs in the server (ripgrep): pick the row once it is there, not the first guess.
+    await this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first().click();
+    await this.page.locator('.tabs-container .tab', { hasText: name }).first().waitFor({ state: 'visible' });
+    const editor = this.page.locator('.editor-instance .monaco-editor').first();
+    await editor.waitFor({ state: 'visible' });
+    return editor;
+  }
+
+  /** Selects line `line` (1-based) of the active editor from column `fromColumn` (1-based) to its end. */
+  async selectLine(line: number, fromColumn = 1): Promise<void> {
+    await this.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await this.page.keyboard.press('Control+G');
+    await this.answerQuickInput(`:${line}`);
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    for (let i = 1; i < fromColumn; i++) await this.page.keyboard.press('ArrowRight');
+    await this.page.keyboard.press('Shift+End');
+  }
+
+  /** The visible text of the active editor, one string per rendered line. */
+  async editorLines(): Promise<string[]> {
+    const lines = this.page.locator('.editor-instance .monaco-editor .view-lines .view-line');
+    const tops = await lines.evaluateAll((els) =>
+      els.map((e) => ({ top: parseFloat((e as unknown as { style: { top: string } }).style.top), text: (e.textContent ?? '').replace(/\u00a0/g, ' ') })),
+    );
+    return tops.sort((a, b) => a.top - b.top).map((l) => l.text);
   }
 
   // --- notifications and panel ---------------------------------------------------------------
@@ -218,3 +310,5 @@ export class Workbench {
     return this.page.locator('.part.panel');
   }
 }
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -26,7 +26,7 @@ const isInside = (child: string, parent: string) => {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 };
 
-suite('activation', () => {
+suite('activation @packaged', () => {
   test('the extension is present and activates', async () => {
     const ext = await activateExtension();
     const pkg = ext.packageJSON as Manifest;

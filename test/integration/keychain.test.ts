@@ -13,7 +13,7 @@ type Keytar = {
   deletePassword(service: string, account: string): Promise<boolean>;
 };
 
-suite('keychain in the extension host', () => {
+suite('keychain in the extension host @packaged', () => {
   test("the extension's own keytar round-trips a secret through the OS keychain", async function () {
     // Linux without a session bus has no Secret Service at all (a headless CI box outside with-keyring.sh).
     if (process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS) this.skip();
