@@ -1,7 +1,8 @@
 // Bundles the extension and the CLI. `vscode` and the native `keytar` stay external:
 // VS Code provides the first, the second is a native module loaded from node_modules.
 import * as esbuild from 'esbuild';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createRequire, isBuiltin } from 'node:module';
 
 const production = process.argv.includes('--production');
@@ -66,15 +67,22 @@ const cliLauncher = '#!/usr/bin/env node\n// Launcher of the kms-envelope CLI (b
 
 const builds = [{ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }, cli];
 
-// Old hashed chunks would pile up in dist/cli/chunks otherwise.
-rmSync('dist/cli', { recursive: true, force: true });
-rmSync('dist/cli.js.map', { force: true });
 mkdirSync('dist', { recursive: true });
-writeFileSync('dist/cli.js', cliLauncher, { mode: 0o755 });
-chmodSync('dist/cli.js', 0o755);
+rmSync('dist/cli.js.map', { force: true });
+// The launcher is replaced atomically: a CLI started while we build never sees half a file.
+writeFileSync('dist/.cli.js.tmp', cliLauncher, { mode: 0o755 });
+chmodSync('dist/.cli.js.tmp', 0o755);
+renameSync('dist/.cli.js.tmp', 'dist/cli.js');
 
 if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  const [, cliResult] = await Promise.all([esbuild.build(builds[0]), esbuild.build({ ...cli, metafile: true })]);
+  // Remove chunks of earlier builds only now (hashed names pile up otherwise); removing dist/cli
+  // before building would break CLI runs that start during the build (tests, other terminals).
+  const keep = new Set(Object.keys(cliResult.metafile.outputs).map((f) => resolve(f)));
+  for (const f of readdirSync('dist/cli', { recursive: true, withFileTypes: true })) {
+    const p = resolve(f.parentPath ?? f.path, f.name);
+    if (f.isFile() && !keep.has(p)) rmSync(p, { force: true });
+  }
 }
