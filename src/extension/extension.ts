@@ -20,7 +20,7 @@ import { registerKeyCommands } from './key-commands';
 import { KeyPicker } from './key-picker';
 import { channelLogger } from './log';
 import { registerProfileCommands } from './profiles';
-import { SEALED_SCHEME, SealedFileSystem } from './sealed-fs';
+import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, type ChosenSecretStore } from './secret-storage';
 import { SealedHoverProvider, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
@@ -174,6 +174,7 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
       sealFile: (u, t) => files.sealFile(u, t),
     }),
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedFs, { isCaseSensitive: true }),
+    new SealedAutoSave(log),
     vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, files),
     vscode.window.registerFileDecorationProvider(files),
     vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),

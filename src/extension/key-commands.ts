@@ -283,7 +283,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     }),
     reg('kmsEnvelope.sealWithKey', async (arg?: unknown) => {
       const k = await keyArg(arg);
-      const target: KeyTarget = { provider: k.ref.provider, region: k.ref.region, key: k.keyId, ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }) };
+      const target: KeyTarget = { provider: k.ref.provider, region: k.ref.region, key: k.keyId, label: k.name, ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }) };
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.selections.some((s) => !s.isEmpty)) return d.sealSelection(target);
       if (editor && editor.document.uri.scheme === 'file' && !editor.document.isUntitled) return d.sealFile(editor.document.uri, target);

@@ -71,7 +71,7 @@ export class KeyPicker implements vscode.Disposable {
   async remember(t: KeyTarget, label?: string): Promise<void> {
     const keyref = keyrefOf(t);
     const rest = this.recent().filter((r) => !(r.keyref === keyref && (r.profile ?? '') === (t.profile ?? '')));
-    const entry: RecentKey = { keyref, label: label ?? t.key, ...(t.profile ? { profile: t.profile } : {}) };
+    const entry: RecentKey = { keyref, label: label ?? t.label ?? this.recent().find((r) => r.keyref === keyref)?.label ?? t.key, ...(t.profile ? { profile: t.profile } : {}) };
     await this.context.globalState.update(RECENT_KEY, [entry, ...rest].slice(0, MAX_RECENT));
   }
 
@@ -105,7 +105,7 @@ export class KeyPicker implements vscode.Disposable {
                     label: `$(key) ${k.alias ?? k.keyId}`,
                     description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
-                    target: { provider, region, key: k.keyId, ...(provider === 'local' ? {} : { profile: p.name }) },
+                    target: { provider, region, key: k.keyId, label: k.alias ?? k.keyId, ...(provider === 'local' ? {} : { profile: p.name }) },
                   });
                 }
               }),
@@ -127,7 +127,7 @@ export class KeyPicker implements vscode.Disposable {
         label: `$(history) ${r.label}`,
         description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),
         detail: 'recently used',
-        target: targetFromKeyref(r.keyref, r.profile),
+        target: { ...targetFromKeyref(r.keyref, r.profile), label: r.label },
       }));
       const recentRefs = new Set(recent.map((r) => `${r.keyref}|${r.profile ?? ''}`));
       const rest = all.filter((i) => !recentRefs.has(`${keyrefOf(i.target!)}|${i.target!.profile ?? ''}`));

@@ -127,3 +127,49 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     this.sizes.delete(real);
   }
 }
+
+/**
+ * Keeps decrypted editors from lingering dirty. VS Code writes a hot-exit backup of every dirty
+ * editor (any scheme, this one included) to `<user-data>/User/Backups/…` about one second after an
+ * edit; measured in the integration suite, that backup holds the plaintext. So an edited
+ * kms-sealed: document is saved — sealed again — shortly after typing stops, before the backup
+ * timer fires; saving also makes VS Code discard any backup already written.
+ * `kmsEnvelope.sealedFiles.autoSaveDelayMs` = 0 turns this off (then unsaved edits do reach the
+ * backup folder until saved or reverted).
+ */
+export class SealedAutoSave implements vscode.Disposable {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly log: ExtensionLogger) {
+    this.sub = vscode.workspace.onDidChangeTextDocument((e) => this.onChange(e.document));
+  }
+
+  private onChange(doc: vscode.TextDocument): void {
+    if (doc.uri.scheme !== SEALED_SCHEME) return;
+    const delay = settings.sealedAutoSaveDelayMs();
+    if (delay <= 0) return;
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    if (!doc.isDirty) return;
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        if (!doc.isDirty || doc.isClosed) return;
+        doc.save().then(
+          (ok) => {
+            if (!ok) this.log.warn(`Auto-save of ${realPathOf(doc.uri)} did not complete; unsaved edits stay only in the editor.`);
+          },
+          (err: unknown) => this.log.error(`Auto-save of ${realPathOf(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, delay),
+    );
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.sub.dispose();
+  }
+}

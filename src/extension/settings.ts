@@ -58,6 +58,11 @@ export const settings = {
   async setLocalKeys(v: 'auto' | 'always' | 'never'): Promise<void> {
     await cfg().update('localKeys', v, vscode.ConfigurationTarget.Global);
   },
+  /** Delay before an edited kms-sealed: editor is sealed and saved; 0 = no auto-save. */
+  sealedAutoSaveDelayMs(): number {
+    const n = cfg().get<number>('sealedFiles.autoSaveDelayMs') ?? 300;
+    return Number.isFinite(n) && n >= 0 ? n : 300;
+  },
   pageSize(): number {
     const n = cfg().get<number>('tree.pageSize') ?? 100;
     return Number.isInteger(n) && n >= 1 ? Math.min(n, 1000) : 100;

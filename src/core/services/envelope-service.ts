@@ -35,6 +35,8 @@ export interface KeyTarget {
   key: string;
   /** Cloud profile; the provider's default profile when absent. */
   profile?: string;
+  /** How to show the key (its alias), for pickers; not used to find it. */
+  label?: string;
 }
 
 export function targetFromKeyref(keyref: string, profile?: string): KeyTarget {
