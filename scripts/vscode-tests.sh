@@ -8,7 +8,14 @@
 # Exit status non-zero if any step fails (every step runs anyway, so one run shows everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ]; then exec bash scripts/with-keyring.sh bash "$0" "$@"; fi
+if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ]; then
+  # A keyring file of its own (gnome-keyring reloads $XDG_DATA_HOME/keyrings/* when another session
+  # writes it, so concurrent runs sharing ~/.local/share/keyrings lose each other's entries).
+  export XDG_DATA_HOME; XDG_DATA_HOME=$(mktemp -d -t kms-envelope-keyring.XXXXXX)
+  export KMS_ENVELOPE_KEYRING_TMP="$XDG_DATA_HOME"
+  exec bash scripts/with-keyring.sh bash "$0" "$@"
+fi
+if [ -n "${KMS_ENVELOPE_KEYRING_TMP:-}" ]; then trap 'rm -rf "$KMS_ENVELOPE_KEYRING_TMP"' EXIT; fi
 
 t_all=$(date +%s)
 step() { printf '\n=== %s\n' "$*"; }

@@ -86,6 +86,42 @@ function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir
   ];
 }
 
+// Process groups started here (code-server, emulator). Whatever way this process ends — a crash,
+// process.exit() before an async cleanup finished — the 'exit' hook SIGKILLs those still alive, so
+// no server outlives the run.
+const liveGroups = new Set<number>();
+export function trackGroup(proc: ChildProcess): void {
+  if (proc.pid === undefined) return;
+  const pid = proc.pid;
+  liveGroups.add(pid);
+  proc.once('exit', () => liveGroups.delete(pid));
+}
+const tempDirs = new Set<string>();
+/** Removes `dir` when this process exits, however it exits (unless forget() is called first). */
+export function removeOnExit(dir: string): { forget(): void } {
+  tempDirs.add(dir);
+  return { forget: () => tempDirs.delete(dir) };
+}
+process.once('exit', () => {
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+// A closed terminal or pipe (Ctrl+C also ends the stderr filter of with-keyring.sh) must not turn
+// a log line into an EPIPE crash in the middle of the teardown.
+for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+
+/** For processes without their own signal handling (the e2e test files): on SIGINT/SIGTERM/SIGHUP,
+ *  exit, so the 'exit' hook above kills the servers (a signal's default action would skip it). */
+export function exitOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+}
+
 /** Kills a detached child's whole process group: SIGTERM, then SIGKILL after graceMs. */
 export async function killGroup(proc: ChildProcess, graceMs = 3000): Promise<void> {
   if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
@@ -110,6 +146,7 @@ export async function killGroup(proc: ChildProcess, graceMs = 3000): Promise<voi
 export async function startCodeServer(opts: CodeServerOptions = {}): Promise<CodeServer> {
   const cs = ensureCodeServer();
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'kms-envelope-vscode-'));
+  if (!opts.root && !opts.keep) removeOnExit(root);
   const userDataDir = join(root, 'user-data');
   const extensionsDir = join(root, 'extensions');
   const workspace = opts.workspace ?? join(root, 'workspace');
@@ -148,6 +185,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   const args = [...serverArgs(cs, root, userDataDir, extensionsDir), '--auth', 'none', '--bind-addr', bind, workspace];
   // detached: its own process group, so stop() also ends the extension host and pty helpers.
   const proc = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  trackGroup(proc);
   const log = createWriteStream(logFile);
   proc.stdout!.pipe(log, { end: false });
   proc.stderr!.pipe(log, { end: false });
@@ -244,8 +282,14 @@ export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<
  */
 export function reexecUnderKeyring(scriptFile: string): boolean {
   if (process.env.KMS_ENVELOPE_IN_KEYRING === '1') return true;
+  // gnome-keyring keeps its keyring file in $XDG_DATA_HOME/keyrings and reloads it when it changes:
+  // concurrent sessions sharing ~/.local/share/keyrings overwrite each other's entries. Each run
+  // gets its own, removed afterwards.
+  const keyringHome = mkdtempSync(join(tmpdir(), 'kms-envelope-keyring-'));
+  removeOnExit(keyringHome);
   const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'with-keyring.sh'), process.execPath, ...process.execArgv, scriptFile, ...process.argv.slice(2)], {
     stdio: 'inherit',
+    env: { ...process.env, XDG_DATA_HOME: keyringHome },
   });
   // Ctrl+C reaches the child through the terminal; other signals are forwarded. Exit with its status.
   process.on('SIGINT', () => undefined);
@@ -279,6 +323,7 @@ export async function startEmulatorProcess(mode: 'auto' | 'on', stateFile: strin
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  trackGroup(proc);
   let out = '';
   let err = '';
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));

@@ -20,7 +20,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { REPO_ROOT, SCRUB_ENV, killGroup, launchChromium, reexecUnderKeyring, startCodeServer, startEmulatorProcess, type CodeServer, type Emulator } from './code-server';
+import { REPO_ROOT, SCRUB_ENV, killGroup, launchChromium, reexecUnderKeyring, removeOnExit, startCodeServer, startEmulatorProcess, type CodeServer, type Emulator } from './code-server';
 
 interface Args {
   tests: string;
@@ -81,6 +81,7 @@ async function main(): Promise<number> {
   if (args.vsix && !existsSync(args.vsix)) throw new Error(`${args.vsix} not found (npm run package)`);
 
   const root = mkdtempSync(join(tmpdir(), `kms-envelope-${args.label}-`));
+  if (!args.keep) removeOnExit(root);
   const resultsFile = join(root, 'results.jsonl');
   const configDir = join(root, 'config');
   const testTmp = join(root, 'tmp');
@@ -95,12 +96,13 @@ async function main(): Promise<number> {
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    await browser?.close().catch(() => undefined);
+    // Servers first (they matter most), then the browser, which may hang on a dead page.
     if (emulator) await killGroup(emulator.proc);
     if (server) {
       await server.stop();
       copyFileSync(server.logFile, join(results, `${args.label}-code-server.log`));
     }
+    if (browser) await Promise.race([browser.close().catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     if (args.keep) console.log(`(kept ${root})`);
     else rmSync(root, { recursive: true, force: true, maxRetries: 3 });
   };
@@ -110,6 +112,7 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
 
   const t0 = Date.now();
   try {

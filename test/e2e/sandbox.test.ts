@@ -30,9 +30,10 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     await wb.openKmsView();
     const rows = wb.treeRows('Keys');
     for (const label of ['Local keys', 'Tencent Cloud KMS', 'Alibaba Cloud KMS']) {
-      await rows.filter({ hasText: label }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await rows.filter({ hasText: label }).first().waitFor({ state: 'visible', timeout: 45_000 });
     }
-    await rows.filter({ hasText: 'seed-enabled' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    // Generous: regions load over HTTP from the emulator, and a loaded 2-core CI box is slow.
+    await rows.filter({ hasText: 'seed-enabled' }).first().waitFor({ state: 'visible', timeout: 45_000 });
     const texts = await wb.treeTexts('Keys');
     assert.ok(texts.some((t) => /^sandbox\b.*e2e sandbox key/.test(t)), `no local key "sandbox" row in ${JSON.stringify(texts)}`);
     assert.ok(texts.some((t) => t.startsWith('ap-guangzhou')), `no Tencent region row in ${JSON.stringify(texts)}`);
@@ -46,7 +47,7 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     await wb.selectLine(2, 'DB_PASSWORD='.length + 1); // the value only
     await wb.contextMenu(await wb.selectionCentre(), 'Seal Selection');
     let lines: string[] = [];
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       lines = await wb.editorLines();
       if (lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:'))) break;
       await wb.page.waitForTimeout(100);
@@ -61,7 +62,7 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
   it('explorer context menu: Seal File writes service.yaml.sealed and the notification offers to delete the original', async () => {
     const row = await wb.explorerRow('service.yaml');
     await wb.contextMenu(row, 'Seal File');
-    const note = await wb.waitForNotification(/service\.yaml\.sealed/).catch(async (e) => {
+    const note = await wb.waitForNotification(/service\.yaml\.sealed/, 30_000).catch(async (e) => {
       await wb.screenshot('sandbox-seal-file-FAILED');
       throw e;
     });

@@ -10,6 +10,8 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import {
   REPO_ROOT,
   SCRUB_ENV,
+  exitOnSignals,
+  removeOnExit,
   killGroup,
   launchChromium,
   startCodeServer,
@@ -20,6 +22,9 @@ import {
 } from '../../scripts/vscode/code-server';
 
 export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-results', 'e2e');
+
+// scripts/vscode/e2e.ts stops a run (timeout, Ctrl+C) with SIGTERM: take the servers down with us.
+exitOnSignals();
 
 export interface WorkbenchOptions {
   /** Test this installed .vsix instead of the source tree. */
@@ -82,6 +87,7 @@ export class Workbench {
 
   static async open(opts: WorkbenchOptions = {}): Promise<Workbench> {
     const root = mkdtempSync(join(tmpdir(), 'kms-envelope-e2e-'));
+    removeOnExit(root);
     const configDir = join(root, 'config');
     const home = join(root, 'home');
     const workspace = join(root, 'workspace');
@@ -230,9 +236,13 @@ export class Workbench {
   /** Centre of the active editor's (first) selection, for a right-click that keeps the selection. */
   async selectionCentre(): Promise<{ x: number; y: number }> {
     const sel = this.page.locator('.editor-instance .monaco-editor .selected-text').first();
-    await sel.waitFor({ state: 'attached' });
-    const box = await sel.boundingBox();
-    assert.ok(box, 'the editor has no visible selection');
+    // The selection layer renders on the next animation frame after the key presses.
+    let box: { x: number; y: number; width: number; height: number } | null = null;
+    for (let i = 0; i < 50 && !(box && box.width > 0); i++) {
+      if (i) await this.page.waitForTimeout(100);
+      box = (await sel.count()) > 0 ? await sel.boundingBox() : null;
+    }
+    assert.ok(box && box.width > 0, 'the editor has no visible selection');
     return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
   }
 
