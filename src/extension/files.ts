@@ -70,7 +70,8 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
 
   provideFileDecoration(uri: vscode.Uri): vscode.FileDecoration | undefined {
     if (uri.scheme !== 'file' || !uri.path.endsWith(settings.sealedSuffix())) return undefined;
-    return new vscode.FileDecoration('🔒', 'Sealed with KMS Envelope (right-click: Open Sealed File, Unseal File, Inspect)');
+    // A letter, not an emoji: emoji badges render as empty boxes where no emoji font is installed (seen in headless Chromium on Linux).
+    return new vscode.FileDecoration('S', 'Sealed with KMS Envelope (right-click: Open Sealed File, Unseal File, Inspect)');
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {

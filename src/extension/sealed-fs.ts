@@ -48,6 +48,12 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   /** Header of the blob each open sealed file was read from (recipients + context for the re-seal). No plaintext. */
   private readonly headers = new Map<string, HeaderInfo>();
   private readonly sizes = new Map<string, number>();
+  /**
+   * The workbench reads a file more than once while opening it (resolve, then the editor); each read
+   * would be a KMS Decrypt. The last plaintext is kept in memory (never on disk) for a few seconds,
+   * for the same file version only, then zeroed.
+   */
+  private readonly recent = new Map<string, { mtimeMs: number; size: number; plaintext: Buffer; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly envelope: EnvelopeService,
@@ -68,10 +74,22 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     }
   }
 
+  private forgetRecent(real: string): void {
+    const r = this.recent.get(real);
+    if (!r) return;
+    clearTimeout(r.timer);
+    r.plaintext.fill(0);
+    this.recent.delete(real);
+  }
+
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
     const real = realPathOf(uri);
     let blob: Buffer;
+    let st: { mtimeMs: number; size: number };
     try {
+      st = await fsp.stat(real);
+      const hit = this.recent.get(real);
+      if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return Buffer.from(hit.plaintext);
       blob = await fsp.readFile(real);
     } catch (err) {
       throw fsError(err, uri);
@@ -82,6 +100,10 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) => this.envelope.unsealBytes(blob, { signal }));
     this.headers.set(real, header);
     this.sizes.set(real, plaintext.length);
+    this.forgetRecent(real);
+    const timer = setTimeout(() => this.forgetRecent(real), 5000);
+    timer.unref?.();
+    this.recent.set(real, { mtimeMs: st.mtimeMs, size: st.size, plaintext: Buffer.from(plaintext), timer });
     this.log.info(`Opened ${real} decrypted in memory (${header.recipients.length} recipient(s)).`);
     return plaintext;
   }
@@ -100,6 +122,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
       } else throw fsError(err, uri);
     }
     const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) => this.envelope.reseal(content, header!, { signal }));
+    this.forgetRecent(real);
     await writeFileAtomic(real, blob, mode);
     this.headers.set(real, await inspect(blob));
     this.sizes.set(real, content.length);
@@ -123,6 +146,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   /** Forgets a closed document's header. */
   forget(uri: vscode.Uri): void {
     const real = realPathOf(uri);
+    this.forgetRecent(real);
     this.headers.delete(real);
     this.sizes.delete(real);
   }

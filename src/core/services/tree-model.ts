@@ -388,7 +388,6 @@ export class TreeModel {
 
   private async keysOf(parent: RegionNode): Promise<TreeNode[]> {
     const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region: parent.region };
-    const hadState = this.keys.peekRegion(ref)?.loaded;
     let st: RegionState;
     try {
       st = await this.keys.ensureLoaded(ref);
@@ -396,8 +395,8 @@ export class TreeModel {
       if (isCancelled(err)) return [];
       throw err;
     }
-    if (!hadState) {
-      // The region row's description (count, failure) changed: re-render it once its children are known.
+    if (this.regionDescription(st) !== parent.description || (!!st.error && parent.icon?.id !== 'warning')) {
+      // The region row was drawn before its keys arrived (count, failure): draw it again.
       setTimeout(() => this.fire(parent), 0);
     }
     const out: TreeNode[] = [];

@@ -1,0 +1,111 @@
+// The main flows as a user sees them in the real workbench (code-server + Chromium), one screenshot
+// each in test-results/e2e/: the Keys view with local keys and both clouds (emulator), sealing a
+// selected value from the editor's context menu (and the hover on it), sealing a file from the
+// explorer's context menu (S badge) and opening it decrypted.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Workbench, addSandboxProfiles } from './workbench';
+
+const CONFIG = ['database:', '  host: db.internal', '  password: hunter2-e2e', '  port: 5432', ''].join('\n');
+const ENV = ['API_TOKEN=tok-e2e-12345', 'LOG_LEVEL=info', ''].join('\n');
+
+/** Waits until no progress toast with this text is left (so the screenshot shows the result, not the work). */
+async function noToast(wb: Workbench, text: string): Promise<void> {
+  const loc = wb.page.locator('.notification-list-item-message', { hasText: text });
+  for (let i = 0; i < 100 && (await loc.count()) > 0; i++) await wb.page.waitForTimeout(100);
+}
+
+describe('extension flows (extension from source)', () => {
+  let wb: Workbench;
+  before(async () => {
+    wb = await Workbench.open({
+      emulator: true,
+      prepare: (ctx) => {
+        addSandboxProfiles(ctx);
+        writeFileSync(join(ctx.workspace, 'config.yaml'), CONFIG);
+        writeFileSync(join(ctx.workspace, 'app.env'), ENV);
+      },
+      settings: { 'kmsEnvelope.defaultKey': 'local:local:sandbox' },
+    });
+  });
+  after(async () => {
+    await wb?.close();
+  });
+
+  it('the Keys view lists local keys and both clouds per region, with state icons', async () => {
+    await wb.openKmsView();
+    const rows = wb.treeRows();
+    await rows.filter({ hasText: 'seed-pending-deletion' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.page.waitForTimeout(500);
+    const texts = await wb.treeTexts();
+    for (const want of ['Local keys', 'sandbox', 'Tencent Cloud KMS', 'ap-guangzhou', 'Alibaba Cloud KMS', 'cn-hangzhou', 'seed-enabled', 'seed-disabled']) {
+      assert.ok(texts.some((t) => t.includes(want)), `no row with "${want}": ${texts.join(' | ')}`);
+    }
+    assert.ok(texts.some((t) => /sandbox.*default/.test(t)), `the default key row is marked: ${texts.join(' | ')}`);
+    await wb.screenshot('extension-keys-tree');
+  });
+
+  it('Seal Selection from the editor context menu replaces the value with one armored line; the hover shows its header', async () => {
+    await wb.openFile('config.yaml');
+    await wb.selectLine(3, 13); // "hunter2-e2e" after "  password: "
+    await wb.contextMenu(await wb.selectionCentre(), 'Seal Selection');
+    let lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      lines = await wb.editorLines();
+      if (lines.some((l) => l.includes('kmsenv:v1:'))) break;
+      await wb.page.waitForTimeout(100);
+    }
+    const sealed = lines.find((l) => l.includes('kmsenv:v1:'));
+    assert.ok(sealed, `no armored value in the editor: ${lines.join(' / ')}`);
+    assert.match(sealed, /^ {2}password: kmsenv:v1:/);
+    assert.ok(lines.some((l) => l === '  port: 5432'), 'the other lines are untouched');
+    await wb.page.keyboard.press('Home');
+    await noToast(wb, 'Sealing');
+    await wb.screenshot('extension-seal-selection');
+    // Hover on the blob: header only.
+    const blob = wb.page.locator('.editor-instance .view-line', { hasText: 'kmsenv:v1:' }).first();
+    const box = (await blob.boundingBox())!;
+    await wb.page.mouse.move(box.x + 200, box.y + box.height / 2);
+    const hover = wb.page.locator('.monaco-hover-content', { hasText: 'KMS Envelope sealed value' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await hover.innerText(), /Local keys/);
+    await wb.screenshot('extension-seal-selection-hover');
+    await wb.page.mouse.move(700, 780);
+  });
+
+  it('Seal File from the explorer writes app.env.sealed (S badge); Open Sealed File shows the plaintext in memory', async () => {
+    await wb.contextMenu(await wb.explorerRow('app.env'), 'Seal File');
+    const msg = await wb.waitForNotification(/Delete the plaintext original/);
+    assert.match(msg, /app\.env\.sealed/);
+    await wb.page.locator('.notification-list-item', { hasText: 'Delete the plaintext original' }).locator('a.monaco-button', { hasText: 'Delete Original' }).first().click();
+    const sealedRow = await wb.explorerRow('app.env.sealed');
+    for (let i = 0; i < 50 && (await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: /^app\.env$/ }).count()) > 0; i++) await wb.page.waitForTimeout(100);
+    // File decoration badges are drawn as CSS ::after content on the label.
+    let badge = '';
+    for (let i = 0; i < 50 && !badge.includes('"S"'); i++) {
+      if (i) await wb.page.waitForTimeout(100);
+      badge = await sealedRow.evaluate((row) => {
+        const g = globalThis as unknown as { getComputedStyle(e: unknown, p: string): { content: string } };
+        return Array.from((row as unknown as { querySelectorAll(s: string): ArrayLike<unknown> }).querySelectorAll('*'))
+          .map((e) => g.getComputedStyle(e, '::after').content)
+          .join(' ');
+      });
+    }
+    assert.ok(badge.includes('"S"'), `no S badge on the sealed file row: ${badge}`);
+    await wb.screenshot('extension-explorer-sealed-file');
+    await wb.contextMenu(sealedRow, 'Open Sealed File (Decrypted in Memory)');
+    await wb.page.locator('.tabs-container .tab', { hasText: 'app.env' }).first().waitFor({ state: 'visible' });
+    let lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      lines = await wb.editorLines();
+      if (lines.includes('API_TOKEN=tok-e2e-12345')) break;
+      await wb.page.waitForTimeout(100);
+    }
+    assert.ok(lines.includes('API_TOKEN=tok-e2e-12345'), `plaintext not shown: ${lines.join(' / ')}`);
+    await noToast(wb, 'Unsealing');
+    await wb.screenshot('extension-sealed-file-open');
+    assert.deepEqual((await wb.notifications()).filter((n) => /fail|error|cannot/i.test(n)), [], 'error notifications were shown');
+  });
+});
