@@ -86,7 +86,7 @@ export interface KmsEnvelopeApi {
    * rows are walked only with `expandCollapsed` (which loads those regions).
    */
   getTreeSnapshot(opts?: { expandCollapsed?: boolean }): Promise<TreeSnapshotNode[]>;
-  /** Present only in Development / Test mode: what the integration tests use. */
+  /** Present only in Development / Test mode (or under the test runner): what the integration tests use. */
   readonly testing?: {
     setPrompts(p: Prompts | undefined): void;
     lastError(): { command: string; error: unknown } | undefined;
@@ -220,7 +220,9 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
     );
   };
 
-  const devMode = context.extensionMode !== vscode.ExtensionMode.Production;
+  // Test hooks: in Development / Test mode, and for the packaged build under the project's test runner
+  // (scripts/vscode/run.ts sets KMS_ENVELOPE_TEST_MODE for the .vsix it installs into a throw-away profile).
+  const devMode = context.extensionMode !== vscode.ExtensionMode.Production || !!process.env.KMS_ENVELOPE_TEST_MODE;
   const activationMs = performance.now() - t0;
   log.info(`KMS Envelope activated in ${activationMs.toFixed(1)} ms (config dir ${dir}).`);
   return {
