@@ -24,7 +24,7 @@ import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, type ChosenSecretStore } from './secret-storage';
 import { SealedHoverProvider, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
-import { KeyTreeProvider, VIEW_ID, toTreeItem } from './tree';
+import { KeyTreeProvider, VIEW_ID } from './tree';
 import { activeOperationCount, cancelAllOperations, registerCommand, ui, windowPrompts, type CommandContext, type Prompts } from './ui';
 
 /** Picks keytar or SecretStorage on first use (the probe can take a moment; activation does not wait). */
@@ -255,4 +255,3 @@ export function deactivate(): void {
   cancelAllOperations();
 }
 
-export { toTreeItem };

@@ -56,7 +56,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       return { ref, keyId: key?.keyId ?? a.keyId, name: key?.alias ?? a.keyId, key };
     }
     // No node: choose a key from the quick pick (every state, so Enable works on disabled keys too).
-    const t = await picker.pick('Which key?');
+    const t = await picker.pick('Which key?', { anyState: true });
     const profile = t.profile ?? (await keys.defaultProfile(t.provider));
     return { ref: { provider: t.provider, profile: profile!, region: t.region }, keyId: t.key, name: t.key };
   }

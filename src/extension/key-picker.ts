@@ -81,8 +81,8 @@ export class KeyPicker implements vscode.Disposable {
     return def ? targetFromKeyref(def.keyref, def.profile) : undefined;
   }
 
-  /** Enabled keys across every provider, profile and region shown in the tree (first page of each region). */
-  private async allKeyItems(): Promise<KeyItem[]> {
+  /** Keys across every provider, profile and region shown in the tree (first page of each region); enabled ones unless `anyState`. */
+  private async allKeyItems(anyState = false): Promise<KeyItem[]> {
     const items: KeyItem[] = [];
     const jobs: Promise<void>[] = [];
     for (const provider of await this.keys.listProviders()) {
@@ -100,10 +100,10 @@ export class KeyPicker implements vscode.Disposable {
               regions.map(async (region) => {
                 const st = await this.keys.ensureLoaded({ ...ref, region }).catch(() => undefined);
                 for (const k of st?.keys ?? []) {
-                  if (k.state !== 'Enabled') continue;
+                  if (k.state !== 'Enabled' && !anyState) continue;
                   items.push({
                     label: `$(key) ${k.alias ?? k.keyId}`,
-                    description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}`,
+                    description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
                     target: { provider, region, key: k.keyId, label: k.alias ?? k.keyId, ...(provider === 'local' ? {} : { profile: p.name }) },
                   });
@@ -119,10 +119,10 @@ export class KeyPicker implements vscode.Disposable {
   }
 
   /** Asks for a key (recent keys first). Throws CancelledError when dismissed. */
-  async pick(title: string): Promise<KeyTarget> {
-    const recent = this.recent();
+  async pick(title: string, opts: { anyState?: boolean } = {}): Promise<KeyTarget> {
+    const recent = opts.anyState ? [] : this.recent();
     const items = (async (): Promise<KeyItem[]> => {
-      const all = await this.allKeyItems();
+      const all = await this.allKeyItems(opts.anyState);
       const recentItems: KeyItem[] = recent.map((r) => ({
         label: `$(history) ${r.label}`,
         description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),

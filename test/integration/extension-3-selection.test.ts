@@ -35,7 +35,7 @@ suite('extension: selections', () => {
   });
   teardown(closeAllEditors);
 
-  test('multi-cursor seal: each value becomes one armored line in place; unseal restores the file byte for byte', async () => {
+  test('multi-cursor seal: each value becomes one armored line in place; unseal restores the file byte for byte @packaged', async () => {
     const a = await api();
     await setSetting('encryptionContext', { app: 'it' });
     const { editor, document } = await openTempFile(YAML, { name: 'config.yaml' });

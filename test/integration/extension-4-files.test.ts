@@ -70,7 +70,7 @@ suite('extension: files', () => {
     assert.equal(readFileSync(file, 'utf8'), '{"v": 1}\n');
   });
 
-  test('Open Sealed File: plaintext in the editor, save re-seals to the same recipients and context; no plaintext anywhere on disk', async function () {
+  test('Open Sealed File: plaintext in the editor, save re-seals to the same recipients and context; no plaintext anywhere on disk @packaged', async function () {
     this.timeout(120_000);
     const a = await api();
     const dir = makeTempDir('open-');
