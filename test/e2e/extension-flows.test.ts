@@ -75,6 +75,25 @@ describe('extension flows (extension from source)', () => {
     await wb.page.mouse.move(700, 780);
   });
 
+  it('Seal Selection from the command palette seals another value of the same file', async () => {
+    await wb.selectLine(2, 9); // "db.internal" after "  host: "
+    // F1 straight away (Workbench.palette presses Escape first, which would drop the editor selection).
+    await wb.page.keyboard.press('F1');
+    const input = wb.page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill('>KMS Envelope: Seal Selection');
+    await wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'KMS Envelope: Seal Selection' }).first().click();
+    let lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      lines = await wb.editorLines();
+      if (lines.some((l) => l.startsWith('  host: kmsenv:v1:'))) break;
+      await wb.page.waitForTimeout(100);
+    }
+    if (!lines.some((l) => l.startsWith('  host: kmsenv:v1:'))) await wb.screenshot('extension-palette-problem');
+    assert.ok(lines.some((l) => l.startsWith('  host: kmsenv:v1:')), `host not sealed: ${lines.join(' / ')}; notifications: ${(await wb.notifications()).join(' | ')}`);
+    assert.equal(lines.filter((l) => l.includes('kmsenv:v1:')).length, 2);
+  });
+
   it('Seal File from the explorer writes app.env.sealed (S badge); Open Sealed File shows the plaintext in memory', async () => {
     await wb.contextMenu(await wb.explorerRow('app.env'), 'Seal File');
     const msg = await wb.waitForNotification(/Delete the plaintext original/);
