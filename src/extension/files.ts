@@ -16,7 +16,7 @@ import type { EnvelopeService, KeyTarget } from '../core/services/envelope-servi
 import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
 import type { KeyPicker } from './key-picker';
 import type { ExtensionLogger } from './log';
-import { sealedUri } from './sealed-fs';
+import { blobOf, fileBytes, sealedUri } from './sealed-fs';
 import { blobAt } from './selection';
 import { settings } from './settings';
 import { dismissed, ui, withCancellableProgress } from './ui';
@@ -159,18 +159,30 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       await this.confirmOverwrite(out);
       const size = (await fsp.stat(f)).size;
       let last = 0;
-      await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal, progress) =>
-        this.envelope.unsealFile(f, out, {
-          signal,
-          onProgress: (done) => {
-            const pct = Math.floor((done / Math.max(1, size)) * 100);
-            if (pct > last) {
-              progress.report(`${pct}%`, pct - last);
-              last = pct;
-            }
-          },
-        }),
-      );
+      const head = await firstBytes(f, 64);
+      if (head.toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart().startsWith('kmsenv:')) {
+        // Armored text (kms-envelope seal --armor): small by nature; unsealed in memory, written atomically.
+        const { blob } = blobOf(await fsp.readFile(f));
+        const { plaintext } = await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal) => this.envelope.unsealBytes(blob, { signal }));
+        try {
+          await writeFileAtomic(out, plaintext);
+        } finally {
+          plaintext.fill(0);
+        }
+      } else {
+        await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal, progress) =>
+          this.envelope.unsealFile(f, out, {
+            signal,
+            onProgress: (done) => {
+              const pct = Math.floor((done / Math.max(1, size)) * 100);
+              if (pct > last) {
+                progress.report(`${pct}%`, pct - last);
+                last = pct;
+              }
+            },
+          }),
+        );
+      }
       outs.push(out);
     }
     vscode.window.setStatusBarMessage(`$(unlock) Unsealed ${outs.map((o) => path.basename(o)).join(', ')}`, 5000);
@@ -192,8 +204,9 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     let uri = this.uris(arg)[0];
     if (!uri || uri.scheme !== 'file') uri = await this.askFile('Re-wrap');
     const f = this.fsPath(uri);
-    const blob = await fsp.readFile(f);
-    if (!isSealed(blob.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+    const raw = await fsp.readFile(f);
+    if (!isSealed(raw.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+    const { blob, armored } = blobOf(raw);
     const header = await inspect(blob);
     const mode = await ui.prompts.pick(
       [
@@ -207,7 +220,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     await this.picker.remember(target);
     const out = await withCancellableProgress(`Re-wrapping ${path.basename(f)}…`, (signal) => this.envelope.rewrap(blob, [target], mode.mode, { signal }));
     const st = await fsp.stat(f);
-    await writeFileAtomic(f, out.blob, st.mode & 0o777);
+    await writeFileAtomic(f, fileBytes(out.blob, armored), st.mode & 0o777);
     this.log.info(`Re-wrapped ${f}: recipients now ${out.header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}`);
     return f;
   }

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomic';
 import { KmsEnvelopeError } from '../core/errors';
-import { isSealed } from '../core/envelope/armor';
+import { ARMOR_PREFIX, armor, dearmor, isSealed } from '../core/envelope/armor';
 import type { HeaderInfo } from '../core/envelope/types';
 import { inspectBlob as inspect, type EnvelopeService } from '../core/services/envelope-service';
 import type { ExtensionLogger } from './log';
@@ -22,6 +22,21 @@ import { settings } from './settings';
 import { withCancellableProgress } from './ui';
 
 export const SEALED_SCHEME = 'kms-sealed';
+
+/**
+ * A sealed file's content as a binary blob. Files made with `kms-envelope seal --armor` hold one
+ * armored line instead: they are dearmored here, and written back armored (`armored: true`).
+ */
+export function blobOf(bytes: Buffer): { blob: Buffer; armored: boolean } {
+  const text = bytes.subarray(0, 64).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  if (text.startsWith(ARMOR_PREFIX)) return { blob: dearmor(bytes.toString('utf8').replace(/^\uFEFF/, '')), armored: true };
+  return { blob: bytes, armored: false };
+}
+
+/** Bytes to write for a blob in the file's own form. */
+export function fileBytes(blob: Buffer, armored: boolean): Buffer {
+  return armored ? Buffer.from(armor(blob) + '\n', 'utf8') : blob;
+}
 
 export function sealedUri(realPath: string): vscode.Uri {
   const suffix = settings.sealedSuffix();
@@ -48,6 +63,8 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   /** Header of the blob each open sealed file was read from (recipients + context for the re-seal). No plaintext. */
   private readonly headers = new Map<string, HeaderInfo>();
   private readonly sizes = new Map<string, number>();
+  /** Whether each open sealed file is armored text (kept armored on save). */
+  private readonly armored = new Map<string, boolean>();
   /**
    * The workbench reads a file more than once while opening it (resolve, then the editor); each read
    * would be a KMS Decrypt. The last plaintext is kept in memory (never on disk) for a few seconds,
@@ -97,7 +114,9 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     if (!isSealed(blob.subarray(0, 512))) {
       throw new KmsEnvelopeError('format', `${real} is not a sealed file.`, { hint: 'Open it normally, or seal it first (KMS Envelope: Seal File).', details: { file: real } });
     }
-    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) => this.envelope.unsealBytes(blob, { signal }));
+    const { blob: binary, armored } = blobOf(blob);
+    this.armored.set(real, armored);
+    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) => this.envelope.unsealBytes(binary, { signal }));
     this.headers.set(real, header);
     this.sizes.set(real, plaintext.length);
     this.forgetRecent(real);
@@ -115,7 +134,11 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     try {
       const st = await fsp.stat(real);
       mode = st.mode & 0o777;
-      if (!header) header = await inspect(await fsp.readFile(real));
+      if (!header || !this.armored.has(real)) {
+        const { blob, armored } = blobOf(await fsp.readFile(real));
+        this.armored.set(real, armored);
+        header ??= await inspect(blob);
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);
@@ -123,7 +146,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     }
     const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) => this.envelope.reseal(content, header!, { signal }));
     this.forgetRecent(real);
-    await writeFileAtomic(real, blob, mode);
+    await writeFileAtomic(real, fileBytes(blob, this.armored.get(real) ?? false), mode);
     this.headers.set(real, await inspect(blob));
     this.sizes.set(real, content.length);
     this.log.info(`Saved ${real}: sealed again to ${header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`);
@@ -149,6 +172,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     this.forgetRecent(real);
     this.headers.delete(real);
     this.sizes.delete(real);
+    this.armored.delete(real);
   }
 }
 

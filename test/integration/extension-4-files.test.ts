@@ -155,6 +155,31 @@ suite('extension: files', () => {
     assert.match(text, /purpose=files-suite/);
   });
 
+  test('an armored sealed file opened normally offers "Open Decrypted"; saving keeps it armored; Unseal File handles it', async () => {
+    const a = await api();
+    const dir = makeTempDir('armored-');
+    const file = join(dir, 'notes.txt.sealed');
+    writeFileSync(file, (await a.envelope.sealText('armored body\n', [{ provider: 'local', region: 'local', key: localKeyId }], { kind: 'armored' })) + '\n');
+    const p = scripted(a).answer(say('Open Decrypted'));
+    await vscode.window.showTextDocument(vscode.Uri.file(file));
+    const editor = await waitFor(() => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.scheme === 'kms-sealed' ? e : undefined;
+    }, { message: 'the decrypted editor' });
+    assert.match(p.asked[0].message!, /notes\.txt\.sealed is sealed\. Open it decrypted/);
+    assert.equal(editor.document.getText(), 'armored body\n');
+    await editor.edit((eb) => eb.insert(new vscode.Position(1, 0), 'more\n'));
+    assert.equal(await editor.document.save(), true, String(a.testing!.lastError()?.error));
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^kmsenv:v1:[A-Za-z0-9+/=]+\n$/);
+    const opened = await a.envelope.unsealText(text);
+    assert.equal(opened.text, 'armored body\nmore\n');
+    assert.deepEqual(opened.header.context, { kind: 'armored' });
+    await closeAllEditors();
+    await vscode.commands.executeCommand('kmsEnvelope.unsealFile', vscode.Uri.file(file));
+    assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'armored body\nmore\n');
+  });
+
   test('Seal File refuses a file that is already sealed', async () => {
     const a = await api();
     a.testing!.clearLastError();
