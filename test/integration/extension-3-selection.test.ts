@@ -156,5 +156,19 @@ suite('extension: selections', () => {
     assert.equal(err.kind, 'provider');
     assert.match(err.details?.providerCode ?? '', /Disabled/i, `providerCode ${err.details?.providerCode}: the error offers "Enable Key"`);
     assert.equal(document.getText(), 'k=v\n');
+    // The "Enable Key" action runs kmsEnvelope.enableKey with the error's details, then the command again.
+    const d = (e.error as { details: { provider?: string; profile?: string; region?: string; keyId?: string } }).details;
+    assert.ok(d.provider && d.region && d.keyId, `the error names provider, region and key: ${JSON.stringify(d)}`);
+    a.testing!.clearLastError();
+    assert.equal(await vscode.commands.executeCommand('kmsEnvelope.enableKey', { provider: d.provider, profile: d.profile, region: d.region, keyId: d.keyId }), true, String(a.testing!.lastError()?.error));
+    try {
+      editor!.selection = rangeOf(document, 'v');
+      await vscode.commands.executeCommand('kmsEnvelope.sealWithKey', { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: 'seed-disabled' });
+      assert.match(document.getText(), new RegExp(`^k=${ARMOR_PREFIX}`), String(a.testing!.lastError()?.error));
+    } finally {
+      const p = await a.keys.getProvider({ provider: 'tencent', profile: 'emu' });
+      const k = await p.describeKey('ap-guangzhou', 'seed-disabled');
+      await p.disableKey('ap-guangzhou', k.keyId);
+    }
   });
 });
