@@ -9,7 +9,7 @@
  * replaces the sealed file atomically (src/core/atomic.ts). No decrypted byte is written to disk by
  * this provider; see README "What stays off the disk" for what VS Code itself does with editors.
  */
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomic';
@@ -127,6 +127,26 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     return plaintext;
   }
 
+  private async currentHeader(real: string): Promise<{ header: HeaderInfo; armored: boolean }> {
+    const fh = await fsp.open(real, 'r');
+    let head: Buffer;
+    try {
+      head = Buffer.alloc(64);
+      head = head.subarray(0, (await fh.read(head, 0, 64, 0)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+    if (head.toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart().startsWith(ARMOR_PREFIX)) {
+      return { header: await inspect(blobOf(await fsp.readFile(real)).blob), armored: true };
+    }
+    const stream = createReadStream(real);
+    try {
+      return { header: await inspect(stream), armored: false };
+    } finally {
+      stream.destroy();
+    }
+  }
+
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
     const real = realPathOf(uri);
     let header = this.headers.get(real);
@@ -134,11 +154,11 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     try {
       const st = await fsp.stat(real);
       mode = st.mode & 0o777;
-      if (!header || !this.armored.has(real)) {
-        const { blob, armored } = blobOf(await fsp.readFile(real));
-        this.armored.set(real, armored);
-        header ??= await inspect(blob);
-      }
+      // The header on disk now, not the one read at open: a Re-wrap (or the CLI) may have changed the
+      // recipients meanwhile, and the save must not undo that. Only the header is read.
+      const now = await this.currentHeader(real);
+      header = now.header;
+      this.armored.set(real, now.armored);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);

@@ -180,6 +180,26 @@ suite('extension: files', () => {
     assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'armored body\nmore\n');
   });
 
+  test('a Re-wrap while the file is open decrypted is kept by the next save', async () => {
+    const a = await api();
+    const dir = makeTempDir('rewrap-open-');
+    const file = join(dir, 'open.txt');
+    writeFileSync(file, 'v1\n');
+    scripted(a).answer(say('Keep'));
+    await vscode.commands.executeCommand('kmsEnvelope.sealFile', vscode.Uri.file(file));
+    const sealed = file + '.sealed';
+    await vscode.commands.executeCommand('kmsEnvelope.openSealedFile', vscode.Uri.file(sealed));
+    const editor = vscode.window.activeTextEditor!;
+    assert.equal(editor.document.getText(), 'v1\n');
+    scripted(a).answer(choose((l) => l.includes('Add a recipient')), choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-hangzhou')));
+    await vscode.commands.executeCommand('kmsEnvelope.rewrapFile', vscode.Uri.file(sealed));
+    await editor.edit((eb) => eb.insert(new vscode.Position(1, 0), 'v2\n'));
+    assert.equal(await editor.document.save(), true, String(a.testing!.lastError()?.error));
+    const info = await inspect(readFileSync(sealed));
+    assert.deepEqual(info.recipients.map((r) => r.provider), ['local', 'alibaba']);
+    assert.equal((await a.envelope.unsealBytes(readFileSync(sealed))).plaintext.toString(), 'v1\nv2\n');
+  });
+
   test('Seal File refuses a file that is already sealed', async () => {
     const a = await api();
     a.testing!.clearLastError();
