@@ -22,7 +22,7 @@ import { channelLogger } from './log';
 import { registerProfileCommands } from './profiles';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, type ChosenSecretStore } from './secret-storage';
-import { SealedHoverProvider, SelectionCommands } from './selection';
+import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
 import { KeyTreeProvider, VIEW_ID } from './tree';
 import { activeOperationCount, cancelAllOperations, registerCommand, ui, windowPrompts, type CommandContext, type Prompts } from './ui';
@@ -178,6 +178,7 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
     vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, files),
     vscode.window.registerFileDecorationProvider(files),
     vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
+    new SealedValueContext(),
     vscode.workspace.onDidCloseTextDocument((d) => {
       if (d.uri.scheme === SEALED_SCHEME) sealedFs.forget(d.uri);
     }),

@@ -230,7 +230,9 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     const editor = vscode.window.activeTextEditor;
     let title: string;
     let md: string;
-    const at = editor && !(arg instanceof vscode.Uri) ? blobAt(editor.document, editor.selection.active) : undefined;
+    // From the editor's context menu the argument is that editor's own Uri: the blob under the cursor wins then.
+    const fromThisEditor = !(arg instanceof vscode.Uri) || (!!editor && arg.toString() === editor.document.uri.toString());
+    const at = editor && fromThisEditor ? blobAt(editor.document, editor.selection.active) : undefined;
     if (at) {
       title = `Sealed value at ${path.basename(editor!.document.uri.path)}:${at.range.start.line + 1}`;
       md = headerMarkdown(await inspect(dearmor(at.text)));

@@ -188,3 +188,37 @@ export class SealedHoverProvider implements vscode.HoverProvider {
     return new vscode.Hover(md, b.range);
   }
 }
+
+/**
+ * Context key `kmsEnvelope.onSealedValue`: true while the cursor of the active editor is on an
+ * armored blob, so the editor context menu offers Unseal / Copy Unsealed / Inspect only there.
+ */
+export class SealedValueContext implements vscode.Disposable {
+  private current = false;
+  private readonly subs: vscode.Disposable[];
+
+  constructor() {
+    this.subs = [
+      vscode.window.onDidChangeTextEditorSelection((e) => this.update(e.textEditor)),
+      vscode.window.onDidChangeActiveTextEditor((e) => this.update(e)),
+    ];
+    this.update(vscode.window.activeTextEditor);
+  }
+
+  private update(editor: vscode.TextEditor | undefined): void {
+    let on = false;
+    if (editor) {
+      const doc = editor.document;
+      const pos = editor.selection.active;
+      // Cheap: only lines that contain the prefix are searched.
+      on = pos.line < doc.lineCount && doc.lineAt(pos.line).text.includes('kmsenv:v1:') && !!blobAt(doc, pos);
+    }
+    if (on === this.current) return;
+    this.current = on;
+    void vscode.commands.executeCommand('setContext', 'kmsEnvelope.onSealedValue', on);
+  }
+
+  dispose(): void {
+    for (const s of this.subs) s.dispose();
+  }
+}

@@ -94,6 +94,31 @@ describe('extension flows (extension from source)', () => {
     assert.equal(lines.filter((l) => l.includes('kmsenv:v1:')).length, 2);
   });
 
+  it('right-click on a sealed value offers Unseal / Copy Unsealed / Inspect; Inspect shows its header', async () => {
+    const blob = wb.page.locator('.editor-instance .view-line', { hasText: 'password: kmsenv:v1:' }).first();
+    const box = (await blob.boundingBox())!;
+    const at = { x: box.x + 250, y: box.y + box.height / 2 };
+    await wb.page.mouse.click(at.x, at.y); // cursor onto the blob, no selection
+    await wb.page.waitForTimeout(300);
+    await wb.contextMenu(at, 'Inspect Sealed Header');
+    await wb.page.locator('.tabs-container .tab', { hasText: 'Sealed value at config.yaml' }).first().waitFor({ state: 'visible' });
+    const text = (await wb.editorLines()).join('\n');
+    assert.match(text, /Local keys/);
+    assert.match(text, /Suite `?ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY/);
+    await wb.screenshot('extension-inspect-value');
+    // Off the blob and with no selection, the sealed-value entries are not offered.
+    await wb.page.locator('.tabs-container .tab', { hasText: 'config.yaml' }).first().click();
+    const first = wb.page.locator('.editor-instance .view-line', { hasText: 'database:' }).first();
+    const fb = (await first.boundingBox())!;
+    await wb.page.mouse.click(fb.x + 20, fb.y + fb.height / 2);
+    await wb.page.mouse.click(fb.x + 20, fb.y + fb.height / 2, { button: 'right' });
+    const menu = wb.page.locator('.context-view .monaco-menu');
+    await menu.waitFor({ state: 'visible' });
+    const labels = (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim());
+    await wb.page.keyboard.press('Escape');
+    assert.ok(!labels.includes('Copy Unsealed Value') && !labels.includes('Unseal Selection'), `offered off a blob: ${labels.join(' | ')}`);
+  });
+
   it('Seal File from the explorer writes app.env.sealed (S badge); Open Sealed File shows the plaintext in memory', async () => {
     await wb.contextMenu(await wb.explorerRow('app.env'), 'Seal File');
     const msg = await wb.waitForNotification(/Delete the plaintext original/);
