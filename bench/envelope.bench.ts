@@ -1,5 +1,6 @@
 // Envelope throughput: seal and unseal of a file (default 1 GiB), file to file through
-// sealFile/unsealFile (the CLI's code path) with a local raw-AES recipient, as ratios against
+// sealFile/unsealFile (the code path of the CLI and the extension for file → file; outputs are
+// fsynced, age does not fsync) with a local raw-AES recipient, as ratios against
 // (a) raw AES-256-GCM streaming in Node over the same bytes and (b) `age` sealing and opening the
 // same file, all in this run. Each operation runs in its own process (bundled, plain `node`) so its
 // peak RSS is its own; wall time is measured around the whole process for every contender.

@@ -14,7 +14,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createAtomicWriteStream } from '../core/atomic';
+import type { FileHandle } from 'node:fs/promises';
+import { createAtomicWriteStream, type AtomicFile } from '../core/atomic';
 import { KmsEnvelopeError, formatError, usageError } from '../core/errors';
 import { parseKeyRef } from '../core/keyref';
 import type { EncryptionContext } from '../core/kms/types';
@@ -29,6 +30,8 @@ const PROGRESS_MIN = 16 * 1024 * 1024;
 
 interface Input {
   stream: Readable;
+  /** The open file under `stream` (files only), for the file → file fast paths. */
+  handle?: FileHandle;
   /** File path, or "stdin". */
   label: string;
   size?: number;
@@ -51,11 +54,13 @@ async function openInput(io: Io, file: string): Promise<Input> {
   const fh = await fsp.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
     throw new KmsEnvelopeError('io', `Cannot read ${file}: ${err.code === 'EACCES' ? 'permission denied' : err.message}.`, { hint: 'Check the permissions.', details: { file }, cause: err });
   });
-  return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), label: file, size: st.size, path: path.resolve(file) };
+  return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), handle: fh, label: file, size: st.size, path: path.resolve(file) };
 }
 
 interface Output {
   stream: Writable;
+  /** The atomic file under `stream` (files only), for the file → file fast paths. */
+  file?: AtomicFile;
   label: string;
   commit(): Promise<void>;
   abort(): Promise<void>;
@@ -75,7 +80,7 @@ async function openOutput(io: Io, target: string, force: boolean, input: Input):
   if (exists && !force) throw usageError(`${target} already exists.`, 'Pass --force to replace it, or choose another name with -o.', { file: target });
   try {
     const w = await createAtomicWriteStream(abs);
-    return { stream: w.stream, label: target, commit: () => w.commit(), abort: () => w.abort() };
+    return { stream: w.stream, file: w.file, label: target, commit: () => w.commit(), abort: () => w.abort() };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new KmsEnvelopeError('io', `Cannot write ${target}: ${e.code === 'ENOENT' ? 'its folder does not exist' : e.message}.`, {
@@ -164,10 +169,18 @@ export async function sealCommand(argv: string[], io: Io): Promise<number> {
   const input = await openInput(io, file);
   const out = await openOutput(io, target, !!values.force, input);
   const onProgress = progress(io, 'sealing', input);
-  const { sealStream } = await import('../core/envelope/engine.js');
+  const { sealStream, sealToFile } = await import('../core/envelope/engine.js');
   try {
     await withOutput(out, async () => {
       const opts = { recipients, context, signal: io.signal, onProgress };
+      // File to file: reused read buffers and direct writes (about 2x the stream path on 1 GiB).
+      if (!armored && input.handle && out.file) {
+        try {
+          return await sealToFile(input.handle, out.file, opts);
+        } finally {
+          input.stream.destroy();
+        }
+      }
       if (!armored) return sealStream(input.stream, out.stream, opts);
       const enc = armorEncoder();
       return (await Promise.all([sealStream(input.stream, enc, opts), pipeline(enc, out.stream)]))[0];
@@ -196,6 +209,13 @@ function hexHead(b: Buffer): string {
 
 function isBinaryBlobHead(b: Buffer): boolean {
   return (b.length >= 3 && b[0] === 0x02 && (b[1] === 0x04 || b[1] === 0x05) && b[2] === 0x78) || (b.length >= 2 && b[0] === 0x01 && b[1] === 0x80);
+}
+
+/** Whether a file starts with a binary message header (read at offset 0; the file position is kept). */
+async function startsWithBinaryBlob(fh: FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(3);
+  const { bytesRead } = await fh.read(head, 0, 3, 0);
+  return isBinaryBlobHead(head.subarray(0, bytesRead));
 }
 
 /**
@@ -288,9 +308,17 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
   const onProgress = progress(io, 'unsealing', input);
   try {
     await withOutput(out, async () => {
+      const { unsealStream, unsealToFile } = await import('../core/envelope/engine.js');
+      const opts = { resolve, context, signal: io.signal, onProgress };
+      if (input.handle && out.file && (await startsWithBinaryBlob(input.handle))) {
+        try {
+          return await unsealToFile(input.handle, out.file, opts);
+        } finally {
+          input.stream.destroy();
+        }
+      }
       const source = await sealedSource(io, input);
-      const { unsealStream } = await import('../core/envelope/engine.js');
-      return unsealStream(source, out.stream, { resolve, context, signal: io.signal, onProgress });
+      return unsealStream(source, out.stream, opts);
     });
   } catch (err) {
     input.stream.destroy();
