@@ -53,6 +53,7 @@ test('every header byte flipped: rejected with a specific format error (or the K
     assert.equal(err.kind, inName ? 'provider' : 'format', `offset ${i}: ${err.message}`);
     if (inName) assert.match(err.message, /Local key ".*" not found/);
     assert.doesNotMatch(err.message, /cannot open the blob:/, `offset ${i} got the generic fallback: ${err.message}`);
+    assert.ok(err.hint, `offset ${i}: no next step for ${err.message}`);
     messages.add(err.message);
   }
   const all = [...messages].join('\n');
@@ -92,6 +93,7 @@ test('body bytes flipped (frame headers, content, tags, final frame): format err
     const err = await failure(unsealBuffer(bad, { resolve }));
     assert.equal(err.kind, 'format', `offset ${i}: ${err.message}`);
     assert.match(err.message, /frame \d|truncated|final frame/, `offset ${i}: ${err.message}`);
+    assert.ok(err.hint, `offset ${i}: no next step for ${err.message}`);
   }
   const f2 = Buffer.from(blob);
   f2[bodyStart + frameSize + 20] ^= 0x01;
@@ -112,6 +114,7 @@ test('truncation at many points and trailing data: format errors; unsealFile lea
       const err = await failure(unsealBuffer(blob.subarray(0, cut), { resolve }));
       assert.equal(err.kind, 'format', `cut ${cut}: ${err.message}`);
       assert.match(err.message, cut === 0 ? /empty input/ : /^truncated: the message ends (inside|after)/, `cut ${cut}`);
+      assert.match(err.hint ?? '', cut === 0 ? /kms-envelope inspect/ : /get the whole sealed file again/, `cut ${cut}: ${err.hint}`);
       const input = path.join(dir, 'in.sealed');
       const output = path.join(dir, 'out.txt');
       await fsp.writeFile(input, blob.subarray(0, cut));

@@ -8,7 +8,7 @@
  * JSON or shell. `v1` versions the armor itself (the payload carries its own format version).
  * Every blob made here begins `kmsenv:v1:AgR4` (bytes 02 04 78: format v2, suite 0x0478).
  */
-import { formatError } from '../errors';
+import { FORMAT_HINTS, formatError } from '../errors';
 
 export const ARMOR_PREFIX = 'kmsenv:v1:';
 
@@ -24,16 +24,17 @@ export function dearmor(text: string): Buffer {
   const t = text.trim();
   if (!t.startsWith(ARMOR_PREFIX)) {
     const shown = t.length > 24 ? `${t.slice(0, 24)}…` : t;
-    throw formatError(`not an armored KMS Envelope blob: expected text starting with "${ARMOR_PREFIX}", found "${shown}"`);
+    throw formatError(`not an armored KMS Envelope blob: expected text starting with "${ARMOR_PREFIX}", found "${shown}"`, FORMAT_HINTS.notBlob);
   }
   const body = t.slice(ARMOR_PREFIX.length);
-  if (body.length === 0) throw formatError('armored blob is empty after the prefix');
+  if (body.length === 0) throw formatError('armored blob is empty after the prefix', FORMAT_HINTS.truncated);
   if (!B64_BODY.test(body)) {
     const bad = body.search(/[^A-Za-z0-9+/=]/);
     throw formatError(
       bad >= 0
         ? `armored blob is not valid base64: unexpected character ${JSON.stringify(body[bad])} at position ${ARMOR_PREFIX.length + bad}`
         : `armored blob is not valid base64: ${body.length % 4 ? 'its length is not a multiple of 4 (cut short?)' : 'misplaced "=" padding'}`,
+      bad >= 0 || body.length % 4 === 0 ? FORMAT_HINTS.modified : FORMAT_HINTS.truncated,
     );
   }
   return Buffer.from(body, 'base64');

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NodeAlgorithmSuite, NodeDefaultCryptographicMaterialsManager, type NodeDecryptionMaterial } from '@aws-crypto/material-management-node';
 import { createAtomicFile, type AtomicFile } from '../atomic';
-import { CancelledError, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
+import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
 import { ChunkReader, type SealSession, authenticateHeader, checkFrameLength, checkRequiredContext, checkSealContext, headerInfoOf, openSealSession, readFrames, readHeader } from './format';
 import { UnsealKeyring, sealKeyring, userContext } from './keyrings';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
@@ -42,7 +42,7 @@ function mapError(err: unknown, signal: AbortSignal | undefined, what: 'seal' | 
   if (e?.code && typeof e.syscall === 'string') {
     return new KmsEnvelopeError('io', `${what === 'seal' ? 'Sealing' : 'Unsealing'} failed: ${e.message}`, { hint: 'Check the path, free space and permissions.', details: { file: e.path }, cause: err });
   }
-  if (what === 'unseal') return formatError(`cannot open the blob: ${e?.message ?? String(err)}`, undefined, undefined, err);
+  if (what === 'unseal') return formatError(`cannot open the blob: ${e?.message ?? String(err)}`, FORMAT_HINTS.notBlob, undefined, err);
   return new KmsEnvelopeError('provider', `Sealing failed: ${e?.message ?? String(err)}`, { cause: err });
 }
 

@@ -36,7 +36,7 @@ import {
   type HeaderInfo as EsdkHeaderInfo,
   type MessageHeaderV2,
 } from '@aws-crypto/serialize';
-import { formatError, throwIfAborted, usageError } from '../errors';
+import { FORMAT_HINTS, formatError, throwIfAborted, usageError } from '../errors';
 import type { EncryptionContext } from '../kms/types';
 import { describeEdk } from './recipients';
 import { RESERVED_CONTEXT_PREFIX, compareUtf8, userContext } from './keyrings';
@@ -244,8 +244,8 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
   for (let want = 64; ; ) {
     const complete = await reader.fill(want);
     const b = reader.peek();
-    if (b.length === 0) throw formatError('empty input: not a KMS Envelope blob');
-    if (b[0] === 1) throw formatError('message format version 1 (non-committing) is not supported: re-seal it with a current Encryption SDK or kms-envelope');
+    if (b.length === 0) throw formatError('empty input: not a KMS Envelope blob', FORMAT_HINTS.notBlob);
+    if (b[0] === 1) throw formatError('message format version 1 (non-committing) is not supported', FORMAT_HINTS.unsupported);
     let parsed: EsdkHeaderInfo | false;
     try {
       parsed = deserialize.deserializeMessageHeader(b, { maxEncryptedDataKeys: maxRecipients });
@@ -253,22 +253,22 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
       const msg = (err as Error).message;
       if (/maxEncryptedDataKeys exceeded/.test(msg)) {
         const count = b.readUInt16BE(37 + b.readUInt16BE(35));
-        throw formatError(`the blob lists ${count} encrypted data keys, more than the limit of ${maxRecipients}`, 'Raise maxRecipients (--max-recipients) only if you trust where the blob came from.');
+        throw formatError(`the blob lists ${count} encrypted data keys, more than the limit of ${maxRecipients}`, `kms-envelope tries at most ${maxRecipients} keys per blob, so a crafted blob cannot make it call a KMS many times: seal the plaintext again to fewer keys.`);
       }
       const known = HEADER_MESSAGES.find(([re]) => re.test(msg));
-      throw formatError(known ? known[1](b) : `malformed header: ${msg}`, undefined, undefined, err);
+      throw formatError(known ? known[1](b) : `malformed header: ${msg}`, FORMAT_HINTS.notBlob, undefined, err);
     }
     if (parsed) {
       const h = parsed.messageHeader;
       if (h.suiteId === SIGNING_SUITE_ID) throw formatError('the blob uses the signing suite 0x0578, which kms-envelope does not open', 'Open it with the AWS Encryption SDK CLI.');
-      if (h.suiteId !== SUITE_ID) throw formatError(`unsupported algorithm suite 0x${h.suiteId.toString(16)}`);
-      if (h.contentType !== ContentType.FRAMED_DATA) throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`);
-      if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH) throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`);
+      if (h.suiteId !== SUITE_ID) throw formatError(`unsupported algorithm suite 0x${h.suiteId.toString(16)}`, FORMAT_HINTS.unsupported);
+      if (h.contentType !== ContentType.FRAMED_DATA) throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`, FORMAT_HINTS.unsupported);
+      if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH) throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`, FORMAT_HINTS.modified);
       reader.take(parsed.headerLength + parsed.headerAuth.headerAuthLength);
       return parsed;
     }
-    if (!complete) throw formatError(`truncated: the message ends inside the header (after ${b.length} bytes)`);
-    if (b.length >= limit) throw formatError(`malformed header: no complete header within ${limit} bytes`);
+    if (!complete) throw formatError(`truncated: the message ends inside the header (after ${b.length} bytes)`, FORMAT_HINTS.truncated);
+    if (b.length >= limit) throw formatError(`malformed header: no complete header within ${limit} bytes`, FORMAT_HINTS.notBlob);
     want = Math.min(limit, Math.max(want * 2, b.length + 1));
   }
 }
@@ -290,7 +290,7 @@ export function authenticateHeader(material: NodeDecryptionMaterial, parsed: Esd
     try {
       getDecipher = getDecipherInfo(parsed.messageHeader.messageId, (parsed.messageHeader as MessageHeaderV2).suiteData);
     } catch (err) {
-      throw formatError('key commitment check failed: the data key does not belong to this message (the header was modified)', undefined, undefined, err);
+      throw formatError('key commitment check failed: the data key does not belong to this message (the header was modified)', FORMAT_HINTS.modified, undefined, err);
     }
     try {
       const d = getDecipher(parsed.headerAuth.headerIv);
@@ -299,7 +299,7 @@ export function authenticateHeader(material: NodeDecryptionMaterial, parsed: Esd
       d.update(Buffer.alloc(0));
       d.final();
     } catch (err) {
-      throw formatError('header authentication failed: the blob was modified or is not for this context', undefined, undefined, err);
+      throw formatError('header authentication failed: the blob was modified or is not for this context', FORMAT_HINTS.modified, undefined, err);
     }
     return { getDecipher, dispose };
   } catch (err) {
@@ -319,33 +319,33 @@ export async function* readFrames(reader: ChunkReader, parsed: EsdkHeaderInfo, g
     try {
       head = decodeBodyHeader(reader.peek(headLength), parsed, 0);
     } catch (err) {
-      throw formatError(`malformed frame ${seq}: ${(err as Error).message}`, undefined, undefined, err);
+      throw formatError(`malformed frame ${seq}: ${(err as Error).message}`, FORMAT_HINTS.modified, undefined, err);
     }
     if (!head) {
-      throw formatError(reader.available === 0 ? `truncated: the message ends after frame ${seq - 1}, before its final frame` : `truncated: the message ends inside the header of frame ${seq}`);
+      throw formatError(reader.available === 0 ? `truncated: the message ends after frame ${seq - 1}, before its final frame` : `truncated: the message ends inside the header of frame ${seq}`, FORMAT_HINTS.truncated);
     }
-    if (head.sequenceNumber !== seq) throw formatError(`frame out of order: expected frame ${seq}, found ${head.sequenceNumber === FINAL_SEQ ? 'a bad final-frame marker' : head.sequenceNumber}`);
+    if (head.sequenceNumber !== seq) throw formatError(`frame out of order: expected frame ${seq}, found ${head.sequenceNumber === FINAL_SEQ ? 'a bad final-frame marker' : head.sequenceNumber}`, FORMAT_HINTS.modified);
     reader.take(head.readPos);
     const d = getDecipher(head.iv);
     d.setAAD(frameAad(messageId, seq, head.contentLength, head.isFinalFrame));
     const clear: Buffer[] = [];
     for (let left = head.contentLength; left > 0; ) {
-      if (!(await reader.fill(1))) throw formatError(`truncated: the message ends inside frame ${seq} (${head.contentLength - left} of ${head.contentLength} bytes)`);
+      if (!(await reader.fill(1))) throw formatError(`truncated: the message ends inside frame ${seq} (${head.contentLength - left} of ${head.contentLength} bytes)`, FORMAT_HINTS.truncated);
       for (const p of reader.take(left)) {
         clear.push(d.update(p));
         left -= p.length;
       }
     }
-    if (!(await reader.fill(TAG_LENGTH))) throw formatError(`truncated: the message ends inside the tag of frame ${seq}`);
+    if (!(await reader.fill(TAG_LENGTH))) throw formatError(`truncated: the message ends inside the tag of frame ${seq}`, FORMAT_HINTS.truncated);
     d.setAuthTag(Buffer.concat(reader.take(TAG_LENGTH)));
     try {
       clear.push(d.final());
     } catch (err) {
-      throw formatError(`frame ${seq} failed authentication: the body was modified`, undefined, undefined, err);
+      throw formatError(`frame ${seq} failed authentication: the body was modified`, FORMAT_HINTS.modified, undefined, err);
     }
     for (const c of clear) if (c.length) yield c;
     if (head.isFinalFrame) {
-      if (await reader.fill(1)) throw formatError(`unexpected data after the final frame (frame ${seq})`);
+      if (await reader.fill(1)) throw formatError(`unexpected data after the final frame (frame ${seq})`, FORMAT_HINTS.trailing);
       return;
     }
   }
