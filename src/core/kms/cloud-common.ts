@@ -9,7 +9,8 @@ import * as https from 'node:https';
 import { credentialsError, KmsEnvelopeError, usageError } from '../errors';
 import type { Logger } from '../log';
 import type { CloudCredentials, CredentialsProvider } from '../credentials/types';
-import type { RetryPolicy } from './retry';
+import { failureClass, toKmsError, type CallContext } from './cloud-errors';
+import { withRetry, type AttemptContext, type RetryPolicy } from './retry';
 import type { EncryptionContext, ListKeysPage } from './types';
 
 export interface CloudProviderOptions {
@@ -211,4 +212,66 @@ export class TtlCache<V> {
   delete(prefix: string): void {
     for (const k of this.m.keys()) if (k.startsWith(prefix)) this.m.delete(k);
   }
+}
+
+/** What one cloud API call is about, for retries, logs and error messages. */
+export interface CloudCallSpec {
+  provider: 'tencent' | 'alibaba';
+  profile: string;
+  region: string;
+  action: string;
+  endpoint: ResolvedEndpoint;
+  call: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal };
+  options: CloudProviderOptions;
+  log: Logger;
+  /** Turns what the SDK threw into what failureClass / toKmsError read. */
+  normalize(err: unknown): unknown;
+}
+
+/**
+ * One API call with retries (only when safe to repeat), per-attempt timeouts, cancellation, debug
+ * logs and the mapping of the last error onto a KmsEnvelopeError. `attempt` makes one request with
+ * the profile's credentials (also available to the SDK through `requestCredentials`) and returns
+ * the answer with its request id.
+ */
+export function cloudCall<T>(
+  spec: CloudCallSpec,
+  attempt: (a: AttemptContext & { credentials: CloudCredentials }) => Promise<{ result: T; requestId?: string }>,
+): Promise<T> {
+  const { provider, profile, region, action, endpoint, call, options, log } = spec;
+  const ctx: CallContext = {
+    provider,
+    profile,
+    region,
+    action,
+    keyId: call.keyId,
+    alias: call.alias,
+    endpoint: endpoint.url,
+    endpointOverridden: endpoint.overridden,
+    idempotent: call.idempotent,
+  };
+  const what = `${provider} ${action} ${region}`;
+  return withRetry<T>(
+    async (a) => {
+      const credentials = await fetchCredentials(provider, profile, options.credentials);
+      const t0 = Date.now();
+      try {
+        const { result, requestId } = await requestCredentials.run(credentials, () => attempt({ ...a, credentials }));
+        log.debug(`${what} ok in ${Date.now() - t0} ms (attempt ${a.attempt}, request ${requestId ?? '-'})`);
+        return result;
+      } catch (err) {
+        const n = spec.normalize(err);
+        log.debug(`${what} failed in ${Date.now() - t0} ms (attempt ${a.attempt}): ${n instanceof Error ? n.message : String(n)}`);
+        throw n;
+      }
+    },
+    {
+      idempotent: call.idempotent,
+      signal: call.signal,
+      policy: { ...options.retry, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) },
+      classify: failureClass,
+      onRetry: ({ attempt: n, delayMs, failure }) => log.info(`${what}: ${failure} on attempt ${n}, retrying in ${delayMs} ms`),
+      finalize: (err, info) => toKmsError(err, ctx, info),
+    },
+  );
 }

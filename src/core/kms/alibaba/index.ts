@@ -24,7 +24,7 @@ import {
   clampPageSize,
   decodePageToken,
   encodePageToken,
-  fetchCredentials,
+  cloudCall,
   isoDate,
   requestCredentials,
   resolveEndpoint,
@@ -34,8 +34,8 @@ import {
   type PageTokenPlanner,
   type ResolvedEndpoint,
 } from '../cloud-common';
-import { CloudCallError, failureClass, findNetworkCode, toKmsError, type CallContext } from '../cloud-errors';
-import { mapLimit, withRetry } from '../retry';
+import { CloudCallError, findNetworkCode } from '../cloud-errors';
+import { mapLimit } from '../retry';
 import type {
   CallOptions,
   CreateKeyOptions,
@@ -187,6 +187,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     return c;
   }
 
+  /** One API call with retries, timeouts, cancellation and error mapping. */
   private async call<T>(
     region: string,
     action: string,
@@ -194,63 +195,34 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
   ): Promise<T> {
     const ep = this.endpointFor(region);
-    const ctx: CallContext = {
-      provider: 'alibaba',
-      profile: this.profile,
-      region,
-      action,
-      keyId: o.keyId,
-      alias: o.alias,
-      endpoint: ep.url,
-      endpointOverridden: ep.overridden,
-      idempotent: o.idempotent,
-    };
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     if (this.regionInRequest()) query.RegionId = region;
-    return withRetry<T>(
-      async ({ attempt, timeoutMs }) => {
-        const creds = await fetchCredentials('alibaba', this.profile, this.opts.credentials);
-        const { client, sdk } = await this.client(region, ep);
-        const params = new sdk.Params({
-          action,
-          version: ALIBABA_API_VERSION,
-          protocol: ep.protocol.toUpperCase(),
-          pathname: '/',
-          method: 'POST',
-          authType: 'AK',
-          style: 'RPC',
-          reqBodyType: 'formData',
-          bodyType: 'json',
-        });
-        // The client has no AbortSignal support: its socket timeouts are set to the attempt
-        // timeout, and retry.ts stops waiting at once on timeout or cancellation.
-        // RuntimeOptions is a plain field bag (a tea Model); built literally so this module does not
-        // depend on @alicloud/tea-util, a transitive package of the client.
-        const runtime = { autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs } as unknown as Parameters<OpenApi.default['callApi']>[2];
-        const t0 = Date.now();
-        try {
-          const res = await requestCredentials.run(creds, () => client.callApi(params, new sdk.OpenApiRequest({ query }), runtime));
-          const body = (res?.body ?? {}) as T & { RequestId?: string };
-          this.log.debug(`alibaba ${action} ${region} ok in ${Date.now() - t0} ms (attempt ${attempt}, request ${body.RequestId ?? '-'})`);
-          return body;
-        } catch (err) {
-          const n = normalizeAlibabaError(err);
-          this.log.debug(`alibaba ${action} ${region} failed in ${Date.now() - t0} ms (attempt ${attempt}): ${n instanceof Error ? n.message : String(n)}`);
-          throw n;
-        }
-      },
-      {
-        idempotent: o.idempotent,
-        signal: o.signal,
-        policy: { ...this.opts.retry, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) },
-        classify: failureClass,
-        onRetry: ({ attempt, delayMs, failure }) =>
-          this.log.info(`alibaba ${action} ${region}: ${failure} on attempt ${attempt}, retrying in ${delayMs} ms`),
-        finalize: (err, info) => toKmsError(err, ctx, info),
-      },
-    );
+    const spec = { provider: 'alibaba', profile: this.profile, region, action, endpoint: ep, call: o, options: this.opts, log: this.log, normalize: normalizeAlibabaError } as const;
+    return cloudCall<T>(spec, async ({ timeoutMs }) => {
+      const { client, sdk } = await this.client(region, ep);
+      const apiParams = new sdk.Params({
+        action,
+        version: ALIBABA_API_VERSION,
+        protocol: ep.protocol.toUpperCase(),
+        pathname: '/',
+        method: 'POST',
+        authType: 'AK',
+        style: 'RPC',
+        reqBodyType: 'formData',
+        bodyType: 'json',
+      });
+      // The client has no AbortSignal support: its socket timeouts are set to the attempt
+      // timeout, and retry.ts stops waiting at once on timeout or cancellation.
+      // RuntimeOptions is a plain field bag (a tea Model); built literally so this module does not
+      // depend on @alicloud/tea-util, a transitive package of the client.
+      const runtime = { autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs } as unknown as Parameters<OpenApi.default['callApi']>[2];
+      const res = await client.callApi(apiParams, new sdk.OpenApiRequest({ query }), runtime);
+      const body = (res?.body ?? {}) as T & { RequestId?: string };
+      return { result: body, requestId: body.RequestId };
+    });
   }
+
 
   private toMeta(region: string, m: AliKeyMetadata, aliases?: string[]): KeyMetadata {
     const alias = aliases && aliases.length > 0 ? [...aliases].sort()[0].replace(/^alias\//, '') : undefined;

@@ -21,7 +21,7 @@ import {
   clampPageSize,
   decodePageToken,
   encodePageToken,
-  fetchCredentials,
+  cloudCall,
   requestCredentials,
   resolveEndpoint,
   TtlCache,
@@ -31,8 +31,7 @@ import {
   type PageTokenPlanner,
   type ResolvedEndpoint,
 } from '../cloud-common';
-import { CloudCallError, failureClass, findNetworkCode, toKmsError, type CallContext } from '../cloud-errors';
-import { withRetry } from '../retry';
+import { CloudCallError, findNetworkCode } from '../cloud-errors';
 import type {
   CallOptions,
   CreateKeyOptions,
@@ -188,45 +187,16 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
   ): Promise<T> {
     const ep = this.endpointFor(region);
-    const ctx: CallContext = {
-      provider: 'tencent',
-      profile: this.profile,
-      region,
-      action,
-      keyId: o.keyId,
-      alias: o.alias,
-      endpoint: ep.url,
-      endpointOverridden: ep.overridden,
-      idempotent: o.idempotent,
-    };
     const body: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
-    return withRetry<T>(
-      async ({ signal, attempt }) => {
-        const creds = await fetchCredentials('tencent', this.profile, this.opts.credentials);
-        const client = await this.client(region, ep);
-        const t0 = Date.now();
-        try {
-          const res = await requestCredentials.run(creds, () => client.request(action, body, { signal }));
-          this.log.debug(`tencent ${action} ${region} ok in ${Date.now() - t0} ms (attempt ${attempt}, request ${res?.RequestId ?? '-'})`);
-          return res as T;
-        } catch (err) {
-          const n = normalizeTencentError(err);
-          this.log.debug(`tencent ${action} ${region} failed in ${Date.now() - t0} ms (attempt ${attempt}): ${n instanceof Error ? n.message : String(n)}`);
-          throw n;
-        }
-      },
-      {
-        idempotent: o.idempotent,
-        signal: o.signal,
-        policy: { ...this.opts.retry, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) },
-        classify: failureClass,
-        onRetry: ({ attempt, delayMs, failure }) =>
-          this.log.info(`tencent ${action} ${region}: ${failure} on attempt ${attempt}, retrying in ${delayMs} ms`),
-        finalize: (err, info) => toKmsError(err, ctx, info),
-      },
-    );
+    const spec = { provider: 'tencent', profile: this.profile, region, action, endpoint: ep, call: o, options: this.opts, log: this.log, normalize: normalizeTencentError } as const;
+    return cloudCall<T>(spec, async ({ signal }) => {
+      const client = await this.client(region, ep);
+      const res = (await client.request(action, body, { signal })) as T & { RequestId?: string };
+      return { result: res, requestId: res?.RequestId };
+    });
   }
+
 
   private toMeta(region: string, m: TcKeyMetadata): KeyMetadata {
     return {
