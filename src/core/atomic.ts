@@ -167,9 +167,6 @@ export async function createAtomicWriteStream(target: string, mode = 0o600): Pro
       const parts = chunks.map((c) => toBuffer(c.chunk));
       file.write(parts).then(() => file.drain()).then(() => cb(), cb);
     },
-    final(cb) {
-      cb();
-    },
   });
   let done = false;
   return {

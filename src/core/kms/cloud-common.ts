@@ -230,13 +230,13 @@ export interface CloudCallSpec {
 
 /**
  * One API call with retries (only when safe to repeat), per-attempt timeouts, cancellation, debug
- * logs and the mapping of the last error onto a KmsEnvelopeError. `attempt` makes one request with
- * the profile's credentials (also available to the SDK through `requestCredentials`) and returns
- * the answer with its request id.
+ * logs and the mapping of the last error onto a KmsEnvelopeError. `attempt` makes one request; the
+ * SDK reads the profile's credentials, fetched anew for each attempt, from `requestCredentials`.
+ * It returns the answer with its request id.
  */
 export function cloudCall<T>(
   spec: CloudCallSpec,
-  attempt: (a: AttemptContext & { credentials: CloudCredentials }) => Promise<{ result: T; requestId?: string }>,
+  attempt: (a: AttemptContext) => Promise<{ result: T; requestId?: string }>,
 ): Promise<T> {
   const { provider, profile, region, action, endpoint, call, options, log } = spec;
   const ctx: CallContext = {
@@ -256,7 +256,7 @@ export function cloudCall<T>(
       const credentials = await fetchCredentials(provider, profile, options.credentials);
       const t0 = Date.now();
       try {
-        const { result, requestId } = await requestCredentials.run(credentials, () => attempt({ ...a, credentials }));
+        const { result, requestId } = await requestCredentials.run(credentials, () => attempt(a));
         log.debug(`${what} ok in ${Date.now() - t0} ms (attempt ${a.attempt}, request ${requestId ?? '-'})`);
         return result;
       } catch (err) {
