@@ -205,7 +205,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     if (!uri || uri.scheme !== 'file') uri = await this.askFile('Re-wrap');
     const f = this.fsPath(uri);
     const raw = await fsp.readFile(f);
-    if (!isSealed(raw.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+    if (!isSealed(raw.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, 'Re-wrap works on what Seal File or kms-envelope seal wrote; seal this file first.', { file: f });
     const { blob, armored } = blobOf(raw);
     const header = await inspect(blob);
     const mode = await ui.prompts.pick(
@@ -241,7 +241,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       if (!uri || uri.scheme !== 'file') uri = await this.askFile('Inspect');
       const f = this.fsPath(uri);
       const head = await firstBytes(f);
-      if (!isSealed(head)) throw usageError(`${f} is not a sealed file.`, undefined, { file: f });
+      if (!isSealed(head)) throw usageError(`${f} is not a sealed file.`, 'Inspect reads what Seal File or kms-envelope seal wrote: a binary blob, or one kmsenv:v1: line.', { file: f });
       const text = head.toString('latin1').trimStart();
       let info;
       if (text.startsWith('kmsenv:')) info = await inspect(dearmor((await fsp.readFile(f, 'utf8')).trim()));

@@ -112,7 +112,7 @@ export class SelectionCommands implements vscode.Disposable {
     });
     if (doc.version !== version) throw usageError('The document changed while sealing; nothing was replaced.', 'Run Seal Selection again.');
     const ok = await editor.edit((eb) => parts.forEach((p, i) => eb.replace(p.sel, p.lead + sealed[i] + p.trail)));
-    if (!ok) throw usageError('The editor refused the edit (read-only document?).');
+    if (!ok) throw usageError('The editor refused the edit (read-only document?).', 'Make the document writable (or save a copy), then run the command again.');
     this.log.info(`Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetLabel(target)}`);
     return parts.length;
   }
@@ -130,7 +130,7 @@ export class SelectionCommands implements vscode.Disposable {
     });
     if (doc.version !== version) throw usageError('The document changed while unsealing; nothing was replaced.', 'Run Unseal Selection again.');
     const ok = await editor.edit((eb) => blobs.forEach((b, i) => eb.replace(b.range, plain[i])));
-    if (!ok) throw usageError('The editor refused the edit (read-only document?).');
+    if (!ok) throw usageError('The editor refused the edit (read-only document?).', 'Make the document writable (or save a copy), then run the command again.');
     this.log.info(`Unsealed ${blobs.length} value(s) in ${doc.uri.toString(true)}`);
     return blobs.length;
   }

@@ -90,7 +90,7 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
       assert.ok(err instanceof KmsEnvelopeError);
       assert.equal(err.kind, 'provider');
       assert.equal(err.details.providerCode, 'ResourceUnavailable.CmkDisabled');
-      assert.match(err.hint ?? '', new RegExp(`Key ${tcKeyId} in region ${TC} is disabled\\. Enable it: \`kms-envelope keys enable --provider tencent --region ${TC} --key ${tcKeyId} --profile e2e\``));
+      assert.match(err.hint ?? '', new RegExp(`^Enable it: \`kms-envelope keys enable --provider tencent --region ${TC} --key ${tcKeyId} --profile e2e\``));
 
       const onlyTc = await unsealBuffer(blob, { resolve: only(tc) }).catch((e) => e);
       assert.ok(onlyTc instanceof KmsEnvelopeError);

@@ -212,7 +212,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
   switch (cat) {
     case 'disabled':
       message = `${label}: ${key} in region ${c.region} is disabled${codeText}.`;
-      hint = `Key ${c.keyId ?? ''} in region ${c.region} is disabled. Enable it: ${keyCmd('enable', c)} (or in the sidebar), or seal to another key.`;
+      hint = `Enable it: ${keyCmd('enable', c)} (or Enable Key in the KMS Envelope sidebar), or seal to another key.`;
       break;
     case 'pendingDeletion':
       message = `${label}: ${key} in region ${c.region} is scheduled for deletion${codeText}.`;
