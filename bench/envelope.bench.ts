@@ -67,21 +67,24 @@ async function main() {
 
     const f = (name: string) => path.join(dir, name);
     const node = process.execPath;
-    const ops: Record<string, () => Sample> = {
-      'envelope seal': () => timed(node, [child, 'seal', input, f('x.sealed')], env),
-      'envelope unseal': () => timed(node, [child, 'unseal', f('x.sealed'), f('x.out')], env),
-      'AES-GCM encrypt': () => timed(node, [child, 'gcm-enc', input, f('x.gcm')], env),
-      'AES-GCM decrypt': () => timed(node, [child, 'gcm-dec', f('x.gcm'), f('x.gcm.out')], env),
-      'age encrypt': () => timed('age', ['-r', ageRecipient, '-o', f('x.age'), input]),
-      'age decrypt': () => timed('age', ['-d', '-i', id, '-o', f('x.age.out'), f('x.age')]),
+    // Each contender writes a new file: its output from the previous round is removed (and the
+    // removal synced) before it starts, so no one pays for freeing another run's gigabyte.
+    const ops: Record<string, { out: string[]; run: () => Sample }> = {
+      'envelope seal': { out: ['x.sealed'], run: () => timed(node, [child, 'seal', input, f('x.sealed')], env) },
+      'envelope unseal': { out: ['x.out'], run: () => timed(node, [child, 'unseal', f('x.sealed'), f('x.out')], env) },
+      'AES-GCM encrypt': { out: ['x.gcm', 'x.gcm.tag'], run: () => timed(node, [child, 'gcm-enc', input, f('x.gcm')], env) },
+      'AES-GCM decrypt': { out: ['x.gcm.out'], run: () => timed(node, [child, 'gcm-dec', f('x.gcm'), f('x.gcm.out')], env) },
+      'age encrypt': { out: ['x.age'], run: () => timed('age', ['-r', ageRecipient, '-o', f('x.age'), input]) },
+      'age decrypt': { out: ['x.age.out'], run: () => timed('age', ['-d', '-i', id, '-o', f('x.age.out'), f('x.age')]) },
     };
     if (withStock) {
-      ops['stock ESDK seal'] = () => timed(node, [child, 'esdk-seal', input, f('x.esdk'), String(DEFAULT_FRAME_LENGTH)], env);
-      ops['stock ESDK unseal'] = () => timed(node, [child, 'esdk-unseal', f('x.esdk'), f('x.esdk.out')], env);
+      ops['stock ESDK seal'] = { out: ['x.esdk'], run: () => timed(node, [child, 'esdk-seal', input, f('x.esdk'), String(DEFAULT_FRAME_LENGTH)], env) };
+      ops['stock ESDK unseal'] = { out: ['x.esdk.out'], run: () => timed(node, [child, 'esdk-unseal', f('x.esdk'), f('x.esdk.out')], env) };
     }
     const best = new Map<string, Sample>();
     for (let rep = 0; rep < reps; rep++) {
-      for (const [name, run] of Object.entries(ops)) {
+      for (const [name, { out, run }] of Object.entries(ops)) {
+        for (const o of out) await fsp.rm(f(o), { force: true });
         const s = run();
         const b = best.get(name);
         best.set(name, { seconds: Math.min(s.seconds, b?.seconds ?? Infinity), rssMb: Math.max(s.rssMb, b?.rssMb ?? 0) });
@@ -114,6 +117,7 @@ async function main() {
         let unseal = Infinity;
         let rssF = 0;
         for (let rep = 0; rep < reps; rep++) {
+          await fsp.rm(f('y.sealed'), { force: true });
           const a = timed(node, [child, 'seal', input, f('y.sealed'), String(fl)], env);
           const b = timed(node, [child, 'unseal', f('y.sealed'), f('y.out')], env);
           seal = Math.min(seal, a.seconds);

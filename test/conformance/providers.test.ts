@@ -115,7 +115,7 @@ for (const make of harnesses) {
           assert.equal(e.kind, 'provider');
           assert.equal(e.details.providerCode, h.codes.disabled);
           assert.equal(e.details.region, h.regionA);
-          assert.match(e.hint ?? '', /disabled/i);
+          assert.match(e.message, /disabled/i);
           assert.match(e.hint ?? '', /enable/i);
         });
       }

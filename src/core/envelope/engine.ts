@@ -103,7 +103,13 @@ async function startSeal(source: Source, opts: SealOptions): Promise<Started> {
   return { info: session.info, body: body(), dispose: session.dispose };
 }
 
-async function startUnseal(source: Source, opts: UnsealOptions): Promise<Started> {
+/**
+ * Where the body is read from once the header is parsed: given the bytes already read past the
+ * header, the chunks that follow them (unsealToFile reads a file's body into reused buffers).
+ */
+type BodySource = (rest: Buffer) => AsyncIterator<Buffer>;
+
+async function startUnseal(source: Source, opts: UnsealOptions, bodySource?: BodySource): Promise<Started> {
   throwIfAborted(opts.signal);
   const maxRecipients = opts.maxRecipients ?? DEFAULT_MAX_RECIPIENTS;
   if (!Number.isInteger(maxRecipients) || maxRecipients < 1 || maxRecipients > 65535) throw usageError(`maxRecipients ${maxRecipients} is out of range (1..65535).`);
@@ -120,7 +126,15 @@ async function startUnseal(source: Source, opts: UnsealOptions): Promise<Started
     throw mapError(err, opts.signal, 'unseal');
   }
   const { getDecipher, dispose } = authenticateHeader(material, parsed);
-  return { info, body: readFrames(reader, parsed, getDecipher, opts.signal), dispose };
+  let bodyReader = reader;
+  if (bodySource) {
+    // The header (and what it references) stays in the header reader's own buffers.
+    const rest = Buffer.concat(reader.take(reader.available));
+    const before = reader.consumed - rest.length;
+    const { onProgress } = opts;
+    bodyReader = new ChunkReader(bodySource(rest), onProgress && ((n) => onProgress(before + n)));
+  }
+  return { info, body: readFrames(bodyReader, parsed, getDecipher, opts.signal), dispose };
 }
 
 async function collect(started: Started): Promise<Buffer> {
@@ -261,28 +275,36 @@ export async function sealToFile(input: FileHandle, out: AtomicFile, opts: SealO
   }
 }
 
-/**
- * Reads a file as fresh chunks (each handed on, never reused), one read ahead, so the next chunk
- * is read while the consumer decrypts this one.
- */
+/** Reads a file as fresh chunks of `size` bytes, one read at a time (the header of a blob). */
 async function* fileChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer> {
-  const readOne = async (): Promise<Buffer> => {
+  for (;;) {
     const b = Buffer.allocUnsafe(size);
-    const { bytesRead } = await fh.read(b, 0, size, null);
-    return bytesRead === size ? b : b.subarray(0, bytesRead);
-  };
-  const ahead = (): Promise<Buffer> => {
-    const p = readOne();
-    p.catch(() => undefined); // handled when awaited; never an unhandled rejection meanwhile
-    return p;
-  };
-  let next = ahead();
+    const n = await readFull(fh, b);
+    if (n === 0) return;
+    yield n === size ? b : b.subarray(0, n);
+  }
+}
+
+/**
+ * A blob's body from a file, after `first` (the bytes read past the header): full chunks of
+ * `size` bytes (only the last is shorter) read into a ring of three reused buffers, one read ahead.
+ * Safe with readFrames' ChunkReader: it pulls a chunk only when fewer than 24 bytes (a final frame's header)
+ * are left unconsumed, so when chunk k is pulled, live bytes are only in chunks k-1 and k, while the
+ * read ahead fills the third buffer; what readFrames takes is used before its next await.
+ */
+async function* bodyChunks(fh: FileHandle, size: number, first: Buffer): AsyncGenerator<Buffer> {
+  if (first.length) yield first;
+  const ring = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let slot = 0;
+  let next = readAhead(fh, ring[0]!);
   try {
     for (;;) {
-      const b = await next;
-      if (b.length === 0) return;
-      next = ahead();
-      yield b;
+      const n = await next;
+      if (n === 0) return;
+      const b = ring[slot]!;
+      slot = (slot + 1) % ring.length;
+      next = readAhead(fh, ring[slot]!);
+      yield n === size ? b : b.subarray(0, n);
     }
   } finally {
     await next.catch(() => undefined);
@@ -296,8 +318,8 @@ async function* fileChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer>
  */
 export async function unsealToFile(input: FileHandle, out: AtomicFile, opts: UnsealOptions): Promise<HeaderInfo> {
   try {
-    // A read covers one 1 MiB frame with its frame header and tag.
-    const started = await startUnseal(fileChunks(input, READ_CHUNK + 64), opts);
+    // Header in fresh 64 KiB reads; body reads cover one 1 MiB frame with its frame header and tag.
+    const started = await startUnseal(fileChunks(input, 64 * 1024), opts, (rest) => bodyChunks(input, READ_CHUNK + 64, rest));
     try {
       let batch: Buffer[] = [];
       let batchLength = 0;
