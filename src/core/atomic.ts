@@ -164,7 +164,8 @@ export async function createAtomicWriteStream(target: string, mode = 0o600): Pro
     highWaterMark: 1 << 20,
     writev(chunks, cb) {
       // Called back only once written: a stream producer may reuse a chunk after its callback.
-      const parts = chunks.map((c) => toBuffer(c.chunk));
+      // (A byte stream hands over Buffers: strings and Uint8Arrays are converted on write.)
+      const parts = chunks.map((c) => c.chunk as Buffer);
       file.write(parts).then(() => file.drain()).then(() => cb(), cb);
     },
   });
@@ -191,11 +192,4 @@ export async function createAtomicWriteStream(target: string, mode = 0o600): Pro
       await file.abort();
     },
   };
-}
-
-function toBuffer(c: unknown): Buffer {
-  if (Buffer.isBuffer(c)) return c;
-  if (typeof c === 'string') return Buffer.from(c);
-  const u = c as Uint8Array;
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
