@@ -230,7 +230,13 @@ export class Workbench {
     const entry = menu.locator('.action-item', { has: this.page.locator('.action-label', { hasText: new RegExp(`^${escapeRe(item)}$`) }) }).first();
     await entry.hover();
     await entry.click();
-    await menu.waitFor({ state: 'hidden' });
+    // A busy workbench can miss the click while the menu is still settling: then the entry, still
+    // hovered and focused, takes Enter. (An entry that ran closes the menu, so this never runs twice.)
+    if (!(await menu.waitFor({ state: 'hidden', timeout: 5_000 }).then(() => true, () => false))) {
+      await entry.focus();
+      await this.page.keyboard.press('Enter');
+      await menu.waitFor({ state: 'hidden' });
+    }
   }
 
   /** Centre of the active editor's (first) selection, for a right-click that keeps the selection. */
@@ -272,12 +278,27 @@ export class Workbench {
 
   /** Selects line `line` (1-based) of the active editor from column `fromColumn` (1-based) to its end. */
   async selectLine(line: number, fromColumn = 1): Promise<void> {
-    await this.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-    await this.page.keyboard.press('Control+G');
-    await this.answerQuickInput(`:${line}`);
-    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-    for (let i = 1; i < fromColumn; i++) await this.page.keyboard.press('ArrowRight');
-    await this.page.keyboard.press('Shift+End');
+    // Go to Line takes `:line:column`, and the status bar says where the cursor is: no arrow-key
+    // presses that a busy workbench can drop while focus moves back from the quick input.
+    const status = this.page.locator('.statusbar-item[id="status.editor.selection"]');
+    const at = async (re: RegExp) => {
+      for (let i = 0; i < 50; i++) {
+        if (re.test(await status.innerText().catch(() => ''))) return true;
+        await this.page.waitForTimeout(100);
+      }
+      return false;
+    };
+    for (let attempt = 1; ; attempt++) {
+      await this.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await this.page.keyboard.press('Control+G');
+      await this.answerQuickInput(`:${line}:${fromColumn}`);
+      await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+      if (await at(new RegExp(`^Ln ${line}, Col ${fromColumn}$`))) {
+        await this.page.keyboard.press('Shift+End');
+        if (await at(new RegExp(`^Ln ${line}, Col \\d+ \\(\\d+ selected\\)$`))) return;
+      }
+      assert.ok(attempt < 3, `could not select line ${line} from column ${fromColumn}; the status bar says "${await status.innerText().catch(() => '?')}"`);
+    }
   }
 
   /** The visible text of the active editor, one string per rendered line. */
