@@ -34,7 +34,8 @@ const dynamicCjsInterop = {
   name: 'dynamic-cjs-interop',
   setup(build) {
     build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.kind !== 'dynamic-import' || args.namespace === 'cjs-facade' || args.path.startsWith('node:') || isBuiltin(args.path)) return undefined;
+      if (args.kind !== 'dynamic-import' || args.namespace === 'cjs-facade' || args.path.startsWith('node:') || isBuiltin(args.path))
+        return undefined;
       return { path: args.path, namespace: 'cjs-facade', pluginData: { resolveDir: args.resolveDir } };
     });
     build.onLoad({ filter: /.*/, namespace: 'cjs-facade' }, (args) => {
@@ -63,7 +64,8 @@ const cli = {
   banner: { js: "import { createRequire as __kmsCreateRequire } from 'node:module'; const require = __kmsCreateRequire(import.meta.url);" },
   alias: { '@aws-crypto/client-node': './src/cli/esdk-slim.ts' },
 };
-const cliLauncher = '#!/usr/bin/env node\n// Launcher of the kms-envelope CLI (built by esbuild.mjs; the code is in dist/cli/).\nimport(\'./cli/main.mjs\');\n';
+const cliLauncher =
+  "#!/usr/bin/env node\n// Launcher of the kms-envelope CLI (built by esbuild.mjs; the code is in dist/cli/).\nimport('./cli/main.mjs');\n";
 
 const builds = [{ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }, cli];
 

@@ -13,8 +13,17 @@ export default tseslint.config(
     // The house rule: core and emulator never import vscode, so the CLI and plain-Node tests can use them.
     files: ['src/core/**', 'src/emulator/**', 'src/cli/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core, src/emulator and src/cli must not import vscode (ARCHITECTURE.md).' }] }],
-      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.name='require'][arguments.0.value='vscode']", message: 'src/core, src/emulator and src/cli must not require vscode.' }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'vscode', message: 'src/core, src/emulator and src/cli must not import vscode (ARCHITECTURE.md).' }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.name='require'][arguments.0.value='vscode']",
+          message: 'src/core, src/emulator and src/cli must not require vscode.',
+        },
+      ],
     },
   },
 );

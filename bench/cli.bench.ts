@@ -55,7 +55,9 @@ function main(): void {
       console.log(`${name.padEnd(24)}${m.toFixed(1).padStart(10)}${`${(m / base).toFixed(2)}x`.padStart(9)}`);
     }
     const ratio = median(times.get('unseal 1 KiB (local)')!) / base;
-    console.log(`\nratio (target)\n${'small unseal / node -e 0'.padEnd(26)}${ratio.toFixed(2)}x  (<= ${TARGET}x: ${ratio <= TARGET ? 'met' : 'MISSED'})`);
+    console.log(
+      `\nratio (target)\n${'small unseal / node -e 0'.padEnd(26)}${ratio.toFixed(2)}x  (<= ${TARGET}x: ${ratio <= TARGET ? 'met' : 'MISSED'})`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

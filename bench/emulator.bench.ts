@@ -85,7 +85,13 @@ async function drive(total: number, call: (client: number) => Promise<unknown>):
   await Promise.all(Array.from({ length: CLIENTS }, (_, i) => worker(i)));
   const seconds = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  return { rps: lat.length / seconds, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], n: lat.length, seconds };
+  return {
+    rps: lat.length / seconds,
+    p50: lat[Math.floor(lat.length * 0.5)],
+    p99: lat[Math.floor(lat.length * 0.99)],
+    n: lat.length,
+    seconds,
+  };
 }
 
 const fmt = (label: string, r: Result) =>
@@ -102,7 +108,8 @@ async function main(): Promise<void> {
     const tcBase = Array.from({ length: CLIENTS }, () => tencentClient(base.info.url, acct.tencent, 'ap-guangzhou', agent));
     const { KeyId: tcKey } = await tcCall(tcEmu[0], 'CreateKey', { Alias: `bench-${Date.now()}` });
     const pt = Buffer.alloc(32, 1).toString('base64');
-    const tcEnc = (clients: typeof tcEmu) => (i: number) => tcCall(clients[i], 'Encrypt', { KeyId: tcKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' });
+    const tcEnc = (clients: typeof tcEmu) => (i: number) =>
+      tcCall(clients[i], 'Encrypt', { KeyId: tcKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' });
     await drive(WARMUP, tcEnc(tcEmu));
     await drive(WARMUP, tcEnc(tcBase));
     const tBase = await drive(REQUESTS, tcEnc(tcBase));
@@ -112,13 +119,16 @@ async function main(): Promise<void> {
     const alEmu = Array.from({ length: CLIENTS }, () => alibabaClient(emu.info.url, acct.alibaba));
     const alBase = Array.from({ length: CLIENTS }, () => alibabaClient(base.info.url, acct.alibaba));
     const alKey = (await aliCall(alEmu[0], 'CreateKey', {}, 'cn-hangzhou')).KeyMetadata.KeyId;
-    const alEnc = (clients: typeof alEmu) => (i: number) => aliCall(clients[i], 'Encrypt', { KeyId: alKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' }, 'cn-hangzhou');
+    const alEnc = (clients: typeof alEmu) => (i: number) =>
+      aliCall(clients[i], 'Encrypt', { KeyId: alKey, Plaintext: pt, EncryptionContext: '{"bench":"1"}' }, 'cn-hangzhou');
     await drive(WARMUP, alEnc(alEmu));
     await drive(WARMUP, alEnc(alBase));
     const aBase = await drive(REQUESTS, alEnc(alBase));
     const aEmu = await drive(REQUESTS, alEnc(alEmu));
 
-    console.log(`Encrypt with ${CLIENTS} concurrent official SDK clients, ${REQUESTS} requests per run (servers in child processes, 127.0.0.1)`);
+    console.log(
+      `Encrypt with ${CLIENTS} concurrent official SDK clients, ${REQUESTS} requests per run (servers in child processes, 127.0.0.1)`,
+    );
     console.log(fmt('baseline: bare node:http, canned reply (Tencent SDK)', tBase));
     console.log(fmt('emulator: Tencent TC3 verify + AES-256-GCM (Tencent SDK)', tEmu));
     console.log(`  ratio emulator/baseline (Tencent): ${(tEmu.rps / tBase.rps).toFixed(2)}`);

@@ -50,7 +50,16 @@ async function main() {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     const child = path.join(dir, 'child.js');
-    await esbuild.build({ entryPoints: [path.join(__dirname, 'lib', 'envelope-child.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: child, external: ['keytar'], logLevel: 'warning' });
+    await esbuild.build({
+      entryPoints: [path.join(__dirname, 'lib', 'envelope-child.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      outfile: child,
+      external: ['keytar'],
+      logLevel: 'warning',
+    });
 
     const input = path.join(dir, 'input.bin');
     const fh = await fsp.open(input, 'w');
@@ -78,7 +87,10 @@ async function main() {
       'age decrypt': { out: ['x.age.out'], run: () => timed('age', ['-d', '-i', id, '-o', f('x.age.out'), f('x.age')]) },
     };
     if (withStock) {
-      ops['stock ESDK seal'] = { out: ['x.esdk'], run: () => timed(node, [child, 'esdk-seal', input, f('x.esdk'), String(DEFAULT_FRAME_LENGTH)], env) };
+      ops['stock ESDK seal'] = {
+        out: ['x.esdk'],
+        run: () => timed(node, [child, 'esdk-seal', input, f('x.esdk'), String(DEFAULT_FRAME_LENGTH)], env),
+      };
       ops['stock ESDK unseal'] = { out: ['x.esdk.out'], run: () => timed(node, [child, 'esdk-unseal', f('x.esdk'), f('x.esdk.out')], env) };
     }
     const best = new Map<string, Sample>();
@@ -88,16 +100,20 @@ async function main() {
         const s = run();
         const b = best.get(name);
         best.set(name, { seconds: Math.min(s.seconds, b?.seconds ?? Infinity), rssMb: Math.max(s.rssMb, b?.rssMb ?? 0) });
-        if (name === 'envelope unseal' && rep === 0 && (await sha256(f('x.out'))) !== inputHash) throw new Error('unsealed output differs from the input');
+        if (name === 'envelope unseal' && rep === 0 && (await sha256(f('x.out'))) !== inputHash)
+          throw new Error('unsealed output differs from the input');
         for (const out of ['x.out', 'x.gcm.out', 'x.age.out', 'x.esdk.out']) await fsp.rm(f(out), { force: true });
       }
     }
 
     const mibs = (n: string) => sizeMb / best.get(n)!.seconds;
     const ratio = (a: string, b: string) => mibs(a) / mibs(b);
-    console.log(`envelope: ${sizeMb} MiB file to file, frame ${DEFAULT_FRAME_LENGTH / 1024} KiB, best of ${reps}, ${os.cpus().length} CPUs, node ${process.version}`);
+    console.log(
+      `envelope: ${sizeMb} MiB file to file, frame ${DEFAULT_FRAME_LENGTH / 1024} KiB, best of ${reps}, ${os.cpus().length} CPUs, node ${process.version}`,
+    );
     console.log(`${'operation'.padEnd(20)}${'MiB/s'.padStart(8)}${'peak RSS'.padStart(11)}`);
-    for (const [name, s] of best) console.log(`${name.padEnd(20)}${mibs(name).toFixed(0).padStart(8)}${`${s.rssMb.toFixed(0)} MB`.padStart(11)}`);
+    for (const [name, s] of best)
+      console.log(`${name.padEnd(20)}${mibs(name).toFixed(0).padStart(8)}${`${s.rssMb.toFixed(0)} MB`.padStart(11)}`);
     const rss = Math.max(best.get('envelope seal')!.rssMb, best.get('envelope unseal')!.rssMb);
     const rows: Array<[string, number, number, string]> = [
       ['seal / age encrypt', ratio('envelope seal', 'age encrypt'), 1.0, 'x'],
@@ -106,9 +122,13 @@ async function main() {
       ['unseal / AES-GCM decrypt', ratio('envelope unseal', 'AES-GCM decrypt'), 0.8, 'x'],
     ];
     console.log('\nratio (target)');
-    for (const [label, v, target] of rows) console.log(`${label.padEnd(26)}${v.toFixed(2)}x  (>= ${target.toFixed(1)}x: ${v >= target ? 'met' : 'MISSED'})`);
+    for (const [label, v, target] of rows)
+      console.log(`${label.padEnd(26)}${v.toFixed(2)}x  (>= ${target.toFixed(1)}x: ${v >= target ? 'met' : 'MISSED'})`);
     console.log(`${'peak RSS seal/unseal'.padEnd(26)}${rss.toFixed(0)} MB  (<= 128 MB: ${rss <= 128 ? 'met' : 'MISSED'})`);
-    if (withStock) console.log(`${'stock ESDK seal/unseal'.padEnd(26)}${ratio('stock ESDK seal', 'age encrypt').toFixed(2)}x / ${ratio('stock ESDK unseal', 'age decrypt').toFixed(2)}x age`);
+    if (withStock)
+      console.log(
+        `${'stock ESDK seal/unseal'.padEnd(26)}${ratio('stock ESDK seal', 'age encrypt').toFixed(2)}x / ${ratio('stock ESDK unseal', 'age decrypt').toFixed(2)}x age`,
+      );
 
     if (frames.length) {
       console.log('\nframe length        seal MiB/s   unseal MiB/s   peak RSS');
@@ -125,7 +145,9 @@ async function main() {
           rssF = Math.max(rssF, a.rssMb, b.rssMb);
           await fsp.rm(f('y.out'), { force: true });
         }
-        console.log(`${`${fl / 1024} KiB`.padEnd(20)}${(sizeMb / seal).toFixed(0).padStart(11)}${(sizeMb / unseal).toFixed(0).padStart(15)}${`${rssF.toFixed(0)} MB`.padStart(11)}`);
+        console.log(
+          `${`${fl / 1024} KiB`.padEnd(20)}${(sizeMb / seal).toFixed(0).padStart(11)}${(sizeMb / unseal).toFixed(0).padStart(15)}${`${rssF.toFixed(0)} MB`.padStart(11)}`,
+        );
       }
     }
   } finally {

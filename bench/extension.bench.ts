@@ -50,11 +50,18 @@ if (typeof suite === 'function') {
       const url = process.env.KMS_ENVELOPE_EMULATOR_URL!;
       const x = JSON.parse(process.env.KMS_ENVELOPE_EMULATOR_EXPORTS ?? '{}') as Record<string, string>;
       const admin = async (method: string, path: string, body?: unknown) => {
-        const r = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+        const r = await fetch(`${url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
         if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
         return r.json() as Promise<Record<string, number>>;
       };
-      await api.credentials.addProfile({ provider: 'tencent', name: 'bench', endpoint: url, regions: REGIONS }, { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY });
+      await api.credentials.addProfile(
+        { provider: 'tencent', name: 'bench', endpoint: url, regions: REGIONS },
+        { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY },
+      );
       const provider = await api.keys.getProvider({ provider: 'tencent', profile: 'bench' });
       const s0 = performance.now();
       let next = 0;
@@ -103,7 +110,15 @@ if (typeof suite === 'function') {
       );
       const allRegionsMs = performance.now() - t1;
       await admin('PUT', '/__admin/faults', {});
-      const result: BenchResult = { activationWallMs, activateBodyMs: api.activationMs, firstRegionMs, allRegionsMs, firstRegionKeysShown, requestsForFirstRegion, setupSeconds };
+      const result: BenchResult = {
+        activationWallMs,
+        activateBodyMs: api.activationMs,
+        firstRegionMs,
+        allRegionsMs,
+        firstRegionKeysShown,
+        requestsForFirstRegion,
+        setupSeconds,
+      };
       const dir = join(process.env.KMS_ENVELOPE_REPO_ROOT!, 'test-results');
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, RESULT_NAME), JSON.stringify(result, null, 2));
@@ -124,29 +139,59 @@ if (typeof suite === 'function') {
       const b = spawnSync(process.execPath, [join(root, 'esbuild.mjs')], { stdio: 'inherit', cwd: root });
       if (b.status !== 0) throw new Error('building the extension failed');
     }
-    const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, external: ['vscode', 'mocha', 'keytar', 'esbuild'], logLevel: 'warning' as const, absWorkingDir: root };
+    const common = {
+      bundle: true,
+      platform: 'node' as const,
+      target: 'node20',
+      format: 'cjs' as const,
+      external: ['vscode', 'mocha', 'keytar', 'esbuild'],
+      logLevel: 'warning' as const,
+      absWorkingDir: root,
+    };
     await esbuild.build({ ...common, entryPoints: [join(root, 'test', 'integration', 'index.ts')], outfile: join(out, 'index.js') });
     await esbuild.build({ ...common, entryPoints: [__filename], outfile: join(out, 'extension-bench.test.js') });
     const resultFile = join(root, 'test-results', RESULT_NAME);
     rmSync(resultFile, { force: true });
-    process.stdout.write(`extension host bench: activation, then ${KEYS} keys over ${REGIONS.length} regions at ${LATENCY_MS} ms latency (setup not timed)…\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'vscode', 'run.ts'), '--no-build', '--tests', join(out, 'index.js'), '--emulator', '--timeout', '600', '--label', 'extension-bench'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: process.env,
-    });
+    process.stdout.write(
+      `extension host bench: activation, then ${KEYS} keys over ${REGIONS.length} regions at ${LATENCY_MS} ms latency (setup not timed)…\n`,
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts', 'vscode', 'run.ts'),
+        '--no-build',
+        '--tests',
+        join(out, 'index.js'),
+        '--emulator',
+        '--timeout',
+        '600',
+        '--label',
+        'extension-bench',
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: process.env,
+      },
+    );
     if (r.status !== 0 || !existsSync(resultFile)) {
       process.stdout.write(r.stdout + r.stderr);
       throw new Error(`the bench run in the extension host failed (exit ${r.status})`);
     }
     const res = JSON.parse(readFileSync(resultFile, 'utf8')) as BenchResult;
     process.stdout.write(`setup: ${KEYS} keys created in ${res.setupSeconds.toFixed(1)} s\n\n`);
-    process.stdout.write(`activation (real host)      ext.activate() wall = ${res.activationWallMs.toFixed(1)} ms   activate() body = ${res.activateBodyMs.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `activation (real host)      ext.activate() wall = ${res.activationWallMs.toFixed(1)} ms   activate() body = ${res.activateBodyMs.toFixed(1)} ms\n`,
+    );
     process.stdout.write(
       `keys view, first region     ${res.firstRegionMs.toFixed(0)} ms = ${(res.firstRegionMs / LATENCY_MS).toFixed(2)} × one request (${LATENCY_MS} ms); ` +
         `${res.firstRegionKeysShown} key rows + "Load more"; ${res.requestsForFirstRegion} requests answered by then\n`,
     );
-    process.stdout.write(`keys view, all 5 regions     ${res.allRegionsMs.toFixed(0)} ms = ${(res.allRegionsMs / LATENCY_MS).toFixed(2)} × one request (first page of each, in parallel)\n`);
+    process.stdout.write(
+      `keys view, all 5 regions     ${res.allRegionsMs.toFixed(0)} ms = ${(res.allRegionsMs / LATENCY_MS).toFixed(2)} × one request (first page of each, in parallel)\n`,
+    );
   })().catch((e: unknown) => {
     console.error(e instanceof Error ? e.message : String(e));
     process.exit(1);

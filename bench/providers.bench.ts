@@ -26,8 +26,16 @@ const ALI_REGIONS = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing', 'ap-southeast-1
 async function main(): Promise<void> {
   const em = await startEmulator({ port: 0 });
   const a = em.accounts[0];
-  const tc = new TencentKmsProvider({ profile: 'bench', endpoint: em.url, credentials: async () => ({ accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey }) });
-  const ali = new AlibabaKmsProvider({ profile: 'bench', endpoint: em.url, credentials: async () => ({ accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret }) });
+  const tc = new TencentKmsProvider({
+    profile: 'bench',
+    endpoint: em.url,
+    credentials: async () => ({ accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey }),
+  });
+  const ali = new AlibabaKmsProvider({
+    profile: 'bench',
+    endpoint: em.url,
+    credentials: async () => ({ accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret }),
+  });
   try {
     process.stdout.write(`setup: creating ${KEYS} keys per cloud over 5 regions (not timed)…\n`);
     const t0 = performance.now();
@@ -68,13 +76,23 @@ async function main(): Promise<void> {
     // KMS calls per seal / unseal.
     const tcKey = (await tc.createKey('ap-guangzhou', { alias: `bench-seal-${randomBytes(3).toString('hex')}` })).keyId;
     const aliKey = (await ali.createKey('cn-hangzhou', {})).keyId;
-    const only = (p: KmsProvider): ProviderResolver => async (n) => (n === p.name ? p : undefined);
+    const only =
+      (p: KmsProvider): ProviderResolver =>
+      async (n) =>
+        n === p.name ? p : undefined;
     const both: ProviderResolver = async (n) => (n === 'tencent' ? tc : n === 'alibaba' ? ali : undefined);
     const N = 20;
     const cases: Array<[string, Parameters<typeof sealBuffer>[1]['recipients'], ProviderResolver]> = [
       ['1 recipient (tencent)', [{ provider: tc, region: 'ap-guangzhou', key: tcKey }], only(tc)],
       ['1 recipient (alibaba)', [{ provider: ali, region: 'cn-hangzhou', key: aliKey }], only(ali)],
-      ['2 recipients (tencent + alibaba)', [{ provider: tc, region: 'ap-guangzhou', key: tcKey }, { provider: ali, region: 'cn-hangzhou', key: aliKey }], both],
+      [
+        '2 recipients (tencent + alibaba)',
+        [
+          { provider: tc, region: 'ap-guangzhou', key: tcKey },
+          { provider: ali, region: 'cn-hangzhou', key: aliKey },
+        ],
+        both,
+      ],
     ];
     process.stdout.write(`KMS calls counted by the emulator, average over ${N} seals / unseals of 64 KiB\n`);
     const data = randomBytes(64 * 1024);
@@ -90,7 +108,9 @@ async function main(): Promise<void> {
       }
       const unsealCalls = (em.counters().total ?? 0) / N;
       const ok = sealCalls === recipients.length && unsealCalls === 1;
-      process.stdout.write(`${label.padEnd(36)} per seal: ${sealCalls} (per recipient ${(sealCalls / recipients.length).toFixed(2)})  per unseal: ${unsealCalls}  ${ok ? 'OK' : 'UNEXPECTED'}\n`);
+      process.stdout.write(
+        `${label.padEnd(36)} per seal: ${sealCalls} (per recipient ${(sealCalls / recipients.length).toFixed(2)})  per unseal: ${unsealCalls}  ${ok ? 'OK' : 'UNEXPECTED'}\n`,
+      );
       if (!ok) process.exitCode = 1;
     }
   } finally {

@@ -13,6 +13,7 @@ export KMS_ENVELOPE_TEST_TMP
 export KMS_ENVELOPE_CONFIG_DIR="$KMS_ENVELOPE_TEST_TMP/config"
 step() { printf '\n=== %s\n' "$*"; }
 step lint;        npx eslint src test bench scripts
+step format;      npx prettier --check --log-level warn src test bench scripts esbuild.mjs eslint.config.mjs
 step typecheck;   npx tsc -p . --noEmit
 step build;       node esbuild.mjs
 step "unit + conformance"

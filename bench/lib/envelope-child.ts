@@ -49,7 +49,10 @@ async function main() {
       const kr = localKeyring('bench-key', key);
       const t =
         op === 'esdk-seal'
-          ? buildEncrypt(policy).encryptStream(kr, { suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY, frameLength })
+          ? buildEncrypt(policy).encryptStream(kr, {
+              suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY,
+              frameLength,
+            })
           : buildDecrypt(policy).decryptUnsignedMessageStream(kr);
       await pipeline(createReadStream(input, { highWaterMark: CHUNK }), t, createWriteStream(output, { highWaterMark: CHUNK }));
       break;

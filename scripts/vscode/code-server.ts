@@ -76,9 +76,12 @@ const DEFAULT_SETTINGS = {
 function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir: string): string[] {
   return [
     join(cs, 'out', 'node', 'entry.js'),
-    '--config', join(root, 'config.yaml'),
-    '--user-data-dir', userDataDir,
-    '--extensions-dir', extensionsDir,
+    '--config',
+    join(root, 'config.yaml'),
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
@@ -155,7 +158,8 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   for (const d of [join(userDataDir, 'User'), extensionsDir, workspace, xdg, tmp]) mkdirSync(d, { recursive: true });
   // A persistent root (npm start) keeps the user's own settings from earlier runs.
   const settingsFile = join(userDataDir, 'User', 'settings.json');
-  if (!opts.root || !existsSync(settingsFile)) writeFileSync(settingsFile, JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
+  if (!opts.root || !existsSync(settingsFile))
+    writeFileSync(settingsFile, JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
   // An explicit (empty) config file keeps code-server from writing ~/.config/code-server/config.yaml.
   writeFileSync(join(root, 'config.yaml'), 'auth: none\n');
   const logFile = opts.logFile ?? join(root, 'code-server.log');
@@ -287,10 +291,14 @@ export function reexecUnderKeyring(scriptFile: string): boolean {
   // gets its own, removed afterwards.
   const keyringHome = mkdtempSync(join(tmpdir(), 'kms-envelope-keyring-'));
   removeOnExit(keyringHome);
-  const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'with-keyring.sh'), process.execPath, ...process.execArgv, scriptFile, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, XDG_DATA_HOME: keyringHome },
-  });
+  const child = spawn(
+    'bash',
+    [join(REPO_ROOT, 'scripts', 'with-keyring.sh'), process.execPath, ...process.execArgv, scriptFile, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, XDG_DATA_HOME: keyringHome },
+    },
+  );
   // Ctrl+C reaches the child through the terminal; other signals are forwarded. Exit with its status.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
@@ -363,4 +371,3 @@ export async function startEmulatorProcess(mode: 'auto' | 'on', stateFile: strin
   }
   return result;
 }
-

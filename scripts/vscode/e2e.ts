@@ -23,7 +23,12 @@ function main(): void {
   }
   if (files.length === 0) {
     const dir = join(REPO_ROOT, 'test', 'e2e');
-    files.push(...readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(dir, f)));
+    files.push(
+      ...readdirSync(dir)
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => join(dir, f)),
+    );
   }
   if (files.length === 0) throw new Error('no test/e2e/*.test.ts');
   if (!existsSync(join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: npm run build first');
@@ -33,7 +38,8 @@ function main(): void {
   const child = spawn(
     process.execPath,
     [
-      '--import', 'tsx',
+      '--import',
+      'tsx',
       '--test',
       '--test-concurrency=1',
       `--test-timeout=${Math.min(timeoutS, 180) * 1000}`,

@@ -20,7 +20,18 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { REPO_ROOT, SCRUB_ENV, killGroup, launchChromium, reexecUnderKeyring, removeOnExit, startCodeServer, startEmulatorProcess, type CodeServer, type Emulator } from './code-server';
+import {
+  REPO_ROOT,
+  SCRUB_ENV,
+  killGroup,
+  launchChromium,
+  reexecUnderKeyring,
+  removeOnExit,
+  startCodeServer,
+  startEmulatorProcess,
+  type CodeServer,
+  type Emulator,
+} from './code-server';
 
 interface Args {
   tests: string;
@@ -66,7 +77,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const results = join(REPO_ROOT, 'test-results');
@@ -77,7 +87,8 @@ async function main(): Promise<number> {
     if (b.status !== 0) throw new Error('building the integration tests failed');
   }
   if (!existsSync(args.tests)) throw new Error(`${args.tests} not found (build with node scripts/vscode/build-tests.mjs)`);
-  if (!args.vsix && !existsSync(join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: run npm run build first');
+  if (!args.vsix && !existsSync(join(REPO_ROOT, 'dist', 'extension.js')))
+    throw new Error('dist/extension.js missing: run npm run build first');
   if (args.vsix && !existsSync(args.vsix)) throw new Error(`${args.vsix} not found (npm run package)`);
 
   const root = mkdtempSync(join(tmpdir(), `kms-envelope-${args.label}-`));
@@ -156,7 +167,9 @@ async function main(): Promise<number> {
     if (outcome.problem) {
       await page.screenshot({ path: join(results, `${args.label}-problem.png`) }).catch(() => undefined);
       console.log(`\n${outcome.problem}`);
-      console.log(`  logs: test-results/${args.label}-code-server.log, test-results/${args.label}-browser-console.log, screenshot test-results/${args.label}-problem.png`);
+      console.log(
+        `  logs: test-results/${args.label}-code-server.log, test-results/${args.label}-browser-console.log, screenshot test-results/${args.label}-problem.png`,
+      );
     }
     const { passed, failed, pending } = outcome;
     const extra = outcome.problem ? 1 : 0;
@@ -239,15 +252,29 @@ async function collect(file: string, server: CodeServer, budgetMs: number): Prom
     const where = running ? `still running: ${running}` : `last finished test: ${lastTitle}`;
     if (serverGone) return { ...o, problem: 'code-server exited before the suites finished' };
     // The server log records the extension host's exit (its code is 0 even if run() threw).
-    if (hostExitSeen === undefined && /Extension Host Process exited/i.test(readFileSync(server.logFile, 'utf8'))) hostExitSeen = Date.now();
+    if (hostExitSeen === undefined && /Extension Host Process exited/i.test(readFileSync(server.logFile, 'utf8')))
+      hostExitSeen = Date.now();
     if (hostExitSeen !== undefined && Date.now() - hostExitSeen > 3000) {
-      return { ...o, problem: started ? `the extension host exited before the suites finished (${where})` : 'the extension host exited without starting the suites (does the tests file load? see the logs)' };
+      return {
+        ...o,
+        problem: started
+          ? `the extension host exited before the suites finished (${where})`
+          : 'the extension host exited without starting the suites (does the tests file load? see the logs)',
+      };
     }
     if (!started && Date.now() - startedAt > START_TIMEOUT_MS) {
-      return { ...o, problem: `the suites did not start within ${START_TIMEOUT_MS / 1000} s of opening the workbench (is extensionTestsPath loadable? see the logs)` };
+      return {
+        ...o,
+        problem: `the suites did not start within ${START_TIMEOUT_MS / 1000} s of opening the workbench (is extensionTestsPath loadable? see the logs)`,
+      };
     }
     if (Date.now() > deadline) {
-      return { ...o, problem: started ? `timed out: no end of run within the time limit (${where})` : 'timed out: the suites never started in the extension host' };
+      return {
+        ...o,
+        problem: started
+          ? `timed out: no end of run within the time limit (${where})`
+          : 'timed out: the suites never started in the extension host',
+      };
     }
     await new Promise((r) => setTimeout(r, 200));
   }

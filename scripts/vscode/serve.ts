@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   });
   const url = server.workbenchUrl({ extensionDevelopmentPath: REPO_ROOT });
   console.log(`\nVS Code (code-server ${server.origin}, bound to 127.0.0.1 only) with KMS Envelope loaded from ${REPO_ROOT}.`);
-  console.log('Open this URL in a browser on this machine (from another machine: ssh -L ' + `${server.port}:127.0.0.1:${server.port} <this host>):\n`);
+  console.log(
+    'Open this URL in a browser on this machine (from another machine: ssh -L ' + `${server.port}:127.0.0.1:${server.port} <this host>):\n`,
+  );
   console.log(`  ${url}\n`);
   console.log(`Server log: ${server.logFile}. Ctrl+C stops VS Code and the emulator.`);
   let stopping = false;

@@ -65,7 +65,9 @@ export function printError(io: Io, err: unknown, verbose = false): number {
     return err.exitCode;
   }
   const e = err as Error;
-  io.stderr.write(`${CLI}: internal error: ${e?.message ?? String(err)}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`);
+  io.stderr.write(
+    `${CLI}: internal error: ${e?.message ?? String(err)}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`,
+  );
   if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
   return 1;
 }
@@ -79,10 +81,12 @@ export function parseContext(values: string[] | undefined): EncryptionContext {
   const ctx: EncryptionContext = {};
   for (const v of values ?? []) {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw usageError(`--context "${v}" is not k=v.`, 'Write each context entry as --context key=value (repeat the option for more).');
+    if (eq <= 0)
+      throw usageError(`--context "${v}" is not k=v.`, 'Write each context entry as --context key=value (repeat the option for more).');
     const k = v.slice(0, eq);
     if (k in ctx) throw usageError(`--context key "${k}" is given twice.`, 'Give each context key once.');
-    if (k.startsWith('aws-crypto-')) throw usageError(`--context key "${k}" uses the reserved prefix aws-crypto-.`, 'Pick another key name.');
+    if (k.startsWith('aws-crypto-'))
+      throw usageError(`--context key "${k}" uses the reserved prefix aws-crypto-.`, 'Pick another key name.');
     ctx[k] = v.slice(eq + 1);
   }
   return ctx;
@@ -90,7 +94,8 @@ export function parseContext(values: string[] | undefined): EncryptionContext {
 
 export function parseProviderName(v: string | undefined, fallback: ProviderName = 'local'): ProviderName {
   if (v === undefined) return fallback;
-  if (!(PROVIDER_NAMES as readonly string[]).includes(v)) throw usageError(`Unknown provider "${v}".`, `Use --provider ${PROVIDER_NAMES.join(' | ')}.`);
+  if (!(PROVIDER_NAMES as readonly string[]).includes(v))
+    throw usageError(`Unknown provider "${v}".`, `Use --provider ${PROVIDER_NAMES.join(' | ')}.`);
   return v as ProviderName;
 }
 
@@ -147,6 +152,10 @@ export function humanSize(n: number): string {
 /** A plain text table: columns padded to their widest cell, no trailing spaces. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }

@@ -19,7 +19,18 @@ import { createAtomicWriteStream, type AtomicFile } from '../core/atomic';
 import { KmsEnvelopeError, formatError, usageError } from '../core/errors';
 import { parseKeyRef } from '../core/keyref';
 import type { EncryptionContext } from '../core/kms/types';
-import { CLI, PROVIDER_OPTIONS, buildProvider, humanSize, makeLogger, parse, parseContext, providerOptions, warnKeyFilesOnce, type Io } from './common';
+import {
+  CLI,
+  PROVIDER_OPTIONS,
+  buildProvider,
+  humanSize,
+  makeLogger,
+  parse,
+  parseContext,
+  providerOptions,
+  warnKeyFilesOnce,
+  type Io,
+} from './common';
 import { HELP } from './help';
 import { armorDecoder, armorEncoder, looksArmored, peek } from './streams';
 
@@ -40,7 +51,8 @@ interface Input {
 
 async function openInput(io: Io, file: string): Promise<Input> {
   if (file === '-') {
-    if (io.stdin.isTTY) throw usageError('Refusing to read the input from a terminal.', `Pipe data in (\`… | ${CLI} seal - --key …\`) or give a file name.`);
+    if (io.stdin.isTTY)
+      throw usageError('Refusing to read the input from a terminal.', `Pipe data in (\`… | ${CLI} seal - --key …\`) or give a file name.`);
     return { stream: io.stdin, label: 'stdin' };
   }
   let st;
@@ -48,11 +60,22 @@ async function openInput(io: Io, file: string): Promise<Input> {
     st = await fsp.stat(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, { hint: 'Check the path.', details: { file }, cause: err });
+    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, {
+      hint: 'Check the path.',
+      details: { file },
+      cause: err,
+    });
   }
-  if (st.isDirectory()) throw usageError(`${file} is a directory.`, 'Give a file; seal a folder by archiving it first (tar … | kms-envelope seal - …).', { file });
+  if (st.isDirectory())
+    throw usageError(`${file} is a directory.`, 'Give a file; seal a folder by archiving it first (tar … | kms-envelope seal - …).', {
+      file,
+    });
   const fh = await fsp.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${err.code === 'EACCES' ? 'permission denied' : err.message}.`, { hint: 'Check the permissions.', details: { file }, cause: err });
+    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${err.code === 'EACCES' ? 'permission denied' : err.message}.`, {
+      hint: 'Check the permissions.',
+      details: { file },
+      cause: err,
+    });
   });
   return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), handle: fh, label: file, size: st.size, path: path.resolve(file) };
 }
@@ -71,13 +94,17 @@ async function openOutput(io: Io, target: string, force: boolean, input: Input):
     return { stream: io.stdout, label: 'stdout', commit: async () => {}, abort: async () => {} };
   }
   const abs = path.resolve(target);
-  if (input.path && abs === input.path) throw usageError(`The output ${target} is the input file.`, 'Write to another file (-o), then rename it if you must.', { file: target });
+  if (input.path && abs === input.path)
+    throw usageError(`The output ${target} is the input file.`, 'Write to another file (-o), then rename it if you must.', {
+      file: target,
+    });
   const exists = await fsp.stat(abs).then(
     (s) => s,
     () => undefined,
   );
   if (exists?.isDirectory()) throw usageError(`The output ${target} is a directory.`, 'Give a file name with -o.', { file: target });
-  if (exists && !force) throw usageError(`${target} already exists.`, 'Pass --force to replace it, or choose another name with -o.', { file: target });
+  if (exists && !force)
+    throw usageError(`${target} already exists.`, 'Pass --force to replace it, or choose another name with -o.', { file: target });
   try {
     const w = await createAtomicWriteStream(abs);
     return { stream: w.stream, file: w.file, label: target, commit: () => w.commit(), abort: () => w.abort() };
@@ -141,9 +168,17 @@ export async function sealCommand(argv: string[], io: Io): Promise<number> {
     },
     'seal',
   );
-  if (values.help) return io.stdout.write(HELP.seal), 0;
-  if (positionals.length !== 1) throw usageError(positionals.length ? `seal takes one input, got ${positionals.length}.` : 'seal needs an input file (or - for stdin).', `See \`${CLI} seal --help\`.`);
-  if (!values.key?.length) throw usageError('seal needs at least one --key <provider>:<region>:<keyId-or-alias>.', `e.g. \`${CLI} seal ${positionals[0]} --key local:local:team-key\`; list keys with \`${CLI} keys list\`.`);
+  if (values.help) return (io.stdout.write(HELP.seal), 0);
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length ? `seal takes one input, got ${positionals.length}.` : 'seal needs an input file (or - for stdin).',
+      `See \`${CLI} seal --help\`.`,
+    );
+  if (!values.key?.length)
+    throw usageError(
+      'seal needs at least one --key <provider>:<region>:<keyId-or-alias>.',
+      `e.g. \`${CLI} seal ${positionals[0]} --key local:local:team-key\`; list keys with \`${CLI} keys list\`.`,
+    );
   const refs = values.key.map(parseKeyRef);
   const context = parseContext(values.context);
   const file = positionals[0]!;
@@ -191,7 +226,8 @@ export async function sealCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     endProgress(onProgress);
   }
-  if (target !== '-') io.stderr.write(`Sealed ${input.label} → ${out.label} for ${refs.map((r) => `${r.provider}:${r.region}:${r.key}`).join(', ')}\n`);
+  if (target !== '-')
+    io.stderr.write(`Sealed ${input.label} → ${out.label} for ${refs.map((r) => `${r.provider}:${r.region}:${r.key}`).join(', ')}\n`);
   return 0;
 }
 
@@ -208,7 +244,10 @@ function hexHead(b: Buffer): string {
 }
 
 function isBinaryBlobHead(b: Buffer): boolean {
-  return (b.length >= 3 && b[0] === 0x02 && (b[1] === 0x04 || b[1] === 0x05) && b[2] === 0x78) || (b.length >= 2 && b[0] === 0x01 && b[1] === 0x80);
+  return (
+    (b.length >= 3 && b[0] === 0x02 && (b[1] === 0x04 || b[1] === 0x05) && b[2] === 0x78) ||
+    (b.length >= 2 && b[0] === 0x01 && b[1] === 0x80)
+  );
 }
 
 /** Whether a file starts with a binary message header (read at offset 0; the file position is kept). */
@@ -224,7 +263,10 @@ async function startsWithBinaryBlob(fh: FileHandle): Promise<boolean> {
  */
 async function sealedSource(io: Io, input: Input): Promise<Readable> {
   const { head, stream } = await peek(input.stream, SNIFF);
-  if (head.length === 0) throw formatError(`${input.label} is empty, not a sealed blob.`, 'Give the file that `kms-envelope seal` wrote.', { file: input.label });
+  if (head.length === 0)
+    throw formatError(`${input.label} is empty, not a sealed blob.`, 'Give the file that `kms-envelope seal` wrote.', {
+      file: input.label,
+    });
   if (isBinaryBlobHead(head)) return stream;
   if (looksArmored(head)) {
     const dec = armorDecoder(input.label);
@@ -285,8 +327,12 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
     },
     'unseal',
   );
-  if (values.help) return io.stdout.write(HELP.unseal), 0;
-  if (positionals.length !== 1) throw usageError(positionals.length ? `unseal takes one input, got ${positionals.length}.` : 'unseal needs an input file (or - for stdin).', `See \`${CLI} unseal --help\`.`);
+  if (values.help) return (io.stdout.write(HELP.unseal), 0);
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length ? `unseal takes one input, got ${positionals.length}.` : 'unseal needs an input file (or - for stdin).',
+      `See \`${CLI} unseal --help\`.`,
+    );
   const file = positionals[0]!;
   const context: EncryptionContext = parseContext(values.context);
   const target = values.output ?? (file === '-' ? '-' : defaultUnsealName(file));
@@ -334,7 +380,7 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
 
 export async function inspectCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, 'inspect');
-  if (values.help) return io.stdout.write(HELP.inspect), 0;
+  if (values.help) return (io.stdout.write(HELP.inspect), 0);
   if (positionals.length !== 1) throw usageError('inspect needs one input file (or - for stdin).', `See \`${CLI} inspect --help\`.`);
   const input = await openInput(io, positionals[0]!);
   let info;
@@ -360,7 +406,10 @@ export async function inspectCommand(argv: string[], io: Io): Promise<number> {
     `message id   ${info.messageId}`,
     `context      ${ctx.length ? ctx.map(([k, v], i) => `${i ? '             ' : ''}${k}=${v}`).join('\n') : '(none)'}`,
     `recipients   ${info.recipients
-      .map((r, i) => `${i ? '             ' : ''}${i + 1}. ${r.provider ?? `(unknown provider id ${r.providerId})`}:${r.region}:${r.keyId}${r.provider ? '' : ''}`)
+      .map(
+        (r, i) =>
+          `${i ? '             ' : ''}${i + 1}. ${r.provider ?? `(unknown provider id ${r.providerId})`}:${r.region}:${r.keyId}${r.provider ? '' : ''}`,
+      )
       .join('\n')}`,
   ];
   io.stdout.write(lines.join('\n') + '\n');

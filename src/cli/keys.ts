@@ -15,7 +15,19 @@ import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
 import { CLI, PROVIDER_OPTIONS, buildProvider, makeLogger, parse, parseProviderName, providerOptions, table, type Io } from './common';
 import { HELP } from './help';
 
-const ACTIONS = ['list', 'create', 'describe', 'enable', 'disable', 'alias', 'description', 'schedule-deletion', 'cancel-deletion', 'import', 'export'] as const;
+const ACTIONS = [
+  'list',
+  'create',
+  'describe',
+  'enable',
+  'disable',
+  'alias',
+  'description',
+  'schedule-deletion',
+  'cancel-deletion',
+  'import',
+  'export',
+] as const;
 type Action = (typeof ACTIONS)[number];
 
 const KEY_OPTIONS = {
@@ -55,7 +67,12 @@ function describeText(k: KeyMetadata): string {
     ['origin', k.origin],
     ['arn', k.arn],
   ];
-  return rows.filter(([, v]) => v).map(([n, v]) => `${n.padEnd(14)}${v}`).join('\n') + '\n';
+  return (
+    rows
+      .filter(([, v]) => v)
+      .map(([n, v]) => `${n.padEnd(14)}${v}`)
+      .join('\n') + '\n'
+  );
 }
 
 export async function keysCommand(argv: string[], io: Io): Promise<number> {
@@ -68,8 +85,12 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     throw usageError(`Unknown keys action "${action}".`, `Use one of: ${ACTIONS.join(', ')} (\`${CLI} keys --help\`).`);
   }
   const { values, positionals } = parse(argv.slice(1), KEY_OPTIONS, `keys ${action}`);
-  if (values.help) return io.stdout.write(HELP.keys), 0;
-  if (positionals.length) throw usageError(`Unexpected argument "${positionals[0]}" for keys ${action}.`, `Options are named, e.g. --key <id-or-alias>; see \`${CLI} keys --help\`.`);
+  if (values.help) return (io.stdout.write(HELP.keys), 0);
+  if (positionals.length)
+    throw usageError(
+      `Unexpected argument "${positionals[0]}" for keys ${action}.`,
+      `Options are named, e.g. --key <id-or-alias>; see \`${CLI} keys --help\`.`,
+    );
   const name = parseProviderName(values.provider);
   const regions = values.region ?? [];
   if ((action === 'import' || action === 'export') && name !== 'local') {
@@ -80,7 +101,11 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
   const json = !!values.json;
   const out = (text: string, data: unknown) => io.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : text);
   const needKey = () => {
-    if (!values.key) throw usageError(`keys ${action} needs --key <keyId-or-alias>.`, `List the keys: \`${CLI} keys list --provider ${name}${name === 'local' ? '' : ` --region ${region}`}\`.`);
+    if (!values.key)
+      throw usageError(
+        `keys ${action} needs --key <keyId-or-alias>.`,
+        `List the keys: \`${CLI} keys list --provider ${name}${name === 'local' ? '' : ` --region ${region}`}\`.`,
+      );
     return values.key;
   };
 
@@ -101,13 +126,19 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     case 'disable': {
       const key = needKey();
       const id = (await provider.describeKey(region, key, { signal: io.signal })).keyId;
-      await (action === 'enable' ? provider.enableKey(region, id, { signal: io.signal }) : provider.disableKey(region, id, { signal: io.signal }));
+      await (action === 'enable'
+        ? provider.enableKey(region, id, { signal: io.signal })
+        : provider.disableKey(region, id, { signal: io.signal }));
       const k = await provider.describeKey(region, id, { signal: io.signal });
       out(`${action === 'enable' ? 'Enabled' : 'Disabled'} ${keyLine(k)}\n`, k);
       return 0;
     }
     case 'alias': {
-      if (!values.alias) throw usageError('keys alias needs --alias <new-alias>.', `e.g. \`${CLI} keys alias --provider ${name} --key <id> --alias team-key\`.`);
+      if (!values.alias)
+        throw usageError(
+          'keys alias needs --alias <new-alias>.',
+          `e.g. \`${CLI} keys alias --provider ${name} --key <id> --alias team-key\`.`,
+        );
       const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
       await provider.setAlias(region, id, values.alias, { signal: io.signal });
       const k = await provider.describeKey(region, id, { signal: io.signal });
@@ -115,7 +146,8 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     case 'description': {
-      if (values.description === undefined) throw usageError('keys description needs --description <text>.', 'Pass --description "" to clear it.');
+      if (values.description === undefined)
+        throw usageError('keys description needs --description <text>.', 'Pass --description "" to clear it.');
       const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
       await provider.setDescription(region, id, values.description, { signal: io.signal });
       const k = await provider.describeKey(region, id, { signal: io.signal });
@@ -125,7 +157,8 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     case 'schedule-deletion': {
       const w = provider.deletionWindow;
       const days = values.days === undefined ? w.default : Number(values.days);
-      if (!Number.isInteger(days)) throw usageError(`--days "${values.days}" is not a whole number.`, `Pass --days between ${w.min} and ${w.max}.`);
+      if (!Number.isInteger(days))
+        throw usageError(`--days "${values.days}" is not a whole number.`, `Pass --days between ${w.min} and ${w.max}.`);
       const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
       const r = await provider.scheduleDeletion(region, id, days, { signal: io.signal });
       const k = await provider.describeKey(region, id, { signal: io.signal });
@@ -140,7 +173,10 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
       await provider.cancelDeletion(region, id, { signal: io.signal });
       const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(`Deletion of ${keyLine(k)} cancelled; the key is ${k.state}. Enable it to use it: ${CLI} keys enable --provider ${name} --key ${k.keyId}\n`, k);
+      out(
+        `Deletion of ${keyLine(k)} cancelled; the key is ${k.state}. Enable it to use it: ${CLI} keys enable --provider ${name} --key ${k.keyId}\n`,
+        k,
+      );
       return 0;
     }
     case 'import':
@@ -153,12 +189,17 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
 function singleRegion(name: ProviderName, action: Action, regions: string[]): string {
   if (name === 'local') {
     const r = regions[0] ?? 'local';
-    if (regions.length > 1 || r !== 'local') throw usageError(`Local keys have one region, "local"; got --region ${regions.join(', ')}.`, 'Leave out --region for local keys.');
+    if (regions.length > 1 || r !== 'local')
+      throw usageError(`Local keys have one region, "local"; got --region ${regions.join(', ')}.`, 'Leave out --region for local keys.');
     return r;
   }
   if (action === 'list') return regions[0] ?? '';
   if (regions.length !== 1) {
-    throw usageError(`keys ${action} for ${name} needs exactly one --region.`, `List the regions and keys: \`${CLI} keys list --provider ${name}\`.`, { provider: name });
+    throw usageError(
+      `keys ${action} for ${name} needs exactly one --region.`,
+      `List the regions and keys: \`${CLI} keys list --provider ${name}\`.`,
+      { provider: name },
+    );
   }
   return regions[0]!;
 }
@@ -173,12 +214,22 @@ async function listKeys(io: Io, provider: KmsProvider, name: ProviderName, regio
   if (json) {
     io.stdout.write(JSON.stringify(keys, null, 2) + '\n');
   } else if (keys.length === 0) {
-    io.stdout.write(`No ${name} keys${name === 'local' ? '' : ` in ${wanted.join(', ')}`}. Create one: ${CLI} keys create --provider ${name}${name === 'local' ? '' : ' --region <region>'} --alias <name>\n`);
+    io.stdout.write(
+      `No ${name} keys${name === 'local' ? '' : ` in ${wanted.join(', ')}`}. Create one: ${CLI} keys create --provider ${name}${name === 'local' ? '' : ' --region <region>'} --alias <name>\n`,
+    );
   } else {
     const multi = wanted.length > 1;
-    const rows = keys.map((k) => [...(multi ? [k.region] : []), k.keyId, k.alias ?? '', k.state, fmtDate(k.createdAt), k.state === 'PendingDeletion' ? `deleted on ${fmtDate(k.deletionDate)}` : (k.description ?? '')]);
+    const rows = keys.map((k) => [
+      ...(multi ? [k.region] : []),
+      k.keyId,
+      k.alias ?? '',
+      k.state,
+      fmtDate(k.createdAt),
+      k.state === 'PendingDeletion' ? `deleted on ${fmtDate(k.deletionDate)}` : (k.description ?? ''),
+    ]);
     io.stdout.write(table([...(multi ? ['REGION'] : []), 'KEY ID', 'ALIAS', 'STATE', 'CREATED', 'DESCRIPTION'], rows));
-    if (name === 'local') io.stdout.write(`\nKey material: ${(provider as { materialLocation?: string }).materialLocation ?? 'the OS keychain'}.\n`);
+    if (name === 'local')
+      io.stdout.write(`\nKey material: ${(provider as { materialLocation?: string }).materialLocation ?? 'the OS keychain'}.\n`);
   }
   for (const f of failed) {
     io.stderr.write(`${CLI}: region ${f.region}: ${f.error!.message}\n${f.error!.hint ? `  → ${f.error!.hint}\n` : ''}`);
@@ -198,7 +249,11 @@ async function importKey(
   out: (text: string, data: unknown) => void,
 ): Promise<number> {
   const src = values.in;
-  if (!src) throw usageError('keys import needs --in <file> (or --in - for stdin).', 'Key material is never taken from the command line: give the file `keys export` wrote.');
+  if (!src)
+    throw usageError(
+      'keys import needs --in <file> (or --in - for stdin).',
+      'Key material is never taken from the command line: give the file `keys export` wrote.',
+    );
   let data: Buffer;
   if (src === '-') {
     if (io.stdin.isTTY) throw usageError('Refusing to read key material from a terminal.', 'Pipe it in, or give --in <file>.');
@@ -207,7 +262,10 @@ async function importKey(
     data = Buffer.concat(chunks);
   } else {
     data = await fsp.readFile(src).catch((err: NodeJS.ErrnoException) => {
-      throw new KmsEnvelopeError('io', `Cannot read ${src}: ${err.code === 'ENOENT' ? 'no such file' : err.message}.`, { hint: 'Check the path.', details: { file: src } });
+      throw new KmsEnvelopeError('io', `Cannot read ${src}: ${err.code === 'ENOENT' ? 'no such file' : err.message}.`, {
+        hint: 'Check the path.',
+        details: { file: src },
+      });
     });
   }
   const { parseImport } = await import('../core/kms/local/export.js');
@@ -229,9 +287,21 @@ async function importKey(
 
 async function exportKey(io: Io, provider: KmsProvider, key: string, values: { out?: string; force?: boolean }): Promise<number> {
   const dest = values.out;
-  if (!dest) throw usageError('keys export needs --out <file> (or --out - for stdout).', 'The file will hold the key material itself: keep it as safe as the key.');
-  if (dest === '-' && io.stdout.isTTY) throw usageError('Refusing to print key material to a terminal.', 'Redirect stdout to a file or a pipe, or give --out <file>.');
-  if (dest !== '-' && !values.force && (await fsp.stat(dest).then(() => true, () => false))) {
+  if (!dest)
+    throw usageError(
+      'keys export needs --out <file> (or --out - for stdout).',
+      'The file will hold the key material itself: keep it as safe as the key.',
+    );
+  if (dest === '-' && io.stdout.isTTY)
+    throw usageError('Refusing to print key material to a terminal.', 'Redirect stdout to a file or a pipe, or give --out <file>.');
+  if (
+    dest !== '-' &&
+    !values.force &&
+    (await fsp.stat(dest).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     throw usageError(`${dest} already exists.`, 'Pass --force to replace it, or choose another name.', { file: dest });
   }
   const { serializeExport } = await import('../core/kms/local/export.js');

@@ -72,7 +72,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'keys':
         return await (await import('./keys.js')).keysCommand(rest, io);
       default:
-        io.stderr.write(`${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, profiles, emulator (\`${CLI} --help\`).\n`);
+        io.stderr.write(
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, profiles, emulator (\`${CLI} --help\`).\n`,
+        );
         return 1;
     }
   } catch (err) {
@@ -111,5 +113,5 @@ function run(): void {
   );
 }
 
-if (typeof module !== "undefined" && require.main === module) run();
-else if (typeof module === "undefined") run();
+if (typeof module !== 'undefined' && require.main === module) run();
+else if (typeof module === 'undefined') run();

@@ -12,7 +12,13 @@ import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createCliCredentialService } from '../core/credentials/index';
-import { checkProfileName, checkProvider, CREDENTIAL_PROVIDERS, type CredentialProviderName, type CredentialService } from '../core/credentials/service';
+import {
+  checkProfileName,
+  checkProvider,
+  CREDENTIAL_PROVIDERS,
+  type CredentialProviderName,
+  type CredentialService,
+} from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
@@ -77,11 +83,12 @@ function parse(argv: string[]) {
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && SECRETISH_OPTION.test(opt)) {
       throw usageError(
         `${opt} is not an option: secrets are never taken from the command line (shell history, process list).`,
-        "Pipe them on stdin, one per line: printf '%s\\n%s\\n' \"$ID\" \"$SECRET\" | kms-envelope profiles add --provider <p> --name <n>, or run it in a terminal to be prompted.",
+        'Pipe them on stdin, one per line: printf \'%s\\n%s\\n\' "$ID" "$SECRET" | kms-envelope profiles add --provider <p> --name <n>, or run it in a terminal to be prompted.',
       );
     }
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw usageError(`Unknown option ${opt}.`, 'See `kms-envelope profiles --help`.');
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw usageError(`Option ${opt} needs a value.`, 'See `kms-envelope profiles --help`.');
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw usageError(`Option ${opt} needs a value.`, 'See `kms-envelope profiles --help`.');
     throw usageError('The arguments could not be parsed.', 'See `kms-envelope profiles --help`.');
   }
 }
@@ -89,12 +96,14 @@ function parse(argv: string[]) {
 function writerLogger(out: NodeJS.WritableStream, level: 'warn' | 'info' | 'debug'): Logger {
   const order = ['trace', 'debug', 'info', 'warn', 'error'];
   const min = order.indexOf(level);
-  const emit = (lvl: string) => (message: string | Error, ...args: unknown[]) => {
-    if (order.indexOf(lvl) < min) return;
-    const text = message instanceof Error ? message.message : message;
-    const extra = args.length ? ' ' + args.map((a) => JSON.stringify(redact(a))).join(' ') : '';
-    out.write(`[${lvl}] ${redactString(text)}${extra}\n`);
-  };
+  const emit =
+    (lvl: string) =>
+    (message: string | Error, ...args: unknown[]) => {
+      if (order.indexOf(lvl) < min) return;
+      const text = message instanceof Error ? message.message : message;
+      const extra = args.length ? ' ' + args.map((a) => JSON.stringify(redact(a))).join(' ') : '';
+      out.write(`[${lvl}] ${redactString(text)}${extra}\n`);
+    };
   return { trace: emit('trace'), debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
 
@@ -106,9 +115,7 @@ class Asker {
   private waiting?: { resolve: (s: string) => void; reject: (e: Error) => void };
   private closed = false;
 
-  constructor(
-    private readonly io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream; isTTY: boolean },
-  ) {
+  constructor(private readonly io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream; isTTY: boolean }) {
     const stderr = io.stderr;
     const isMuted = () => this.muted;
     const output = new Writable({
@@ -204,7 +211,16 @@ async function readCredentials(
 
 function pad(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function kindText(p: ProfileInfo, now: number): string {
@@ -232,7 +248,10 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
     }
     if (rest.length) {
       // Never echo stray arguments: one of them may be a secret typed by mistake.
-      throw usageError(`Unexpected argument #${positionals.length} after "profiles ${command}".`, 'Options start with --; secrets are read from stdin. See `kms-envelope profiles --help`.');
+      throw usageError(
+        `Unexpected argument #${positionals.length} after "profiles ${command}".`,
+        'Options start with --; secrets are read from stdin. See `kms-envelope profiles --help`.',
+      );
     }
     if (values.name !== undefined && values.profile !== undefined && values.name !== values.profile) {
       throw usageError('--name and --profile name different profiles.', 'Give one of them.');
@@ -260,7 +279,9 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
           creds,
           { replace: !!values.replace },
         );
-        stdout.write(`Saved ${provider} profile ${info.name} (key ${info.keyIdHint}); the secret is in ${service.secretStore.description}.\n`);
+        stdout.write(
+          `Saved ${provider} profile ${info.name} (key ${info.keyIdHint}); the secret is in ${service.secretStore.description}.\n`,
+        );
         if (values.test) return await testProfiles(service, ioIn, logger, env, stdout, stderr, provider, info.name);
         stdout.write(`Check it: kms-envelope profiles test --provider ${provider} --name ${info.name}\n`);
         return 0;
@@ -291,7 +312,8 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
         }
         const now = Date.now();
         const rows = [['PROVIDER', 'NAME', 'SOURCE', 'KIND', 'KEY ID', 'REGIONS', 'ENDPOINT']];
-        for (const p of list) rows.push([p.provider, p.name, p.source, kindText(p, now), p.keyIdHint ?? '', p.regions?.join(',') ?? '', p.endpoint ?? '']);
+        for (const p of list)
+          rows.push([p.provider, p.name, p.source, kindText(p, now), p.keyIdHint ?? '', p.regions?.join(',') ?? '', p.endpoint ?? '']);
         stdout.write(pad(rows));
         return 0;
       }
@@ -307,7 +329,9 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
           const stored = (await service.listProfiles()).filter((p) => p.name === profileName && p.source === 'keychain');
           if (stored.length !== 1) {
             throw usageError(
-              stored.length ? `Profiles named ${profileName} exist for ${stored.map((p) => p.provider).join(' and ')}.` : `There is no stored profile named ${profileName}.`,
+              stored.length
+                ? `Profiles named ${profileName} exist for ${stored.map((p) => p.provider).join(' and ')}.`
+                : `There is no stored profile named ${profileName}.`,
               stored.length ? 'Say which: --provider <p>.' : 'See `kms-envelope profiles list`.',
             );
           }
@@ -318,7 +342,10 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
         return 0;
       }
       default:
-        throw usageError(`Unknown command "profiles ${command}".`, 'Commands: add, list, test, rotate, remove (kms-envelope profiles --help).');
+        throw usageError(
+          `Unknown command "profiles ${command}".`,
+          'Commands: add, list, test, rotate, remove (kms-envelope profiles --help).',
+        );
     }
   } catch (err) {
     return report(err, stderr);
@@ -350,9 +377,10 @@ async function testProfiles(
   for (const p of providers) {
     if (name === undefined) {
       if (provider) targets.push({ provider: p });
-      else for (const info of await service.listProfiles(p)) {
-        if (!targets.some((t) => t.provider === p && t.name === info.name)) targets.push({ provider: p, name: info.name });
-      }
+      else
+        for (const info of await service.listProfiles(p)) {
+          if (!targets.some((t) => t.provider === p && t.name === info.name)) targets.push({ provider: p, name: info.name });
+        }
     } else if (provider || (await service.getProfile(p, name))) targets.push({ provider: p, name });
   }
   if (!targets.length) {

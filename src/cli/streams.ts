@@ -73,7 +73,11 @@ export function armorDecoder(source: string): Transform {
   let pos = 0; // characters consumed, for messages
   let sawBody = false;
   const bad = (what: string) =>
-    formatError(`${source} is not a valid armored blob: ${what}.`, 'An armored blob is one line: kmsenv:v1: followed by base64. Check that it was copied whole.', { file: source });
+    formatError(
+      `${source} is not a valid armored blob: ${what}.`,
+      'An armored blob is one line: kmsenv:v1: followed by base64. Check that it was copied whole.',
+      { file: source },
+    );
 
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {

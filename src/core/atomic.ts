@@ -166,7 +166,10 @@ export async function createAtomicWriteStream(target: string, mode = 0o600): Pro
       // Called back only once written: a stream producer may reuse a chunk after its callback.
       // (A byte stream hands over Buffers: strings and Uint8Arrays are converted on write.)
       const parts = chunks.map((c) => c.chunk as Buffer);
-      file.write(parts).then(() => file.drain()).then(() => cb(), cb);
+      file
+        .write(parts)
+        .then(() => file.drain())
+        .then(() => cb(), cb);
     },
   });
   let done = false;

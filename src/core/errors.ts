@@ -61,7 +61,8 @@ export class KmsEnvelopeError extends Error {
 export const FORMAT_HINTS = {
   notBlob: 'Give the file or value that kms-envelope sealed, unchanged (kms-envelope inspect shows what a blob holds).',
   truncated: 'The blob is incomplete (cut short in a copy, upload or download): get the whole sealed file again.',
-  modified: 'The blob was changed after sealing (edited, re-encoded as text, or damaged in transfer): use an intact copy, and copy sealed files as binary.',
+  modified:
+    'The blob was changed after sealing (edited, re-encoded as text, or damaged in transfer): use an intact copy, and copy sealed files as binary.',
   trailing: 'Extra bytes follow the blob (two files joined, or trailing data from a transfer): keep only the sealed bytes.',
   unsupported: 'Open it with the tool that made it, or seal the plaintext again with kms-envelope.',
 } as const;

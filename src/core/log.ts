@@ -12,7 +12,8 @@ export interface Logger {
 }
 
 /** Field names whose values are secrets (matched case-insensitively, anywhere in the name). */
-const SECRET_NAME = /(secret|password|passwd|token|plaintext|authorization|signature|credential|privatekey|private_key|datakey|data_key|keymaterial|key_material|accesskeysecret|sessiontoken)/i;
+const SECRET_NAME =
+  /(secret|password|passwd|token|plaintext|authorization|signature|credential|privatekey|private_key|datakey|data_key|keymaterial|key_material|accesskeysecret|sessiontoken)/i;
 
 export const REDACTED = '[redacted]';
 
@@ -41,7 +42,8 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-const PAIR = /("?)([A-Za-z0-9_.-]*(?:secret|password|token|plaintext|authorization|signature|credential|datakey|keymaterial)[A-Za-z0-9_.-]*)\1(\s*[:=]\s*)("[^"]*"|[^\s,;&}]+)/gi;
+const PAIR =
+  /("?)([A-Za-z0-9_.-]*(?:secret|password|token|plaintext|authorization|signature|credential|datakey|keymaterial)[A-Za-z0-9_.-]*)\1(\s*[:=]\s*)("[^"]*"|[^\s,;&}]+)/gi;
 
 export function redactString(s: string): string {
   return s.replace(PAIR, (_m, q, name, sep) => `${q}${name}${q}${sep}${q ? '"' + REDACTED + '"' : REDACTED}`);

@@ -59,14 +59,24 @@ function hostIdFor(region: string): string {
 }
 
 export function alibabaReply(body: Record<string, unknown>, requestId = randomUUID()): Reply {
-  return { status: 200, headers: { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId }, body: JSON.stringify({ RequestId: requestId, ...body }) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId },
+    body: JSON.stringify({ RequestId: requestId, ...body }),
+  };
 }
 
 export function alibabaError(status: number, code: string, message: string, region: string, requestId = randomUUID()): Reply {
   return {
     status,
     headers: { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId },
-    body: JSON.stringify({ RequestId: requestId, HostId: hostIdFor(region), Code: code, Message: message, Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}&product=Kms` }),
+    body: JSON.stringify({
+      RequestId: requestId,
+      HostId: hostIdFor(region),
+      Code: code,
+      Message: message,
+      Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}&product=Kms`,
+    }),
   };
 }
 
@@ -76,7 +86,12 @@ export function alibabaFault(kind: Exclude<FaultKind, 'drop'>, raw: RawRequest):
     case 'throttle':
       return alibabaError(400, 'Throttling', 'Request was denied due to request throttling (injected by the emulator).', region);
     case 'error':
-      return alibabaError(500, 'InternalFailure', 'The request processing has failed due to some unknown error (injected by the emulator).', region);
+      return alibabaError(
+        500,
+        'InternalFailure',
+        'The request processing has failed due to some unknown error (injected by the emulator).',
+        region,
+      );
     case 'unavailable':
       return alibabaError(503, 'ServiceUnavailableTemporary', 'The service is temporarily unavailable (injected by the emulator).', region);
   }
@@ -113,7 +128,11 @@ function parseTimestamp(v: string, name: string): number {
 
 function checkSkew(env: HandlerEnv, ts: number, windowMs: number, name: string): void {
   if (Math.abs(env.now() - ts) > windowMs) {
-    throw new AliError(400, 'InvalidTimeStamp.Expired', `Specified ${name} is expired: it is more than ${windowMs / 60_000} minutes away from the server time ${new Date(env.now()).toISOString()}.`);
+    throw new AliError(
+      400,
+      'InvalidTimeStamp.Expired',
+      `Specified ${name} is expired: it is more than ${windowMs / 60_000} minutes away from the server time ${new Date(env.now()).toISOString()}.`,
+    );
   }
 }
 
@@ -129,19 +148,26 @@ function checkToken(account: StoredAccount, token: string | undefined): void {
     throw new AliError(
       400,
       'InvalidSecurityToken.MismatchWithAccessKey',
-      account.alibaba.securityToken ? 'The security token is missing or does not belong to this AccessKey ID.' : 'A security token was sent with a permanent AccessKey ID.',
+      account.alibaba.securityToken
+        ? 'The security token is missing or does not belong to this AccessKey ID.'
+        : 'A security token was sent with a permanent AccessKey ID.',
     );
   }
 }
 
 const notFoundAk = () => new AliError(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
-const mismatch = (why: string) => new AliError(400, 'SignatureDoesNotMatch', `Specified signature does not match our calculation (${why}).`);
+const mismatch = (why: string) =>
+  new AliError(400, 'SignatureDoesNotMatch', `Specified signature does not match our calculation (${why}).`);
 
 function authenticateV3(env: HandlerEnv, raw: RawRequest, query: Record<string, string>): StoredAccount {
   const authHeader = header(raw, 'authorization') ?? '';
   const auth = parseAcs3Authorization(authHeader);
   if (!auth) {
-    throw new AliError(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards: the emulator verifies ACS3-HMAC-SHA256 (Authorization: ACS3-HMAC-SHA256 Credential=...,SignedHeaders=...,Signature=...) or V2 HMAC-SHA1.');
+    throw new AliError(
+      400,
+      'IncompleteSignature',
+      'The request signature does not conform to Aliyun standards: the emulator verifies ACS3-HMAC-SHA256 (Authorization: ACS3-HMAC-SHA256 Credential=...,SignedHeaders=...,Signature=...) or V2 HMAC-SHA1.',
+    );
   }
   const date = header(raw, 'x-acs-date');
   if (!date) throw new AliError(400, 'MissingParameter', 'The header x-acs-date is required.');
@@ -152,7 +178,12 @@ function authenticateV3(env: HandlerEnv, raw: RawRequest, query: Record<string, 
   if (!account) throw notFoundAk();
   const must = ['host', ...Object.keys(raw.headers).filter((h) => h.startsWith('x-acs-'))];
   for (const h of must) {
-    if (!auth.signedHeaders.includes(h)) throw new AliError(400, 'IncompleteSignature', `The request signature does not conform to Aliyun standards: header ${h} must be signed.`);
+    if (!auth.signedHeaders.includes(h))
+      throw new AliError(
+        400,
+        'IncompleteSignature',
+        `The request signature does not conform to Aliyun standards: header ${h} must be signed.`,
+      );
   }
   const headers: Record<string, string> = {};
   for (const name of auth.signedHeaders) {
@@ -163,10 +194,19 @@ function authenticateV3(env: HandlerEnv, raw: RawRequest, query: Record<string, 
   const bodyHash = createHash('sha256').update(raw.body).digest('hex');
   const claimed = header(raw, 'x-acs-content-sha256');
   if (claimed !== undefined && claimed.toLowerCase() !== bodyHash) throw mismatch('x-acs-content-sha256 does not match the body');
-  const expected = acs3Signature({ method: raw.method, path: raw.path, query, headers, signedHeaders: auth.signedHeaders, payloadHash: bodyHash, secret: account.alibaba.accessKeySecret });
+  const expected = acs3Signature({
+    method: raw.method,
+    path: raw.path,
+    query,
+    headers,
+    signedHeaders: auth.signedHeaders,
+    payloadHash: bodyHash,
+    secret: account.alibaba.accessKeySecret,
+  });
   if (!signaturesEqual(expected, auth.signature)) throw mismatch('ACS3-HMAC-SHA256');
   const akHeader = header(raw, 'x-acs-accesskey-id');
-  if (akHeader !== undefined && akHeader !== auth.accessKeyId) throw new AliError(400, 'IncompleteSignature', 'x-acs-accesskey-id does not match the Credential of the Authorization header.');
+  if (akHeader !== undefined && akHeader !== auth.accessKeyId)
+    throw new AliError(400, 'IncompleteSignature', 'x-acs-accesskey-id does not match the Credential of the Authorization header.');
   checkToken(account, header(raw, 'x-acs-security-token'));
   useNonce(env, auth.accessKeyId, nonce);
   return account;
@@ -174,10 +214,17 @@ function authenticateV3(env: HandlerEnv, raw: RawRequest, query: Record<string, 
 
 function authenticateV2(env: HandlerEnv, raw: RawRequest, params: Record<string, string>): StoredAccount {
   for (const p of ['AccessKeyId', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp']) {
-    if (!params[p]) throw new AliError(400, 'MissingParameter', `The input parameter "${p}" that is mandatory for processing this request is not supplied.`);
+    if (!params[p])
+      throw new AliError(
+        400,
+        'MissingParameter',
+        `The input parameter "${p}" that is mandatory for processing this request is not supplied.`,
+      );
   }
-  if (params.SignatureMethod !== 'HMAC-SHA1') throw new AliError(400, 'InvalidParameter', `SignatureMethod ${params.SignatureMethod} is not supported; use HMAC-SHA1.`);
-  if (params.SignatureVersion !== '1.0') throw new AliError(400, 'InvalidParameter', `SignatureVersion ${params.SignatureVersion} is not supported; use 1.0.`);
+  if (params.SignatureMethod !== 'HMAC-SHA1')
+    throw new AliError(400, 'InvalidParameter', `SignatureMethod ${params.SignatureMethod} is not supported; use HMAC-SHA1.`);
+  if (params.SignatureVersion !== '1.0')
+    throw new AliError(400, 'InvalidParameter', `SignatureVersion ${params.SignatureVersion} is not supported; use 1.0.`);
   checkSkew(env, parseTimestamp(params.Timestamp, 'Timestamp'), ALIBABA_V2_SKEW_MS, 'Timestamp');
   const account = env.store.accountByAlibabaId(params.AccessKeyId);
   if (!account) throw notFoundAk();
@@ -203,7 +250,12 @@ function str(p: Params, name: string, required: true): string;
 function str(p: Params, name: string, required?: false): string | undefined;
 function str(p: Params, name: string, required = false): string | undefined {
   const v = p[name];
-  if ((v === undefined || v === '') && required) throw new AliError(400, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`);
+  if ((v === undefined || v === '') && required)
+    throw new AliError(
+      400,
+      'MissingParameter',
+      `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+    );
   return v;
 }
 
@@ -220,7 +272,8 @@ function contextParam(p: Params, name = 'EncryptionContext'): string {
   const raw = p[name];
   if (raw !== undefined && raw.length > 8192) throw invalid(`The specified parameter "${name}" is longer than 8192 characters.`);
   const c = parseContextJson(raw);
-  if (c === 'invalid') throw invalid(`The specified parameter "${name}" is not valid: a JSON object of string keys and values is expected.`);
+  if (c === 'invalid')
+    throw invalid(`The specified parameter "${name}" is not valid: a JSON object of string keys and values is expected.`);
   return canonicalContext(c);
 }
 
@@ -241,7 +294,8 @@ function resolveKey(ctx: Ctx, ref: string): StoredKey {
   let r = ref;
   const arn = /^acs:kms:([^:]*):([^:]*):(.+)$/.exec(ref);
   if (arn) {
-    if (arn[1] !== ctx.region || arn[2] !== ctx.account.aliUid) throw new AliError(404, 'Forbidden.KeyNotFound', `The specified Key ${ref} is not found in region ${ctx.region} of this account.`);
+    if (arn[1] !== ctx.region || arn[2] !== ctx.account.aliUid)
+      throw new AliError(404, 'Forbidden.KeyNotFound', `The specified Key ${ref} is not found in region ${ctx.region} of this account.`);
     r = arn[3].startsWith('key/') ? arn[3].slice(4) : arn[3];
   }
   if (r.startsWith('alias/')) {
@@ -263,7 +317,11 @@ function requireEnabled(k: StoredKey): void {
     case 'PendingDeletion':
       throw new AliError(409, 'Rejected.PendingDeletion', `The request is rejected because the key ${k.keyId} is pending deletion.`);
     case 'PendingImport':
-      throw new AliError(409, 'Rejected.PendingImport', `The request is rejected because the key ${k.keyId} is pending import of key material.`);
+      throw new AliError(
+        409,
+        'Rejected.PendingImport',
+        `The request is rejected because the key ${k.keyId} is pending import of key material.`,
+      );
     default:
       throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is in state ${k.state}.`);
   }
@@ -298,7 +356,9 @@ function paging(p: Params): { pageNumber: number; pageSize: number } {
 
 function checkAliasName(alias: string): void {
   if (!ALIAS.test(alias) || alias.toLowerCase().startsWith('alias/acs')) {
-    throw invalid(`The specified parameter "AliasName" ${alias} is not valid: alias/ followed by 1–255 of letters, digits, _, -, / and :, not alias/acs...`);
+    throw invalid(
+      `The specified parameter "AliasName" ${alias} is not valid: alias/ followed by 1–255 of letters, digits, _, -, / and :, not alias/acs...`,
+    );
   }
 }
 
@@ -307,19 +367,26 @@ function checkDescription(d: string | undefined): void {
 }
 
 function seal(ctx: Ctx, k: StoredKey, context: string, plaintext: Buffer): string {
-  return sealBlob({ cloud: 'alibaba', keyId: k.keyId, region: ctx.region, accountId: ctx.account.aliUid }, Buffer.from(k.material, 'base64'), context, plaintext);
+  return sealBlob(
+    { cloud: 'alibaba', keyId: k.keyId, region: ctx.region, accountId: ctx.account.aliUid },
+    Buffer.from(k.material, 'base64'),
+    context,
+    plaintext,
+  );
 }
 
 function rotationDays(p: Params): { enabled: boolean; days: number } {
   const e = str(p, 'EnableAutomaticRotation');
-  if (e !== undefined && e !== 'true' && e !== 'false') throw invalid('The specified parameter "EnableAutomaticRotation" must be true or false.');
+  if (e !== undefined && e !== 'true' && e !== 'false')
+    throw invalid('The specified parameter "EnableAutomaticRotation" must be true or false.');
   const interval = str(p, 'RotationInterval');
   let days = 365;
   if (interval !== undefined) {
     const m = /^(\d+)([smhd]?)$/.exec(interval);
     const mult = { s: 1, m: 60, h: 3600, d: 86_400, '': 1 } as const;
     const seconds = m ? Number(m[1]) * mult[m[2] as keyof typeof mult] : NaN;
-    if (!(seconds >= 7 * 86_400 && seconds <= 730 * 86_400)) throw invalid('The specified parameter "RotationInterval" must be 7 to 730 days, e.g. 604800s.');
+    if (!(seconds >= 7 * 86_400 && seconds <= 730 * 86_400))
+      throw invalid('The specified parameter "RotationInterval" must be 7 to 730 days, e.g. 604800s.');
     days = Math.round(seconds / 86_400);
   }
   return { enabled: e === 'true', days };
@@ -332,9 +399,13 @@ type Action = (ctx: Ctx, p: Params) => Record<string, unknown>;
 const actions: Record<string, Action> = {
   CreateKey(ctx, p) {
     const spec = str(p, 'KeySpec') ?? 'Aliyun_AES_256';
-    if (!SYMMETRIC_SPECS.has(spec)) throw invalid(`The specified parameter "KeySpec" ${spec} is not supported by the emulator (symmetric Aliyun_AES_256, Aliyun_AES_128, Aliyun_AES_192, Aliyun_SM4).`);
+    if (!SYMMETRIC_SPECS.has(spec))
+      throw invalid(
+        `The specified parameter "KeySpec" ${spec} is not supported by the emulator (symmetric Aliyun_AES_256, Aliyun_AES_128, Aliyun_AES_192, Aliyun_SM4).`,
+      );
     const usage = str(p, 'KeyUsage') ?? 'ENCRYPT/DECRYPT';
-    if (usage !== 'ENCRYPT/DECRYPT') throw invalid(`The specified parameter "KeyUsage" ${usage} is not valid for a symmetric key (ENCRYPT/DECRYPT).`);
+    if (usage !== 'ENCRYPT/DECRYPT')
+      throw invalid(`The specified parameter "KeyUsage" ${usage} is not valid for a symmetric key (ENCRYPT/DECRYPT).`);
     const origin = str(p, 'Origin') ?? 'Aliyun_KMS';
     if (origin !== 'Aliyun_KMS' && origin !== 'EXTERNAL') throw invalid('The specified parameter "Origin" must be Aliyun_KMS or EXTERNAL.');
     const level = str(p, 'ProtectionLevel') ?? 'SOFTWARE';
@@ -388,13 +459,21 @@ const actions: Record<string, Action> = {
       };
       for (const f of filters as Array<{ Key?: unknown; Values?: unknown }>) {
         const get = typeof f?.Key === 'string' ? field[f.Key] : undefined;
-        if (!get || !Array.isArray(f.Values)) throw invalid(`The specified parameter "Filters" is not valid: Key must be one of ${Object.keys(field).join(', ')} with a Values array.`);
+        if (!get || !Array.isArray(f.Values))
+          throw invalid(
+            `The specified parameter "Filters" is not valid: Key must be one of ${Object.keys(field).join(', ')} with a Values array.`,
+          );
         const values = f.Values as unknown[];
         keys = keys.filter((k) => values.includes(get(k)));
       }
     }
     const slice = keys.slice((pageNumber - 1) * pageSize, pageNumber * pageSize);
-    return { Keys: { Key: slice.map((k) => ({ KeyId: k.keyId, KeyArn: keyArn(ctx, k.keyId) })) }, TotalCount: keys.length, PageNumber: pageNumber, PageSize: pageSize };
+    return {
+      Keys: { Key: slice.map((k) => ({ KeyId: k.keyId, KeyArn: keyArn(ctx, k.keyId) })) },
+      TotalCount: keys.length,
+      PageNumber: pageNumber,
+      PageSize: pageSize,
+    };
   },
 
   DescribeKey(ctx, p) {
@@ -404,7 +483,8 @@ const actions: Record<string, Action> = {
   Encrypt(ctx, p) {
     const k = resolveKey(ctx, str(p, 'KeyId', true));
     const pt = str(p, 'Plaintext', true);
-    if (Buffer.byteLength(pt) > 6144) throw invalid(`The specified parameter "Plaintext" is ${Buffer.byteLength(pt)} bytes; the limit is 6 KB (6144 bytes).`);
+    if (Buffer.byteLength(pt) > 6144)
+      throw invalid(`The specified parameter "Plaintext" is ${Buffer.byteLength(pt)} bytes; the limit is 6 KB (6144 bytes).`);
     const context = contextParam(p);
     requireEnabled(k);
     // The plaintext string is stored as given (opaque) and Decrypt returns it byte-identical.
@@ -417,9 +497,15 @@ const actions: Record<string, Action> = {
     const bad = (why: string) => new AliError(400, 'InvalidCiphertext', `The specified CiphertextBlob is not valid: ${why}.`);
     const parsed = parseBlob(blob);
     if (!parsed || parsed.cloud !== 'alibaba') throw bad('it was not produced by this KMS');
-    if (parsed.region !== ctx.region || parsed.accountId !== ctx.account.aliUid) throw bad(`it was not produced in region ${ctx.region} of this account`);
+    if (parsed.region !== ctx.region || parsed.accountId !== ctx.account.aliUid)
+      throw bad(`it was not produced in region ${ctx.region} of this account`);
     const k = ctx.env.store.key('alibaba', ctx.account.name, ctx.region, parsed.keyId);
-    if (!k) throw new AliError(404, 'Forbidden.KeyNotFound', `The key ${parsed.keyId} named by the CiphertextBlob is not found in region ${ctx.region}.`);
+    if (!k)
+      throw new AliError(
+        404,
+        'Forbidden.KeyNotFound',
+        `The key ${parsed.keyId} named by the CiphertextBlob is not found in region ${ctx.region}.`,
+      );
     requireEnabled(k);
     const plaintext = openBlob(parsed, Buffer.from(k.material, 'base64'), context);
     if (!plaintext) throw bad('it was altered, or the EncryptionContext differs from the one used to encrypt');
@@ -436,7 +522,8 @@ const actions: Record<string, Action> = {
 
   EnableKey(ctx, p) {
     const k = resolveKey(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'Enabled' && k.state !== 'Disabled') throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is ${k.state} and cannot be enabled.`);
+    if (k.state !== 'Enabled' && k.state !== 'Disabled')
+      throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is ${k.state} and cannot be enabled.`);
     k.state = 'Enabled';
     ctx.env.store.changed();
     return {};
@@ -444,7 +531,8 @@ const actions: Record<string, Action> = {
 
   DisableKey(ctx, p) {
     const k = resolveKey(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'Enabled' && k.state !== 'Disabled') throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is ${k.state} and cannot be disabled.`);
+    if (k.state !== 'Enabled' && k.state !== 'Disabled')
+      throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is ${k.state} and cannot be disabled.`);
     k.state = 'Disabled';
     ctx.env.store.changed();
     return {};
@@ -453,8 +541,14 @@ const actions: Record<string, Action> = {
   ScheduleKeyDeletion(ctx, p) {
     const k = resolveKey(ctx, str(p, 'KeyId', true));
     const days = intParam(p, 'PendingWindowInDays', undefined, 7, 366);
-    if (days === undefined) throw new AliError(400, 'MissingParameter', 'The input parameter "PendingWindowInDays" that is mandatory for processing this request is not supplied.');
-    if (k.state === 'PendingDeletion') throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is already pending deletion.`);
+    if (days === undefined)
+      throw new AliError(
+        400,
+        'MissingParameter',
+        'The input parameter "PendingWindowInDays" that is mandatory for processing this request is not supplied.',
+      );
+    if (k.state === 'PendingDeletion')
+      throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is already pending deletion.`);
     k.state = 'PendingDeletion';
     k.deletionDate = ctx.env.now() + days * 86_400_000;
     ctx.env.store.changed();
@@ -463,7 +557,8 @@ const actions: Record<string, Action> = {
 
   CancelKeyDeletion(ctx, p) {
     const k = resolveKey(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'PendingDeletion') throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is not pending deletion (it is ${k.state}).`);
+    if (k.state !== 'PendingDeletion')
+      throw new AliError(409, 'Rejected.StateModifiedFailed', `The key ${k.keyId} is not pending deletion (it is ${k.state}).`);
     k.state = k.origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled';
     k.deletionDate = undefined;
     ctx.env.store.changed();
@@ -483,7 +578,8 @@ const actions: Record<string, Action> = {
     const alias = str(p, 'AliasName', true);
     const k = resolveKey(ctx, str(p, 'KeyId', true));
     checkAliasName(alias);
-    if (keyByAlias(ctx, alias)) throw new AliError(400, 'AliasAlreadyExists', `The specified alias ${alias} already exists in region ${ctx.region}.`);
+    if (keyByAlias(ctx, alias))
+      throw new AliError(400, 'AliasAlreadyExists', `The specified alias ${alias} already exists in region ${ctx.region}.`);
     k.aliases = [...(k.aliases ?? []), alias];
     ctx.env.store.changed();
     return {};
@@ -533,7 +629,8 @@ const actions: Record<string, Action> = {
 function generateDataKey(ctx: Ctx, p: Params, withPlaintext: boolean): Record<string, unknown> {
   const k = resolveKey(ctx, str(p, 'KeyId', true));
   const spec = str(p, 'KeySpec');
-  if (spec !== undefined && spec !== 'AES_256' && spec !== 'AES_128') throw invalid('The specified parameter "KeySpec" must be AES_256 or AES_128.');
+  if (spec !== undefined && spec !== 'AES_256' && spec !== 'AES_128')
+    throw invalid('The specified parameter "KeySpec" must be AES_256 or AES_128.');
   const nob = intParam(p, 'NumberOfBytes', undefined, 1, 1024);
   const context = contextParam(p);
   requireEnabled(k);
@@ -541,7 +638,9 @@ function generateDataKey(ctx: Ctx, p: Params, withPlaintext: boolean): Record<st
   const b64 = dk.toString('base64');
   // The data key is sealed as its base64 text, so Decrypt returns the same Plaintext string.
   const blob = seal(ctx, k, context, Buffer.from(b64, 'utf8'));
-  return withPlaintext ? { CiphertextBlob: blob, Plaintext: b64, KeyId: k.keyId, KeyVersionId: k.versionId } : { CiphertextBlob: blob, KeyId: k.keyId, KeyVersionId: k.versionId };
+  return withPlaintext
+    ? { CiphertextBlob: blob, Plaintext: b64, KeyId: k.keyId, KeyVersionId: k.versionId }
+    : { CiphertextBlob: blob, KeyId: k.keyId, KeyVersionId: k.versionId };
 }
 
 export const ALIBABA_ACTIONS = Object.keys(actions);
@@ -565,9 +664,18 @@ export function handleAlibaba(env: HandlerEnv, raw: RawRequest, headerAction: st
       action = params.Action ?? headerAction;
       version = params.Version;
     } else {
-      throw new AliError(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards: no Authorization header (ACS3-HMAC-SHA256) and no Signature parameter (V2 HMAC-SHA1).');
+      throw new AliError(
+        400,
+        'IncompleteSignature',
+        'The request signature does not conform to Aliyun standards: no Authorization header (ACS3-HMAC-SHA256) and no Signature parameter (V2 HMAC-SHA1).',
+      );
     }
-    if (version !== ALIBABA_VERSION) throw new AliError(400, 'InvalidVersion', `Specified parameter Version ${version ?? '(none)'} is not valid; Kms uses ${ALIBABA_VERSION}.`);
+    if (version !== ALIBABA_VERSION)
+      throw new AliError(
+        400,
+        'InvalidVersion',
+        `Specified parameter Version ${version ?? '(none)'} is not valid; Kms uses ${ALIBABA_VERSION}.`,
+      );
     const fn = Object.prototype.hasOwnProperty.call(actions, action) ? actions[action] : undefined;
     if (!fn) throw new AliError(404, 'InvalidAction.NotFound', `Specified api ${action} is not found, please check your url and method.`);
     if (!ALIBABA_REGIONS.includes(region)) {
@@ -579,6 +687,12 @@ export function handleAlibaba(env: HandlerEnv, raw: RawRequest, headerAction: st
   } catch (err) {
     if (err instanceof AliError) return alibabaError(err.status, err.code, err.message, region, requestId);
     env.log.error(`emulator: alibaba ${headerAction} failed: ${(err as Error).message}`);
-    return alibabaError(500, 'InternalFailure', 'The request processing has failed due to some unknown error in the emulator.', region, requestId);
+    return alibabaError(
+      500,
+      'InternalFailure',
+      'The request processing has failed due to some unknown error in the emulator.',
+      region,
+      requestId,
+    );
   }
 }

@@ -86,7 +86,9 @@ export async function emulatorMain(argv: string[]): Promise<number> {
   const host = v.host ?? '127.0.0.1';
   const logger = stderrLogger(v.verbose ? 'debug' : 'warn');
   if (!isLoopback(host) && host !== 'localhost') {
-    logger.warn(`emulator: binding ${host}, not loopback: other machines can reach the emulator's test keys. The admin API still answers loopback clients only.`);
+    logger.warn(
+      `emulator: binding ${host}, not loopback: other machines can reach the emulator's test keys. The admin API still answers loopback clients only.`,
+    );
   }
   let em;
   try {
@@ -100,7 +102,9 @@ export async function emulatorMain(argv: string[]): Promise<number> {
   const [def, ...others] = em.accounts;
   const lines = [
     `KMS Envelope emulator (Tencent Cloud KMS 2019-01-18 + Alibaba Cloud KMS 2016-01-20) listening on ${em.url}`,
-    v.state ? `State: ${v.state} (keys and credentials persist across runs; fake test keys, testing only)` : 'State: in memory (new credentials each run; use --state <file> to keep them)',
+    v.state
+      ? `State: ${v.state} (keys and credentials persist across runs; fake test keys, testing only)`
+      : 'State: in memory (new credentials each run; use --state <file> to keep them)',
     `Alibaba region: the RegionId parameter, else a kms.<region>.aliyuncs.com Host header, else cn-hangzhou.`,
     '',
     `# Account "${def.name}": paste into a shell`,

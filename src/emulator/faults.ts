@@ -42,7 +42,8 @@ function selectorsFor(cloud: string, action: string): string[] {
 
 /** Validates a FaultConfig (from the admin endpoint or code); throws with a message naming the bad field. */
 export function validateFaults(input: unknown): FaultConfig {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error('faults must be a JSON object of selector → rule');
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw new Error('faults must be a JSON object of selector → rule');
   const out: FaultConfig = {};
   for (const [sel, raw] of Object.entries(input as Record<string, unknown>)) {
     if (!/^(\*|(tencent|alibaba):\*|((tencent|alibaba):)?[A-Za-z][A-Za-z0-9]*)$/.test(sel)) {
@@ -59,7 +60,14 @@ export function validateFaults(input: unknown): FaultConfig {
         const a = v as Record<string, unknown> | null;
         if (a && typeof a === 'object' && typeof a.rate === 'number' && a.rate >= 0 && a.rate <= 1 && Object.keys(a).length === 1) {
           rule[field as FaultKind] = { rate: a.rate };
-        } else if (a && typeof a === 'object' && typeof a.count === 'number' && Number.isInteger(a.count) && a.count >= 0 && Object.keys(a).length === 1) {
+        } else if (
+          a &&
+          typeof a === 'object' &&
+          typeof a.count === 'number' &&
+          Number.isInteger(a.count) &&
+          a.count >= 0 &&
+          Object.keys(a).length === 1
+        ) {
           rule[field as FaultKind] = { count: a.count };
         } else {
           throw new Error(`"${sel}".${field} must be {"rate": 0..1} or {"count": N}`);
@@ -134,7 +142,10 @@ export function parseFaultFlag(config: FaultConfig, flag: 'latency' | FaultKind,
     const m = /^(\d+(?:\.\d+)?)%$/.exec(amount);
     if (m && Number(m[1]) <= 100) rule[flag] = { rate: Number(m[1]) / 100 };
     else if (/^\d+$/.test(amount)) rule[flag] = { count: Number(amount) };
-    else throw new Error(`--${flag === 'error' ? 'fail' : flag} ${value}: give a rate like 20% or a count of next calls like 3, optionally after Action=`);
+    else
+      throw new Error(
+        `--${flag === 'error' ? 'fail' : flag} ${value}: give a rate like 20% or a count of next calls like 3, optionally after Action=`,
+      );
   }
   const next = { ...config, [sel]: rule };
   Object.assign(config, validateFaults(next));

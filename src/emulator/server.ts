@@ -163,7 +163,8 @@ export class EmulatorServer {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           Code: 'NotAnApiRequest',
-          Message: 'kms-envelope emulator: send Tencent Cloud KMS requests (X-TC-Action header) or Alibaba Cloud KMS requests (x-acs-action header or Action parameter) to this URL.',
+          Message:
+            'kms-envelope emulator: send Tencent Cloud KMS requests (X-TC-Action header) or Alibaba Cloud KMS requests (x-acs-action header or Action parameter) to this URL.',
         }),
       });
     }
@@ -193,12 +194,21 @@ export class EmulatorServer {
 
   /** Answers an admin request; `remote` is the client's address (non-loopback → 403). */
   adminRequest(raw: RawRequest, remote: string | undefined): Reply {
-    const json = (status: number, v: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(v) + '\n' });
+    const json = (status: number, v: unknown): Reply => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(v) + '\n',
+    });
     if (!isLoopback(remote)) return json(403, { error: 'the emulator admin API answers loopback clients only' });
     const route = `${raw.method} ${raw.path}`;
     switch (route) {
       case 'GET /__admin/health':
-        return json(200, { ok: true, url: this.url, accounts: this.opts.store.accounts.map((a) => a.name), statePath: this.opts.store.statePath ?? null });
+        return json(200, {
+          ok: true,
+          url: this.url,
+          accounts: this.opts.store.accounts.map((a) => a.name),
+          statePath: this.opts.store.statePath ?? null,
+        });
       case 'GET /__admin/faults':
         return json(200, this.faults.get());
       case 'PUT /__admin/faults':
@@ -225,7 +235,9 @@ export class EmulatorServer {
         this.faults.set({});
         return json(200, { counters: this.counters(), faults: {} });
       default:
-        return json(404, { error: `no admin route ${route}; see GET /__admin/health, GET|PUT|DELETE /__admin/faults, GET|DELETE /__admin/counters, POST /__admin/reset` });
+        return json(404, {
+          error: `no admin route ${route}; see GET /__admin/health, GET|PUT|DELETE /__admin/faults, GET|DELETE /__admin/counters, POST /__admin/reset`,
+        });
     }
   }
 }
@@ -245,10 +257,17 @@ function firstParam(raw: RawRequest, name: string): string | undefined {
 function tencentFault(kind: Exclude<FaultKind, 'drop'>): Reply {
   switch (kind) {
     case 'throttle':
-      return tencentError('RequestLimitExceeded', 'Your current request times exceeds the frequency limit (injected by the emulator). Please reduce the frequency of calls.');
+      return tencentError(
+        'RequestLimitExceeded',
+        'Your current request times exceeds the frequency limit (injected by the emulator). Please reduce the frequency of calls.',
+      );
     case 'error':
       return tencentError('InternalError', 'An internal error has occurred. Retry your request (injected by the emulator).');
     case 'unavailable':
-      return { status: 503, headers: { 'content-type': 'text/html' }, body: '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>' };
+      return {
+        status: 503,
+        headers: { 'content-type': 'text/html' },
+        body: '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>',
+      };
   }
 }

@@ -75,7 +75,10 @@ export interface Tc3Authorization {
 /** Parses `TC3-HMAC-SHA256 Credential=<id>/<date>/<service>/tc3_request, SignedHeaders=a;b, Signature=<hex>`. */
 export function parseTc3Authorization(value: string | undefined): Tc3Authorization | undefined {
   if (!value) return undefined;
-  const m = /^TC3-HMAC-SHA256\s+Credential=([^/,\s]+)\/(\d{4}-\d{2}-\d{2})\/([^/,\s]+)\/tc3_request\s*,\s*SignedHeaders=([a-z0-9;_-]+)\s*,\s*Signature=([0-9a-f]{64})\s*$/i.exec(value.trim());
+  const m =
+    /^TC3-HMAC-SHA256\s+Credential=([^/,\s]+)\/(\d{4}-\d{2}-\d{2})\/([^/,\s]+)\/tc3_request\s*,\s*SignedHeaders=([a-z0-9;_-]+)\s*,\s*Signature=([0-9a-f]{64})\s*$/i.exec(
+      value.trim(),
+    );
   if (!m) return undefined;
   return { secretId: m[1], date: m[2], service: m[3], signedHeaders: m[4].toLowerCase().split(';'), signature: m[5].toLowerCase() };
 }
@@ -136,7 +139,9 @@ export interface Acs3Authorization {
 /** Parses `ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=a;b,Signature=<hex>`. */
 export function parseAcs3Authorization(value: string | undefined): Acs3Authorization | undefined {
   if (!value) return undefined;
-  const m = /^ACS3-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([a-z0-9;_-]+)\s*,\s*Signature=([0-9a-f]{64})\s*$/i.exec(value.trim());
+  const m = /^ACS3-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([a-z0-9;_-]+)\s*,\s*Signature=([0-9a-f]{64})\s*$/i.exec(
+    value.trim(),
+  );
   if (!m) return undefined;
   return { accessKeyId: m[1], signedHeaders: m[2].toLowerCase().split(';'), signature: m[3].toLowerCase() };
 }

@@ -165,13 +165,19 @@ export class EmulatorStore {
         try {
           data = JSON.parse(text) as StateFile;
         } catch {
-          throw new Error(`The emulator state file ${opts.statePath} is not valid JSON. Move it away (or delete it) to start with a new fake cloud.`);
+          throw new Error(
+            `The emulator state file ${opts.statePath} is not valid JSON. Move it away (or delete it) to start with a new fake cloud.`,
+          );
         }
         if (data.format !== STATE_FORMAT || !Array.isArray(data.accounts) || !Array.isArray(data.keys)) {
-          throw new Error(`${opts.statePath} is not a kms-envelope emulator state file (format "${STATE_FORMAT}"). Pass another --state path.`);
+          throw new Error(
+            `${opts.statePath} is not a kms-envelope emulator state file (format "${STATE_FORMAT}"). Pass another --state path.`,
+          );
         }
         if (data.version > STATE_VERSION) {
-          throw new Error(`The emulator state file ${opts.statePath} has version ${data.version}; this emulator reads version ${STATE_VERSION}. Use a newer kms-envelope or another --state path.`);
+          throw new Error(
+            `The emulator state file ${opts.statePath} has version ${data.version}; this emulator reads version ${STATE_VERSION}. Use a newer kms-envelope or another --state path.`,
+          );
         }
       }
     }
@@ -264,7 +270,9 @@ export class EmulatorStore {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      void this.flush().catch((err: unknown) => this.log.error(`emulator: writing the state file ${this.opts.statePath} failed: ${(err as Error).message}`));
+      void this.flush().catch((err: unknown) =>
+        this.log.error(`emulator: writing the state file ${this.opts.statePath} failed: ${(err as Error).message}`),
+      );
     }, this.opts.saveDelayMs ?? 100);
     this.saveTimer.unref();
   }

@@ -40,7 +40,11 @@ export class TcError extends Error {
 }
 
 export function tencentReply(body: Record<string, unknown>, requestId = randomUUID()): Reply {
-  return { status: 200, headers: { 'content-type': 'application/json', 'x-tc-requestid': requestId }, body: JSON.stringify({ Response: { ...body, RequestId: requestId } }) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json', 'x-tc-requestid': requestId },
+    body: JSON.stringify({ Response: { ...body, RequestId: requestId } }),
+  };
 }
 
 export function tencentError(code: string, message: string, requestId = randomUUID()): Reply {
@@ -57,19 +61,31 @@ interface Ctx {
 function authenticate(env: HandlerEnv, req: RawRequest): StoredAccount {
   const auth = parseTc3Authorization(header(req, 'authorization'));
   if (!auth) {
-    throw new TcError('AuthFailure.InvalidAuthorization', 'The Authorization header is missing or is not a TC3-HMAC-SHA256 authorization (Credential=<SecretId>/<date>/<service>/tc3_request, SignedHeaders=..., Signature=...).');
+    throw new TcError(
+      'AuthFailure.InvalidAuthorization',
+      'The Authorization header is missing or is not a TC3-HMAC-SHA256 authorization (Credential=<SecretId>/<date>/<service>/tc3_request, SignedHeaders=..., Signature=...).',
+    );
   }
   const tsRaw = header(req, 'x-tc-timestamp');
-  if (!tsRaw || !/^\d+$/.test(tsRaw)) throw new TcError('MissingParameter', 'The request is missing a valid X-TC-Timestamp header (unix seconds).');
+  if (!tsRaw || !/^\d+$/.test(tsRaw))
+    throw new TcError('MissingParameter', 'The request is missing a valid X-TC-Timestamp header (unix seconds).');
   const ts = Number(tsRaw);
   const nowS = Math.floor(env.now() / 1000);
   if (Math.abs(nowS - ts) > TENCENT_MAX_SKEW_S) {
-    throw new TcError('AuthFailure.SignatureExpire', `Signature expired: X-TC-Timestamp ${ts} is more than ${TENCENT_MAX_SKEW_S} s away from the server time ${nowS}.`);
+    throw new TcError(
+      'AuthFailure.SignatureExpire',
+      `Signature expired: X-TC-Timestamp ${ts} is more than ${TENCENT_MAX_SKEW_S} s away from the server time ${nowS}.`,
+    );
   }
   const account = env.store.accountByTencentId(auth.secretId);
-  if (!account) throw new TcError('AuthFailure.SecretIdNotFound', 'The SecretId is not found, please ensure that your SecretId is correct.');
+  if (!account)
+    throw new TcError('AuthFailure.SecretIdNotFound', 'The SecretId is not found, please ensure that your SecretId is correct.');
   for (const required of ['content-type', 'host']) {
-    if (!auth.signedHeaders.includes(required)) throw new TcError('AuthFailure.SignatureFailure', `The header ${required} must be signed (SignedHeaders=${auth.signedHeaders.join(';')}).`);
+    if (!auth.signedHeaders.includes(required))
+      throw new TcError(
+        'AuthFailure.SignatureFailure',
+        `The header ${required} must be signed (SignedHeaders=${auth.signedHeaders.join(';')}).`,
+      );
   }
   const headers: Record<string, string> = {};
   for (const name of auth.signedHeaders) {
@@ -89,11 +105,19 @@ function authenticate(env: HandlerEnv, req: RawRequest): StoredAccount {
     secretKey: account.tencent.secretKey,
   });
   if (auth.date !== tc3Date(ts) || !signaturesEqual(expected, auth.signature)) {
-    throw new TcError('AuthFailure.SignatureFailure', 'The provided credentials could not be validated. Please check your signature is correct.');
+    throw new TcError(
+      'AuthFailure.SignatureFailure',
+      'The provided credentials could not be validated. Please check your signature is correct.',
+    );
   }
   const token = header(req, 'x-tc-token');
   if ((account.tencent.token ?? '') !== (token ?? '')) {
-    throw new TcError('AuthFailure.TokenFailure', account.tencent.token ? 'The X-TC-Token is missing or does not belong to this SecretId.' : 'An X-TC-Token was sent with permanent credentials (this SecretId has no session token).');
+    throw new TcError(
+      'AuthFailure.TokenFailure',
+      account.tencent.token
+        ? 'The X-TC-Token is missing or does not belong to this SecretId.'
+        : 'An X-TC-Token was sent with permanent credentials (this SecretId has no session token).',
+    );
   }
   return account;
 }
@@ -115,7 +139,14 @@ function str(p: Params, name: string, required = false): string | undefined {
   return v;
 }
 
-function int(p: Params, name: string, dflt: number | undefined, min: number, max: number, code = 'InvalidParameterValue'): number | undefined {
+function int(
+  p: Params,
+  name: string,
+  dflt: number | undefined,
+  min: number,
+  max: number,
+  code = 'InvalidParameterValue',
+): number | undefined {
   const v = p[name];
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TcError('InvalidParameter', `The parameter \`${name}\` must be an integer.`);
@@ -125,9 +156,11 @@ function int(p: Params, name: string, dflt: number | undefined, min: number, max
 
 function contextParam(p: Params, name: string): string {
   const raw = p[name];
-  if (typeof raw === 'string' && raw.length > 1024) throw new TcError('InvalidParameterValue', `\`${name}\` is longer than 1024 characters.`);
+  if (typeof raw === 'string' && raw.length > 1024)
+    throw new TcError('InvalidParameterValue', `\`${name}\` is longer than 1024 characters.`);
   const c = parseContextJson(raw);
-  if (c === 'invalid') throw new TcError('InvalidParameterValue', `\`${name}\` must be a JSON string of string keys and values, e.g. {"purpose":"backup"}.`);
+  if (c === 'invalid')
+    throw new TcError('InvalidParameterValue', `\`${name}\` must be a JSON string of string keys and values, e.g. {"purpose":"backup"}.`);
   return canonicalContext(c);
 }
 
@@ -150,7 +183,10 @@ function requireUsable(k: StoredKey, op: 'encrypt' | 'decrypt'): void {
       if (op === 'decrypt') return;
       throw new TcError('ResourceUnavailable.CmkArchived', `The CMK ${k.keyId} is archived; archived keys only decrypt.`);
     default:
-      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} is in state ${k.state}, which does not allow this operation.`);
+      throw new TcError(
+        'ResourceUnavailable.CmkStateNotSupport',
+        `The CMK ${k.keyId} is in state ${k.state}, which does not allow this operation.`,
+      );
   }
 }
 
@@ -181,10 +217,17 @@ function metadata(ctx: Ctx, k: StoredKey): Record<string, unknown> {
 
 function checkAlias(ctx: Ctx, alias: string, self?: StoredKey): void {
   if (!ALIAS.test(alias) || alias.toLowerCase().startsWith('kms-')) {
-    throw new TcError('InvalidParameterValue.InvalidAlias', `Alias "${alias}" is invalid: 1–60 characters of letters, digits, - and _, not starting with "kms-".`);
+    throw new TcError(
+      'InvalidParameterValue.InvalidAlias',
+      `Alias "${alias}" is invalid: 1–60 characters of letters, digits, - and _, not starting with "kms-".`,
+    );
   }
   const taken = ctx.env.store.keys('tencent', ctx.account.name, ctx.region).find((k) => k.alias === alias && k !== self);
-  if (taken) throw new TcError('InvalidParameterValue.AliasAlreadyExists', `Alias "${alias}" is already used by another key in region ${ctx.region}.`);
+  if (taken)
+    throw new TcError(
+      'InvalidParameterValue.AliasAlreadyExists',
+      `Alias "${alias}" is already used by another key in region ${ctx.region}.`,
+    );
 }
 
 function checkDescription(d: string | undefined): void {
@@ -192,20 +235,37 @@ function checkDescription(d: string | undefined): void {
 }
 
 function encryptWith(ctx: Ctx, k: StoredKey, context: string, plaintext: Buffer): string {
-  return sealBlob({ cloud: 'tencent', keyId: k.keyId, region: ctx.region, accountId: ctx.account.uin }, Buffer.from(k.material, 'base64'), context, plaintext);
+  return sealBlob(
+    { cloud: 'tencent', keyId: k.keyId, region: ctx.region, accountId: ctx.account.uin },
+    Buffer.from(k.material, 'base64'),
+    context,
+    plaintext,
+  );
 }
 
 function decryptBlob(ctx: Ctx, blob: string, context: string): { key: StoredKey; plaintext: Buffer } {
   const p = parseBlob(blob);
-  if (!p || p.cloud !== 'tencent') throw new TcError('InvalidParameterValue.InvalidCiphertext', 'CiphertextBlob is not a valid ciphertext of this KMS.');
+  if (!p || p.cloud !== 'tencent')
+    throw new TcError('InvalidParameterValue.InvalidCiphertext', 'CiphertextBlob is not a valid ciphertext of this KMS.');
   if (p.region !== ctx.region || p.accountId !== ctx.account.uin) {
-    throw new TcError('FailedOperation.DecryptError', `Decryption failed: the ciphertext was not produced in region ${ctx.region} of this account.`);
+    throw new TcError(
+      'FailedOperation.DecryptError',
+      `Decryption failed: the ciphertext was not produced in region ${ctx.region} of this account.`,
+    );
   }
   const key = ctx.env.store.key('tencent', ctx.account.name, ctx.region, p.keyId);
-  if (!key) throw new TcError('ResourceUnavailable.CmkNotFound', `The CMK ${p.keyId} named by the ciphertext does not exist in region ${ctx.region}.`);
+  if (!key)
+    throw new TcError(
+      'ResourceUnavailable.CmkNotFound',
+      `The CMK ${p.keyId} named by the ciphertext does not exist in region ${ctx.region}.`,
+    );
   requireUsable(key, 'decrypt');
   const plaintext = openBlob(p, Buffer.from(key.material, 'base64'), context);
-  if (!plaintext) throw new TcError('FailedOperation.DecryptError', 'Decryption failed: the ciphertext was altered or the EncryptionContext differs from the one used to encrypt.');
+  if (!plaintext)
+    throw new TcError(
+      'FailedOperation.DecryptError',
+      'Decryption failed: the ciphertext was altered or the EncryptionContext differs from the one used to encrypt.',
+    );
   return { key, plaintext };
 }
 
@@ -215,7 +275,14 @@ function page<T>(items: T[], p: Params): T[] {
   return items.slice(offset, offset + limit);
 }
 
-const KEY_STATE_FILTER: Record<number, string | undefined> = { 0: undefined, 1: 'Enabled', 2: 'Disabled', 3: 'PendingDelete', 4: 'PendingImport', 5: 'Archived' };
+const KEY_STATE_FILTER: Record<number, string | undefined> = {
+  0: undefined,
+  1: 'Enabled',
+  2: 'Disabled',
+  3: 'PendingDelete',
+  4: 'PendingImport',
+  5: 'Archived',
+};
 
 // ---------------------------------------------------------------- actions
 
@@ -227,10 +294,12 @@ const actions: Record<string, Action> = {
     const description = str(p, 'Description') ?? '';
     checkDescription(description);
     const usage = str(p, 'KeyUsage') ?? 'ENCRYPT_DECRYPT';
-    if (usage !== 'ENCRYPT_DECRYPT') throw new TcError('UnsupportedOperation', `KeyUsage ${usage}: the emulator supports symmetric ENCRYPT_DECRYPT keys only.`);
+    if (usage !== 'ENCRYPT_DECRYPT')
+      throw new TcError('UnsupportedOperation', `KeyUsage ${usage}: the emulator supports symmetric ENCRYPT_DECRYPT keys only.`);
     const type = int(p, 'Type', 1, 1, 2)!;
     checkAlias(ctx, alias);
-    if (ctx.env.store.count('tencent', ctx.account.name, ctx.region) >= 10_000) throw new TcError('LimitExceeded.CmkLimitExceeded', 'The number of CMKs in this region exceeds the limit.');
+    if (ctx.env.store.count('tencent', ctx.account.name, ctx.region) >= 10_000)
+      throw new TcError('LimitExceeded.CmkLimitExceeded', 'The number of CMKs in this region exceeds the limit.');
     const k = ctx.env.store.createKey({
       cloud: 'tencent',
       account: ctx.account.name,
@@ -245,7 +314,16 @@ const actions: Record<string, Action> = {
       rotateDays: 365,
       tags: p.Tags,
     });
-    return { KeyId: k.keyId, Alias: alias, CreateTime: unix(k.createdAt), Description: description, KeyState: k.state, KeyUsage: usage, TagCode: 0, TagMsg: '' };
+    return {
+      KeyId: k.keyId,
+      Alias: alias,
+      CreateTime: unix(k.createdAt),
+      Description: description,
+      KeyState: k.state,
+      KeyUsage: usage,
+      TagCode: 0,
+      TagMsg: '',
+    };
   },
 
   ListKeys(ctx, p) {
@@ -278,7 +356,8 @@ const actions: Record<string, Action> = {
   DescribeKeys(ctx, p) {
     const ids = p.KeyIds;
     if (ids === undefined || ids === null) throw new TcError('MissingParameter', 'The request is missing a required parameter `KeyIds`.');
-    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) throw new TcError('InvalidParameter', '`KeyIds` must be an array of key ids.');
+    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string'))
+      throw new TcError('InvalidParameter', '`KeyIds` must be an array of key ids.');
     if (ids.length < 1 || ids.length > 100) throw new TcError('InvalidParameterValue', '`KeyIds` must hold 1 to 100 key ids.');
     const found: Record<string, unknown>[] = [];
     for (const id of ids as string[]) {
@@ -295,7 +374,11 @@ const actions: Record<string, Action> = {
     const context = contextParam(p, 'EncryptionContext');
     if (!isBase64(pt)) throw new TcError('InvalidParameterValue.InvalidPlaintext', 'Plaintext must be base64.');
     const raw = Buffer.from(pt, 'base64');
-    if (raw.length > 4096) throw new TcError('InvalidParameterValue.InvalidPlaintext', `Plaintext is ${raw.length} bytes after base64 decoding; the limit is 4096.`);
+    if (raw.length > 4096)
+      throw new TcError(
+        'InvalidParameterValue.InvalidPlaintext',
+        `Plaintext is ${raw.length} bytes after base64 decoding; the limit is 4096.`,
+      );
     requireUsable(k, 'encrypt');
     return { CiphertextBlob: encryptWith(ctx, k, context, raw), KeyId: k.keyId };
   },
@@ -311,7 +394,8 @@ const actions: Record<string, Action> = {
     const spec = str(p, 'KeySpec');
     const nob = int(p, 'NumberOfBytes', undefined, 1, 1024);
     if (spec !== undefined && nob !== undefined) throw new TcError('InvalidParameter', 'Give KeySpec or NumberOfBytes, not both.');
-    if (spec !== undefined && spec !== 'AES_128' && spec !== 'AES_256') throw new TcError('InvalidParameterValue', 'KeySpec must be AES_128 or AES_256.');
+    if (spec !== undefined && spec !== 'AES_128' && spec !== 'AES_256')
+      throw new TcError('InvalidParameterValue', 'KeySpec must be AES_128 or AES_256.');
     if (spec === undefined && nob === undefined) throw new TcError('InvalidParameter', 'One of KeySpec or NumberOfBytes is required.');
     const context = contextParam(p, 'EncryptionContext');
     requireUsable(k, 'encrypt');
@@ -331,9 +415,12 @@ const actions: Record<string, Action> = {
 
   EnableKey(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
-    if (k.state === 'PendingDelete') throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is pending deletion; cancel the deletion first.`);
-    if (k.state === 'Archived') throw new TcError('ResourceUnavailable.CmkArchived', `The CMK ${k.keyId} is archived; cancel the archive instead.`);
-    if (k.state === 'PendingImport') throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} has no key material yet.`);
+    if (k.state === 'PendingDelete')
+      throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is pending deletion; cancel the deletion first.`);
+    if (k.state === 'Archived')
+      throw new TcError('ResourceUnavailable.CmkArchived', `The CMK ${k.keyId} is archived; cancel the archive instead.`);
+    if (k.state === 'PendingImport')
+      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} has no key material yet.`);
     k.state = 'Enabled';
     ctx.env.store.changed();
     return {};
@@ -342,7 +429,8 @@ const actions: Record<string, Action> = {
   DisableKey(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
     if (k.state === 'PendingDelete') throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is pending deletion.`);
-    if (k.state === 'Archived' || k.state === 'PendingImport') throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} is ${k.state} and cannot be disabled.`);
+    if (k.state === 'Archived' || k.state === 'PendingImport')
+      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} is ${k.state} and cannot be disabled.`);
     k.state = 'Disabled';
     ctx.env.store.changed();
     return {};
@@ -350,7 +438,8 @@ const actions: Record<string, Action> = {
 
   ArchiveKey(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'Enabled' && k.state !== 'Archived') throw new TcError('ResourceUnavailable.CmkStateNotSupport', `Only an enabled CMK can be archived; ${k.keyId} is ${k.state}.`);
+    if (k.state !== 'Enabled' && k.state !== 'Archived')
+      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `Only an enabled CMK can be archived; ${k.keyId} is ${k.state}.`);
     k.state = 'Archived';
     ctx.env.store.changed();
     return {};
@@ -358,7 +447,8 @@ const actions: Record<string, Action> = {
 
   CancelKeyArchive(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'Archived') throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} is not archived (it is ${k.state}).`);
+    if (k.state !== 'Archived')
+      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `The CMK ${k.keyId} is not archived (it is ${k.state}).`);
     k.state = 'Enabled';
     ctx.env.store.changed();
     return {};
@@ -385,12 +475,18 @@ const actions: Record<string, Action> = {
   ScheduleKeyDeletion(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
     const days = p.PendingWindowInDays;
-    if (days === undefined || days === null) throw new TcError('MissingParameter', 'The request is missing a required parameter `PendingWindowInDays`.');
+    if (days === undefined || days === null)
+      throw new TcError('MissingParameter', 'The request is missing a required parameter `PendingWindowInDays`.');
     if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30) {
       throw new TcError('InvalidParameter.InvalidPendingWindowInDays', 'PendingWindowInDays must be an integer from 7 to 30.');
     }
-    if (k.state === 'PendingDelete') throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is already pending deletion.`);
-    if (k.state !== 'Disabled') throw new TcError('ResourceUnavailable.CmkShouldBeDisabled', `The CMK ${k.keyId} must be disabled before its deletion can be scheduled (it is ${k.state}).`);
+    if (k.state === 'PendingDelete')
+      throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is already pending deletion.`);
+    if (k.state !== 'Disabled')
+      throw new TcError(
+        'ResourceUnavailable.CmkShouldBeDisabled',
+        `The CMK ${k.keyId} must be disabled before its deletion can be scheduled (it is ${k.state}).`,
+      );
     k.state = 'PendingDelete';
     k.deletionDate = ctx.env.now() + days * 86_400_000;
     ctx.env.store.changed();
@@ -399,7 +495,8 @@ const actions: Record<string, Action> = {
 
   CancelKeyDeletion(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
-    if (k.state !== 'PendingDelete') throw new TcError('ResourceUnavailable.CmkNotPendingDelete', `The CMK ${k.keyId} is not pending deletion (it is ${k.state}).`);
+    if (k.state !== 'PendingDelete')
+      throw new TcError('ResourceUnavailable.CmkNotPendingDelete', `The CMK ${k.keyId} is not pending deletion (it is ${k.state}).`);
     k.state = 'Disabled';
     k.deletionDate = undefined;
     ctx.env.store.changed();
@@ -411,14 +508,31 @@ const actions: Record<string, Action> = {
   },
 
   GetServiceStatus() {
-    return { ServiceEnabled: true, InvalidType: 0, UserLevel: 0, ProExpireTime: null, ProRenewFlag: null, ProResourceId: null, ExclusiveVSMEnabled: false, ExclusiveHSMEnabled: false, SubscriptionInfo: null, CmkUserCount: 0, CmkLimit: 10000, ExclusiveHSMList: [], IsAllowedDataKeyHosted: false, DataKeyLimit: 0, DataKeyUsedCount: 0 };
+    return {
+      ServiceEnabled: true,
+      InvalidType: 0,
+      UserLevel: 0,
+      ProExpireTime: null,
+      ProRenewFlag: null,
+      ProResourceId: null,
+      ExclusiveVSMEnabled: false,
+      ExclusiveHSMEnabled: false,
+      SubscriptionInfo: null,
+      CmkUserCount: 0,
+      CmkLimit: 10000,
+      ExclusiveHSMList: [],
+      IsAllowedDataKeyHosted: false,
+      DataKeyLimit: 0,
+      DataKeyUsedCount: 0,
+    };
   },
 
   EnableKeyRotation(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
     const days = int(p, 'RotateDays', 365, 7, 365)!;
     if (k.state === 'PendingDelete') throw new TcError('ResourceUnavailable.KeyPendingDelete', `The CMK ${k.keyId} is pending deletion.`);
-    if (k.state !== 'Enabled') throw new TcError('ResourceUnavailable.CmkStateNotSupport', `Rotation needs an enabled CMK; ${k.keyId} is ${k.state}.`);
+    if (k.state !== 'Enabled')
+      throw new TcError('ResourceUnavailable.CmkStateNotSupport', `Rotation needs an enabled CMK; ${k.keyId} is ${k.state}.`);
     k.rotationEnabled = true;
     k.rotateDays = days;
     k.lastRotation ??= k.createdAt;
@@ -437,7 +551,12 @@ const actions: Record<string, Action> = {
   GetKeyRotationStatus(ctx, p) {
     const k = keyOf(ctx, str(p, 'KeyId', true));
     const m = metadata(ctx, k);
-    return { KeyRotationEnabled: k.rotationEnabled, RotateDays: k.rotateDays, LastRotateTime: m.LastRotateTime, NextRotateTime: m.NextRotateTime };
+    return {
+      KeyRotationEnabled: k.rotationEnabled,
+      RotateDays: k.rotateDays,
+      LastRotateTime: m.LastRotateTime,
+      NextRotateTime: m.NextRotateTime,
+    };
   },
 };
 
@@ -449,15 +568,18 @@ const REGIONLESS = new Set(['GetRegions', 'GetServiceStatus']);
 export function handleTencent(env: HandlerEnv, req: RawRequest, action: string): Reply {
   const requestId = randomUUID();
   try {
-    if (req.method !== 'POST') throw new TcError('UnsupportedProtocol', `The emulator accepts API 3.0 requests as POST / with a JSON body, not ${req.method}.`);
+    if (req.method !== 'POST')
+      throw new TcError('UnsupportedProtocol', `The emulator accepts API 3.0 requests as POST / with a JSON body, not ${req.method}.`);
     const account = authenticate(env, req);
     const version = header(req, 'x-tc-version');
-    if (version !== TENCENT_VERSION) throw new TcError('NoSuchVersion', `Version ${version ?? '(none)'} of kms does not exist; use ${TENCENT_VERSION}.`);
+    if (version !== TENCENT_VERSION)
+      throw new TcError('NoSuchVersion', `Version ${version ?? '(none)'} of kms does not exist; use ${TENCENT_VERSION}.`);
     const fn = Object.prototype.hasOwnProperty.call(actions, action) ? actions[action] : undefined;
     if (!fn) throw new TcError('InvalidAction', `The action ${action} is not found in kms ${TENCENT_VERSION}.`);
     let region = header(req, 'x-tc-region');
     if (!region) {
-      if (!REGIONLESS.has(action)) throw new TcError('MissingParameter', 'The request is missing a required parameter `Region` (X-TC-Region).');
+      if (!REGIONLESS.has(action))
+        throw new TcError('MissingParameter', 'The request is missing a required parameter `Region` (X-TC-Region).');
       region = TENCENT_DEFAULT_REGION;
     }
     if (!TENCENT_REGIONS.includes(region)) throw new TcError('UnsupportedRegion', `kms does not support region ${region}; see GetRegions.`);
@@ -467,7 +589,8 @@ export function handleTencent(env: HandlerEnv, req: RawRequest, action: string):
     } catch {
       throw new TcError('InvalidParameter', 'The request body is not valid JSON.');
     }
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TcError('InvalidParameter', 'The request body must be a JSON object.');
+    if (params === null || typeof params !== 'object' || Array.isArray(params))
+      throw new TcError('InvalidParameter', 'The request body must be a JSON object.');
     return tencentReply(fn({ env, account, region }, params as Params), requestId);
   } catch (err) {
     if (err instanceof TcError) return tencentError(err.code, err.message, requestId);

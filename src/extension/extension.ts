@@ -121,7 +121,11 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
   const createProvider: ProviderFactory & CreateProviderFn = async (name, opts) => {
     const registry = await import('../core/kms/registry.js');
     const useKeyFiles = !!process.env.KMS_ENVELOPE_KEY_FILE_DIR;
-    return registry.createProvider(name, { ...opts, logger: opts.logger ?? log, ...(name === 'local' && !useKeyFiles ? { secretStore } : {}) });
+    return registry.createProvider(name, {
+      ...opts,
+      logger: opts.logger ?? log,
+      ...(name === 'local' && !useKeyFiles ? { secretStore } : {}),
+    });
   };
 
   const keys = new KeyService({
@@ -156,7 +160,9 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
     selections,
     files,
     reg('kmsEnvelope.showLog', () => log.show()),
-    reg('kmsEnvelope.sealSelection', (t?: KeyTarget) => selections.sealSelection(t && typeof t === 'object' && 'provider' in t ? t : undefined)),
+    reg('kmsEnvelope.sealSelection', (t?: KeyTarget) =>
+      selections.sealSelection(t && typeof t === 'object' && 'provider' in t ? t : undefined),
+    ),
     reg('kmsEnvelope.unsealSelection', (at?: unknown) => selections.unsealSelection(at)),
     reg('kmsEnvelope.copyUnsealed', (at?: unknown) => selections.copyUnsealed(at)),
     reg('kmsEnvelope.sealFile', (a?: unknown, b?: unknown) => files.sealFile(a, b)),
@@ -189,7 +195,12 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
         picker.updateStatus();
         model.rerender();
       }
-      if (e.affectsConfiguration(`${SECTION}.regions`) || e.affectsConfiguration(`${SECTION}.localKeys`) || e.affectsConfiguration(`${SECTION}.tree.pageSize`)) keys.reset();
+      if (
+        e.affectsConfiguration(`${SECTION}.regions`) ||
+        e.affectsConfiguration(`${SECTION}.localKeys`) ||
+        e.affectsConfiguration(`${SECTION}.tree.pageSize`)
+      )
+        keys.reset();
       if (e.affectsConfiguration(`${SECTION}.sealedSuffix`)) files.refreshDecorations();
     }),
   );
@@ -201,7 +212,10 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
     return Promise.all(
       children.map(async (c) => {
         // Children first: a region row's description (count, failure) is rendered once its keys are in, as in the view.
-        const below = c.collapsible === 'expanded' || (c.collapsible === 'collapsed' && expandCollapsed) ? await snapshot(c, expandCollapsed) : undefined;
+        const below =
+          c.collapsible === 'expanded' || (c.collapsible === 'collapsed' && expandCollapsed)
+            ? await snapshot(c, expandCollapsed)
+            : undefined;
         const item = treeProvider.getTreeItem(c);
         const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
         const out: TreeSnapshotNode = {
@@ -255,4 +269,3 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
 export function deactivate(): void {
   cancelAllOperations();
 }
-

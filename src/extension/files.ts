@@ -100,7 +100,11 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
 
   private async confirmOverwrite(out: string): Promise<void> {
     if (!(await exists(out))) return;
-    const ok = await ui.prompts.confirm(`${path.basename(out)} already exists. Replace it?`, `${out} will be replaced atomically.`, 'Replace');
+    const ok = await ui.prompts.confirm(
+      `${path.basename(out)} already exists. Replace it?`,
+      `${out} will be replaced atomically.`,
+      'Replace',
+    );
     if (!ok) dismissed();
   }
 
@@ -110,7 +114,8 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     const suffix = settings.sealedSuffix();
     const files = uris.map((u) => this.fsPath(u));
     for (const f of files) {
-      if (f.endsWith(suffix) || isSealed(await firstBytes(f))) throw usageError(`${f} is already sealed.`, 'Use Re-wrap to change its keys, or Open Sealed File to edit it.', { file: f });
+      if (f.endsWith(suffix) || isSealed(await firstBytes(f)))
+        throw usageError(`${f} is already sealed.`, 'Use Re-wrap to change its keys, or Open Sealed File to edit it.', { file: f });
     }
     const target = await this.picker.resolve(isTarget(second) ? second : undefined, 'Seal File with which key?');
     const outs: string[] = [];
@@ -136,7 +141,11 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       this.decorationEmitter.fire(vscode.Uri.file(out));
     }
     const names = files.map((f) => path.basename(f)).join(', ');
-    const choice = await ui.prompts.offer(`Sealed ${names} → ${outs.map((o) => path.basename(o)).join(', ')}. Delete the plaintext original${files.length > 1 ? 's' : ''}?`, 'Delete Original', 'Keep');
+    const choice = await ui.prompts.offer(
+      `Sealed ${names} → ${outs.map((o) => path.basename(o)).join(', ')}. Delete the plaintext original${files.length > 1 ? 's' : ''}?`,
+      'Delete Original',
+      'Keep',
+    );
     if (choice === 'Delete Original') {
       for (const f of files) {
         // Permanently: a plaintext copy in the trash would defeat the point.
@@ -154,16 +163,25 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     const outs: string[] = [];
     for (const u of uris) {
       const f = this.fsPath(u);
-      if (!isSealed(await firstBytes(f))) throw usageError(`${f} is not a sealed file.`, 'Pick a file made by Seal File (or kms-envelope seal).', { file: f });
+      if (!isSealed(await firstBytes(f)))
+        throw usageError(`${f} is not a sealed file.`, 'Pick a file made by Seal File (or kms-envelope seal).', { file: f });
       const out = f.endsWith(suffix) && f.length > suffix.length ? f.slice(0, -suffix.length) : f + '.unsealed';
       await this.confirmOverwrite(out);
       const size = (await fsp.stat(f)).size;
       let last = 0;
       const head = await firstBytes(f, 64);
-      if (head.toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart().startsWith('kmsenv:')) {
+      if (
+        head
+          .toString('latin1')
+          .replace(/^\xef\xbb\xbf/, '')
+          .trimStart()
+          .startsWith('kmsenv:')
+      ) {
         // Armored text (kms-envelope seal --armor): small by nature; unsealed in memory, written atomically.
         const { blob } = blobOf(await fsp.readFile(f));
-        const { plaintext } = await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal) => this.envelope.unsealBytes(blob, { signal }));
+        const { plaintext } = await withCancellableProgress(`Unsealing ${path.basename(f)}…`, (signal) =>
+          this.envelope.unsealBytes(blob, { signal }),
+        );
         try {
           await writeFileAtomic(out, plaintext);
         } finally {
@@ -205,23 +223,34 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     if (!uri || uri.scheme !== 'file') uri = await this.askFile('Re-wrap');
     const f = this.fsPath(uri);
     const raw = await fsp.readFile(f);
-    if (!isSealed(raw.subarray(0, 512))) throw usageError(`${f} is not a sealed file.`, 'Re-wrap works on what Seal File or kms-envelope seal wrote; seal this file first.', { file: f });
+    if (!isSealed(raw.subarray(0, 512)))
+      throw usageError(`${f} is not a sealed file.`, 'Re-wrap works on what Seal File or kms-envelope seal wrote; seal this file first.', {
+        file: f,
+      });
     const { blob, armored } = blobOf(raw);
     const header = await inspect(blob);
     const mode = await ui.prompts.pick(
       [
         { label: '$(replace) Re-seal to another key', description: 'the current keys can no longer open it', mode: 'replace' as const },
-        { label: '$(add) Add a recipient', description: `keep ${header.recipients.length} current key(s) and add one`, mode: 'add' as const },
+        {
+          label: '$(add) Add a recipient',
+          description: `keep ${header.recipients.length} current key(s) and add one`,
+          mode: 'add' as const,
+        },
       ],
       { title: `Re-wrap ${path.basename(f)}` },
     );
     if (!mode) dismissed();
     const target = await this.picker.pick(mode.mode === 'add' ? 'Recipient to add' : 'Key to re-seal to');
     await this.picker.remember(target);
-    const out = await withCancellableProgress(`Re-wrapping ${path.basename(f)}…`, (signal) => this.envelope.rewrap(blob, [target], mode.mode, { signal }));
+    const out = await withCancellableProgress(`Re-wrapping ${path.basename(f)}…`, (signal) =>
+      this.envelope.rewrap(blob, [target], mode.mode, { signal }),
+    );
     const st = await fsp.stat(f);
     await writeFileAtomic(f, fileBytes(out.blob, armored), st.mode & 0o777);
-    this.log.info(`Re-wrapped ${f}: recipients now ${out.header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}`);
+    this.log.info(
+      `Re-wrapped ${f}: recipients now ${out.header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}`,
+    );
     return f;
   }
 
@@ -241,7 +270,12 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       if (!uri || uri.scheme !== 'file') uri = await this.askFile('Inspect');
       const f = this.fsPath(uri);
       const head = await firstBytes(f);
-      if (!isSealed(head)) throw usageError(`${f} is not a sealed file.`, 'Inspect reads what Seal File or kms-envelope seal wrote: a binary blob, or one kmsenv:v1: line.', { file: f });
+      if (!isSealed(head))
+        throw usageError(
+          `${f} is not a sealed file.`,
+          'Inspect reads what Seal File or kms-envelope seal wrote: a binary blob, or one kmsenv:v1: line.',
+          { file: f },
+        );
       const text = head.toString('latin1').trimStart();
       let info;
       if (text.startsWith('kmsenv:')) info = await inspect(dearmor((await fsp.readFile(f, 'utf8')).trim()));
@@ -250,7 +284,9 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
         try {
           info = await inspect(stream);
         } catch (err) {
-          throw err instanceof KmsEnvelopeError ? err : new KmsEnvelopeError('format', `Cannot read the header of ${f}: ${(err as Error).message}`, { details: { file: f } });
+          throw err instanceof KmsEnvelopeError
+            ? err
+            : new KmsEnvelopeError('format', `Cannot read the header of ${f}: ${(err as Error).message}`, { details: { file: f } });
         } finally {
           stream.destroy();
         }
@@ -275,11 +311,13 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       const uri = input instanceof vscode.TabInputText ? input.uri : input instanceof vscode.TabInputCustom ? input.uri : undefined;
       if (!uri || uri.scheme !== 'file' || !uri.path.endsWith(suffix) || this.offered.has(uri.toString())) continue;
       this.offered.add(uri.toString());
-      void ui.prompts.offer(`${path.basename(uri.fsPath)} is sealed. Open it decrypted (in memory, re-sealed on save)?`, 'Open Decrypted').then(async (c) => {
-        if (c !== 'Open Decrypted') return;
-        await vscode.window.tabGroups.close(t).then(undefined, () => undefined);
-        await vscode.commands.executeCommand('kmsEnvelope.openSealedFile', uri);
-      });
+      void ui.prompts
+        .offer(`${path.basename(uri.fsPath)} is sealed. Open it decrypted (in memory, re-sealed on save)?`, 'Open Decrypted')
+        .then(async (c) => {
+          if (c !== 'Open Decrypted') return;
+          await vscode.window.tabGroups.close(t).then(undefined, () => undefined);
+          await vscode.commands.executeCommand('kmsEnvelope.openSealedFile', uri);
+        });
     }
   }
 }

@@ -45,9 +45,21 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
   async function keyArg(arg: unknown): Promise<KeyArg> {
     const a = arg as Partial<TreeNode> & { provider?: string; profile?: string; region?: string; keyId?: string; key?: KeyMetadata };
     if (a && typeof a === 'object' && a.kind === 'key' && a.key) {
-      return { ref: { provider: a.provider!, profile: a.profile!, region: a.region! }, keyId: a.key.keyId, name: a.key.alias ?? a.key.keyId, key: a.key };
+      return {
+        ref: { provider: a.provider!, profile: a.profile!, region: a.region! },
+        keyId: a.key.keyId,
+        name: a.key.alias ?? a.key.keyId,
+        key: a.key,
+      };
     }
-    if (a && typeof a === 'object' && typeof a.provider === 'string' && PROVIDERS.includes(a.provider) && typeof a.region === 'string' && typeof a.keyId === 'string') {
+    if (
+      a &&
+      typeof a === 'object' &&
+      typeof a.provider === 'string' &&
+      PROVIDERS.includes(a.provider) &&
+      typeof a.region === 'string' &&
+      typeof a.keyId === 'string'
+    ) {
       const provider = a.provider as ProviderName;
       const profile = a.profile ?? (await keys.defaultProfile(provider));
       if (!profile) throw usageError(`No ${provider} profile to reach key ${a.keyId}.`, 'Add a profile first.');
@@ -63,7 +75,8 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
 
   async function regionArg(arg: unknown): Promise<RegionRef> {
     const a = arg as Partial<TreeNode> & { provider?: ProviderName; profile?: string; region?: string };
-    if (a && typeof a === 'object' && a.provider && a.profile && a.region) return { provider: a.provider, profile: a.profile, region: a.region };
+    if (a && typeof a === 'object' && a.provider && a.profile && a.region)
+      return { provider: a.provider, profile: a.profile, region: a.region };
     // A profile / provider node or nothing: ask for the profile and the region.
     let provider = a?.provider;
     if (!provider) {
@@ -80,14 +93,20 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       const profiles = await keys.listProfiles(provider);
       if (profiles.length === 1) profile = profiles[0].name;
       else {
-        const choice = await ui.prompts.pick(profiles.map((p) => ({ label: p.name, description: p.source })), { title: 'Create Key: profile' });
+        const choice = await ui.prompts.pick(
+          profiles.map((p) => ({ label: p.name, description: p.source })),
+          { title: 'Create Key: profile' },
+        );
         if (!choice) dismissed();
         profile = choice.label;
       }
     }
     const regions = await keys.listRegions({ provider, profile });
     if (regions.length === 1) return { provider, profile, region: regions[0] };
-    const choice = await ui.prompts.pick(regions.map((r) => ({ label: r })), { title: 'Create Key: region' });
+    const choice = await ui.prompts.pick(
+      regions.map((r) => ({ label: r })),
+      { title: 'Create Key: region' },
+    );
     if (!choice) dismissed();
     return { provider, profile, region: choice.label };
   }
@@ -135,11 +154,17 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     reg('kmsEnvelope.retry', async (node?: TreeNode) => {
       if (!node || node.kind !== 'error') throw usageError('Retry applies to an error row of the Keys view.');
       if (node.region) {
-        await vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () => keys.retry({ provider: node.provider, profile: node.profile, region: node.region! }));
+        await vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () =>
+          keys.retry({ provider: node.provider, profile: node.profile, region: node.region! }),
+        );
       } else keys.invalidateProfile(node);
     }),
     reg('kmsEnvelope.filterKeys', async () => {
-      const text = await ui.prompts.input({ title: 'Filter keys', prompt: 'Show keys whose alias or id contains this text (empty: show all)', value: model.filter });
+      const text = await ui.prompts.input({
+        title: 'Filter keys',
+        prompt: 'Show keys whose alias or id contains this text (empty: show all)',
+        value: model.filter,
+      });
       if (text === undefined) dismissed();
       await applyFilter(view, model, text);
     }),
@@ -148,8 +173,21 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       let ref: { provider: ProviderName; profile: string };
       if (node && (node.kind === 'profile' || node.kind === 'region')) ref = { provider: node.provider, profile: node.profile };
       else {
-        const all = (await Promise.all((await keys.listProviders()).filter((p) => p !== 'local').map(async (p) => (await keys.listProfiles(p)).map((e) => ({ label: e.name, description: PROVIDER_LABELS[p], ref: { provider: p, profile: e.name } }))))).flat();
-        if (!all.length) throw usageError('There is no cloud profile to choose regions for.', 'Add a profile first (KMS Envelope: Add Profile).');
+        const all = (
+          await Promise.all(
+            (await keys.listProviders())
+              .filter((p) => p !== 'local')
+              .map(async (p) =>
+                (await keys.listProfiles(p)).map((e) => ({
+                  label: e.name,
+                  description: PROVIDER_LABELS[p],
+                  ref: { provider: p, profile: e.name },
+                })),
+              ),
+          )
+        ).flat();
+        if (!all.length)
+          throw usageError('There is no cloud profile to choose regions for.', 'Add a profile first (KMS Envelope: Add Profile).');
         const c = await ui.prompts.pick(all, { title: 'Choose Regions: which profile?' });
         if (!c) dismissed();
         ref = c.ref;
@@ -159,27 +197,48 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       const current = new Set(settings.regions(ref) ?? (await keys.getProfile(ref))?.regions ?? []);
       const picked = await ui.prompts.pickMany(
         all.map((r) => ({ label: r, picked: current.has(r) })),
-        { title: `Regions shown for ${PROVIDER_LABELS[ref.provider]} profile ${ref.profile}`, placeHolder: 'Pick the regions to show (none picked: every region)' },
+        {
+          title: `Regions shown for ${PROVIDER_LABELS[ref.provider]} profile ${ref.profile}`,
+          placeHolder: 'Pick the regions to show (none picked: every region)',
+        },
       );
       if (!picked) dismissed();
-      await settings.setRegions(ref, picked.map((p) => p.label));
+      await settings.setRegions(
+        ref,
+        picked.map((p) => p.label),
+      );
       keys.invalidateProfile(ref);
       return picked.map((p) => p.label);
     }),
     reg('kmsEnvelope.useLocalKeys', async () => {
       await settings.setLocalKeys('always');
       keys.reset();
-      const choice = await ui.prompts.offer('Local keys are shown in the KMS Envelope view. Their key material stays in this machine\'s OS keychain.', 'Create a Local Key');
-      if (choice === 'Create a Local Key') return vscode.commands.executeCommand('kmsEnvelope.createKey', { provider: 'local', profile: 'default', region: 'local' });
+      const choice = await ui.prompts.offer(
+        "Local keys are shown in the KMS Envelope view. Their key material stays in this machine's OS keychain.",
+        'Create a Local Key',
+      );
+      if (choice === 'Create a Local Key')
+        return vscode.commands.executeCommand('kmsEnvelope.createKey', { provider: 'local', profile: 'default', region: 'local' });
       return undefined;
     }),
     reg('kmsEnvelope.createKey', async (arg?: unknown) => {
       const ref = await regionArg(arg);
-      const alias = await ui.prompts.input({ title: `Create key in ${PROVIDER_LABELS[ref.provider]} ${ref.region}`, prompt: 'Alias (how the key is shown and named in keyrefs)', placeHolder: 'e.g. app-config', validateInput: validAlias(ref.provider) });
+      const alias = await ui.prompts.input({
+        title: `Create key in ${PROVIDER_LABELS[ref.provider]} ${ref.region}`,
+        prompt: 'Alias (how the key is shown and named in keyrefs)',
+        placeHolder: 'e.g. app-config',
+        validateInput: validAlias(ref.provider),
+      });
       if (alias === undefined) dismissed();
-      const description = await ui.prompts.input({ title: `Create key ${alias.trim()}`, prompt: 'Description (optional)', placeHolder: 'What this key protects' });
+      const description = await ui.prompts.input({
+        title: `Create key ${alias.trim()}`,
+        prompt: 'Description (optional)',
+        placeHolder: 'What this key protects',
+      });
       if (description === undefined) dismissed();
-      const meta = await act(`Creating key ${alias.trim()} in ${ref.region}…`, ref, (p, signal) => p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }));
+      const meta = await act(`Creating key ${alias.trim()} in ${ref.region}…`, ref, (p, signal) =>
+        p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }),
+      );
       if (ref.provider === 'local' && settings.localKeys() === 'auto') keys.reset();
       const node = model.getNode(`k:${ref.provider}/${ref.profile}/${ref.region}/${meta.keyId}`);
       if (node) void view.reveal(node, { select: true }).then(undefined, () => undefined);
@@ -190,7 +249,11 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     reg('kmsEnvelope.copyKeyArn', async (arg?: unknown) => {
       const k = await keyArg(arg);
       const meta = k.key ?? (await (await keys.getProvider(k.ref)).describeKey(k.ref.region, k.keyId));
-      if (!meta.arn) throw usageError(`Key ${k.name} has no ARN / resource name (${PROVIDER_LABELS[k.ref.provider]} keys are named by id).`, 'Copy the key id or the keyref instead.');
+      if (!meta.arn)
+        throw usageError(
+          `Key ${k.name} has no ARN / resource name (${PROVIDER_LABELS[k.ref.provider]} keys are named by id).`,
+          'Copy the key id or the keyref instead.',
+        );
       return copy(meta.arn, 'ARN');
     }),
     reg('kmsEnvelope.copyKeyRef', async (arg?: unknown) => {
@@ -209,16 +272,27 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     }),
     reg('kmsEnvelope.setAlias', async (arg?: unknown) => {
       const k = await keyArg(arg);
-      const alias = await ui.prompts.input({ title: `Alias of key ${k.keyId}`, value: k.key?.alias ?? '', prompt: 'New alias (replaces the current one)', validateInput: validAlias(k.ref.provider) });
+      const alias = await ui.prompts.input({
+        title: `Alias of key ${k.keyId}`,
+        value: k.key?.alias ?? '',
+        prompt: 'New alias (replaces the current one)',
+        validateInput: validAlias(k.ref.provider),
+      });
       if (alias === undefined) dismissed();
       await act(`Setting alias of ${k.name}…`, k.ref, (p, signal) => p.setAlias(k.ref.region, k.keyId, alias.trim(), { signal }));
       return alias.trim();
     }),
     reg('kmsEnvelope.editDescription', async (arg?: unknown) => {
       const k = await keyArg(arg);
-      const description = await ui.prompts.input({ title: `Description of key ${k.name}`, value: k.key?.description ?? '', prompt: 'New description' });
+      const description = await ui.prompts.input({
+        title: `Description of key ${k.name}`,
+        value: k.key?.description ?? '',
+        prompt: 'New description',
+      });
       if (description === undefined) dismissed();
-      await act(`Updating description of ${k.name}…`, k.ref, (p, signal) => p.setDescription(k.ref.region, k.keyId, description, { signal }));
+      await act(`Updating description of ${k.name}…`, k.ref, (p, signal) =>
+        p.setDescription(k.ref.region, k.keyId, description, { signal }),
+      );
       return description;
     }),
     reg('kmsEnvelope.scheduleDeletion', async (arg?: unknown) => {
@@ -243,8 +317,12 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
         'Schedule Deletion',
       );
       if (!ok) dismissed();
-      const r = await act(`Scheduling deletion of ${k.name}…`, k.ref, (p, signal) => p.scheduleDeletion(k.ref.region, k.keyId, days, { signal }));
-      void ui.prompts.offer(`Key ${k.name} will be deleted${r.deletionDate ? ` on ${r.deletionDate.slice(0, 10)}` : ` in ${days} days`}. Cancel Deletion restores it.`);
+      const r = await act(`Scheduling deletion of ${k.name}…`, k.ref, (p, signal) =>
+        p.scheduleDeletion(k.ref.region, k.keyId, days, { signal }),
+      );
+      void ui.prompts.offer(
+        `Key ${k.name} will be deleted${r.deletionDate ? ` on ${r.deletionDate.slice(0, 10)}` : ` in ${days} days`}. Cancel Deletion restores it.`,
+      );
       return r;
     }),
     reg('kmsEnvelope.cancelDeletion', async (arg?: unknown) => {
@@ -254,10 +332,17 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     }),
     reg('kmsEnvelope.setDefaultKey', async (arg?: unknown) => {
       const k = await keyArg(arg);
-      if (k.key && k.key.state !== 'Enabled') throw new KmsEnvelopeError('usage', `Key ${k.name} is ${k.key.state}; only an enabled key can seal.`, { hint: 'Enable it first.', details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, providerCode: 'Disabled' } });
+      if (k.key && k.key.state !== 'Enabled')
+        throw new KmsEnvelopeError('usage', `Key ${k.name} is ${k.key.state}; only an enabled key can seal.`, {
+          hint: 'Enable it first.',
+          details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, providerCode: 'Disabled' },
+        });
       const keyref = `${k.ref.provider}:${k.ref.region}:${k.keyId}`;
       await settings.setDefaultKey(keyref, k.ref.provider === 'local' ? undefined : k.ref.profile);
-      await picker.remember({ provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile: k.ref.provider === 'local' ? undefined : k.ref.profile }, k.name);
+      await picker.remember(
+        { provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile: k.ref.provider === 'local' ? undefined : k.ref.profile },
+        k.name,
+      );
       picker.updateStatus();
       model.rerender();
       return keyref;
@@ -265,7 +350,10 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     reg('kmsEnvelope.chooseDefaultKey', async () => {
       const current = settings.defaultKey();
       if (current) {
-        const c = await ui.prompts.pick([{ label: '$(key) Choose another default key' }, { label: '$(close) Clear the default key', description: current.keyref }], { title: 'Default sealing key' });
+        const c = await ui.prompts.pick(
+          [{ label: '$(key) Choose another default key' }, { label: '$(close) Clear the default key', description: current.keyref }],
+          { title: 'Default sealing key' },
+        );
         if (!c) dismissed();
         if (c.label.startsWith('$(close)')) {
           await settings.setDefaultKey(undefined, undefined);
@@ -283,7 +371,13 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     }),
     reg('kmsEnvelope.sealWithKey', async (arg?: unknown) => {
       const k = await keyArg(arg);
-      const target: KeyTarget = { provider: k.ref.provider, region: k.ref.region, key: k.keyId, label: k.name, ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }) };
+      const target: KeyTarget = {
+        provider: k.ref.provider,
+        region: k.ref.region,
+        key: k.keyId,
+        label: k.name,
+        ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }),
+      };
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.selections.some((s) => !s.isEmpty)) return d.sealSelection(target);
       if (editor && editor.document.uri.scheme === 'file' && !editor.document.isUntitled) return d.sealFile(editor.document.uri, target);

@@ -71,7 +71,11 @@ export class KeyPicker implements vscode.Disposable {
   async remember(t: KeyTarget, label?: string): Promise<void> {
     const keyref = keyrefOf(t);
     const rest = this.recent().filter((r) => !(r.keyref === keyref && (r.profile ?? '') === (t.profile ?? '')));
-    const entry: RecentKey = { keyref, label: label ?? t.label ?? this.recent().find((r) => r.keyref === keyref)?.label ?? t.key, ...(t.profile ? { profile: t.profile } : {}) };
+    const entry: RecentKey = {
+      keyref,
+      label: label ?? t.label ?? this.recent().find((r) => r.keyref === keyref)?.label ?? t.key,
+      ...(t.profile ? { profile: t.profile } : {}),
+    };
     await this.context.globalState.update(RECENT_KEY, [entry, ...rest].slice(0, MAX_RECENT));
   }
 
@@ -105,7 +109,13 @@ export class KeyPicker implements vscode.Disposable {
                     label: `$(key) ${k.alias ?? k.keyId}`,
                     description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
-                    target: { provider, region, key: k.keyId, label: k.alias ?? k.keyId, ...(provider === 'local' ? {} : { profile: p.name }) },
+                    target: {
+                      provider,
+                      region,
+                      key: k.keyId,
+                      label: k.alias ?? k.keyId,
+                      ...(provider === 'local' ? {} : { profile: p.name }),
+                    },
                   });
                 }
               }),
@@ -137,7 +147,12 @@ export class KeyPicker implements vscode.Disposable {
       if (!out.length) out.push({ label: '$(add) No enabled key found — create one in the KMS Envelope view', alwaysShow: true });
       return out;
     })();
-    const picked = await ui.prompts.pick(items, { title, placeHolder: 'Key to seal with (type to filter by alias, id, region)', matchOnDescription: true, matchOnDetail: true });
+    const picked = await ui.prompts.pick(items, {
+      title,
+      placeHolder: 'Key to seal with (type to filter by alias, id, region)',
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
     if (!picked?.target) dismissed();
     return picked.target;
   }

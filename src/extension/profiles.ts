@@ -34,21 +34,35 @@ const UI_PROVIDERS = CREDENTIAL_PROVIDERS.filter((p) => p !== 'aws');
 
 const PART_NAMES: Record<CredentialProviderName, { id: string; secret: string; token: string; console: string }> = {
   tencent: { id: 'SecretId', secret: 'SecretKey', token: 'session token', console: 'Tencent Cloud console → CAM → API keys' },
-  alibaba: { id: 'AccessKey ID', secret: 'AccessKey secret', token: 'STS security token', console: 'Alibaba Cloud console → RAM → AccessKey' },
+  alibaba: {
+    id: 'AccessKey ID',
+    secret: 'AccessKey secret',
+    token: 'STS security token',
+    console: 'Alibaba Cloud console → RAM → AccessKey',
+  },
   aws: { id: 'access key id', secret: 'secret access key', token: 'session token', console: 'AWS console → IAM → Security credentials' },
 };
 
 function nodeTarget(arg: unknown): { provider?: CredentialProviderName; name?: string } {
   if (!arg || typeof arg !== 'object') return {};
   const a = arg as ProfileNodeArg;
-  const provider = typeof a.provider === 'string' && (CREDENTIAL_PROVIDERS as readonly string[]).includes(a.provider) ? (a.provider as CredentialProviderName) : undefined;
-  const name = typeof a.profile === 'string' ? a.profile : a.profile && typeof a.profile === 'object' && typeof a.profile.name === 'string' ? a.profile.name : a.name;
+  const provider =
+    typeof a.provider === 'string' && (CREDENTIAL_PROVIDERS as readonly string[]).includes(a.provider)
+      ? (a.provider as CredentialProviderName)
+      : undefined;
+  const name =
+    typeof a.profile === 'string'
+      ? a.profile
+      : a.profile && typeof a.profile === 'object' && typeof a.profile.name === 'string'
+        ? a.profile.name
+        : a.name;
   return { provider, name: typeof name === 'string' ? name : undefined };
 }
 
 function describeError(err: unknown): string {
   if (err instanceof KmsEnvelopeError) return redactString(err.hint ? `${err.message} ${err.hint}` : err.message);
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'No answer in time. Check the endpoint and the network.';
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return 'No answer in time. Check the endpoint and the network.';
   return redactString(err instanceof Error ? err.message : String(err));
 }
 
@@ -119,14 +133,25 @@ export function registerProfileCommands(
     return picked.provider;
   }
 
-  async function pickProfile(title: string, filter: (p: ProfileInfo) => boolean, target: { provider?: CredentialProviderName; name?: string }): Promise<ProfileInfo> {
+  async function pickProfile(
+    title: string,
+    filter: (p: ProfileInfo) => boolean,
+    target: { provider?: CredentialProviderName; name?: string },
+  ): Promise<ProfileInfo> {
     if (target.provider && target.name) {
       const p = await service.getProfile(target.provider, target.name);
       if (p && filter(p)) return p;
-      if (p) throw new KmsEnvelopeError('usage', `The ${target.provider} profile ${target.name} is discovered from ${p.source} and is read-only here.`, {
-        hint: 'Change it where it comes from (environment variables or the cloud CLI config file).',
+      if (p)
+        throw new KmsEnvelopeError(
+          'usage',
+          `The ${target.provider} profile ${target.name} is discovered from ${p.source} and is read-only here.`,
+          {
+            hint: 'Change it where it comes from (environment variables or the cloud CLI config file).',
+          },
+        );
+      throw new KmsEnvelopeError('usage', `There is no ${target.provider} profile named ${target.name}.`, {
+        hint: 'Refresh the KMS Envelope view.',
       });
-      throw new KmsEnvelopeError('usage', `There is no ${target.provider} profile named ${target.name}.`, { hint: 'Refresh the KMS Envelope view.' });
     }
     const all = (await service.listProfiles(target.provider)).filter(filter);
     if (!all.length) {
@@ -172,25 +197,50 @@ export function registerProfileCommands(
     endpoint: string;
   }
 
-  async function askSecretParts(provider: CredentialProviderName, kind: 'long-term' | 'sts', step: (n: number) => string, prev?: Partial<Draft>) {
+  async function askSecretParts(
+    provider: CredentialProviderName,
+    kind: 'long-term' | 'sts',
+    step: (n: number) => string,
+    prev?: Partial<Draft>,
+  ) {
     const n = PART_NAMES[provider];
     const accessKeyId = (
-      await input({ title: step(3), prompt: `${n.id} (from the ${n.console})`, value: prev?.accessKeyId, validateInput: validSecretPart(n.id, 8, 256) })
+      await input({
+        title: step(3),
+        prompt: `${n.id} (from the ${n.console})`,
+        value: prev?.accessKeyId,
+        validateInput: validSecretPart(n.id, 8, 256),
+      })
     ).trim();
     const accessKeySecret = (
-      await input({ title: step(4), prompt: `${n.secret} (kept in ${service.secretStore.description}, never shown again)`, password: true, value: prev?.accessKeySecret, validateInput: validSecretPart(n.secret, 8, 256) })
+      await input({
+        title: step(4),
+        prompt: `${n.secret} (kept in ${service.secretStore.description}, never shown again)`,
+        password: true,
+        value: prev?.accessKeySecret,
+        validateInput: validSecretPart(n.secret, 8, 256),
+      })
     ).trim();
     let securityToken: string | undefined;
     let expiration: string | undefined;
     if (kind === 'sts') {
-      securityToken = (await input({ title: step(4), prompt: n.token, password: true, value: prev?.securityToken, validateInput: validSecretPart(n.token, 16, 16384) })).trim();
+      securityToken = (
+        await input({
+          title: step(4),
+          prompt: n.token,
+          password: true,
+          value: prev?.securityToken,
+          validateInput: validSecretPart(n.token, 16, 16384),
+        })
+      ).trim();
       expiration =
         (
           await input({
             title: step(4),
             prompt: 'When the temporary key expires (ISO 8601, e.g. 2030-01-31T12:00:00Z); leave empty if unknown',
             value: prev?.expiration,
-            validateInput: (v) => (v.trim() && Number.isNaN(Date.parse(v.trim())) ? 'Not a date; write e.g. 2030-01-31T12:00:00Z' : undefined),
+            validateInput: (v) =>
+              v.trim() && Number.isNaN(Date.parse(v.trim())) ? 'Not a date; write e.g. 2030-01-31T12:00:00Z' : undefined,
           })
         ).trim() || undefined;
     }
@@ -215,7 +265,9 @@ export function registerProfileCommands(
             } catch (err) {
               return describeError(err);
             }
-            return existing.includes(v.trim()) && v.trim() !== draft.name ? `A ${provider} profile named ${v.trim()} exists; use Rotate Secret to change its key.` : undefined;
+            return existing.includes(v.trim()) && v.trim() !== draft.name
+              ? `A ${provider} profile named ${v.trim()} exists; use Rotate Secret to change its key.`
+              : undefined;
           },
         })
       ).trim();
@@ -228,7 +280,12 @@ export function registerProfileCommands(
       );
       if (!kindPick) throw new Cancelled();
       const parts = await askSecretParts(provider, kindPick.keyKind, step, draft);
-      const regions = await input({ title: step(5), prompt: 'Default regions, comma separated (optional; empty = all the provider lists)', value: draft.regions ?? '', validateInput: validRegions });
+      const regions = await input({
+        title: step(5),
+        prompt: 'Default regions, comma separated (optional; empty = all the provider lists)',
+        value: draft.regions ?? '',
+        validateInput: validRegions,
+      });
       const endpoint = await input({
         title: step(6),
         prompt: 'Endpoint override (optional): a private endpoint, or the emulator http://127.0.0.1:PORT',
@@ -247,7 +304,13 @@ export function registerProfileCommands(
         ...(parts.expiration ? { expiration: parts.expiration } : {}),
       };
       const result = await withTestProgress(`Testing ${provider} profile ${name}…`, (signal) =>
-        testCredentials(createProvider, provider, { name, endpoint: endpoint.trim() || undefined, regions: regionList }, async () => creds, { signal }),
+        testCredentials(
+          createProvider,
+          provider,
+          { name, endpoint: endpoint.trim() || undefined, regions: regionList },
+          async () => creds,
+          { signal },
+        ),
       );
       const save = async () => {
         const info = await service.addProfile(
@@ -260,13 +323,20 @@ export function registerProfileCommands(
       };
       if (result.ok) {
         await save();
-        void vscode.window.showInformationMessage(`${PROVIDER_LABELS[provider]} profile "${name}" tested OK (${result.regions!.length} regions) and saved.`);
+        void vscode.window.showInformationMessage(
+          `${PROVIDER_LABELS[provider]} profile "${name}" tested OK (${result.regions!.length} regions) and saved.`,
+        );
         return;
       }
       if (isCancelled(result.error)) throw new Cancelled();
       const why = describeError(result.error);
       log.warn(`Testing ${provider} profile ${name} failed: ${why}`);
-      const choice = await vscode.window.showWarningMessage(`Testing ${provider} profile "${name}" failed: ${why}`, { modal: true }, 'Edit', 'Save Anyway');
+      const choice = await vscode.window.showWarningMessage(
+        `Testing ${provider} profile "${name}" failed: ${why}`,
+        { modal: true },
+        'Edit',
+        'Save Anyway',
+      );
       if (choice === 'Save Anyway') {
         await save();
         void vscode.window.showInformationMessage(`${PROVIDER_LABELS[provider]} profile "${name}" saved without a successful test.`);
@@ -279,16 +349,23 @@ export function registerProfileCommands(
   async function testProfileCmd(arg?: unknown): Promise<void> {
     const p = await pickProfile('Test Profile', () => true, nodeTarget(arg));
     const provider = p.provider as CredentialProviderName;
-    const r = await withTestProgress(`Testing ${provider} profile ${p.name}…`, (signal) => testProfile(service, createProvider, provider, p.name, { signal }));
+    const r = await withTestProgress(`Testing ${provider} profile ${p.name}…`, (signal) =>
+      testProfile(service, createProvider, provider, p.name, { signal }),
+    );
     if (r.ok) {
       log.info(`Profile ${provider}/${p.name}: OK, ${r.regions!.length} regions.`);
-      void vscode.window.showInformationMessage(`${PROVIDER_LABELS[provider]} profile "${p.name}": OK, ${r.regions!.length} regions${p.endpoint ? ` at ${p.endpoint}` : ''}.`);
+      void vscode.window.showInformationMessage(
+        `${PROVIDER_LABELS[provider]} profile "${p.name}": OK, ${r.regions!.length} regions${p.endpoint ? ` at ${p.endpoint}` : ''}.`,
+      );
       return;
     }
     if (isCancelled(r.error)) return;
     const why = describeError(r.error);
     log.warn(`Profile ${provider}/${p.name}: ${why}`);
-    const actions = p.source === 'keychain' && r.error instanceof KmsEnvelopeError && r.error.kind === 'credentials' ? ['Rotate Secret', 'Show Log'] : ['Show Log'];
+    const actions =
+      p.source === 'keychain' && r.error instanceof KmsEnvelopeError && r.error.kind === 'credentials'
+        ? ['Rotate Secret', 'Show Log']
+        : ['Show Log'];
     const choice = await vscode.window.showErrorMessage(`${PROVIDER_LABELS[provider]} profile "${p.name}": ${why}`, ...actions);
     if (choice === 'Rotate Secret') await vscode.commands.executeCommand(PROFILE_COMMANDS.rotate, { provider, profile: p.name });
     else if (choice === 'Show Log') log.show();
@@ -302,19 +379,35 @@ export function registerProfileCommands(
         { label: 'Long-term access key', keyKind: 'long-term' as const, picked: p.kind !== 'sts' },
         { label: 'Temporary key (STS) with a session token', keyKind: 'sts' as const, picked: p.kind === 'sts' },
       ],
-      { title: `Rotate Secret of ${provider}/${p.name}`, placeHolder: `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`, ignoreFocusOut: true },
+      {
+        title: `Rotate Secret of ${provider}/${p.name}`,
+        placeHolder: `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`,
+        ignoreFocusOut: true,
+      },
     );
     if (!kindPick) throw new Cancelled();
     const parts = await askSecretParts(provider, kindPick.keyKind, () => `Rotate Secret of ${provider}/${p.name}`);
     const info = await service.rotateSecret(
       provider,
       p.name,
-      { accessKeyId: parts.accessKeyId, accessKeySecret: parts.accessKeySecret, ...(parts.securityToken ? { securityToken: parts.securityToken, expiration: parts.expiration } : {}) },
+      {
+        accessKeyId: parts.accessKeyId,
+        accessKeySecret: parts.accessKeySecret,
+        ...(parts.securityToken ? { securityToken: parts.securityToken, expiration: parts.expiration } : {}),
+      },
       { kind: kindPick.keyKind },
     );
-    const r = await withTestProgress(`Testing the new key of ${provider}/${p.name}…`, (signal) => testProfile(service, createProvider, provider, p.name, { signal }));
-    if (r.ok) void vscode.window.showInformationMessage(`Rotated the secret of ${provider} profile "${p.name}" (key ${info.keyIdHint}); tested OK.`);
-    else if (!isCancelled(r.error)) void vscode.window.showWarningMessage(`Rotated the secret of ${provider} profile "${p.name}", but the test failed: ${describeError(r.error)}`);
+    const r = await withTestProgress(`Testing the new key of ${provider}/${p.name}…`, (signal) =>
+      testProfile(service, createProvider, provider, p.name, { signal }),
+    );
+    if (r.ok)
+      void vscode.window.showInformationMessage(
+        `Rotated the secret of ${provider} profile "${p.name}" (key ${info.keyIdHint}); tested OK.`,
+      );
+    else if (!isCancelled(r.error))
+      void vscode.window.showWarningMessage(
+        `Rotated the secret of ${provider} profile "${p.name}", but the test failed: ${describeError(r.error)}`,
+      );
   }
 
   async function removeProfileCmd(arg?: unknown): Promise<void> {
@@ -322,7 +415,10 @@ export function registerProfileCommands(
     const provider = p.provider as CredentialProviderName;
     const ok = await vscode.window.showWarningMessage(
       `Remove the ${PROVIDER_LABELS[provider]} profile "${p.name}"?`,
-      { modal: true, detail: `Its secret (key ${p.keyIdHint ?? '…'}) is deleted from ${service.secretStore.description}. Sealed files are not affected.` },
+      {
+        modal: true,
+        detail: `Its secret (key ${p.keyIdHint ?? '…'}) is deleted from ${service.secretStore.description}. Sealed files are not affected.`,
+      },
       'Remove',
     );
     if (ok !== 'Remove') throw new Cancelled();

@@ -28,7 +28,11 @@ export const SEALED_SCHEME = 'kms-sealed';
  * armored line instead: they are dearmored here, and written back armored (`armored: true`).
  */
 export function blobOf(bytes: Buffer): { blob: Buffer; armored: boolean } {
-  const text = bytes.subarray(0, 64).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  const text = bytes
+    .subarray(0, 64)
+    .toString('latin1')
+    .replace(/^\xef\xbb\xbf/, '')
+    .trimStart();
   if (text.startsWith(ARMOR_PREFIX)) return { blob: dearmor(bytes.toString('utf8').replace(/^\uFEFF/, '')), armored: true };
   return { blob: bytes, armored: false };
 }
@@ -112,11 +116,16 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
       throw fsError(err, uri);
     }
     if (!isSealed(blob.subarray(0, 512))) {
-      throw new KmsEnvelopeError('format', `${real} is not a sealed file.`, { hint: 'Open it normally, or seal it first (KMS Envelope: Seal File).', details: { file: real } });
+      throw new KmsEnvelopeError('format', `${real} is not a sealed file.`, {
+        hint: 'Open it normally, or seal it first (KMS Envelope: Seal File).',
+        details: { file: real },
+      });
     }
     const { blob: binary, armored } = blobOf(blob);
     this.armored.set(real, armored);
-    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) => this.envelope.unsealBytes(binary, { signal }));
+    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) =>
+      this.envelope.unsealBytes(binary, { signal }),
+    );
     this.headers.set(real, header);
     this.sizes.set(real, plaintext.length);
     this.forgetRecent(real);
@@ -136,7 +145,13 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     } finally {
       await fh.close();
     }
-    if (head.toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart().startsWith(ARMOR_PREFIX)) {
+    if (
+      head
+        .toString('latin1')
+        .replace(/^\xef\xbb\xbf/, '')
+        .trimStart()
+        .startsWith(ARMOR_PREFIX)
+    ) {
       return { header: await inspect(blobOf(await fsp.readFile(real)).blob), armored: true };
     }
     const stream = createReadStream(real);
@@ -164,12 +179,16 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
         if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);
       } else throw fsError(err, uri);
     }
-    const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) => this.envelope.reseal(content, header!, { signal }));
+    const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) =>
+      this.envelope.reseal(content, header!, { signal }),
+    );
     this.forgetRecent(real);
     await writeFileAtomic(real, fileBytes(blob, this.armored.get(real) ?? false), mode);
     this.headers.set(real, await inspect(blob));
     this.sizes.set(real, content.length);
-    this.log.info(`Saved ${real}: sealed again to ${header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`);
+    this.log.info(
+      `Saved ${real}: sealed again to ${header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`,
+    );
     this.emitter.fire([{ type: vscode.FileChangeType.Changed, uri }]);
   }
 
@@ -229,7 +248,8 @@ export class SealedAutoSave implements vscode.Disposable {
           (ok) => {
             if (!ok) this.log.warn(`Auto-save of ${realPathOf(doc.uri)} did not complete; unsaved edits stay only in the editor.`);
           },
-          (err: unknown) => this.log.error(`Auto-save of ${realPathOf(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`),
+          (err: unknown) =>
+            this.log.error(`Auto-save of ${realPathOf(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`),
         );
       }, delay),
     );

@@ -107,7 +107,9 @@ export async function chooseSecretStore(
     vscode.env.remoteName !== undefined
       ? `VS Code's SecretStorage on this ${vscode.env.remoteName} host`
       : "VS Code's SecretStorage (encrypted by VS Code; on Linux without a keyring that encryption is weak)";
-  log.warn(`The OS keychain is not available (${reason}). Cloud secrets are kept in ${where}. The kms-envelope CLI cannot read them there.`);
+  log.warn(
+    `The OS keychain is not available (${reason}). Cloud secrets are kept in ${where}. The kms-envelope CLI cannot read them there.`,
+  );
   if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
     await context.globalState.update(FALLBACK_SHOWN_KEY, true);
     void vscode.window

@@ -23,7 +23,10 @@ export interface BlobAt {
 /** Armored blobs in a range of a document. */
 export function blobsIn(doc: vscode.TextDocument, range: vscode.Range): BlobAt[] {
   const base = doc.offsetAt(range.start);
-  return findArmored(doc.getText(range)).map((b) => ({ range: new vscode.Range(doc.positionAt(base + b.start), doc.positionAt(base + b.end)), text: b.text }));
+  return findArmored(doc.getText(range)).map((b) => ({
+    range: new vscode.Range(doc.positionAt(base + b.start), doc.positionAt(base + b.end)),
+    text: b.text,
+  }));
 }
 
 /** The armored blob that contains a position (on its line). */
@@ -101,18 +104,26 @@ export class SelectionCommands implements vscode.Disposable {
     if (!sels.length) throw usageError('Nothing is selected.', 'Select the value to seal (several selections seal each one).');
     const parts = sels.map((s) => ({ sel: s, ...splitWhitespace(doc.getText(s)) })).filter((p) => p.core.length > 0);
     if (!parts.length) throw usageError('The selection holds only whitespace.', 'Select the value to seal.');
-    if (parts.some((p) => findArmored(p.core).length > 0)) throw usageError('The selection already contains a sealed value.', 'Unseal it first, or select only plaintext.');
+    if (parts.some((p) => findArmored(p.core).length > 0))
+      throw usageError('The selection already contains a sealed value.', 'Unseal it first, or select only plaintext.');
     const target = await this.picker.resolve(explicit, 'Seal Selection with which key?');
     const version = doc.version;
     const context = settings.encryptionContext();
-    const sealed = await withCancellableProgress(`Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetLabel(target)}…`, async (signal) => {
-      const out: string[] = [];
-      for (const p of parts) out.push(await this.envelope.sealText(p.core, [target], context, { signal }));
-      return out;
-    });
+    const sealed = await withCancellableProgress(
+      `Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetLabel(target)}…`,
+      async (signal) => {
+        const out: string[] = [];
+        for (const p of parts) out.push(await this.envelope.sealText(p.core, [target], context, { signal }));
+        return out;
+      },
+    );
     if (doc.version !== version) throw usageError('The document changed while sealing; nothing was replaced.', 'Run Seal Selection again.');
     const ok = await editor.edit((eb) => parts.forEach((p, i) => eb.replace(p.sel, p.lead + sealed[i] + p.trail)));
-    if (!ok) throw usageError('The editor refused the edit (read-only document?).', 'Make the document writable (or save a copy), then run the command again.');
+    if (!ok)
+      throw usageError(
+        'The editor refused the edit (read-only document?).',
+        'Make the document writable (or save a copy), then run the command again.',
+      );
     this.log.info(`Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetLabel(target)}`);
     return parts.length;
   }
@@ -121,16 +132,25 @@ export class SelectionCommands implements vscode.Disposable {
     const editor = this.editor();
     const doc = editor.document;
     const blobs = targetBlobs(editor, at);
-    if (!blobs.length) throw usageError('No sealed value under the cursor or in the selection.', 'Put the cursor on a kmsenv:v1:… value, or select text that contains some.');
+    if (!blobs.length)
+      throw usageError(
+        'No sealed value under the cursor or in the selection.',
+        'Put the cursor on a kmsenv:v1:… value, or select text that contains some.',
+      );
     const version = doc.version;
     const plain = await withCancellableProgress(`Unsealing ${blobs.length} value${blobs.length > 1 ? 's' : ''}…`, async (signal) => {
       const out: string[] = [];
       for (const b of blobs) out.push((await this.envelope.unsealText(b.text, { signal })).text);
       return out;
     });
-    if (doc.version !== version) throw usageError('The document changed while unsealing; nothing was replaced.', 'Run Unseal Selection again.');
+    if (doc.version !== version)
+      throw usageError('The document changed while unsealing; nothing was replaced.', 'Run Unseal Selection again.');
     const ok = await editor.edit((eb) => blobs.forEach((b, i) => eb.replace(b.range, plain[i])));
-    if (!ok) throw usageError('The editor refused the edit (read-only document?).', 'Make the document writable (or save a copy), then run the command again.');
+    if (!ok)
+      throw usageError(
+        'The editor refused the edit (read-only document?).',
+        'Make the document writable (or save a copy), then run the command again.',
+      );
     this.log.info(`Unsealed ${blobs.length} value(s) in ${doc.uri.toString(true)}`);
     return blobs.length;
   }
@@ -139,7 +159,9 @@ export class SelectionCommands implements vscode.Disposable {
     const editor = this.editor();
     const blob = targetBlobs(editor, at)[0];
     if (!blob) throw usageError('No sealed value under the cursor or in the selection.', 'Put the cursor on a kmsenv:v1:… value.');
-    const { text } = await withCancellableProgress('Unsealing to the clipboard…', (signal) => this.envelope.unsealText(blob.text, { signal }));
+    const { text } = await withCancellableProgress('Unsealing to the clipboard…', (signal) =>
+      this.envelope.unsealText(blob.text, { signal }),
+    );
     await vscode.env.clipboard.writeText(text);
     const seconds = settings.clipboardTimeoutSeconds();
     if (seconds > 0) {
@@ -149,7 +171,10 @@ export class SelectionCommands implements vscode.Disposable {
         void this.clearIfStill(text);
       }, seconds * 1000);
       this.timers.add(t);
-      vscode.window.setStatusBarMessage(`$(copy) Unsealed value copied; the clipboard is cleared in ${seconds} s`, Math.min(seconds, 10) * 1000);
+      vscode.window.setStatusBarMessage(
+        `$(copy) Unsealed value copied; the clipboard is cleared in ${seconds} s`,
+        Math.min(seconds, 10) * 1000,
+      );
     } else {
       vscode.window.setStatusBarMessage('$(copy) Unsealed value copied', 5000);
     }
@@ -179,8 +204,12 @@ export class SealedHoverProvider implements vscode.HoverProvider {
     try {
       const info = await inspect(dearmor(b.text));
       md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value'));
-      const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), line: b.range.start.line, character: b.range.start.character } satisfies BlobPosition]));
-      md.appendMarkdown(`\n\n[Unseal](command:kmsEnvelope.unsealSelection?${args}) · [Copy Unsealed](command:kmsEnvelope.copyUnsealed?${args})`);
+      const args = encodeURIComponent(
+        JSON.stringify([{ uri: doc.uri.toString(), line: b.range.start.line, character: b.range.start.character } satisfies BlobPosition]),
+      );
+      md.appendMarkdown(
+        `\n\n[Unseal](command:kmsEnvelope.unsealSelection?${args}) · [Copy Unsealed](command:kmsEnvelope.copyUnsealed?${args})`,
+      );
       md.isTrusted = { enabledCommands: ['kmsEnvelope.unsealSelection', 'kmsEnvelope.copyUnsealed'] };
     } catch (err) {
       md = new vscode.MarkdownString(`**KMS Envelope:** this does not read as a sealed value: ${(err as Error).message}`);

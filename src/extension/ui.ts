@@ -70,7 +70,12 @@ export function registerCommand(ctx: CommandContext, id: string, fn: (...args: a
       }
       ctx.lastError = { command: id, error: err };
       const e = err instanceof KmsEnvelopeError ? err : undefined;
-      const where = e ? Object.entries(e.details).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${String(v)}`).join(' ') : '';
+      const where = e
+        ? Object.entries(e.details)
+            .filter(([, v]) => v !== undefined && v !== '')
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' ')
+        : '';
       ctx.log.error(`${id} failed: ${describe(err)}${where ? ` [${where}]` : ''}`);
       if (err instanceof Error && !(err instanceof KmsEnvelopeError) && err.stack) ctx.log.debug(redactString(err.stack));
       if (err && typeof err === 'object' && shown.has(err)) return undefined;
@@ -93,7 +98,8 @@ async function showError(ctx: CommandContext, id: string, err: unknown, args: un
   const choice = await vscode.window.showErrorMessage(describe(err), ...actions);
   if (choice === 'Open Log') ctx.log.show();
   else if (choice === 'Retry') await vscode.commands.executeCommand(id, ...args);
-  else if (choice === 'Add Profile') await vscode.commands.executeCommand('kmsEnvelope.addProfile', e?.details.provider ? { provider: e.details.provider } : undefined);
+  else if (choice === 'Add Profile')
+    await vscode.commands.executeCommand('kmsEnvelope.addProfile', e?.details.provider ? { provider: e.details.provider } : undefined);
   else if (choice === 'Enable Key' && e) {
     const enabled = await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
       provider: e.details.provider,
@@ -127,7 +133,11 @@ export function activeOperationCount(): number {
   return active.size;
 }
 
-export async function withCancellableProgress<T>(title: string, fn: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>, location = vscode.ProgressLocation.Notification): Promise<T> {
+export async function withCancellableProgress<T>(
+  title: string,
+  fn: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>,
+  location = vscode.ProgressLocation.Notification,
+): Promise<T> {
   return vscode.window.withProgress({ location, title, cancellable: true }, async (progress, token) => {
     const ctl = new AbortController();
     const sub = token.onCancellationRequested(() => ctl.abort(new CancelledError()));
@@ -145,4 +155,3 @@ export async function withCancellableProgress<T>(title: string, fn: (signal: Abo
     }
   });
 }
-

@@ -19,9 +19,12 @@ for (const v2 of [false, true]) {
     let em: RunningEmulator;
     let proxy: TamperProxy;
     const c = (account = 0, url?: string) => alibabaClient(url ?? em.url, em.accounts[account].alibaba, { v2 });
-    const call = (action: string, q: Record<string, string | number | undefined> = {}, region = RA, account = 0) => aliCall(c(account), action, q, region);
-    const fail = (action: string, q: Record<string, string | number | undefined> = {}, region = RA, account = 0) => aliFail(c(account), action, q, region);
-    const newKey = async (region = RA, account = 0, q: Record<string, string> = {}): Promise<string> => (await call('CreateKey', q, region, account)).KeyMetadata.KeyId;
+    const call = (action: string, q: Record<string, string | number | undefined> = {}, region = RA, account = 0) =>
+      aliCall(c(account), action, q, region);
+    const fail = (action: string, q: Record<string, string | number | undefined> = {}, region = RA, account = 0) =>
+      aliFail(c(account), action, q, region);
+    const newKey = async (region = RA, account = 0, q: Record<string, string> = {}): Promise<string> =>
+      (await call('CreateKey', q, region, account)).KeyMetadata.KeyId;
 
     before(async () => {
       em = await startEmulator({ seed: true });
@@ -37,7 +40,14 @@ for (const v2 of [false, true]) {
       const regions = (await call('DescribeRegions')).Regions.Region.map((r: { RegionId: string }) => r.RegionId);
       for (const r of ['cn-hangzhou', 'cn-shanghai', 'cn-beijing', 'cn-shenzhen', 'ap-southeast-1']) assert.ok(regions.includes(r), r);
 
-      const created = (await call('CreateKey', { Description: "first *!'()~ 中文", KeySpec: 'Aliyun_AES_256', KeyUsage: 'ENCRYPT/DECRYPT', ProtectionLevel: 'SOFTWARE' })).KeyMetadata;
+      const created = (
+        await call('CreateKey', {
+          Description: "first *!'()~ 中文",
+          KeySpec: 'Aliyun_AES_256',
+          KeyUsage: 'ENCRYPT/DECRYPT',
+          ProtectionLevel: 'SOFTWARE',
+        })
+      ).KeyMetadata;
       const id = created.KeyId as string;
       assert.equal(created.KeyState, 'Enabled');
       assert.equal(created.Description, "first *!'()~ 中文", 'characters Node querystring leaves unescaped survive (trap 4)');
@@ -52,7 +62,10 @@ for (const v2 of [false, true]) {
       await call('UpdateAlias', { AliasName: alias, KeyId: other });
       assert.equal((await call('DescribeKey', { KeyId: alias })).KeyMetadata.KeyId, other, 'UpdateAlias moves the alias');
       const byKey = await call('ListAliasesByKeyId', { KeyId: other });
-      assert.deepEqual(byKey.Aliases.Alias.map((a: { AliasName: string }) => a.AliasName), [alias]);
+      assert.deepEqual(
+        byKey.Aliases.Alias.map((a: { AliasName: string }) => a.AliasName),
+        [alias],
+      );
       assert.equal(byKey.Aliases.Alias[0].AliasArn, `acs:kms:${RA}:${em.accounts[0].aliUid}:${alias}`);
       const all = await call('ListAliases', { PageSize: 100 });
       assert.ok(all.Aliases.Alias.some((a: { AliasName: string; KeyId: string }) => a.AliasName === alias && a.KeyId === other));
@@ -80,7 +93,11 @@ for (const v2 of [false, true]) {
       assert.equal(Buffer.from((await call('GenerateDataKey', { KeyId: id, NumberOfBytes: 1024 })).Plaintext, 'base64').length, 1024);
       const wp = await call('GenerateDataKeyWithoutPlaintext', { KeyId: id, EncryptionContext: '{"k":"v"}' });
       assert.equal(wp.Plaintext, undefined);
-      assert.equal(Buffer.from((await call('Decrypt', { CiphertextBlob: wp.CiphertextBlob, EncryptionContext: '{"k":"v"}' })).Plaintext, 'base64').length, 32);
+      assert.equal(
+        Buffer.from((await call('Decrypt', { CiphertextBlob: wp.CiphertextBlob, EncryptionContext: '{"k":"v"}' })).Plaintext, 'base64')
+          .length,
+        32,
+      );
 
       await call('UpdateKeyDescription', { KeyId: id, Description: 'second' });
       assert.equal((await call('DescribeKey', { KeyId: id })).KeyMetadata.Description, 'second');
@@ -96,7 +113,9 @@ for (const v2 of [false, true]) {
       assert.equal(back.KeyState, 'Enabled', 'Alibaba: a cancelled deletion returns the key to Enabled');
       assert.equal(back.DeleteDate, '');
 
-      const counted = Object.keys(em.counters()).filter((x) => x.startsWith('alibaba:')).map((x) => x.slice(8));
+      const counted = Object.keys(em.counters())
+        .filter((x) => x.startsWith('alibaba:'))
+        .map((x) => x.slice(8));
       assert.deepEqual(new Set(counted), new Set(ALIBABA_ACTIONS), 'every emulator action was called through the SDK');
     });
 
@@ -137,13 +156,18 @@ for (const v2 of [false, true]) {
       assert.deepEqual([f.code, f.statusCode], ['Rejected.PendingImport', 409]);
       const enabled = await newKey();
       await call('ScheduleKeyDeletion', { KeyId: enabled, PendingWindowInDays: 7 });
-      assert.equal((await call('DescribeKey', { KeyId: enabled })).KeyMetadata.KeyState, 'PendingDeletion', 'Alibaba schedules the deletion of an enabled key');
+      assert.equal(
+        (await call('DescribeKey', { KeyId: enabled })).KeyMetadata.KeyState,
+        'PendingDeletion',
+        'Alibaba schedules the deletion of an enabled key',
+      );
     });
 
     it('the seeded keys are there in two regions with their states', async () => {
       for (const region of [RA, RB]) {
         const states: Record<string, string> = {};
-        for (const name of ['seed-enabled', 'seed-disabled', 'seed-pending-deletion']) states[name] = (await call('DescribeKey', { KeyId: `alias/${name}` }, region)).KeyMetadata.KeyState;
+        for (const name of ['seed-enabled', 'seed-disabled', 'seed-pending-deletion'])
+          states[name] = (await call('DescribeKey', { KeyId: `alias/${name}` }, region)).KeyMetadata.KeyState;
         assert.deepEqual(states, { 'seed-enabled': 'Enabled', 'seed-disabled': 'Disabled', 'seed-pending-deletion': 'PendingDeletion' });
         const disabled = await call('ListKeys', { PageSize: 100, Filters: '[{"Key":"KeyState","Values":["Disabled"]}]' }, region);
         assert.equal(disabled.TotalCount, 1);
@@ -203,15 +227,28 @@ for (const v2 of [false, true]) {
 
     it('ciphertexts: wrong context, another region, another account or a changed byte do not decrypt', async () => {
       const id = await newKey();
-      const blob = (await call('Encrypt', { KeyId: id, Plaintext: 'payload', EncryptionContext: '{"tenant":"a"}' })).CiphertextBlob as string;
+      const blob = (await call('Encrypt', { KeyId: id, Plaintext: 'payload', EncryptionContext: '{"tenant":"a"}' }))
+        .CiphertextBlob as string;
       for (const ctx of ['{"tenant":"b"}', '{"tenant":"a","x":"y"}', undefined]) {
         const f = await fail('Decrypt', { CiphertextBlob: blob, EncryptionContext: ctx });
         assert.deepEqual([f.code, f.statusCode], ['InvalidCiphertext', 400], String(ctx));
       }
-      assert.equal((await fail('Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' }, RB)).code, 'InvalidCiphertext', 'cross-region');
-      assert.equal((await fail('Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' }, RA, 1)).code, 'InvalidCiphertext', 'cross-account');
+      assert.equal(
+        (await fail('Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' }, RB)).code,
+        'InvalidCiphertext',
+        'cross-region',
+      );
+      assert.equal(
+        (await fail('Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' }, RA, 1)).code,
+        'InvalidCiphertext',
+        'cross-account',
+      );
       const changed = flipByte(Buffer.from(blob, 'base64'), -2).toString('base64');
-      assert.equal((await fail('Decrypt', { CiphertextBlob: changed, EncryptionContext: '{"tenant":"a"}' })).code, 'InvalidCiphertext', 'changed byte');
+      assert.equal(
+        (await fail('Decrypt', { CiphertextBlob: changed, EncryptionContext: '{"tenant":"a"}' })).code,
+        'InvalidCiphertext',
+        'changed byte',
+      );
       assert.equal((await fail('Decrypt', { CiphertextBlob: 'bm90IGEgYmxvYg==' })).code, 'InvalidCiphertext');
     });
 
@@ -250,9 +287,15 @@ for (const v2 of [false, true]) {
 
     it('authentication: unknown AccessKey ID, wrong secret, expired timestamp, STS token', async () => {
       const a = em.accounts[0].alibaba;
-      let f = await aliFail(alibabaClient(em.url, { accessKeyId: 'LTAI' + 'x'.repeat(20), accessKeySecret: a.accessKeySecret }, { v2 }), 'DescribeRegions');
+      let f = await aliFail(
+        alibabaClient(em.url, { accessKeyId: 'LTAI' + 'x'.repeat(20), accessKeySecret: a.accessKeySecret }, { v2 }),
+        'DescribeRegions',
+      );
       assert.deepEqual([f.code, f.statusCode], ['InvalidAccessKeyId.NotFound', 404]);
-      f = await aliFail(alibabaClient(em.url, { accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret + 'x' }, { v2 }), 'DescribeRegions');
+      f = await aliFail(
+        alibabaClient(em.url, { accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret + 'x' }, { v2 }),
+        'DescribeRegions',
+      );
       assert.deepEqual([f.code, f.statusCode], ['SignatureDoesNotMatch', 400]);
       const skewed = await startEmulator({ now: () => Date.now() + 16 * 60_000 });
       try {
@@ -264,7 +307,11 @@ for (const v2 of [false, true]) {
       const sts = em.accounts.find((x) => x.name === 'sts')!.alibaba;
       assert.ok(sts.securityToken);
       assert.ok((await aliCall(alibabaClient(em.url, sts, { v2 }), 'ListKeys')).TotalCount >= 0, 'STS credentials with their token');
-      for (const cred of [{ accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret }, { ...sts, securityToken: sts.securityToken + 'x' }, { ...a, securityToken: 'tok' }]) {
+      for (const cred of [
+        { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret },
+        { ...sts, securityToken: sts.securityToken + 'x' },
+        { ...a, securityToken: 'tok' },
+      ]) {
         f = await aliFail(alibabaClient(em.url, cred, { v2 }), 'ListKeys');
         assert.deepEqual([f.code, f.statusCode], ['InvalidSecurityToken.MismatchWithAccessKey', 400]);
       }
@@ -282,15 +329,48 @@ for (const v2 of [false, true]) {
         ['a query byte', false, (r) => (r.url = replace(r.url, 'Plaintext=abc', 'Plaintext=abd'))],
         ['a body byte', true, (r) => (r.body = Buffer.from(replace(r.body.toString(), 'Plaintext=abc', 'Plaintext=abd')))],
         ['RegionId', false, (r) => (r.url = replace(r.url, 'RegionId=cn-hangzhou', 'RegionId=cn-shanghai'))],
-        ['the signature', false, (r) => (v2 ? (r.url = replace(r.url, /Signature=(.)/, 'Signature=%2B')) : (r.headers.authorization = replace(r.headers.authorization, /Signature=(.)/, (r.headers.authorization.match(/Signature=(.)/)![1] === 'a' ? 'Signature=b' : 'Signature=a'))))],
+        [
+          'the signature',
+          false,
+          (r) =>
+            v2
+              ? (r.url = replace(r.url, /Signature=(.)/, 'Signature=%2B'))
+              : (r.headers.authorization = replace(
+                  r.headers.authorization,
+                  /Signature=(.)/,
+                  r.headers.authorization.match(/Signature=(.)/)![1] === 'a' ? 'Signature=b' : 'Signature=a',
+                )),
+        ],
       ];
       if (v2) {
-        changes.push(['the timestamp (+1 s)', false, (r) => (r.url = r.url.replace(/Timestamp=([^&]*)/, (_m, ts: string) => `Timestamp=${encodeURIComponent(new Date(Date.parse(decodeURIComponent(ts)) + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'))}`))]);
+        changes.push([
+          'the timestamp (+1 s)',
+          false,
+          (r) =>
+            (r.url = r.url.replace(
+              /Timestamp=([^&]*)/,
+              (_m, ts: string) =>
+                `Timestamp=${encodeURIComponent(new Date(Date.parse(decodeURIComponent(ts)) + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'))}`,
+            )),
+        ]);
       } else {
-        changes.push(['x-acs-date (+1 s)', false, (r) => (r.headers['x-acs-date'] = new Date(Date.parse(r.headers['x-acs-date']) + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'))]);
+        changes.push([
+          'x-acs-date (+1 s)',
+          false,
+          (r) => (r.headers['x-acs-date'] = new Date(Date.parse(r.headers['x-acs-date']) + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')),
+        ]);
         changes.push(['host (signed in V3, with its port)', false, (r) => (r.headers.host = replace(r.headers.host, /:\d+$/, ':1'))]);
         changes.push(['x-acs-action (signed)', false, (r) => (r.headers['x-acs-action'] = 'Decrypt')]);
-        changes.push(['x-acs-content-sha256', true, (r) => (r.headers['x-acs-content-sha256'] = replace(r.headers['x-acs-content-sha256'], /^./, r.headers['x-acs-content-sha256'][0] === 'a' ? 'b' : 'a'))]);
+        changes.push([
+          'x-acs-content-sha256',
+          true,
+          (r) =>
+            (r.headers['x-acs-content-sha256'] = replace(
+              r.headers['x-acs-content-sha256'],
+              /^./,
+              r.headers['x-acs-content-sha256'][0] === 'a' ? 'b' : 'a',
+            )),
+        ]);
       }
       for (const [label, inBody, change] of changes) {
         proxy.mutate = (r) => {
@@ -307,7 +387,11 @@ for (const v2 of [false, true]) {
       // Flip one raw byte of the form body (not a parameter rewrite).
       proxy.mutate = (r) => ({ ...r, body: flipByte(r.body, 3) });
       try {
-        assert.equal((await aliFail(k, 'Encrypt', { KeyId: id, Plaintext: 'abc' }, RA, true)).code, 'SignatureDoesNotMatch', 'raw body byte');
+        assert.equal(
+          (await aliFail(k, 'Encrypt', { KeyId: id, Plaintext: 'abc' }, RA, true)).code,
+          'SignatureDoesNotMatch',
+          'raw body byte',
+        );
       } finally {
         proxy.mutate = undefined;
       }
@@ -326,13 +410,27 @@ for (const v2 of [false, true]) {
       const Util = await import('@alicloud/tea-util');
       f = await client
         .callApi(
-          new OpenApi.Params({ action: 'ListKeys', version: '2015-01-01', protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' }),
+          new OpenApi.Params({
+            action: 'ListKeys',
+            version: '2015-01-01',
+            protocol: 'HTTP',
+            pathname: '/',
+            method: 'POST',
+            authType: 'AK',
+            style: 'RPC',
+            reqBodyType: 'formData',
+            bodyType: 'json',
+          }),
           new OpenApi.OpenApiRequest({ query: {} }),
           new Util.RuntimeOptions({ autoretry: false }),
         )
         .then(
           () => assert.fail('expected InvalidVersion'),
-          (e: { code?: string; statusCode?: number; data?: { statusCode?: number } }) => ({ code: e.code, statusCode: e.statusCode ?? e.data?.statusCode, message: '' }),
+          (e: { code?: string; statusCode?: number; data?: { statusCode?: number } }) => ({
+            code: e.code,
+            statusCode: e.statusCode ?? e.data?.statusCode,
+            message: '',
+          }),
         );
       assert.deepEqual([f.code, f.statusCode], ['InvalidVersion', 400]);
     });
@@ -340,7 +438,12 @@ for (const v2 of [false, true]) {
     it('fault injection: Throttling 400, InternalFailure 500, ServiceUnavailableTemporary 503, dropped connection; counted', async () => {
       const id = await newKey();
       em.resetCounters();
-      em.setFaults({ 'alibaba:Encrypt': { throttle: { count: 1 } }, Decrypt: { error: { count: 1 } }, ListKeys: { unavailable: { count: 1 } }, 'tencent:*': { drop: { rate: 1 } } });
+      em.setFaults({
+        'alibaba:Encrypt': { throttle: { count: 1 } },
+        Decrypt: { error: { count: 1 } },
+        ListKeys: { unavailable: { count: 1 } },
+        'tencent:*': { drop: { rate: 1 } },
+      });
       let f = await fail('Encrypt', { KeyId: id, Plaintext: 'x' });
       assert.deepEqual([f.code, f.statusCode], ['Throttling', 400]);
       const blob = (await call('Encrypt', { KeyId: id, Plaintext: 'x' })).CiphertextBlob;

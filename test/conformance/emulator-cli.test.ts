@@ -22,7 +22,10 @@ interface Started {
 }
 
 function runEmulator(args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', MAIN, 'emulator', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', MAIN, 'emulator', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -50,7 +53,13 @@ describe('kms-envelope emulator (the command)', () => {
     const state = join(dir, 'state.json');
     const first = await runEmulator(['--seed', '--state', state, '--throttle', 'Encrypt=1', '--latency', 'GetRegions=150']);
     const lines = first.stdout().split('\n');
-    for (const name of ['TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'KMS_ENVELOPE_ENDPOINT']) {
+    for (const name of [
+      'TENCENTCLOUD_SECRET_ID',
+      'TENCENTCLOUD_SECRET_KEY',
+      'ALIBABA_CLOUD_ACCESS_KEY_ID',
+      'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'KMS_ENVELOPE_ENDPOINT',
+    ]) {
       assert.equal(lines.filter((l) => l.startsWith(`export ${name}=`)).length, 1, `exactly one export ${name} line`);
     }
     const url = first.env.KMS_ENVELOPE_ENDPOINT;
@@ -58,7 +67,11 @@ describe('kms-envelope emulator (the command)', () => {
     assert.match(first.stdout(), new RegExp(`listening on ${url.replace(/[.:/]/g, '\\$&')}`));
     assert.match(first.env.TENCENTCLOUD_SECRET_ID, /^AKID/);
 
-    const tc = tencentClient(url, { secretId: first.env.TENCENTCLOUD_SECRET_ID, secretKey: first.env.TENCENTCLOUD_SECRET_KEY }, 'ap-guangzhou');
+    const tc = tencentClient(
+      url,
+      { secretId: first.env.TENCENTCLOUD_SECRET_ID, secretKey: first.env.TENCENTCLOUD_SECRET_KEY },
+      'ap-guangzhou',
+    );
     const seeded = await tcCall(tc, 'ListKeyDetail', { Limit: 200, SearchKeyAlias: 'seed-enabled' });
     const keyId = seeded.KeyMetadatas[0].KeyId as string;
     assert.equal((await tcFail(tc, 'Encrypt', { KeyId: keyId, Plaintext: 'YQ==' })).code, 'RequestLimitExceeded', '--throttle Encrypt=1');
@@ -66,7 +79,10 @@ describe('kms-envelope emulator (the command)', () => {
     const t0 = Date.now();
     await tcCall(tc, 'GetRegions');
     assert.ok(Date.now() - t0 >= 140, '--latency GetRegions=150');
-    const ali = alibabaClient(url, { accessKeyId: first.env.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: first.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET });
+    const ali = alibabaClient(url, {
+      accessKeyId: first.env.ALIBABA_CLOUD_ACCESS_KEY_ID,
+      accessKeySecret: first.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+    });
     const made = (await aliCall(ali, 'CreateKey', { Description: 'made before restart' }, 'cn-shanghai')).KeyMetadata.KeyId;
     const counters = (await (await fetch(`${url}/__admin/counters`)).json()) as Record<string, number>;
     assert.equal(counters['tencent:Encrypt'], 2);
@@ -77,17 +93,36 @@ describe('kms-envelope emulator (the command)', () => {
     assert.match(first.stderr(), /SIGTERM, stopping and writing/);
     assert.equal(statSync(state).mode & 0o777, 0o600);
     const saved = JSON.parse(readFileSync(state, 'utf8'));
-    assert.ok(saved.keys.some((k: { keyId: string }) => k.keyId === made), 'the new key reached the state file');
+    assert.ok(
+      saved.keys.some((k: { keyId: string }) => k.keyId === made),
+      'the new key reached the state file',
+    );
 
     const second = await runEmulator(['--seed', '--state', state, '--port', '0']);
-    for (const name of ['TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET']) {
+    for (const name of [
+      'TENCENTCLOUD_SECRET_ID',
+      'TENCENTCLOUD_SECRET_KEY',
+      'ALIBABA_CLOUD_ACCESS_KEY_ID',
+      'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+    ]) {
       assert.equal(second.env[name], first.env[name], `${name} is stable with the same --state`);
     }
     const url2 = second.env.KMS_ENVELOPE_ENDPOINT;
-    const tc2 = tencentClient(url2, { secretId: second.env.TENCENTCLOUD_SECRET_ID, secretKey: second.env.TENCENTCLOUD_SECRET_KEY }, 'ap-guangzhou');
+    const tc2 = tencentClient(
+      url2,
+      { secretId: second.env.TENCENTCLOUD_SECRET_ID, secretKey: second.env.TENCENTCLOUD_SECRET_KEY },
+      'ap-guangzhou',
+    );
     assert.equal((await tcCall(tc2, 'Decrypt', { CiphertextBlob: blob })).Plaintext, 'YQ==', 'key material survived the restart');
-    assert.equal((await tcCall(tc2, 'ListKeyDetail', { Limit: 200, SearchKeyAlias: 'seed-' })).TotalCount, 3, '--seed again does not add keys');
-    const ali2 = alibabaClient(url2, { accessKeyId: second.env.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: second.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET });
+    assert.equal(
+      (await tcCall(tc2, 'ListKeyDetail', { Limit: 200, SearchKeyAlias: 'seed-' })).TotalCount,
+      3,
+      '--seed again does not add keys',
+    );
+    const ali2 = alibabaClient(url2, {
+      accessKeyId: second.env.ALIBABA_CLOUD_ACCESS_KEY_ID,
+      accessKeySecret: second.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+    });
     assert.equal((await aliCall(ali2, 'DescribeKey', { KeyId: made }, 'cn-shanghai')).KeyMetadata.Description, 'made before restart');
     second.child.kill('SIGINT');
     assert.equal(await second.exited, 0, 'SIGINT → exit 0');
@@ -108,7 +143,8 @@ describe('kms-envelope emulator (the command)', () => {
   });
 
   it('usage errors exit 1 with a next step; --help exits 0', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', '-e', MAIN, 'emulator', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '-e', MAIN, 'emulator', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
     let r = run('--port', 'abc');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--port abc is not a port number/);

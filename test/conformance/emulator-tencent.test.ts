@@ -16,7 +16,8 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 describe('emulator: Tencent Cloud KMS through the official SDK', () => {
   let em: RunningEmulator;
   let proxy: TamperProxy;
-  const c = (region: string | undefined = RA, account = 0, url?: string) => tencentClient(url ?? em.url, em.accounts[account].tencent, region);
+  const c = (region: string | undefined = RA, account = 0, url?: string) =>
+    tencentClient(url ?? em.url, em.accounts[account].tencent, region);
   const newKey = async (region = RA, account = 0, extra: Record<string, unknown> = {}) =>
     (await tcCall(c(region, account), 'CreateKey', { Alias: `k-${uniq()}`, ...extra })) as { KeyId: string; Alias: string };
 
@@ -33,8 +34,13 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     em.resetCounters();
     const k = c();
     const regions = await tcCall(k, 'GetRegions');
-    for (const r of ['ap-guangzhou', 'ap-shanghai', 'ap-beijing', 'ap-chengdu', 'ap-chongqing', 'ap-hongkong', 'ap-singapore']) assert.ok(regions.Regions.includes(r), r);
-    assert.equal((await tcCall(tencentClient(em.url, em.accounts[0].tencent, undefined), 'GetServiceStatus')).ServiceEnabled, true, 'GetServiceStatus without a region');
+    for (const r of ['ap-guangzhou', 'ap-shanghai', 'ap-beijing', 'ap-chengdu', 'ap-chongqing', 'ap-hongkong', 'ap-singapore'])
+      assert.ok(regions.Regions.includes(r), r);
+    assert.equal(
+      (await tcCall(tencentClient(em.url, em.accounts[0].tencent, undefined), 'GetServiceStatus')).ServiceEnabled,
+      true,
+      'GetServiceStatus without a region',
+    );
 
     const alias = `app-${uniq()}`;
     const created = await tcCall(k, 'CreateKey', { Alias: alias, Description: 'first', KeyUsage: 'ENCRYPT_DECRYPT' });
@@ -51,7 +57,10 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.equal(d.Origin, 'TENCENT_KMS');
     assert.equal(d.CreatorUin, Number(em.accounts[0].uin));
     const ds = await tcCall(k, 'DescribeKeys', { KeyIds: [id, '00000000-0000-4000-8000-000000000000'] });
-    assert.deepEqual(ds.KeyMetadatas.map((m: { KeyId: string }) => m.KeyId), [id]);
+    assert.deepEqual(
+      ds.KeyMetadatas.map((m: { KeyId: string }) => m.KeyId),
+      [id],
+    );
 
     const lk = await tcCall(k, 'ListKeys', { Limit: 200 });
     assert.ok(lk.Keys.some((x: { KeyId: string }) => x.KeyId === id));
@@ -74,11 +83,22 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.equal(Buffer.from((await tcCall(k, 'GenerateDataKey', { KeyId: id, NumberOfBytes: 1024 })).Plaintext, 'base64').length, 1024);
 
     const other = await newKey();
-    const re = await tcCall(k, 'ReEncrypt', { CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: '{"a":"1","b":"2"}', DestinationKeyId: other.KeyId, DestinationEncryptionContext: '{"c":"3"}' });
+    const re = await tcCall(k, 'ReEncrypt', {
+      CiphertextBlob: enc.CiphertextBlob,
+      SourceEncryptionContext: '{"a":"1","b":"2"}',
+      DestinationKeyId: other.KeyId,
+      DestinationEncryptionContext: '{"c":"3"}',
+    });
     assert.equal(re.KeyId, other.KeyId);
     assert.equal(re.SourceKeyId, id);
     assert.equal(re.ReEncrypted, true);
-    assert.equal(Buffer.from((await tcCall(k, 'Decrypt', { CiphertextBlob: re.CiphertextBlob, EncryptionContext: '{"c":"3"}' })).Plaintext, 'base64').toString(), 'secret text');
+    assert.equal(
+      Buffer.from(
+        (await tcCall(k, 'Decrypt', { CiphertextBlob: re.CiphertextBlob, EncryptionContext: '{"c":"3"}' })).Plaintext,
+        'base64',
+      ).toString(),
+      'secret text',
+    );
 
     const alias2 = `app2-${uniq()}`;
     await tcCall(k, 'UpdateAlias', { KeyId: id, Alias: alias2 });
@@ -99,7 +119,11 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     await tcCall(k, 'ArchiveKey', { KeyId: id });
     assert.equal((await tcCall(k, 'DescribeKey', { KeyId: id })).KeyMetadata.KeyState, 'Archived');
     assert.equal((await tcFail(k, 'Encrypt', { KeyId: id, Plaintext: b64('x') })).code, 'ResourceUnavailable.CmkArchived');
-    assert.equal((await tcCall(k, 'Decrypt', { CiphertextBlob: gdk.CiphertextBlob })).Plaintext, gdk.Plaintext, 'an archived key still decrypts');
+    assert.equal(
+      (await tcCall(k, 'Decrypt', { CiphertextBlob: gdk.CiphertextBlob })).Plaintext,
+      gdk.Plaintext,
+      'an archived key still decrypts',
+    );
     await tcCall(k, 'CancelKeyArchive', { KeyId: id });
 
     await tcCall(k, 'DisableKey', { KeyId: id });
@@ -113,9 +137,15 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.equal(pd.KeyState, 'PendingDelete');
     assert.equal(pd.DeletionDate, sched.DeletionDate);
     assert.equal((await tcCall(k, 'CancelKeyDeletion', { KeyId: id })).KeyId, id);
-    assert.equal((await tcCall(k, 'DescribeKey', { KeyId: id })).KeyMetadata.KeyState, 'Disabled', 'a cancelled deletion leaves the key disabled');
+    assert.equal(
+      (await tcCall(k, 'DescribeKey', { KeyId: id })).KeyMetadata.KeyState,
+      'Disabled',
+      'a cancelled deletion leaves the key disabled',
+    );
 
-    const counted = Object.keys(em.counters()).filter((x) => x.startsWith('tencent:')).map((x) => x.slice(8));
+    const counted = Object.keys(em.counters())
+      .filter((x) => x.startsWith('tencent:'))
+      .map((x) => x.slice(8));
     assert.deepEqual(new Set(counted), new Set(TENCENT_ACTIONS), 'every emulator action was called through the SDK');
   });
 
@@ -123,7 +153,10 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     const k = c();
     const { KeyId } = await newKey();
     const blob = (await tcCall(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).CiphertextBlob;
-    assert.equal((await tcFail(k, 'ScheduleKeyDeletion', { KeyId, PendingWindowInDays: 7 })).code, 'ResourceUnavailable.CmkShouldBeDisabled');
+    assert.equal(
+      (await tcFail(k, 'ScheduleKeyDeletion', { KeyId, PendingWindowInDays: 7 })).code,
+      'ResourceUnavailable.CmkShouldBeDisabled',
+    );
     assert.equal((await tcFail(k, 'CancelKeyDeletion', { KeyId })).code, 'ResourceUnavailable.CmkNotPendingDelete');
     await tcCall(k, 'DisableKey', { KeyId });
     for (const [action, params] of [
@@ -133,7 +166,11 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     ] as const) {
       assert.equal((await tcFail(k, action, params)).code, 'ResourceUnavailable.CmkDisabled', action);
     }
-    for (const days of [6, 31]) assert.equal((await tcFail(k, 'ScheduleKeyDeletion', { KeyId, PendingWindowInDays: days })).code, 'InvalidParameter.InvalidPendingWindowInDays');
+    for (const days of [6, 31])
+      assert.equal(
+        (await tcFail(k, 'ScheduleKeyDeletion', { KeyId, PendingWindowInDays: days })).code,
+        'InvalidParameter.InvalidPendingWindowInDays',
+      );
     await tcCall(k, 'ScheduleKeyDeletion', { KeyId, PendingWindowInDays: 30 });
     assert.equal((await tcFail(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).code, 'ResourceUnavailable.KeyPendingDelete');
     assert.equal((await tcFail(k, 'Decrypt', { CiphertextBlob: blob })).code, 'ResourceUnavailable.KeyPendingDelete');
@@ -152,7 +189,10 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
       assert.equal(byAlias['seed-disabled'], 'Disabled');
       assert.equal(byAlias['seed-pending-deletion'], 'PendingDelete');
       const onlyDisabled = await tcCall(c(region), 'ListKeyDetail', { Limit: 200, KeyState: 2, SearchKeyAlias: 'seed-' });
-      assert.deepEqual(onlyDisabled.KeyMetadatas.map((m: { Alias: string }) => m.Alias), ['seed-disabled']);
+      assert.deepEqual(
+        onlyDisabled.KeyMetadatas.map((m: { Alias: string }) => m.Alias),
+        ['seed-disabled'],
+      );
     }
   });
 
@@ -193,8 +233,15 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.equal((await tcFail(k, 'ListKeys', { Limit: 0 })).code, 'InvalidParameterValue');
     assert.equal((await tcFail(k, 'ListKeys', { Offset: -1 })).code, 'InvalidParameterValue');
     const newestFirst = await tcCall(k, 'ListKeyDetail', { Limit: 5 });
-    assert.deepEqual(newestFirst.KeyMetadatas.map((m: { KeyId: string }) => m.KeyId), [...ids].reverse(), 'ListKeyDetail OrderType 0: newest first');
-    assert.deepEqual((await tcCall(k, 'ListKeyDetail', { Limit: 5, OrderType: 1 })).KeyMetadatas.map((m: { KeyId: string }) => m.KeyId), ids);
+    assert.deepEqual(
+      newestFirst.KeyMetadatas.map((m: { KeyId: string }) => m.KeyId),
+      [...ids].reverse(),
+      'ListKeyDetail OrderType 0: newest first',
+    );
+    assert.deepEqual(
+      (await tcCall(k, 'ListKeyDetail', { Limit: 5, OrderType: 1 })).KeyMetadatas.map((m: { KeyId: string }) => m.KeyId),
+      ids,
+    );
     assert.equal((await tcFail(k, 'DescribeKeys', { KeyIds: Array.from({ length: 101 }, () => ids[0]) })).code, 'InvalidParameterValue');
   });
 
@@ -211,20 +258,43 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.equal((await tcFail(k, 'GenerateDataKey', { KeyId, NumberOfBytes: 0 })).code, 'InvalidParameterValue');
     assert.equal((await tcFail(k, 'GenerateDataKey', { KeyId, KeySpec: 'AES_512' })).code, 'InvalidParameterValue');
     assert.equal((await tcFail(k, 'DescribeKey', { KeyId: 'not-a-uuid' })).code, 'InvalidParameterValue.InvalidKeyId');
-    assert.equal((await tcFail(k, 'DescribeKey', { KeyId: '00000000-0000-4000-8000-000000000000' })).code, 'ResourceUnavailable.CmkNotFound');
+    assert.equal(
+      (await tcFail(k, 'DescribeKey', { KeyId: '00000000-0000-4000-8000-000000000000' })).code,
+      'ResourceUnavailable.CmkNotFound',
+    );
   });
 
   it('ciphertexts: wrong context, another region, another account or a changed byte do not decrypt', async () => {
     const { KeyId } = await newKey();
-    const blob = (await tcCall(c(), 'Encrypt', { KeyId, Plaintext: b64('payload'), EncryptionContext: '{"tenant":"a"}' })).CiphertextBlob as string;
+    const blob = (await tcCall(c(), 'Encrypt', { KeyId, Plaintext: b64('payload'), EncryptionContext: '{"tenant":"a"}' }))
+      .CiphertextBlob as string;
     for (const ctx of ['{"tenant":"b"}', '{"tenant":"a","x":"y"}', undefined]) {
-      assert.equal((await tcFail(c(), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: ctx })).code, 'FailedOperation.DecryptError', String(ctx));
+      assert.equal(
+        (await tcFail(c(), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: ctx })).code,
+        'FailedOperation.DecryptError',
+        String(ctx),
+      );
     }
-    assert.equal((await tcFail(c(RB), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' })).code, 'FailedOperation.DecryptError', 'cross-region');
-    assert.equal((await tcFail(c(RA, 1), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' })).code, 'FailedOperation.DecryptError', 'cross-account');
+    assert.equal(
+      (await tcFail(c(RB), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' })).code,
+      'FailedOperation.DecryptError',
+      'cross-region',
+    );
+    assert.equal(
+      (await tcFail(c(RA, 1), 'Decrypt', { CiphertextBlob: blob, EncryptionContext: '{"tenant":"a"}' })).code,
+      'FailedOperation.DecryptError',
+      'cross-account',
+    );
     const raw = Buffer.from(blob, 'base64');
-    assert.equal((await tcFail(c(), 'Decrypt', { CiphertextBlob: flipByte(raw, -3).toString('base64'), EncryptionContext: '{"tenant":"a"}' })).code, 'FailedOperation.DecryptError', 'changed ciphertext byte');
-    assert.equal((await tcFail(c(), 'Decrypt', { CiphertextBlob: b64('garbage that is no blob at all') })).code, 'InvalidParameterValue.InvalidCiphertext');
+    assert.equal(
+      (await tcFail(c(), 'Decrypt', { CiphertextBlob: flipByte(raw, -3).toString('base64'), EncryptionContext: '{"tenant":"a"}' })).code,
+      'FailedOperation.DecryptError',
+      'changed ciphertext byte',
+    );
+    assert.equal(
+      (await tcFail(c(), 'Decrypt', { CiphertextBlob: b64('garbage that is no blob at all') })).code,
+      'InvalidParameterValue.InvalidCiphertext',
+    );
     assert.equal((await tcFail(c(), 'Decrypt', { CiphertextBlob: '%%%' })).code, 'InvalidParameterValue.InvalidCiphertext');
   });
 
@@ -239,20 +309,35 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
 
   it('authentication: unknown SecretId, wrong SecretKey, expired timestamp, STS token', async () => {
     const a = em.accounts[0].tencent;
-    assert.equal((await tcFail(tencentClient(em.url, { secretId: 'AKID' + 'x'.repeat(32), secretKey: a.secretKey }, RA), 'GetRegions')).code, 'AuthFailure.SecretIdNotFound');
-    assert.equal((await tcFail(tencentClient(em.url, { secretId: a.secretId, secretKey: a.secretKey + 'x' }, RA), 'GetRegions')).code, 'AuthFailure.SignatureFailure');
+    assert.equal(
+      (await tcFail(tencentClient(em.url, { secretId: 'AKID' + 'x'.repeat(32), secretKey: a.secretKey }, RA), 'GetRegions')).code,
+      'AuthFailure.SecretIdNotFound',
+    );
+    assert.equal(
+      (await tcFail(tencentClient(em.url, { secretId: a.secretId, secretKey: a.secretKey + 'x' }, RA), 'GetRegions')).code,
+      'AuthFailure.SignatureFailure',
+    );
     // A server clock 6 minutes ahead makes every SDK timestamp too old.
     const skewed = await startEmulator({ now: () => Date.now() + 6 * 60_000 });
     try {
-      assert.equal((await tcFail(tencentClient(skewed.url, skewed.accounts[0].tencent, RA), 'GetRegions')).code, 'AuthFailure.SignatureExpire');
+      assert.equal(
+        (await tcFail(tencentClient(skewed.url, skewed.accounts[0].tencent, RA), 'GetRegions')).code,
+        'AuthFailure.SignatureExpire',
+      );
     } finally {
       await skewed.stop();
     }
     const sts = em.accounts.find((x) => x.name === 'sts')!.tencent;
     assert.ok(sts.token);
     assert.ok((await tcCall(tencentClient(em.url, sts, RA), 'ListKeys')).TotalCount >= 0, 'STS credentials with their token');
-    assert.equal((await tcFail(tencentClient(em.url, { secretId: sts.secretId, secretKey: sts.secretKey }, RA), 'ListKeys')).code, 'AuthFailure.TokenFailure');
-    assert.equal((await tcFail(tencentClient(em.url, { ...sts, token: sts.token + 'x' }, RA), 'ListKeys')).code, 'AuthFailure.TokenFailure');
+    assert.equal(
+      (await tcFail(tencentClient(em.url, { secretId: sts.secretId, secretKey: sts.secretKey }, RA), 'ListKeys')).code,
+      'AuthFailure.TokenFailure',
+    );
+    assert.equal(
+      (await tcFail(tencentClient(em.url, { ...sts, token: sts.token + 'x' }, RA), 'ListKeys')).code,
+      'AuthFailure.TokenFailure',
+    );
     assert.equal((await tcFail(tencentClient(em.url, { ...a, token: 'tok' }, RA), 'ListKeys')).code, 'AuthFailure.TokenFailure');
   });
 
@@ -264,13 +349,41 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     assert.ok(proxy.last, 'the proxy saw the request');
     const cases: Array<[string, (r: NonNullable<TamperProxy['last']>) => void, string]> = [
       ['body byte', (r) => (r.body = flipByte(r.body, 10)), 'AuthFailure.SignatureFailure'],
-      ['content-type (signed)', (r) => (r.headers['content-type'] = r.headers['content-type'].replace('json', 'jsoN').replace('application', 'applicatiom')), 'AuthFailure.SignatureFailure'],
+      [
+        'content-type (signed)',
+        (r) => (r.headers['content-type'] = r.headers['content-type'].replace('json', 'jsoN').replace('application', 'applicatiom')),
+        'AuthFailure.SignatureFailure',
+      ],
       ['host (signed)', (r) => (r.headers.host = r.headers.host.replace('127.0.0.1', '127.0.0.2')), 'AuthFailure.SignatureFailure'],
-      ['timestamp +1 s', (r) => (r.headers['x-tc-timestamp'] = String(Number(r.headers['x-tc-timestamp']) + 1)), 'AuthFailure.SignatureFailure'],
-      ['timestamp 10 min back', (r) => (r.headers['x-tc-timestamp'] = String(Number(r.headers['x-tc-timestamp']) - 600)), 'AuthFailure.SignatureExpire'],
-      ['signature byte', (r) => (r.headers.authorization = r.headers.authorization.replace(/Signature=(.)/, (_m, ch: string) => `Signature=${ch === 'a' ? 'b' : 'a'}`)), 'AuthFailure.SignatureFailure'],
-      ['credential scope service', (r) => (r.headers.authorization = r.headers.authorization.replace('/127/', '/kms/')), 'AuthFailure.SignatureFailure'],
-      ['SecretId', (r) => (r.headers.authorization = r.headers.authorization.replace('Credential=AKID', 'Credential=AKIE')), 'AuthFailure.SecretIdNotFound'],
+      [
+        'timestamp +1 s',
+        (r) => (r.headers['x-tc-timestamp'] = String(Number(r.headers['x-tc-timestamp']) + 1)),
+        'AuthFailure.SignatureFailure',
+      ],
+      [
+        'timestamp 10 min back',
+        (r) => (r.headers['x-tc-timestamp'] = String(Number(r.headers['x-tc-timestamp']) - 600)),
+        'AuthFailure.SignatureExpire',
+      ],
+      [
+        'signature byte',
+        (r) =>
+          (r.headers.authorization = r.headers.authorization.replace(
+            /Signature=(.)/,
+            (_m, ch: string) => `Signature=${ch === 'a' ? 'b' : 'a'}`,
+          )),
+        'AuthFailure.SignatureFailure',
+      ],
+      [
+        'credential scope service',
+        (r) => (r.headers.authorization = r.headers.authorization.replace('/127/', '/kms/')),
+        'AuthFailure.SignatureFailure',
+      ],
+      [
+        'SecretId',
+        (r) => (r.headers.authorization = r.headers.authorization.replace('Credential=AKID', 'Credential=AKIE')),
+        'AuthFailure.SecretIdNotFound',
+      ],
       ['no Authorization', (r) => delete (r.headers as Record<string, string>).authorization, 'AuthFailure.InvalidAuthorization'],
     ];
     for (const [label, change, code] of cases) {
@@ -302,8 +415,15 @@ describe('emulator: Tencent Cloud KMS through the official SDK', () => {
     const k = c();
     const { KeyId } = await newKey();
     em.resetCounters();
-    em.setFaults({ Encrypt: { throttle: { count: 1 }, error: { count: 1 } }, 'tencent:ListKeys': { unavailable: { count: 1 } }, 'alibaba:*': { drop: { count: 5 } } });
-    const codes = [(await tcFail(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).code, (await tcFail(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).code].sort();
+    em.setFaults({
+      Encrypt: { throttle: { count: 1 }, error: { count: 1 } },
+      'tencent:ListKeys': { unavailable: { count: 1 } },
+      'alibaba:*': { drop: { count: 5 } },
+    });
+    const codes = [
+      (await tcFail(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).code,
+      (await tcFail(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).code,
+    ].sort();
     assert.deepEqual(codes, ['InternalError', 'RequestLimitExceeded']);
     assert.ok((await tcCall(k, 'Encrypt', { KeyId, Plaintext: b64('x') })).CiphertextBlob, 'counts are used up');
     assert.equal((await tcFail(k, 'ListKeys')).httpCode, 503);

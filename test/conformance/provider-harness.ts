@@ -128,7 +128,13 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
           : { accessKeyId: acct.alibaba.accessKeyId, accessKeySecret: acct.alibaba.accessKeySecret };
       const made: Array<{ dispose(): void }> = [];
       const build = (endpoint: string, c: CloudCredentials): KmsProvider => {
-        const opts: CloudProviderOptions = { profile: 'conformance', credentials: async () => c, endpoint, retry: TEST_RETRY, timeoutMs: 5000 };
+        const opts: CloudProviderOptions = {
+          profile: 'conformance',
+          credentials: async () => c,
+          endpoint,
+          retry: TEST_RETRY,
+          timeoutMs: 5000,
+        };
         const p = label === 'tencent' ? new TencentKmsProvider(opts) : new AlibabaKmsProvider(opts);
         made.push(p);
         return p;
@@ -152,7 +158,11 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
                 notPendingDeletion: 'ResourceUnavailable.CmkNotPendingDelete',
                 mustBeDisabled: 'ResourceUnavailable.CmkShouldBeDisabled',
               }
-            : { disabled: 'Rejected.Disabled', pendingDeletion: 'Rejected.PendingDeletion', notPendingDeletion: 'Rejected.StateModifiedFailed' },
+            : {
+                disabled: 'Rejected.Disabled',
+                pendingDeletion: 'Rejected.PendingDeletion',
+                notPendingDeletion: 'Rejected.StateModifiedFailed',
+              },
         aliasRef: (a) => (label === 'tencent' ? a : `alias/${a}`),
         missingKeyId: '00000000-0000-4000-8000-000000000000',
         multipleAliases: label === 'alibaba',

@@ -57,11 +57,17 @@ describe('CLI with Tencent and Alibaba against the emulator', () => {
   });
 
   it('lists regions and keys of both clouds with --endpoint', async () => {
-    for (const [provider, region] of [['tencent', 'ap-guangzhou'], ['alibaba', 'cn-hangzhou']]) {
+    for (const [provider, region] of [
+      ['tencent', 'ap-guangzhou'],
+      ['alibaba', 'cn-hangzhou'],
+    ]) {
       const r = await run(['keys', 'list', '--provider', provider, '--region', region, '--endpoint', em.url, '--json']);
       assert.equal(r.code, 0, r.stderr);
       const keys = JSON.parse(r.stdout) as Array<{ alias?: string; state: string; region: string }>;
-      assert.ok(keys.some((k) => k.alias === 'seed-enabled' && k.state === 'Enabled' && k.region === region), r.stdout);
+      assert.ok(
+        keys.some((k) => k.alias === 'seed-enabled' && k.state === 'Enabled' && k.region === region),
+        r.stdout,
+      );
     }
     // Without --region: every region the cloud reports (in parallel); KMS_ENVELOPE_ENDPOINT instead of --endpoint.
     em.resetCounters();
@@ -73,18 +79,52 @@ describe('CLI with Tencent and Alibaba against the emulator', () => {
 
   it('creates and manages a key, seals a file to one key of each cloud, unseals with either, and explains a disabled key', async () => {
     const E = ['--endpoint', em.url];
-    let r = await run(['keys', 'create', '--provider', 'tencent', '--region', 'ap-guangzhou', '--alias', 'cli-app', '--description', 'made by the CLI test', ...E]);
+    let r = await run([
+      'keys',
+      'create',
+      '--provider',
+      'tencent',
+      '--region',
+      'ap-guangzhou',
+      '--alias',
+      'cli-app',
+      '--description',
+      'made by the CLI test',
+      ...E,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     r = await run(['keys', 'create', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--alias', 'cli-app', ...E, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const aliId = (JSON.parse(r.stdout) as { keyId: string }).keyId;
-    r = await run(['keys', 'description', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--key', 'alias/cli-app', '--description', 'second', ...E]);
+    r = await run([
+      'keys',
+      'description',
+      '--provider',
+      'alibaba',
+      '--region',
+      'cn-hangzhou',
+      '--key',
+      'alias/cli-app',
+      '--description',
+      'second',
+      ...E,
+    ]);
     assert.equal(r.code, 0, r.stderr);
 
     const plain = join(dir, 'secret.txt');
     await writeFile(plain, 'the payroll numbers\n');
     em.resetCounters();
-    r = await run(['seal', plain, '--key', 'tencent:ap-guangzhou:cli-app', '--key', `alibaba:cn-hangzhou:${aliId}`, '--context', 'app=payroll', ...E]);
+    r = await run([
+      'seal',
+      plain,
+      '--key',
+      'tencent:ap-guangzhou:cli-app',
+      '--key',
+      `alibaba:cn-hangzhou:${aliId}`,
+      '--context',
+      'app=payroll',
+      ...E,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const c = em.counters();
     assert.equal((c['tencent:GenerateDataKey'] ?? 0) + (c['alibaba:GenerateDataKey'] ?? 0), 1);
@@ -117,7 +157,9 @@ describe('CLI with Tencent and Alibaba against the emulator', () => {
     let r = await run(['keys', 'list', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--endpoint', 'http://127.0.0.1:1']);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /could not reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
-    r = await run(['keys', 'list', '--provider', 'tencent', '--region', 'ap-guangzhou', '--endpoint', em.url], { TENCENTCLOUD_SECRET_KEY: 'wrong' });
+    r = await run(['keys', 'list', '--provider', 'tencent', '--region', 'ap-guangzhou', '--endpoint', em.url], {
+      TENCENTCLOUD_SECRET_KEY: 'wrong',
+    });
     assert.equal(r.code, 4);
     assert.match(r.stderr, /rejected the credentials/);
     r = await run(['keys', 'list', '--provider', 'tencent', '--region', 'mars-1', '--endpoint', em.url]);

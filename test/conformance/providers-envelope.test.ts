@@ -23,14 +23,30 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
   const calls = () => {
     const c = em.counters();
     const n = (a: string) => (c[`tencent:${a}`] ?? 0) + (c[`alibaba:${a}`] ?? 0);
-    return { generate: n('GenerateDataKey'), encrypt: n('Encrypt'), decrypt: n('Decrypt'), tcDecrypt: c['tencent:Decrypt'] ?? 0, aliDecrypt: c['alibaba:Decrypt'] ?? 0 };
+    return {
+      generate: n('GenerateDataKey'),
+      encrypt: n('Encrypt'),
+      decrypt: n('Decrypt'),
+      tcDecrypt: c['tencent:Decrypt'] ?? 0,
+      aliDecrypt: c['alibaba:Decrypt'] ?? 0,
+    };
   };
 
   before(async () => {
     em = await startEmulator({ port: 0 });
     const a = em.accounts[0];
-    tc = new TencentKmsProvider({ profile: 'e2e', endpoint: em.url, retry: TEST_RETRY, credentials: async () => ({ accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey }) });
-    ali = new AlibabaKmsProvider({ profile: 'e2e', endpoint: em.url, retry: TEST_RETRY, credentials: async () => ({ accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret }) });
+    tc = new TencentKmsProvider({
+      profile: 'e2e',
+      endpoint: em.url,
+      retry: TEST_RETRY,
+      credentials: async () => ({ accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey }),
+    });
+    ali = new AlibabaKmsProvider({
+      profile: 'e2e',
+      endpoint: em.url,
+      retry: TEST_RETRY,
+      credentials: async () => ({ accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret }),
+    });
     tcAlias = `e2e-${randomBytes(3).toString('hex')}`;
     tcKeyId = (await tc.createKey(TC, { alias: tcAlias, description: 'e2e' })).keyId;
     aliKeyId = (await ali.createKey(ALI, { alias: 'e2e-app', description: 'e2e' })).keyId;
@@ -41,7 +57,10 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
     await em.stop();
   });
 
-  const only = (p: TencentKmsProvider | AlibabaKmsProvider): ProviderResolver => async (name) => (name === p.name ? p : undefined);
+  const only =
+    (p: TencentKmsProvider | AlibabaKmsProvider): ProviderResolver =>
+    async (name) =>
+      name === p.name ? p : undefined;
 
   it('one GenerateDataKey + one Encrypt per seal; one Decrypt per unseal with either cloud alone', async () => {
     const plaintext = randomBytes(200_000);
@@ -60,10 +79,13 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
     assert.equal(em.counters().total, 2, 'no other KMS call during seal');
 
     const info = await inspect(blob);
-    assert.deepEqual(info.recipients.map((r) => [r.provider, r.region, r.keyId]), [
-      ['tencent', TC, tcKeyId],
-      ['alibaba', ALI, aliKeyId],
-    ]);
+    assert.deepEqual(
+      info.recipients.map((r) => [r.provider, r.region, r.keyId]),
+      [
+        ['tencent', TC, tcKeyId],
+        ['alibaba', ALI, aliKeyId],
+      ],
+    );
 
     em.resetCounters();
     const viaTencent = await unsealBuffer(blob, { resolve: only(tc) });
@@ -90,7 +112,10 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
       assert.ok(err instanceof KmsEnvelopeError);
       assert.equal(err.kind, 'provider');
       assert.equal(err.details.providerCode, 'ResourceUnavailable.CmkDisabled');
-      assert.match(err.hint ?? '', new RegExp(`^Enable it: \`kms-envelope keys enable --provider tencent --region ${TC} --key ${tcKeyId} --profile e2e\``));
+      assert.match(
+        err.hint ?? '',
+        new RegExp(`^Enable it: \`kms-envelope keys enable --provider tencent --region ${TC} --key ${tcKeyId} --profile e2e\``),
+      );
 
       const onlyTc = await unsealBuffer(blob, { resolve: only(tc) }).catch((e) => e);
       assert.ok(onlyTc instanceof KmsEnvelopeError);
@@ -108,7 +133,10 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
   });
 
   it('a changed encryption context in the header does not open (the KMS binds the context)', async () => {
-    const blob = await sealBuffer(Buffer.from('bound'), { recipients: [{ provider: ali, region: ALI, key: aliKeyId }], context: { tenant: 'a' } });
+    const blob = await sealBuffer(Buffer.from('bound'), {
+      recipients: [{ provider: ali, region: ALI, key: aliKeyId }],
+      context: { tenant: 'a' },
+    });
     // A context the header does not have is refused before any KMS call.
     em.resetCounters();
     await assert.rejects(unsealBuffer(blob, { resolve: only(ali), context: { tenant: 'b' } }), KmsEnvelopeError);

@@ -31,6 +31,10 @@ describe('workbench basics (extension from source)', () => {
     }
     assert.equal(shown, 'KMS Envelope', 'the Output view does not show the KMS Envelope channel');
     await wb.screenshot('palette-show-log');
-    assert.deepEqual((await wb.notifications()).filter((n) => /fail|error|cannot/i.test(n)), [], 'error notifications were shown');
+    assert.deepEqual(
+      (await wb.notifications()).filter((n) => /fail|error|cannot/i.test(n)),
+      [],
+      'error notifications were shown',
+    );
   });
 });

@@ -47,10 +47,16 @@ describe('extension errors (extension from source)', () => {
       if (lines.some((l) => l.startsWith('db.password=kmsenv:v1:'))) break;
       await wb.page.waitForTimeout(100);
     }
-    assert.ok(lines.some((l) => l.startsWith('db.password=kmsenv:v1:')), `not sealed after Enable Key: ${lines.join(' / ')}; ${JSON.stringify(await wb.notifications())}`);
+    assert.ok(
+      lines.some((l) => l.startsWith('db.password=kmsenv:v1:')),
+      `not sealed after Enable Key: ${lines.join(' / ')}; ${JSON.stringify(await wb.notifications())}`,
+    );
     // The Keys view shows the key enabled now.
     await wb.treeRows().filter({ hasText: 'seed-disabled' }).first().waitFor({ state: 'visible' });
     await wb.screenshot('extension-error-enabled-and-sealed');
-    assert.ok(!readFileSync(join(wb.workspace, 'app.properties'), 'utf8').includes('kmsenv'), 'nothing was saved to disk by the seal itself');
+    assert.ok(
+      !readFileSync(join(wb.workspace, 'app.properties'), 'utf8').includes('kmsenv'),
+      'nothing was saved to disk by the seal itself',
+    );
   });
 });

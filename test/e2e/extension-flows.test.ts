@@ -40,10 +40,25 @@ describe('extension flows (extension from source)', () => {
     await rows.filter({ hasText: 'seed-pending-deletion' }).first().waitFor({ state: 'visible', timeout: 30_000 });
     await wb.page.waitForTimeout(500);
     const texts = await wb.treeTexts();
-    for (const want of ['Local keys', 'sandbox', 'Tencent Cloud KMS', 'ap-guangzhou', 'Alibaba Cloud KMS', 'cn-hangzhou', 'seed-enabled', 'seed-disabled']) {
-      assert.ok(texts.some((t) => t.includes(want)), `no row with "${want}": ${texts.join(' | ')}`);
+    for (const want of [
+      'Local keys',
+      'sandbox',
+      'Tencent Cloud KMS',
+      'ap-guangzhou',
+      'Alibaba Cloud KMS',
+      'cn-hangzhou',
+      'seed-enabled',
+      'seed-disabled',
+    ]) {
+      assert.ok(
+        texts.some((t) => t.includes(want)),
+        `no row with "${want}": ${texts.join(' | ')}`,
+      );
     }
-    assert.ok(texts.some((t) => /sandbox.*default/.test(t)), `the default key row is marked: ${texts.join(' | ')}`);
+    assert.ok(
+      texts.some((t) => /sandbox.*default/.test(t)),
+      `the default key row is marked: ${texts.join(' | ')}`,
+    );
     await wb.screenshot('extension-keys-tree');
   });
 
@@ -60,7 +75,10 @@ describe('extension flows (extension from source)', () => {
     const sealed = lines.find((l) => l.includes('kmsenv:v1:'));
     assert.ok(sealed, `no armored value in the editor: ${lines.join(' / ')}`);
     assert.match(sealed, /^ {2}password: kmsenv:v1:/);
-    assert.ok(lines.some((l) => l === '  port: 5432'), 'the other lines are untouched');
+    assert.ok(
+      lines.some((l) => l === '  port: 5432'),
+      'the other lines are untouched',
+    );
     await wb.page.keyboard.press('Home');
     await noToast(wb, 'Sealing');
     await wb.screenshot('extension-seal-selection');
@@ -82,7 +100,10 @@ describe('extension flows (extension from source)', () => {
     const input = wb.page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible' });
     await input.fill('>KMS Envelope: Seal Selection');
-    await wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'KMS Envelope: Seal Selection' }).first().click();
+    await wb.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'KMS Envelope: Seal Selection' })
+      .first()
+      .click();
     let lines: string[] = [];
     for (let i = 0; i < 100; i++) {
       lines = await wb.editorLines();
@@ -90,7 +111,10 @@ describe('extension flows (extension from source)', () => {
       await wb.page.waitForTimeout(100);
     }
     if (!lines.some((l) => l.startsWith('  host: kmsenv:v1:'))) await wb.screenshot('extension-palette-problem');
-    assert.ok(lines.some((l) => l.startsWith('  host: kmsenv:v1:')), `host not sealed: ${lines.join(' / ')}; notifications: ${(await wb.notifications()).join(' | ')}`);
+    assert.ok(
+      lines.some((l) => l.startsWith('  host: kmsenv:v1:')),
+      `host not sealed: ${lines.join(' / ')}; notifications: ${(await wb.notifications()).join(' | ')}`,
+    );
     assert.equal(lines.filter((l) => l.includes('kmsenv:v1:')).length, 2);
   });
 
@@ -131,9 +155,18 @@ describe('extension flows (extension from source)', () => {
     await wb.contextMenu(await wb.explorerRow('app.env'), 'Seal File');
     const msg = await wb.waitForNotification(/Delete the plaintext original/);
     assert.match(msg, /app\.env\.sealed/);
-    await wb.page.locator('.notification-list-item', { hasText: 'Delete the plaintext original' }).locator('a.monaco-button', { hasText: 'Delete Original' }).first().click();
+    await wb.page
+      .locator('.notification-list-item', { hasText: 'Delete the plaintext original' })
+      .locator('a.monaco-button', { hasText: 'Delete Original' })
+      .first()
+      .click();
     const sealedRow = await wb.explorerRow('app.env.sealed');
-    for (let i = 0; i < 50 && (await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: /^app\.env$/ }).count()) > 0; i++) await wb.page.waitForTimeout(100);
+    for (
+      let i = 0;
+      i < 50 && (await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: /^app\.env$/ }).count()) > 0;
+      i++
+    )
+      await wb.page.waitForTimeout(100);
     // File decoration badges are drawn as CSS ::after content on the label.
     let badge = '';
     for (let i = 0; i < 50 && !badge.includes('"S"'); i++) {
@@ -158,6 +191,10 @@ describe('extension flows (extension from source)', () => {
     assert.ok(lines.includes('API_TOKEN=tok-e2e-12345'), `plaintext not shown: ${lines.join(' / ')}`);
     await noToast(wb, 'Unsealing');
     await wb.screenshot('extension-sealed-file-open');
-    assert.deepEqual((await wb.notifications()).filter((n) => /fail|error|cannot/i.test(n)), [], 'error notifications were shown');
+    assert.deepEqual(
+      (await wb.notifications()).filter((n) => /fail|error|cannot/i.test(n)),
+      [],
+      'error notifications were shown',
+    );
   });
 });

@@ -35,9 +35,18 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     // Generous: regions load over HTTP from the emulator, and a loaded 2-core CI box is slow.
     await rows.filter({ hasText: 'seed-enabled' }).first().waitFor({ state: 'visible', timeout: 45_000 });
     const texts = await wb.treeTexts('Keys');
-    assert.ok(texts.some((t) => /^sandbox\b.*e2e sandbox key/.test(t)), `no local key "sandbox" row in ${JSON.stringify(texts)}`);
-    assert.ok(texts.some((t) => t.startsWith('ap-guangzhou')), `no Tencent region row in ${JSON.stringify(texts)}`);
-    assert.ok(texts.some((t) => t.startsWith('cn-hangzhou')), `no Alibaba region row in ${JSON.stringify(texts)}`);
+    assert.ok(
+      texts.some((t) => /^sandbox\b.*e2e sandbox key/.test(t)),
+      `no local key "sandbox" row in ${JSON.stringify(texts)}`,
+    );
+    assert.ok(
+      texts.some((t) => t.startsWith('ap-guangzhou')),
+      `no Tencent region row in ${JSON.stringify(texts)}`,
+    );
+    assert.ok(
+      texts.some((t) => t.startsWith('cn-hangzhou')),
+      `no Alibaba region row in ${JSON.stringify(texts)}`,
+    );
     assert.ok(texts.filter((t) => t.startsWith('seed-disabled')).length >= 2, 'disabled seeded keys are not listed');
     await wb.screenshot('sandbox-keys-view');
   });
@@ -53,7 +62,10 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
       await wb.page.waitForTimeout(100);
     }
     if (!lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:'))) await wb.screenshot('sandbox-seal-selection-FAILED');
-    assert.ok(lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:')), `not sealed in place: ${JSON.stringify(lines)}`);
+    assert.ok(
+      lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:')),
+      `not sealed in place: ${JSON.stringify(lines)}`,
+    );
     assert.ok(!lines.join('\n').includes(SECRET), 'the plaintext is still in the editor');
     assert.equal(lines[0], 'DB_HOST=db.internal', 'the line before the selection changed');
     await wb.screenshot('sandbox-seal-selection');
@@ -72,7 +84,10 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     const bytes = readFileSync(sealed);
     assert.equal(bytes[0], 0x02, 'service.yaml.sealed is not an AWS Encryption SDK v2 message');
     assert.ok(!bytes.includes(Buffer.from('s3cr3t-e2e')), 'the sealed file contains the plaintext');
-    await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'service.yaml.sealed' }).first().waitFor({ state: 'visible' });
+    await wb.page
+      .locator('.explorer-folders-view .monaco-list-row', { hasText: 'service.yaml.sealed' })
+      .first()
+      .waitFor({ state: 'visible' });
     await wb.screenshot('sandbox-seal-file-notification');
   });
 });

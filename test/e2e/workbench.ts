@@ -67,10 +67,42 @@ export function addSandboxProfiles(ctx: PrepareContext): void {
   const e = ctx.emulator;
   assert.ok(e, 'addSandboxProfiles needs Workbench.open({ emulator: true })');
   const x = e.exports;
-  cli(ctx, ['profiles', 'add', '--provider', 'tencent', '--name', 'sandbox', '--endpoint', e.url, '--region', 'ap-guangzhou', '--region', 'ap-shanghai'],
-    `${x.TENCENTCLOUD_SECRET_ID}\n${x.TENCENTCLOUD_SECRET_KEY}\n`);
-  cli(ctx, ['profiles', 'add', '--provider', 'alibaba', '--name', 'sandbox', '--endpoint', e.url, '--region', 'cn-hangzhou', '--region', 'cn-shanghai'],
-    `${x.ALIBABA_CLOUD_ACCESS_KEY_ID}\n${x.ALIBABA_CLOUD_ACCESS_KEY_SECRET}\n`);
+  cli(
+    ctx,
+    [
+      'profiles',
+      'add',
+      '--provider',
+      'tencent',
+      '--name',
+      'sandbox',
+      '--endpoint',
+      e.url,
+      '--region',
+      'ap-guangzhou',
+      '--region',
+      'ap-shanghai',
+    ],
+    `${x.TENCENTCLOUD_SECRET_ID}\n${x.TENCENTCLOUD_SECRET_KEY}\n`,
+  );
+  cli(
+    ctx,
+    [
+      'profiles',
+      'add',
+      '--provider',
+      'alibaba',
+      '--name',
+      'sandbox',
+      '--endpoint',
+      e.url,
+      '--region',
+      'cn-hangzhou',
+      '--region',
+      'cn-shanghai',
+    ],
+    `${x.ALIBABA_CLOUD_ACCESS_KEY_ID}\n${x.ALIBABA_CLOUD_ACCESS_KEY_SECRET}\n`,
+  );
   cli(ctx, ['keys', 'create', '--provider', 'local', '--alias', 'sandbox', '--description', 'e2e sandbox key']);
 }
 
@@ -105,7 +137,13 @@ export class Workbench {
         ...(emulator ? { KMS_ENVELOPE_EMULATOR_URL: emulator.url } : {}),
       };
       await opts.prepare?.({ configDir, home, workspace, env, emulator });
-      server = await startCodeServer({ root: join(root, 'vscode'), workspace, env, settings: opts.settings, installVsix: opts.vsix ? [opts.vsix] : [] });
+      server = await startCodeServer({
+        root: join(root, 'vscode'),
+        workspace,
+        env,
+        settings: opts.settings,
+        installVsix: opts.vsix ? [opts.vsix] : [],
+      });
       browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       page.setDefaultTimeout(20_000);
@@ -227,12 +265,19 @@ export class Workbench {
     await menu.waitFor({ state: 'visible' });
     const labels = (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
     assert.ok(labels.includes(item), `context menu has no "${item}"; it has: ${labels.join(' | ')}`);
-    const entry = menu.locator('.action-item', { has: this.page.locator('.action-label', { hasText: new RegExp(`^${escapeRe(item)}$`) }) }).first();
+    const entry = menu
+      .locator('.action-item', { has: this.page.locator('.action-label', { hasText: new RegExp(`^${escapeRe(item)}$`) }) })
+      .first();
     await entry.hover();
     await entry.click();
     // A busy workbench can miss the click while the menu is still settling: then the entry, still
     // hovered and focused, takes Enter. (An entry that ran closes the menu, so this never runs twice.)
-    if (!(await menu.waitFor({ state: 'hidden', timeout: 5_000 }).then(() => true, () => false))) {
+    if (
+      !(await menu.waitFor({ state: 'hidden', timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       await entry.focus();
       await this.page.keyboard.press('Enter');
       await menu.waitFor({ state: 'hidden' });
@@ -255,7 +300,11 @@ export class Workbench {
   /** Explorer row of a workspace file (opens the Explorer first). */
   async explorerRow(name: string): Promise<Locator> {
     if (!/^explorer/i.test(await this.sideBarTitle())) await this.activityItem('Explorer').click();
-    const row = this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }) }).first();
+    const row = this.page
+      .locator('.explorer-folders-view .monaco-list-row', {
+        has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }),
+      })
+      .first();
     await row.waitFor({ state: 'visible' });
     return row;
   }
@@ -297,7 +346,10 @@ export class Workbench {
         await this.page.keyboard.press('Shift+End');
         if (await at(new RegExp(`^Ln ${line}, Col \\d+ \\(\\d+ selected\\)$`))) return;
       }
-      assert.ok(attempt < 3, `could not select line ${line} from column ${fromColumn}; the status bar says "${await status.innerText().catch(() => '?')}"`);
+      assert.ok(
+        attempt < 3,
+        `could not select line ${line} from column ${fromColumn}; the status bar says "${await status.innerText().catch(() => '?')}"`,
+      );
     }
   }
 
@@ -305,7 +357,10 @@ export class Workbench {
   async editorLines(): Promise<string[]> {
     const lines = this.page.locator('.editor-instance .monaco-editor .view-lines .view-line');
     const tops = await lines.evaluateAll((els) =>
-      els.map((e) => ({ top: parseFloat((e as unknown as { style: { top: string } }).style.top), text: (e.textContent ?? '').replace(/\u00a0/g, ' ') })),
+      els.map((e) => ({
+        top: parseFloat((e as unknown as { style: { top: string } }).style.top),
+        text: (e.textContent ?? '').replace(/\u00a0/g, ' '),
+      })),
     );
     return tops.sort((a, b) => a.top - b.top).map((l) => l.text);
   }

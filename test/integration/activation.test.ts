@@ -63,8 +63,12 @@ suite('activation @packaged', () => {
     const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as Manifest;
     const declared = new Set((manifest.contributes.commands ?? []).map((c) => c.command));
     const viewIds = [
-      ...Object.values(manifest.contributes.views ?? {}).flat().map((v) => v.id),
-      ...Object.values(manifest.contributes.viewsContainers ?? {}).flat().map((v) => v.id),
+      ...Object.values(manifest.contributes.views ?? {})
+        .flat()
+        .map((v) => v.id),
+      ...Object.values(manifest.contributes.viewsContainers ?? {})
+        .flat()
+        .map((v) => v.id),
     ];
     const generated = (c: string) => viewIds.some((id) => WORKBENCH_VIEW_COMMAND_SUFFIXES.some((s) => c === id + s));
     const ours = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('kmsEnvelope.'));

@@ -17,7 +17,11 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 for (const step of [['esbuild.mjs'], ['scripts/vscode/build-tests.mjs']]) {
-  const r = spawnSync(process.execPath, step.map((p) => join(root, p)), { stdio: 'inherit', cwd: root });
+  const r = spawnSync(
+    process.execPath,
+    step.map((p) => join(root, p)),
+    { stdio: 'inherit', cwd: root },
+  );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 

@@ -4,7 +4,19 @@
 import * as assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import * as vscode from 'vscode';
-import { addEmulatorProfiles, api, chooseMany, counters, findRow, node, render, say, scripted, setFaults, setSetting } from './extension-support';
+import {
+  addEmulatorProfiles,
+  api,
+  chooseMany,
+  counters,
+  findRow,
+  node,
+  render,
+  say,
+  scripted,
+  setFaults,
+  setSetting,
+} from './extension-support';
 
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -23,9 +35,18 @@ suite('extension: key tree', () => {
   test('with nothing configured the view is empty, so the welcome view (Add Profile, Use Local Keys) shows', async () => {
     const a = await api();
     const profiles = await a.credentials.listProfiles();
-    assert.deepEqual(profiles.map((p) => `${p.provider}/${p.name}`), [], 'the runner starts without profiles');
+    assert.deepEqual(
+      profiles.map((p) => `${p.provider}/${p.name}`),
+      [],
+      'the runner starts without profiles',
+    );
     assert.deepEqual(await a.getTreeSnapshot(), []);
-    const welcome = (vscode.extensions.getExtension('kms-envelope.kms-envelope')!.packageJSON.contributes.viewsWelcome as Array<{ view: string; contents: string }>)[0];
+    const welcome = (
+      vscode.extensions.getExtension('kms-envelope.kms-envelope')!.packageJSON.contributes.viewsWelcome as Array<{
+        view: string;
+        contents: string;
+      }>
+    )[0];
     assert.equal(welcome.view, 'kmsEnvelope.keys');
     assert.match(welcome.contents, /command:kmsEnvelope\.addProfile/);
     assert.match(welcome.contents, /command:kmsEnvelope\.useLocalKeys/);
@@ -65,7 +86,12 @@ suite('extension: key tree', () => {
     assert.deepEqual(vscode.workspace.getConfiguration('kmsEnvelope').get('regions'), { 'tencent/emu': ['ap-guangzhou', 'ap-shanghai'] });
     tree = await a.getTreeSnapshot();
     const text = render(tree);
-    for (const [prov, region] of [['Tencent Cloud KMS', 'ap-guangzhou'], ['Tencent Cloud KMS', 'ap-shanghai'], ['Alibaba Cloud KMS', 'cn-hangzhou'], ['Alibaba Cloud KMS', 'cn-shanghai']]) {
+    for (const [prov, region] of [
+      ['Tencent Cloud KMS', 'ap-guangzhou'],
+      ['Tencent Cloud KMS', 'ap-shanghai'],
+      ['Alibaba Cloud KMS', 'cn-hangzhou'],
+      ['Alibaba Cloud KMS', 'cn-shanghai'],
+    ]) {
       const r = findRow(tree, prov, 'emu', region);
       assert.ok(r, `${prov} ${region} missing:\n${text}`);
       assert.equal(r.collapsible, 'expanded');
@@ -86,7 +112,10 @@ suite('extension: key tree', () => {
     scripted(a).answer(chooseMany(['ap-guangzhou', 'ap-shanghai', 'ap-nanjing']));
     await vscode.commands.executeCommand('kmsEnvelope.chooseRegions', node(a, 'pf:tencent/emu'));
     const r = findRow(await a.getTreeSnapshot(), 'Tencent Cloud KMS', 'emu', 'ap-nanjing')!;
-    assert.deepEqual(r.children!.map((c) => [c.label, c.contextValue]), [['No keys', 'kms:empty']]);
+    assert.deepEqual(
+      r.children!.map((c) => [c.label, c.contextValue]),
+      [['No keys', 'kms:empty']],
+    );
   });
 
   test('long regions page with "Load more"', async () => {
@@ -100,7 +129,10 @@ suite('extension: key tree', () => {
     assert.equal(more.description, '2 of 3 loaded');
     await vscode.commands.executeCommand('kmsEnvelope.loadMore', node(a, more.id));
     r = findRow(await a.getTreeSnapshot(), 'Alibaba Cloud KMS', 'emu', 'cn-hangzhou')!;
-    assert.deepEqual(r.children!.map((c) => c.contextValue!.split('+')[0]), ['kms:key', 'kms:key', 'kms:key']);
+    assert.deepEqual(
+      r.children!.map((c) => c.contextValue!.split('+')[0]),
+      ['kms:key', 'kms:key', 'kms:key'],
+    );
     await setSetting('tree.pageSize', undefined);
   });
 
@@ -126,7 +158,10 @@ suite('extension: key tree', () => {
     const a = await api();
     const port = await closedPort();
     const x = JSON.parse(process.env.KMS_ENVELOPE_EMULATOR_EXPORTS!) as Record<string, string>;
-    await a.credentials.addProfile({ provider: 'tencent', name: 'dead', endpoint: `http://127.0.0.1:${port}`, regions: ['ap-guangzhou'] }, { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY });
+    await a.credentials.addProfile(
+      { provider: 'tencent', name: 'dead', endpoint: `http://127.0.0.1:${port}`, regions: ['ap-guangzhou'] },
+      { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY },
+    );
     try {
       const tree = await a.getTreeSnapshot();
       const r = findRow(tree, 'Tencent Cloud KMS', 'dead', 'ap-guangzhou')!;
@@ -146,7 +181,10 @@ suite('extension: key tree', () => {
     assert.equal(a.treeView.description, 'filter: disabled');
     const tree = await a.getTreeSnapshot();
     const gz = findRow(tree, 'Tencent Cloud KMS', 'emu', 'ap-guangzhou')!;
-    assert.deepEqual(gz.children!.map((c) => c.label), ['seed-disabled']);
+    assert.deepEqual(
+      gz.children!.map((c) => c.label),
+      ['seed-disabled'],
+    );
     assert.match(gz.description!, /^1 match · 3 keys$/);
     const local = findRow(tree, 'Local keys', 'This machine', 'local')!;
     assert.equal(local.children![0].label, 'No keys match "disabled"');
@@ -157,7 +195,8 @@ suite('extension: key tree', () => {
 
   test('refresh keeps row ids (expansion survives) and reveal finds a key row through its parents', async () => {
     const a = await api();
-    const ids = (t: Awaited<ReturnType<typeof a.getTreeSnapshot>>): string[] => t.flatMap((n) => [n.id, ...(n.children ? ids(n.children) : [])]);
+    const ids = (t: Awaited<ReturnType<typeof a.getTreeSnapshot>>): string[] =>
+      t.flatMap((n) => [n.id, ...(n.children ? ids(n.children) : [])]);
     const before = ids(await a.getTreeSnapshot());
     await vscode.commands.executeCommand('kmsEnvelope.refresh');
     const after = ids(await a.getTreeSnapshot());

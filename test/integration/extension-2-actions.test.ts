@@ -21,7 +21,11 @@ suite('extension: key actions', () => {
 
   const keyRow = async (provider: string, region: string, label: string) => {
     const a = await api();
-    const names: Record<string, [string, string]> = { local: ['Local keys', 'This machine'], tencent: ['Tencent Cloud KMS', 'emu'], alibaba: ['Alibaba Cloud KMS', 'emu'] };
+    const names: Record<string, [string, string]> = {
+      local: ['Local keys', 'This machine'],
+      tencent: ['Tencent Cloud KMS', 'emu'],
+      alibaba: ['Alibaba Cloud KMS', 'emu'],
+    };
     const tree = await a.getTreeSnapshot({ expandCollapsed: provider === 'tencent' });
     const row = findRow(tree, ...names[provider], region, label);
     assert.ok(row, `no row ${label} in ${provider} ${region}:\n${render(tree)}`);
@@ -30,7 +34,8 @@ suite('extension: key actions', () => {
 
   const rowById = async (id: string) => {
     const a = await api();
-    const all = (t: Awaited<ReturnType<typeof a.getTreeSnapshot>>): Awaited<ReturnType<typeof a.getTreeSnapshot>> => t.flatMap((n) => [n, ...(n.children ? all(n.children) : [])]);
+    const all = (t: Awaited<ReturnType<typeof a.getTreeSnapshot>>): Awaited<ReturnType<typeof a.getTreeSnapshot>> =>
+      t.flatMap((n) => [n, ...(n.children ? all(n.children) : [])]);
     const row = all(await a.getTreeSnapshot({ expandCollapsed: true })).find((n) => n.id === id);
     assert.ok(row, `no row ${id}`);
     return row;
@@ -46,7 +51,10 @@ suite('extension: key actions', () => {
       const profile = provider === 'local' ? 'default' : 'emu';
       const alias = `act-${provider}-${Date.now().toString(36)}`;
       const p = scripted(a).answer(say(alias), say('created by the actions suite'));
-      const meta = (await vscode.commands.executeCommand('kmsEnvelope.createKey', node(a, `r:${provider}/${profile}/${region}`))) as KeyMetadata;
+      const meta = (await vscode.commands.executeCommand(
+        'kmsEnvelope.createKey',
+        node(a, `r:${provider}/${profile}/${region}`),
+      )) as KeyMetadata;
       assert.ok(meta?.keyId, `createKey returned ${JSON.stringify(meta)}; last error: ${String(a.testing!.lastError()?.error)}`);
       assert.equal(p.pending, 0);
       const id = `k:${provider}/${profile}/${region}/${meta.keyId}`;
@@ -82,7 +90,10 @@ suite('extension: key actions', () => {
       const declined = scripted(a).answer(say(String(w.min)), no);
       await vscode.commands.executeCommand('kmsEnvelope.scheduleDeletion', node(a, id));
       const modal = declined.asked.find((q) => q.kind === 'confirm')!;
-      assert.ok(modal.message!.includes(provider === 'alibaba' ? alias : alias2) && modal.message!.includes(meta.keyId), `the modal names the key: ${modal.message}`);
+      assert.ok(
+        modal.message!.includes(provider === 'alibaba' ? alias : alias2) && modal.message!.includes(meta.keyId),
+        `the modal names the key: ${modal.message}`,
+      );
       assert.match(modal.detail!, new RegExp(`After ${w.min} days`));
       assert.match((await rowById(id)).contextValue!, /^kms:key\+disabled\+/);
       // Out-of-window periods are refused by the input box itself.
@@ -148,7 +159,12 @@ suite('extension: key actions', () => {
     scripted(a).answer(say(undefined));
     await vscode.commands.executeCommand('kmsEnvelope.createKey', node(a, 'r:local/default/local'));
     assert.equal(a.testing!.lastError(), undefined, 'dismissing the alias box is a cancellation');
-    await vscode.commands.executeCommand('kmsEnvelope.enableKey', { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: 'no-such-key-id' });
+    await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
+      provider: 'tencent',
+      profile: 'emu',
+      region: 'ap-guangzhou',
+      keyId: 'no-such-key-id',
+    });
     const e = a.testing!.lastError()!;
     assert.equal(e.command, 'kmsEnvelope.enableKey');
     const err = e.error as { kind?: string; details?: { keyId?: string; region?: string } };

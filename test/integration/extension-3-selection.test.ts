@@ -8,7 +8,7 @@ import { ARMOR_PREFIX } from '../../src/core/envelope/armor';
 import { closeAllEditors, openTempFile, waitFor } from './helpers';
 import { addEmulatorProfiles, api, choose, counters, scripted, setFaults, setSetting } from './extension-support';
 
-const YAML = ['db:', '  password: hunter2-secret', '  user: "app"', '  token: \'tok-123\'', 'done: true', ''].join('\n');
+const YAML = ['db:', '  password: hunter2-secret', '  user: "app"', "  token: 'tok-123'", 'done: true', ''].join('\n');
 
 function rangeOf(doc: vscode.TextDocument, text: string): vscode.Selection {
   const i = doc.getText().indexOf(text);
@@ -53,7 +53,11 @@ suite('extension: selections', () => {
 
     // Cursors (empty selections) on two of the blobs, a selection around the third.
     const blobStart = (line: number) => new vscode.Position(line, lines[line].indexOf(ARMOR_PREFIX) + 5);
-    editor!.selections = [new vscode.Selection(blobStart(1), blobStart(1)), new vscode.Selection(blobStart(2), blobStart(2)), new vscode.Selection(new vscode.Position(3, 0), new vscode.Position(3, lines[3].length))];
+    editor!.selections = [
+      new vscode.Selection(blobStart(1), blobStart(1)),
+      new vscode.Selection(blobStart(2), blobStart(2)),
+      new vscode.Selection(new vscode.Position(3, 0), new vscode.Position(3, lines[3].length)),
+    ];
     const m = await vscode.commands.executeCommand('kmsEnvelope.unsealSelection');
     assert.equal(m, 3, String(a.testing!.lastError()?.error));
     assert.equal(document.getText(), YAML);
@@ -79,7 +83,10 @@ suite('extension: selections', () => {
       await vscode.commands.executeCommand('kmsEnvelope.sealSelection');
       assert.equal(p.pending, 0);
       const items = p.asked[0].items!;
-      assert.ok(items.some((l) => l.includes('seed-enabled')), items.join(' | '));
+      assert.ok(
+        items.some((l) => l.includes('seed-enabled')),
+        items.join(' | '),
+      );
       assert.ok(!items.some((l) => l.includes('seed-disabled')), 'only enabled keys are offered');
       const blob = document.getText().trim().slice(2);
       const info = await a.envelope.unsealText(blob);
@@ -99,10 +106,18 @@ suite('extension: selections', () => {
   test('hover on an armored blob shows provider, region, key id and context with no KMS call', async () => {
     const a = await api();
     await setSetting('encryptionContext', { team: 'blue' });
-    const armored = await a.envelope.sealText('hover me', [{ provider: 'tencent', region: 'ap-guangzhou', key: 'seed-enabled', profile: 'emu' }], { team: 'blue' });
+    const armored = await a.envelope.sealText(
+      'hover me',
+      [{ provider: 'tencent', region: 'ap-guangzhou', key: 'seed-enabled', profile: 'emu' }],
+      { team: 'blue' },
+    );
     const { document } = await openTempFile(`secret: ${armored}\n`, { name: 'hover.yaml' });
     const before = (await counters()).total ?? 0;
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, new vscode.Position(0, 20));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      document.uri,
+      new vscode.Position(0, 20),
+    );
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /Tencent Cloud KMS/);
     assert.match(text, /ap\\-guangzhou|ap-guangzhou/);
@@ -113,7 +128,11 @@ suite('extension: selections', () => {
   test('Copy Unsealed puts the value on the clipboard and clears it after the timeout, only if unchanged', async () => {
     const a = await api();
     await setSetting('clipboardTimeoutSeconds', 1);
-    const armored = await a.envelope.sealText('clip-value-1', [{ provider: 'local', region: 'local', key: localKeyref.split(':')[2] }], undefined);
+    const armored = await a.envelope.sealText(
+      'clip-value-1',
+      [{ provider: 'local', region: 'local', key: localKeyref.split(':')[2] }],
+      undefined,
+    );
     const { editor } = await openTempFile(`x=${armored}\n`);
     editor!.selection = new vscode.Selection(new vscode.Position(0, 8), new vscode.Position(0, 8));
     await vscode.commands.executeCommand('kmsEnvelope.copyUnsealed');
@@ -132,7 +151,12 @@ suite('extension: selections', () => {
     await setFaults({ 'tencent:GenerateDataKey': { latencyMs: 4000 } });
     const { editor, document } = await openTempFile('slow=value\n');
     editor!.selection = rangeOf(document, 'value');
-    const run = vscode.commands.executeCommand('kmsEnvelope.sealWithKey', { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: 'seed-enabled' });
+    const run = vscode.commands.executeCommand('kmsEnvelope.sealWithKey', {
+      provider: 'tencent',
+      profile: 'emu',
+      region: 'ap-guangzhou',
+      keyId: 'seed-enabled',
+    });
     await waitFor(() => a.testing!.activeOperations() > 0, { message: 'the seal to start' });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(a.testing!.cancelAll(), 1);
@@ -149,7 +173,12 @@ suite('extension: selections', () => {
     a.testing!.clearLastError();
     const { editor, document } = await openTempFile('k=v\n');
     editor!.selection = rangeOf(document, 'v');
-    await vscode.commands.executeCommand('kmsEnvelope.sealWithKey', { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: 'seed-disabled' });
+    await vscode.commands.executeCommand('kmsEnvelope.sealWithKey', {
+      provider: 'tencent',
+      profile: 'emu',
+      region: 'ap-guangzhou',
+      keyId: 'seed-disabled',
+    });
     const e = a.testing!.lastError()!;
     assert.ok(e, 'expected an error');
     const err = e.error as Error & { kind?: string; details?: { providerCode?: string } };
@@ -160,10 +189,24 @@ suite('extension: selections', () => {
     const d = (e.error as { details: { provider?: string; profile?: string; region?: string; keyId?: string } }).details;
     assert.ok(d.provider && d.region && d.keyId, `the error names provider, region and key: ${JSON.stringify(d)}`);
     a.testing!.clearLastError();
-    assert.equal(await vscode.commands.executeCommand('kmsEnvelope.enableKey', { provider: d.provider, profile: d.profile, region: d.region, keyId: d.keyId }), true, String(a.testing!.lastError()?.error));
+    assert.equal(
+      await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
+        provider: d.provider,
+        profile: d.profile,
+        region: d.region,
+        keyId: d.keyId,
+      }),
+      true,
+      String(a.testing!.lastError()?.error),
+    );
     try {
       editor!.selection = rangeOf(document, 'v');
-      await vscode.commands.executeCommand('kmsEnvelope.sealWithKey', { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: 'seed-disabled' });
+      await vscode.commands.executeCommand('kmsEnvelope.sealWithKey', {
+        provider: 'tencent',
+        profile: 'emu',
+        region: 'ap-guangzhou',
+        keyId: 'seed-disabled',
+      });
       assert.match(document.getText(), new RegExp(`^k=${ARMOR_PREFIX}`), String(a.testing!.lastError()?.error));
     } finally {
       const p = await a.keys.getProvider({ provider: 'tencent', profile: 'emu' });

@@ -9,7 +9,18 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { inspect } from '../../src/core/envelope/index';
 import { closeAllEditors, makeTempDir, waitFor } from './helpers';
-import { addEmulatorProfiles, api, choose, filesContaining, no, plaintextSearchRoots, say, scripted, setSetting, yes } from './extension-support';
+import {
+  addEmulatorProfiles,
+  api,
+  choose,
+  filesContaining,
+  no,
+  plaintextSearchRoots,
+  say,
+  scripted,
+  setSetting,
+  yes,
+} from './extension-support';
 
 suite('extension: files', () => {
   let localKeyId: string;
@@ -82,10 +93,17 @@ suite('extension: files', () => {
     scripted(a).answer(say('Delete Original'));
     await vscode.commands.executeCommand('kmsEnvelope.sealFile', vscode.Uri.file(file));
     const sealedPath = file + '.sealed';
-    scripted(a).answer(choose((l) => l.includes('Add a recipient')), choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('ap-guangzhou')));
+    scripted(a).answer(
+      choose((l) => l.includes('Add a recipient')),
+      choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('ap-guangzhou')),
+    );
     await vscode.commands.executeCommand('kmsEnvelope.rewrapFile', vscode.Uri.file(sealedPath));
     const before = await inspect(readFileSync(sealedPath));
-    assert.deepEqual(before.recipients.map((r) => r.provider), ['local', 'tencent'], String(a.testing!.lastError()?.error));
+    assert.deepEqual(
+      before.recipients.map((r) => r.provider),
+      ['local', 'tencent'],
+      String(a.testing!.lastError()?.error),
+    );
 
     const vuri = await vscode.commands.executeCommand<vscode.Uri>('kmsEnvelope.openSealedFile', vscode.Uri.file(sealedPath));
     assert.equal(vuri.scheme, 'kms-sealed');
@@ -104,7 +122,10 @@ suite('extension: files', () => {
     assert.equal(await editor.document.save(), true, String(a.testing!.lastError()?.error));
     await waitFor(() => !editor.document.isDirty, { message: 'the save' });
     const after = await inspect(readFileSync(sealedPath));
-    assert.deepEqual(after.recipients.map((r) => `${r.provider}:${r.region}:${r.keyId}`), before.recipients.map((r) => `${r.provider}:${r.region}:${r.keyId}`));
+    assert.deepEqual(
+      after.recipients.map((r) => `${r.provider}:${r.region}:${r.keyId}`),
+      before.recipients.map((r) => `${r.provider}:${r.region}:${r.keyId}`),
+    );
     assert.deepEqual(after.context, { purpose: 'files-suite' });
     assert.notEqual(after.messageId, before.messageId);
     const opened = await a.envelope.unsealBytes(readFileSync(sealedPath));
@@ -125,10 +146,13 @@ suite('extension: files', () => {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
     const editor = await vscode.window.showTextDocument(doc);
     await editor.edit((eb) => eb.insert(new vscode.Position(0, 0), marker));
-    const hits = await waitFor(async () => {
-      const h = await filesContaining(marker, plaintextSearchRoots());
-      return h.length ? h : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 1000, message: 'the backup of a dirty plain editor' });
+    const hits = await waitFor(
+      async () => {
+        const h = await filesContaining(marker, plaintextSearchRoots());
+        return h.length ? h : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 1000, message: 'the backup of a dirty plain editor' },
+    );
     writeFileSync(join(plaintextSearchRoots()[0], 'control-hits.txt'), hits.join('\n'));
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
@@ -141,10 +165,16 @@ suite('extension: files', () => {
     scripted(a).answer(say('Keep'));
     await vscode.commands.executeCommand('kmsEnvelope.sealFile', vscode.Uri.file(file));
     const sealed = vscode.Uri.file(file + '.sealed');
-    scripted(a).answer(choose((l) => l.includes('Re-seal to another key')), choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-shanghai')));
+    scripted(a).answer(
+      choose((l) => l.includes('Re-seal to another key')),
+      choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-shanghai')),
+    );
     await vscode.commands.executeCommand('kmsEnvelope.rewrapFile', sealed);
     const info = await inspect(readFileSync(sealed.fsPath));
-    assert.deepEqual(info.recipients.map((r) => `${r.provider}:${r.region}`), ['alibaba:cn-shanghai']);
+    assert.deepEqual(
+      info.recipients.map((r) => `${r.provider}:${r.region}`),
+      ['alibaba:cn-shanghai'],
+    );
     assert.deepEqual(info.context, { purpose: 'files-suite' });
     assert.equal((await a.envelope.unsealBytes(readFileSync(sealed.fsPath))).plaintext.toString(), 'rewrap me\n');
 
@@ -159,13 +189,19 @@ suite('extension: files', () => {
     const a = await api();
     const dir = makeTempDir('armored-');
     const file = join(dir, 'notes.txt.sealed');
-    writeFileSync(file, (await a.envelope.sealText('armored body\n', [{ provider: 'local', region: 'local', key: localKeyId }], { kind: 'armored' })) + '\n');
+    writeFileSync(
+      file,
+      (await a.envelope.sealText('armored body\n', [{ provider: 'local', region: 'local', key: localKeyId }], { kind: 'armored' })) + '\n',
+    );
     const p = scripted(a).answer(say('Open Decrypted'));
     await vscode.window.showTextDocument(vscode.Uri.file(file));
-    const editor = await waitFor(() => {
-      const e = vscode.window.activeTextEditor;
-      return e?.document.uri.scheme === 'kms-sealed' ? e : undefined;
-    }, { message: 'the decrypted editor' });
+    const editor = await waitFor(
+      () => {
+        const e = vscode.window.activeTextEditor;
+        return e?.document.uri.scheme === 'kms-sealed' ? e : undefined;
+      },
+      { message: 'the decrypted editor' },
+    );
     assert.match(p.asked[0].message!, /notes\.txt\.sealed is sealed\. Open it decrypted/);
     assert.equal(editor.document.getText(), 'armored body\n');
     await editor.edit((eb) => eb.insert(new vscode.Position(1, 0), 'more\n'));
@@ -191,12 +227,18 @@ suite('extension: files', () => {
     await vscode.commands.executeCommand('kmsEnvelope.openSealedFile', vscode.Uri.file(sealed));
     const editor = vscode.window.activeTextEditor!;
     assert.equal(editor.document.getText(), 'v1\n');
-    scripted(a).answer(choose((l) => l.includes('Add a recipient')), choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-hangzhou')));
+    scripted(a).answer(
+      choose((l) => l.includes('Add a recipient')),
+      choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-hangzhou')),
+    );
     await vscode.commands.executeCommand('kmsEnvelope.rewrapFile', vscode.Uri.file(sealed));
     await editor.edit((eb) => eb.insert(new vscode.Position(1, 0), 'v2\n'));
     assert.equal(await editor.document.save(), true, String(a.testing!.lastError()?.error));
     const info = await inspect(readFileSync(sealed));
-    assert.deepEqual(info.recipients.map((r) => r.provider), ['local', 'alibaba']);
+    assert.deepEqual(
+      info.recipients.map((r) => r.provider),
+      ['local', 'alibaba'],
+    );
     assert.equal((await a.envelope.unsealBytes(readFileSync(sealed))).plaintext.toString(), 'v1\nv2\n');
   });
 

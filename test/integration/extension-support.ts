@@ -18,7 +18,17 @@ export async function api(): Promise<KmsEnvelopeApi> {
   return a;
 }
 
-export type Answer = (kind: 'input' | 'pick' | 'pickMany' | 'confirm' | 'offer', question: { title?: string; message?: string; detail?: string; items?: readonly vscode.QuickPickItem[]; actions?: string[]; options?: unknown }) => unknown;
+export type Answer = (
+  kind: 'input' | 'pick' | 'pickMany' | 'confirm' | 'offer',
+  question: {
+    title?: string;
+    message?: string;
+    detail?: string;
+    items?: readonly vscode.QuickPickItem[];
+    actions?: string[];
+    options?: unknown;
+  },
+) => unknown;
 
 /** Prompts answered from a queue; an unexpected question fails the test that caused it. */
 export class ScriptedPrompts implements Prompts {
@@ -46,7 +56,10 @@ export class ScriptedPrompts implements Prompts {
     const v = this.next('input', { title: opts.title ?? opts.prompt, options: opts }) as string | undefined;
     if (v !== undefined && opts.validateInput) {
       const problem = await opts.validateInput(v);
-      if (problem) throw new Error(`scripted input "${v}" rejected by the input box's validation: ${typeof problem === 'string' ? problem : problem.message}`);
+      if (problem)
+        throw new Error(
+          `scripted input "${v}" rejected by the input box's validation: ${typeof problem === 'string' ? problem : problem.message}`,
+        );
     }
     return v;
   }
@@ -67,7 +80,10 @@ export class ScriptedPrompts implements Prompts {
 }
 
 /** Answer helpers. */
-export const say = (v: string | undefined): Answer => () => v;
+export const say =
+  (v: string | undefined): Answer =>
+  () =>
+    v;
 export const yes: Answer = () => true;
 export const no: Answer = () => false;
 export const choose =
@@ -94,10 +110,16 @@ export async function addEmulatorProfiles(a: KmsEnvelopeApi): Promise<string> {
   const x = em.exports;
   const existing = await a.credentials.listProfiles();
   if (!existing.some((p) => p.provider === 'tencent' && p.name === 'emu')) {
-    await a.credentials.addProfile({ provider: 'tencent', name: 'emu', endpoint: em.url }, { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY });
+    await a.credentials.addProfile(
+      { provider: 'tencent', name: 'emu', endpoint: em.url },
+      { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY },
+    );
   }
   if (!existing.some((p) => p.provider === 'alibaba' && p.name === 'emu')) {
-    await a.credentials.addProfile({ provider: 'alibaba', name: 'emu', endpoint: em.url, regions: ['cn-hangzhou', 'cn-shanghai'] }, { accessKeyId: x.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: x.ALIBABA_CLOUD_ACCESS_KEY_SECRET });
+    await a.credentials.addProfile(
+      { provider: 'alibaba', name: 'emu', endpoint: em.url, regions: ['cn-hangzhou', 'cn-shanghai'] },
+      { accessKeyId: x.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: x.ALIBABA_CLOUD_ACCESS_KEY_SECRET },
+    );
   }
   return em.url;
 }
@@ -105,7 +127,11 @@ export async function addEmulatorProfiles(a: KmsEnvelopeApi): Promise<string> {
 /** The emulator's admin API (loopback only). */
 export async function setFaults(faults: Record<string, unknown>): Promise<void> {
   const em = requireEmulator();
-  const r = await fetch(`${em.url}/__admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  const r = await fetch(`${em.url}/__admin/faults`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
   assert.equal(r.status, 200, `setting faults: ${await r.text()}`);
 }
 
@@ -131,7 +157,12 @@ export function findRow(tree: TreeSnapshotNode[], ...labels: string[]): TreeSnap
 }
 
 export function render(tree: TreeSnapshotNode[], depth = 0): string {
-  return tree.map((n) => `${'  '.repeat(depth)}${n.label}${n.description ? ` [${n.description}]` : ''} <${n.contextValue}>\n${n.children ? render(n.children, depth + 1) : ''}`).join('');
+  return tree
+    .map(
+      (n) =>
+        `${'  '.repeat(depth)}${n.label}${n.description ? ` [${n.description}]` : ''} <${n.contextValue}>\n${n.children ? render(n.children, depth + 1) : ''}`,
+    )
+    .join('');
 }
 
 /** The model node (what commands receive from the view) for a row id. */

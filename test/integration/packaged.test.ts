@@ -16,18 +16,24 @@ suite('packaged build: seal and unseal a selection with a local key @packaged', 
   suiteSetup(async () => {
     await activateExtension();
     // The key is created with the CLI of this checkout, into the same config dir and keychain the host uses.
-    const r = spawnSync(process.execPath, [join(testEnv.repoRoot, 'dist', 'cli.js'), 'keys', 'create', '--provider', 'local', '--alias', alias], {
-      env: { ...process.env, KMS_ENVELOPE_CONFIG_DIR: testEnv.configDir },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(testEnv.repoRoot, 'dist', 'cli.js'), 'keys', 'create', '--provider', 'local', '--alias', alias],
+      {
+        env: { ...process.env, KMS_ENVELOPE_CONFIG_DIR: testEnv.configDir },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     assert.equal(r.status, 0, `kms-envelope keys create failed: ${r.stderr}`);
     const cfg = vscode.workspace.getConfiguration('kmsEnvelope');
     previousDefault = cfg.get<string>('defaultKey');
     await cfg.update('defaultKey', `local:local:${alias}`, vscode.ConfigurationTarget.Global);
   });
   suiteTeardown(async () => {
-    await vscode.workspace.getConfiguration('kmsEnvelope').update('defaultKey', previousDefault || undefined, vscode.ConfigurationTarget.Global);
+    await vscode.workspace
+      .getConfiguration('kmsEnvelope')
+      .update('defaultKey', previousDefault || undefined, vscode.ConfigurationTarget.Global);
     await closeAllEditors();
   });
 
@@ -50,6 +56,9 @@ suite('packaged build: seal and unseal a selection with a local key @packaged', 
 
     editor.selection = new vscode.Selection(start, document.lineAt(1).range.end);
     await vscode.commands.executeCommand('kmsEnvelope.unsealSelection');
-    await waitFor(() => document.lineAt(1).text === `password=${secret}`, { timeoutMs: 20_000, message: `the value unsealed from ${sealed.slice(0, 40)}…` });
+    await waitFor(() => document.lineAt(1).text === `password=${secret}`, {
+      timeoutMs: 20_000,
+      message: `the value unsealed from ${sealed.slice(0, 40)}…`,
+    });
   });
 });

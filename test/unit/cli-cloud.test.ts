@@ -35,7 +35,11 @@ describe('kms-envelope CLI (built) against the KMS emulator', () => {
   // Async spawn: the emulator answers from this process's event loop.
   const run = (args: string[], e: NodeJS.ProcessEnv = env): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, ...args, ...(args[0] === 'inspect' ? [] : ['--endpoint', em.url])], { cwd: tmp, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [cli, ...args, ...(args[0] === 'inspect' ? [] : ['--endpoint', em.url])], {
+        cwd: tmp,
+        env: e,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -73,7 +77,10 @@ describe('kms-envelope CLI (built) against the KMS emulator', () => {
     const table = (await ok(['keys', 'list', '--provider', 'tencent'])).stdout;
     assert.match(table, /^REGION +KEY ID +ALIAS +STATE/m);
     assert.match(table, /^ap-guangzhou +\S+ +seed-enabled +Enabled/m);
-    const keys = JSON.parse((await ok(['keys', 'list', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--json'])).stdout) as Array<{ region: string; state: string }>;
+    const keys = JSON.parse((await ok(['keys', 'list', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--json'])).stdout) as Array<{
+      region: string;
+      state: string;
+    }>;
     assert.ok(keys.length >= 3);
     assert.ok(keys.every((k) => k.region === 'cn-hangzhou'));
     assert.deepEqual(new Set(keys.map((k) => k.state)), new Set(['Enabled', 'Disabled', 'PendingDeletion']));
@@ -83,15 +90,30 @@ describe('kms-envelope CLI (built) against the KMS emulator', () => {
   });
 
   it('seal to a Tencent and an Alibaba key at once; either alone opens it; disabled keys → exit 3 naming key and region', async () => {
-    const t = JSON.parse((await ok(['keys', 'create', '--provider', 'tencent', '--region', 'ap-guangzhou', '--alias', 'cli-t', '--json'])).stdout) as { keyId: string };
-    const a = JSON.parse((await ok(['keys', 'create', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--alias', 'cli-a', '--json'])).stdout) as { keyId: string };
+    const t = JSON.parse(
+      (await ok(['keys', 'create', '--provider', 'tencent', '--region', 'ap-guangzhou', '--alias', 'cli-t', '--json'])).stdout,
+    ) as { keyId: string };
+    const a = JSON.parse(
+      (await ok(['keys', 'create', '--provider', 'alibaba', '--region', 'cn-hangzhou', '--alias', 'cli-a', '--json'])).stdout,
+    ) as { keyId: string };
     writeFileSync(path.join(tmp, 'both.txt'), 'two clouds');
     em.resetCounters();
-    await ok(['seal', 'both.txt', '--key', 'tencent:ap-guangzhou:cli-t', '--key', `alibaba:cn-hangzhou:${a.keyId}`, '--context', 'app=cli']);
+    await ok([
+      'seal',
+      'both.txt',
+      '--key',
+      'tencent:ap-guangzhou:cli-t',
+      '--key',
+      `alibaba:cn-hangzhou:${a.keyId}`,
+      '--context',
+      'app=cli',
+    ]);
     const c = em.counters();
     assert.equal(c['tencent:GenerateDataKey'], 1, JSON.stringify(c));
     assert.equal(c['alibaba:Encrypt'], 1, JSON.stringify(c));
-    const info = JSON.parse((await ok(['inspect', 'both.txt.sealed', '--json'])).stdout) as { recipients: Array<{ provider: string; region: string; keyId: string }> };
+    const info = JSON.parse((await ok(['inspect', 'both.txt.sealed', '--json'])).stdout) as {
+      recipients: Array<{ provider: string; region: string; keyId: string }>;
+    };
     assert.deepEqual(
       info.recipients.map((r) => `${r.provider}:${r.region}:${r.keyId}`),
       [`tencent:ap-guangzhou:${t.keyId}`, `alibaba:cn-hangzhou:${a.keyId}`],
@@ -116,7 +138,10 @@ describe('kms-envelope CLI (built) against the KMS emulator', () => {
 
   it('a wrong secret → exit 4 with a credentials hint; no output file', async () => {
     writeFileSync(path.join(tmp, 'w.txt'), 'w');
-    const r = await run(['seal', 'w.txt', '-o', 'w.sealed', '--key', 'tencent:ap-guangzhou:seed-enabled'], { ...env, TENCENTCLOUD_SECRET_KEY: 'wrong-secret-key-000000000000000' });
+    const r = await run(['seal', 'w.txt', '-o', 'w.sealed', '--key', 'tencent:ap-guangzhou:seed-enabled'], {
+      ...env,
+      TENCENTCLOUD_SECRET_KEY: 'wrong-secret-key-000000000000000',
+    });
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /^kms-envelope: .*\n {2}→ /);
     assert.ok(!r.stderr.includes('wrong-secret-key'), 'the secret is never echoed');

@@ -50,7 +50,9 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     tmp = mkdtempSync(path.join(os.tmpdir(), 'kms-cli-'));
     env = { ...process.env, KMS_ENVELOPE_CONFIG_DIR: path.join(tmp, 'cfg') };
     delete env.KMS_ENVELOPE_KEY_FILE_DIR;
-    const created = JSON.parse(ok(['keys', 'create', '--provider', 'local', '--alias', 'team-key', '--description', 'CLI tests', '--json']).stdout.toString());
+    const created = JSON.parse(
+      ok(['keys', 'create', '--provider', 'local', '--alias', 'team-key', '--description', 'CLI tests', '--json']).stdout.toString(),
+    );
     keyId = created.keyId;
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -58,7 +60,8 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
   it('--version, --help of every command, unknown command', () => {
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
     assert.equal(ok(['--version']).stdout.toString(), `kms-envelope ${pkg.version}\n`);
-    for (const c of ['seal', 'unseal', 'inspect', 'keys']) assert.match(ok([c, '--help']).stdout.toString(), new RegExp(`Usage: kms-envelope ${c}`));
+    for (const c of ['seal', 'unseal', 'inspect', 'keys'])
+      assert.match(ok([c, '--help']).stdout.toString(), new RegExp(`Usage: kms-envelope ${c}`));
     assert.match(ok(['--help']).stdout.toString(), /keyref/);
     const r = run(['frobnicate']);
     assert.equal(r.code, 1);
@@ -66,7 +69,11 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
   });
 
   it('seal → inspect → unseal is byte-identical for 0 B, 1 KiB and 3 MiB (multi-frame)', () => {
-    for (const [name, size] of [['empty.bin', 0], ['one-k.bin', 1024], ['three-m.bin', 3 * 1024 * 1024 + 17]] as const) {
+    for (const [name, size] of [
+      ['empty.bin', 0],
+      ['one-k.bin', 1024],
+      ['three-m.bin', 3 * 1024 * 1024 + 17],
+    ] as const) {
       const data = randomBytes(size);
       writeFileSync(f(name), data);
       ok(['seal', name, '--key', 'local:local:team-key', '--context', 'purpose=test', '--context', 'file=' + name]);
@@ -76,7 +83,10 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
       const info = JSON.parse(ok(['inspect', `${name}.sealed`, '--json']).stdout.toString());
       assert.equal(info.suiteId, 0x0478);
       assert.deepEqual(info.context, { purpose: 'test', file: name });
-      assert.deepEqual(info.recipients.map((r: { provider: string; region: string; keyId: string }) => `${r.provider}:${r.region}:${r.keyId}`), [`local:local:${keyId}`]);
+      assert.deepEqual(
+        info.recipients.map((r: { provider: string; region: string; keyId: string }) => `${r.provider}:${r.region}:${r.keyId}`),
+        [`local:local:${keyId}`],
+      );
       rmSync(f(name));
       ok(['unseal', `${name}.sealed`]);
       assert.ok(readFileSync(f(name)).equals(data), `${name} round trip`);
@@ -230,14 +240,23 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     const k = JSON.parse(ok(['keys', 'create', '--alias', 'k-json', '--description', 'first', '--json']).stdout.toString());
     assert.match(k.keyId, /^local-/);
     assert.equal(k.state, 'Enabled');
-    const list = JSON.parse(ok(['keys', 'list', '--provider', 'local', '--json']).stdout.toString()) as Array<{ keyId: string; alias?: string }>;
+    const list = JSON.parse(ok(['keys', 'list', '--provider', 'local', '--json']).stdout.toString()) as Array<{
+      keyId: string;
+      alias?: string;
+    }>;
     assert.ok(list.some((x) => x.keyId === k.keyId && x.alias === 'k-json'));
     const table = ok(['keys', 'list']).stdout.toString();
     assert.match(table, /^KEY ID +ALIAS +STATE +CREATED +DESCRIPTION$/m);
     assert.match(table, new RegExp(`^${k.keyId} +k-json +Enabled `, 'm'));
     assert.match(table, /Key material: the OS keychain/);
-    assert.equal(JSON.parse(ok(['keys', 'alias', '--key', 'k-json', '--alias', 'k-renamed', '--json']).stdout.toString()).alias, 'k-renamed');
-    assert.equal(JSON.parse(ok(['keys', 'description', '--key', 'k-renamed', '--description', 'second', '--json']).stdout.toString()).description, 'second');
+    assert.equal(
+      JSON.parse(ok(['keys', 'alias', '--key', 'k-json', '--alias', 'k-renamed', '--json']).stdout.toString()).alias,
+      'k-renamed',
+    );
+    assert.equal(
+      JSON.parse(ok(['keys', 'description', '--key', 'k-renamed', '--description', 'second', '--json']).stdout.toString()).description,
+      'second',
+    );
     const taken = run(['keys', 'alias', '--key', 'k-renamed', '--alias', 'team-key']);
     assert.equal(taken.code, 3);
     assert.match(taken.stderr, /alias "team-key" is already used/);
@@ -273,7 +292,9 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     const before = run(['unseal', 'shared.txt.sealed', '-o', 'shared.b'], { env: machineB });
     assert.equal(before.code, 3, before.stderr);
     assert.ok(!existsSync(f('shared.b')));
-    const imp = JSON.parse(ok(['keys', 'import', '--in', '-', '--json'], { input: readFileSync(f('team-key.json')), env: machineB }).stdout.toString());
+    const imp = JSON.parse(
+      ok(['keys', 'import', '--in', '-', '--json'], { input: readFileSync(f('team-key.json')), env: machineB }).stdout.toString(),
+    );
     assert.equal(imp.keyId, keyId);
     assert.equal(imp.alias, 'team-key');
     ok(['unseal', 'shared.txt.sealed', '-o', 'shared.b'], { env: machineB });
@@ -304,7 +325,11 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
   });
 
   it('no keychain reachable → exit 4 with the key-file opt-in as next step, fast', () => {
-    const noBus: NodeJS.ProcessEnv = { ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', KMS_ENVELOPE_CONFIG_DIR: path.join(tmp, 'cfg-nobus') };
+    const noBus: NodeJS.ProcessEnv = {
+      ...env,
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent',
+      KMS_ENVELOPE_CONFIG_DIR: path.join(tmp, 'cfg-nobus'),
+    };
     delete noBus.DISPLAY;
     const t0 = Date.now();
     const r = run(['keys', 'create', '--alias', 'x'], { env: noBus });
@@ -313,13 +338,22 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     assert.match(r.stderr, /→ .*KMS_ENVELOPE_KEY_FILE_DIR/);
     assert.ok(Date.now() - t0 < 15_000);
     writeFileSync(f('nb.txt'), 'x');
-    assert.equal(run(['seal', 'nb.txt', '--key', 'local:local:team-key', '-o', 'nb.sealed'], { env: { ...noBus, KMS_ENVELOPE_CONFIG_DIR: env.KMS_ENVELOPE_CONFIG_DIR } }).code, 4);
+    assert.equal(
+      run(['seal', 'nb.txt', '--key', 'local:local:team-key', '-o', 'nb.sealed'], {
+        env: { ...noBus, KMS_ENVELOPE_CONFIG_DIR: env.KMS_ENVELOPE_CONFIG_DIR },
+      }).code,
+      4,
+    );
     assert.ok(!existsSync(f('nb.sealed')));
   });
 
   it('Ctrl-C during a seal: exit 130, no output and no temp file', async () => {
     mkdirSync(f('sig'), { recursive: true });
-    const child = spawn(process.execPath, [cli, 'seal', '-', '-o', path.join('sig', 'out.sealed'), '--key', 'local:local:team-key'], { cwd: tmp, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'seal', '-', '-o', path.join('sig', 'out.sealed'), '--key', 'local:local:team-key'], {
+      cwd: tmp,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // Writes still in flight when the child exits fail with EPIPE: expected here.

@@ -52,7 +52,10 @@ interface RunResult {
   stderr: string;
 }
 
-async function run(argv: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; createProvider?: CreateProviderFn } = {}): Promise<RunResult> {
+async function run(
+  argv: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; createProvider?: CreateProviderFn } = {},
+): Promise<RunResult> {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -63,7 +66,16 @@ async function run(argv: string[], opts: { input?: string; env?: NodeJS.ProcessE
   if (opts.input !== undefined) stdin.end(opts.input);
   else stdin.end();
   const env = opts.env ?? {};
-  const io: ProfilesIo = { stdin, stdout, stderr, isTTY: false, env, service: svc(env), createProvider: opts.createProvider, testTimeoutMs: 10_000 };
+  const io: ProfilesIo = {
+    stdin,
+    stdout,
+    stderr,
+    isTTY: false,
+    env,
+    service: svc(env),
+    createProvider: opts.createProvider,
+    testTimeoutMs: 10_000,
+  };
   const code = await profilesMain(argv, io);
   ctx.outputs.push(out, err);
   return { code, stdout: out, stderr: err };
@@ -105,7 +117,12 @@ async function regionServer(reply: 'ok' | 'authfail') {
 
 /** createProvider for the clouds through the shared factory (the real providers and official SDKs). */
 const cloudFactory: CreateProviderFn = (name, o) =>
-  createCloudProvider(name as 'tencent' | 'alibaba', { profile: o.profile, credentials: o.credentials, endpoint: o.endpoint, retry: { maxAttempts: 1 } });
+  createCloudProvider(name as 'tencent' | 'alibaba', {
+    profile: o.profile,
+    credentials: o.credentials,
+    endpoint: o.endpoint,
+    retry: { maxAttempts: 1 },
+  });
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -152,9 +169,14 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     ctx.accounts.push(`tencent:${tName}`, `alibaba:${aName}`);
     const server = await regionServer('ok');
 
-    let r = await run(['add', '--provider', 'tencent', '--name', tName, '--region', 'ap-guangzhou', '--endpoint', server.url], { input: `${tc.id}\n${tc.secret}\n` });
+    let r = await run(['add', '--provider', 'tencent', '--name', tName, '--region', 'ap-guangzhou', '--endpoint', server.url], {
+      input: `${tc.id}\n${tc.secret}\n`,
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`Saved tencent profile ${tName} \\(key AKID…${tc.id.slice(-4)}\\); the secret is in the OS keychain`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Saved tencent profile ${tName} \\(key AKID…${tc.id.slice(-4)}\\); the secret is in the OS keychain`),
+    );
     r = await run(['add', '--provider', 'alibaba', '--profile', aName, '--region', 'cn-hangzhou', '--endpoint', server.url, '--test'], {
       input: `${al.id}\r\n${al.secret}\r\n`,
       createProvider: cloudFactory,
@@ -168,11 +190,24 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     r = await run(['list']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^PROVIDER\s+NAME\s+SOURCE\s+KIND\s+KEY ID\s+REGIONS\s+ENDPOINT$/m);
-    assert.match(r.stdout, new RegExp(`^tencent\\s+${tName}\\s+keychain\\s+long-term\\s+AKID…${tc.id.slice(-4)}\\s+ap-guangzhou\\s+${server.url}$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^tencent\\s+${tName}\\s+keychain\\s+long-term\\s+AKID…${tc.id.slice(-4)}\\s+ap-guangzhou\\s+${server.url}$`, 'm'),
+    );
     assert.match(r.stdout, new RegExp(`^alibaba\\s+${aName}\\s+keychain\\s+long-term\\s+LTAI…${al.id.slice(-4)}\\s+cn-hangzhou`, 'm'));
     r = await run(['list', '--json', '--provider', 'alibaba']);
     const json = JSON.parse(r.stdout);
-    assert.deepEqual(json, [{ provider: 'alibaba', name: aName, kind: 'long-term', source: 'keychain', regions: ['cn-hangzhou'], endpoint: server.url, keyIdHint: `LTAI…${al.id.slice(-4)}` }]);
+    assert.deepEqual(json, [
+      {
+        provider: 'alibaba',
+        name: aName,
+        kind: 'long-term',
+        source: 'keychain',
+        regions: ['cn-hangzhou'],
+        endpoint: server.url,
+        keyIdHint: `LTAI…${al.id.slice(-4)}`,
+      },
+    ]);
 
     // Both at once: each request is signed with its own profile's key id.
     server.seen.length = 0;
@@ -186,7 +221,10 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     const tcReq = server.seen.find((s) => s.headers['x-tc-action'] === 'GetRegions');
     assert.match(String(tcReq?.headers.authorization), new RegExp(`Credential=${tc.id}/`));
     const alReq = server.seen.find((s) => !s.headers['x-tc-action']);
-    assert.ok(alReq && (alReq.url + alReq.body + JSON.stringify(alReq.headers)).includes(al.id), 'alibaba request signed with its AccessKey ID');
+    assert.ok(
+      alReq && (alReq.url + alReq.body + JSON.stringify(alReq.headers)).includes(al.id),
+      'alibaba request signed with its AccessKey ID',
+    );
 
     // Remove one: gone from keychain and list; the other keeps working.
     r = await run(['remove', '--name', tName]);
@@ -211,10 +249,17 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     r = await run(['add', '--provider', 'tencent', '--name', name], { input: `${c2.id}\n${c2.secret}\n` });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /already exists[\s\S]*profiles rotate/);
-    r = await run(['rotate', '--provider', 'tencent', '--name', name, '--sts', '--expiration', '2001-01-01T00:00:00Z'], { input: `${c2.id}\n${c2.secret}\n${c2.token}\n` });
+    r = await run(['rotate', '--provider', 'tencent', '--name', name, '--sts', '--expiration', '2001-01-01T00:00:00Z'], {
+      input: `${c2.id}\n${c2.secret}\n${c2.token}\n`,
+    });
     assert.equal(r.code, 0, r.stderr);
     const stored = JSON.parse((await new KeytarSecretStore().get(KEYCHAIN_SERVICE, `tencent:${name}`))!);
-    assert.deepEqual(stored, { accessKeyId: c2.id, accessKeySecret: c2.secret, securityToken: c2.token, expiration: '2001-01-01T00:00:00.000Z' });
+    assert.deepEqual(stored, {
+      accessKeyId: c2.id,
+      accessKeySecret: c2.secret,
+      securityToken: c2.token,
+      expiration: '2001-01-01T00:00:00.000Z',
+    });
     r = await run(['list']);
     assert.match(r.stdout, /sts \(EXPIRED 2001-01-01T00:00:00\.000Z\)/);
     r = await run(['test', '--provider', 'tencent', '--name', name], { createProvider: cloudFactory });
@@ -227,7 +272,10 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     const name = `bad-${hex(3)}`;
     ctx.accounts.push(`tencent:${name}`);
     const server = await regionServer('authfail');
-    assert.equal((await run(['add', '--provider', 'tencent', '--name', name, '--endpoint', server.url], { input: `${c.id}\n${c.secret}\n` })).code, 0);
+    assert.equal(
+      (await run(['add', '--provider', 'tencent', '--name', name, '--endpoint', server.url], { input: `${c.id}\n${c.secret}\n` })).code,
+      0,
+    );
     const r = await run(['test', '--provider', 'tencent', '--name', name], { createProvider: cloudFactory });
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`FAIL  tencent/${name} \\(keychain\\):`));
@@ -256,13 +304,23 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
         stdin.write(`${next[1]}\r`);
       }
     });
-    const code = await profilesMain(['add', '--provider', 'tencent', '--name', name], { stdin, stdout, stderr, isTTY: true, env: {}, service: svc() });
+    const code = await profilesMain(['add', '--provider', 'tencent', '--name', name], {
+      stdin,
+      stdout,
+      stderr,
+      isTTY: true,
+      env: {},
+      service: svc(),
+    });
     ctx.outputs.push(out, err);
     assert.equal(code, 0, err);
     assert.match(err, /SecretId: /);
     assert.match(err, /SecretKey \(hidden\): /);
     assert.ok(err.includes(c.id.slice(0, 8)), 'the key id is echoed (not a secret)');
-    assert.deepEqual(JSON.parse((await new KeytarSecretStore().get(KEYCHAIN_SERVICE, `tencent:${name}`))!), { accessKeyId: c.id, accessKeySecret: c.secret });
+    assert.deepEqual(JSON.parse((await new KeytarSecretStore().get(KEYCHAIN_SERVICE, `tencent:${name}`))!), {
+      accessKeyId: c.id,
+      accessKeySecret: c.secret,
+    });
     // ctx.outputs holds stderr: afterEach asserts the secret was never echoed. The key id, which is
     // echoed on purpose, is not a secret; take it out of the list checked.
     ctx.secrets.splice(ctx.secrets.indexOf(c.id), 1);
@@ -318,7 +376,12 @@ describe('profiles without a Secret Service', () => {
       `import { profilesMain } from ${JSON.stringify(path.join(REPO, 'src/cli/profiles.ts'))};
        profilesMain(process.argv.slice(2)).then((code) => { process.exitCode = code; });`,
     );
-    const env = { PATH: process.env.PATH, HOME: ctx.home, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', KMS_ENVELOPE_CONFIG_DIR: ctx.configDir };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: ctx.home,
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent',
+      KMS_ENVELOPE_CONFIG_DIR: ctx.configDir,
+    };
     const runChild = (args: string[], input: string) =>
       new Promise<RunResult & { ms: number }>((resolve) => {
         const started = Date.now();

@@ -120,14 +120,27 @@ function fakeContext() {
       delete: async (k: string) => void secrets.delete(k),
       onDidChange: event,
     },
-    globalState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => void state.set(k, v), keys: () => [...state.keys()] },
+    globalState: {
+      get: (k: string) => state.get(k),
+      update: async (k: string, v: unknown) => void state.set(k, v),
+      keys: () => [...state.keys()],
+    },
   };
 }
 
 function fakeLog() {
   const lines: string[] = [];
   const rec = (lvl: string) => (m: string | Error) => lines.push(`${lvl} ${m instanceof Error ? m.message : m}`);
-  return { lines, shown: 0, info: rec('info'), warn: rec('warn'), error: rec('error'), debug: rec('debug'), trace: rec('trace'), show() {} };
+  return {
+    lines,
+    shown: 0,
+    info: rec('info'),
+    warn: rec('warn'),
+    error: rec('error'),
+    debug: rec('debug'),
+    trace: rec('trace'),
+    show() {},
+  };
 }
 
 // ---- per-test state ---------------------------------------------------------------------------------
@@ -162,7 +175,12 @@ async function regionServer(reply: 'ok' | 'authfail') {
 }
 
 const cloudFactory: CreateProviderFn = (name, o) =>
-  createCloudProvider(name as 'tencent' | 'alibaba', { profile: o.profile, credentials: o.credentials, endpoint: o.endpoint, retry: { maxAttempts: 1 } });
+  createCloudProvider(name as 'tencent' | 'alibaba', {
+    profile: o.profile,
+    credentials: o.credentials,
+    endpoint: o.endpoint,
+    retry: { maxAttempts: 1 },
+  });
 
 function creds() {
   const c = { id: `AKID${hex(14)}`, secret: `sk${hex(16)}` };
@@ -170,8 +188,14 @@ function creds() {
   return c;
 }
 
-const pickBy = (pred: (item: any) => boolean): Answer => (_o, items) => items!.find(pred);
-const type = (v: string): Answer => () => v;
+const pickBy =
+  (pred: (item: any) => boolean): Answer =>
+  (_o, items) =>
+    items!.find(pred);
+const type =
+  (v: string): Answer =>
+  () =>
+    v;
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -242,7 +266,10 @@ describe('extension: Add Profile', () => {
     ctx.service.onDidChange((e) => events.push(e.type));
     scriptAdd(c, 'dev', url, 'ap-guangzhou, ap-shanghai');
     await fakeVscode.commands.executeCommand('kmsEnvelope.addProfile');
-    assert.deepEqual(ui.messages.map((m) => m.text), ['Tencent Cloud KMS profile "dev" tested OK (3 regions) and saved.']);
+    assert.deepEqual(
+      ui.messages.map((m) => m.text),
+      ['Tencent Cloud KMS profile "dev" tested OK (3 regions) and saved.'],
+    );
     const p = await ctx.service.getProfile('tencent', 'dev');
     assert.deepEqual([p?.source, p?.endpoint, p?.regions], ['keychain', url, ['ap-guangzhou', 'ap-shanghai']]);
     assert.deepEqual(await ctx.service.credentialsFor('tencent', 'dev')(), { accessKeyId: c.id, accessKeySecret: c.secret });
@@ -371,14 +398,20 @@ describe('extension: where secrets are kept', () => {
     assert.equal(infos.length, 1, 'said once');
     assert.match(infos[0].text, /no OS keychain here, so cloud secrets are kept in VS Code's SecretStorage/);
     assert.equal(ctx.log.lines.filter((l) => l.startsWith('warn The OS keychain is not available')).length, 2);
-    const forced = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, { env: { KMS_ENVELOPE_FORCE_SECRET_STORAGE: '1' } });
+    const forced = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, {
+      env: { KMS_ENVELOPE_FORCE_SECRET_STORAGE: '1' },
+    });
     assert.equal(forced.kind, 'secret-storage');
   });
 
-  it('with a Secret Service the real keytar probe picks the OS keychain', { skip: process.env.KMS_ENVELOPE_IN_KEYRING === '1' ? false : 'run under scripts/with-keyring.sh' }, async () => {
-    const chosen = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, { env: {} });
-    assert.equal(chosen.kind, 'keychain');
-    assert.ok(chosen.store instanceof KeytarSecretStore);
-    assert.equal(ui.messages.length, 0);
-  });
+  it(
+    'with a Secret Service the real keytar probe picks the OS keychain',
+    { skip: process.env.KMS_ENVELOPE_IN_KEYRING === '1' ? false : 'run under scripts/with-keyring.sh' },
+    async () => {
+      const chosen = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, { env: {} });
+      assert.equal(chosen.kind, 'keychain');
+      assert.ok(chosen.store instanceof KeytarSecretStore);
+      assert.equal(ui.messages.length, 0);
+    },
+  );
 });

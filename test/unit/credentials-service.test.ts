@@ -176,7 +176,10 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
     const name = uniqueName('dev');
     ctx.accounts.push(`tencent:${name}`);
     const creds = newCreds('AKID');
-    const info = await svc.addProfile({ provider: 'tencent', name, regions: ['ap-guangzhou', 'ap-shanghai'], endpoint: 'http://127.0.0.1:9' }, creds);
+    const info = await svc.addProfile(
+      { provider: 'tencent', name, regions: ['ap-guangzhou', 'ap-shanghai'], endpoint: 'http://127.0.0.1:9' },
+      creds,
+    );
     assert.equal(info.source, 'keychain');
     assert.equal(info.kind, 'long-term');
     assert.equal(info.keyIdHint, `${creds.accessKeyId.slice(0, 4)}…${creds.accessKeyId.slice(-4)}`);
@@ -220,13 +223,14 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
       svc.addProfile({ provider: 'tencent', name: b }, cb),
       svc.addProfile({ provider: 'alibaba', name: a, regions: ['cn-hangzhou'] }, cc),
     ]);
-    const [ra, rb, rc] = await Promise.all([svc.credentialsFor('tencent', a)(), svc.credentialsFor('tencent', b)(), svc.credentialsFor('alibaba', a)()]);
+    const [ra, rb, rc] = await Promise.all([
+      svc.credentialsFor('tencent', a)(),
+      svc.credentialsFor('tencent', b)(),
+      svc.credentialsFor('alibaba', a)(),
+    ]);
     assert.deepEqual([ra, rb, rc], [ca, cb, cc]);
     const all = await svc.listProfiles();
-    assert.deepEqual(
-      all.map((p) => `${p.provider}:${p.name}`).sort(),
-      [`alibaba:${a}`, `tencent:${a}`, `tencent:${b}`].sort(),
-    );
+    assert.deepEqual(all.map((p) => `${p.provider}:${p.name}`).sort(), [`alibaba:${a}`, `tencent:${a}`, `tencent:${b}`].sort());
   });
 
   it('refuses to overwrite without replace; replace swaps the secret', async () => {
@@ -278,7 +282,11 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
     assert.ok(!st.stdout.includes(`tencent:${name}`), 'secret-tool still finds the entry');
     assert.ok(!st.stdout.includes(c.accessKeySecret));
     assert.deepEqual(await svc.listProfiles('tencent'), []);
-    await rejectsKind(get(), 'credentials', new RegExp(`no Tencent Cloud profile named ${name}[\\s\\S]*profiles add --provider tencent --name ${name}`));
+    await rejectsKind(
+      get(),
+      'credentials',
+      new RegExp(`no Tencent Cloud profile named ${name}[\\s\\S]*profiles add --provider tencent --name ${name}`),
+    );
     await rejectsKind(svc.removeProfile('tencent', name), 'usage', /no stored tencent profile/);
     assert.deepEqual(events, ['add', 'remove']);
   });
@@ -292,9 +300,21 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
       [{ provider: 'tencent', name: 'a:b' }, good, /profile name/],
       [{ provider: 'local' as never, name: 'x' }, good, /Unknown provider "local"/],
       [{ provider: 'tencent', name: 'x' }, { accessKeyId: '', accessKeySecret: good.accessKeySecret }, /SecretId is empty/],
-      [{ provider: 'tencent', name: 'x' }, { accessKeyId: good.accessKeyId, accessKeySecret: `${good.accessKeySecret} tail` }, /SecretKey contains spaces/],
-      [{ provider: 'alibaba', name: 'x' }, { accessKeyId: good.accessKeyId, accessKeySecret: 'short' }, /AccessKey secret has 5 characters/],
-      [{ provider: 'tencent', name: 'x' }, { accessKeyId: good.accessKeySecret, accessKeySecret: good.accessKeySecret }, /are the same value/],
+      [
+        { provider: 'tencent', name: 'x' },
+        { accessKeyId: good.accessKeyId, accessKeySecret: `${good.accessKeySecret} tail` },
+        /SecretKey contains spaces/,
+      ],
+      [
+        { provider: 'alibaba', name: 'x' },
+        { accessKeyId: good.accessKeyId, accessKeySecret: 'short' },
+        /AccessKey secret has 5 characters/,
+      ],
+      [
+        { provider: 'tencent', name: 'x' },
+        { accessKeyId: good.accessKeySecret, accessKeySecret: good.accessKeySecret },
+        /are the same value/,
+      ],
       [{ provider: 'tencent', name: 'x', regions: ['ap guangzhou'] }, good, /not a region id/],
       [{ provider: 'tencent', name: 'x', endpoint: 'ftp://127.0.0.1' }, good, /only http and https/],
       [{ provider: 'tencent', name: 'x', endpoint: 'http://user:pw@127.0.0.1:1' }, good, /user name or password/],
@@ -318,7 +338,11 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
     const get = svc.credentialsFor('alibaba', name);
     assert.deepEqual(await get(), { ...c, expiration: '2030-01-01T01:00:00.000Z' });
     now = Date.parse('2030-01-01T01:00:01Z');
-    const err = await rejectsKind(get(), 'credentials', new RegExp(`temporary key of alibaba profile ${name} expired at 2030-01-01T01:00:00.000Z; rotate it`));
+    const err = await rejectsKind(
+      get(),
+      'credentials',
+      new RegExp(`temporary key of alibaba profile ${name} expired at 2030-01-01T01:00:00.000Z; rotate it`),
+    );
     assert.match(err.hint!, /profiles rotate --provider alibaba --name/);
     // Rotating to a fresh STS key fixes it.
     const fresh = { ...newCreds('STS.', true), expiration: '2030-01-01T03:00:00Z' };
@@ -360,7 +384,11 @@ describe('discovery (read-only)', () => {
     );
     assert.deepEqual(await svc.credentialsFor('tencent')(), t);
     assert.deepEqual(await svc.credentialsFor('alibaba', 'env')(), a);
-    await rejectsKind(svc.rotateSecret('tencent', 'env', newCreds()), 'usage', /discovered from env and is read-only[\s\S]*TENCENTCLOUD_SECRET_ID/);
+    await rejectsKind(
+      svc.rotateSecret('tencent', 'env', newCreds()),
+      'usage',
+      /discovered from env and is read-only[\s\S]*TENCENTCLOUD_SECRET_ID/,
+    );
     await rejectsKind(svc.removeProfile('alibaba', 'env'), 'usage', /read-only/);
   });
 
@@ -368,10 +396,22 @@ describe('discovery (read-only)', () => {
     const d = newCreds();
     const w = newCreds();
     const broken = newCreds();
-    await writeFixture(path.join(ctx.home, '.tccli', 'default.credential'), JSON.stringify({ secretId: d.accessKeyId, secretKey: d.accessKeySecret }));
-    await writeFixture(path.join(ctx.home, '.tccli', 'default.configure'), JSON.stringify({ _sys_param: { region: 'ap-chengdu', output: 'json' } }));
-    await writeFixture(path.join(ctx.home, '.tccli', 'work.credential'), JSON.stringify({ secretId: w.accessKeyId, secretKey: w.accessKeySecret }));
-    await writeFixture(path.join(ctx.home, '.tccli', 'broken.credential'), `{"secretId": "${broken.accessKeyId}", "secretKey": ${broken.accessKeySecret}`);
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'default.credential'),
+      JSON.stringify({ secretId: d.accessKeyId, secretKey: d.accessKeySecret }),
+    );
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'default.configure'),
+      JSON.stringify({ _sys_param: { region: 'ap-chengdu', output: 'json' } }),
+    );
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'work.credential'),
+      JSON.stringify({ secretId: w.accessKeyId, secretKey: w.accessKeySecret }),
+    );
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'broken.credential'),
+      `{"secretId": "${broken.accessKeyId}", "secretKey": ${broken.accessKeySecret}`,
+    );
     await writeFixture(path.join(ctx.home, '.tccli', 'role.credential'), JSON.stringify({ type: 'cvm-role' }));
     const svc = service({ secretStore: new MemorySecretStore() });
     const list = await svc.listProfiles('tencent');
@@ -384,11 +424,17 @@ describe('discovery (read-only)', () => {
     );
     assert.deepEqual(await svc.credentialsFor('tencent')(), d);
     assert.deepEqual(await svc.credentialsFor('tencent', 'work')(), w);
-    assert.ok(ctx.logs.some((l) => l.includes('broken.credential is not valid JSON')), ctx.logs.join('\n'));
+    assert.ok(
+      ctx.logs.some((l) => l.includes('broken.credential is not valid JSON')),
+      ctx.logs.join('\n'),
+    );
     await rejectsKind(svc.removeProfile('tencent', 'work'), 'usage', /discovered from tccli[\s\S]*work\.credential/);
     // An edited file applies to the next call.
     const w2 = newCreds();
-    await writeFixture(path.join(ctx.home, '.tccli', 'work.credential'), JSON.stringify({ secretId: w2.accessKeyId, secretKey: w2.accessKeySecret }));
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'work.credential'),
+      JSON.stringify({ secretId: w2.accessKeyId, secretKey: w2.accessKeySecret }),
+    );
     assert.deepEqual(await svc.credentialsFor('tencent', 'work')(), w2);
   });
 
@@ -401,9 +447,23 @@ describe('discovery (read-only)', () => {
       JSON.stringify({
         current: 'prod',
         profiles: [
-          { name: 'default', mode: 'RamRoleArn', access_key_id: role.accessKeyId, access_key_secret: role.accessKeySecret, ram_role_arn: 'acs:ram::1:role/x', region_id: 'cn-beijing' },
+          {
+            name: 'default',
+            mode: 'RamRoleArn',
+            access_key_id: role.accessKeyId,
+            access_key_secret: role.accessKeySecret,
+            ram_role_arn: 'acs:ram::1:role/x',
+            region_id: 'cn-beijing',
+          },
           { name: 'prod', mode: 'AK', access_key_id: ak.accessKeyId, access_key_secret: ak.accessKeySecret, region_id: 'cn-hangzhou' },
-          { name: 'tmp', mode: 'StsToken', access_key_id: sts.accessKeyId, access_key_secret: sts.accessKeySecret, sts_token: sts.securityToken, region_id: 'cn-shanghai' },
+          {
+            name: 'tmp',
+            mode: 'StsToken',
+            access_key_id: sts.accessKeyId,
+            access_key_secret: sts.accessKeySecret,
+            sts_token: sts.securityToken,
+            region_id: 'cn-shanghai',
+          },
         ],
       }),
     );
@@ -444,8 +504,14 @@ describe('precedence', { skip: needsKeyring }, () => {
       /No Tencent Cloud credentials[\s\S]*profiles add --provider tencent --name default[\s\S]*TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY[\s\S]*~\/\.tccli\/default\.credential/,
     );
 
-    await writeFixture(path.join(ctx.home, '.tccli', 'default.credential'), JSON.stringify({ secretId: cliDefault.accessKeyId, secretKey: cliDefault.accessKeySecret }));
-    await writeFixture(path.join(ctx.home, '.tccli', 'work.credential'), JSON.stringify({ secretId: cliDefault.accessKeyId, secretKey: cliDefault.accessKeySecret }));
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'default.credential'),
+      JSON.stringify({ secretId: cliDefault.accessKeyId, secretKey: cliDefault.accessKeySecret }),
+    );
+    await writeFixture(
+      path.join(ctx.home, '.tccli', 'work.credential'),
+      JSON.stringify({ secretId: cliDefault.accessKeyId, secretKey: cliDefault.accessKeySecret }),
+    );
     assert.equal((await svc.resolve('tencent')).profile.source, 'tccli');
 
     env.TENCENTCLOUD_SECRET_ID = envC.accessKeyId;

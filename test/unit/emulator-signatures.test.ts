@@ -123,16 +123,28 @@ describe('Alibaba V3 ACS3-HMAC-SHA256 (PROTOCOLS.md vector)', () => {
     assert.equal(acs3Signature(input), '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0');
   });
   it('signed header order in the Authorization header does not matter; a changed header does', () => {
-    assert.equal(acs3Signature({ ...input, signedHeaders: [...input.signedHeaders].reverse() }), '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0');
-    assert.notEqual(acs3Signature({ ...input, headers: { ...input.headers, 'x-acs-date': '2023-10-26T10:22:33Z' } }), '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0');
-    assert.notEqual(acs3Signature({ ...input, query: { ...input.query, RegionId: 'cn-shanghaj' } }), '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0');
+    assert.equal(
+      acs3Signature({ ...input, signedHeaders: [...input.signedHeaders].reverse() }),
+      '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0',
+    );
+    assert.notEqual(
+      acs3Signature({ ...input, headers: { ...input.headers, 'x-acs-date': '2023-10-26T10:22:33Z' } }),
+      '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0',
+    );
+    assert.notEqual(
+      acs3Signature({ ...input, query: { ...input.query, RegionId: 'cn-shanghaj' } }),
+      '06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0',
+    );
   });
   it('parses the Authorization header the SDK writes (no spaces)', () => {
-    assert.deepEqual(parseAcs3Authorization('ACS3-HMAC-SHA256 Credential=LTAIabc,SignedHeaders=host;x-acs-action,Signature=' + 'a'.repeat(64)), {
-      accessKeyId: 'LTAIabc',
-      signedHeaders: ['host', 'x-acs-action'],
-      signature: 'a'.repeat(64),
-    });
+    assert.deepEqual(
+      parseAcs3Authorization('ACS3-HMAC-SHA256 Credential=LTAIabc,SignedHeaders=host;x-acs-action,Signature=' + 'a'.repeat(64)),
+      {
+        accessKeyId: 'LTAIabc',
+        signedHeaders: ['host', 'x-acs-action'],
+        signature: 'a'.repeat(64),
+      },
+    );
     assert.equal(parseAcs3Authorization('ACS3-HMAC-SM3 Credential=a,SignedHeaders=host,Signature=' + 'a'.repeat(64)), undefined);
   });
   it('signaturesEqual compares exactly', () => {

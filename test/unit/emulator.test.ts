@@ -44,7 +44,8 @@ describe('emulator blobs (AES-256-GCM, self-describing)', () => {
     assert.equal(openBlob(parseBlob(moved.toString('base64'))!, key, '{"a":"1"}'), undefined);
   });
   it('rejects what is not a blob', () => {
-    for (const s of ['', 'abc', '!!!!', Buffer.from('EKM1').toString('base64'), Buffer.from('XXXX' + 'a'.repeat(60)).toString('base64')]) assert.equal(parseBlob(s), undefined, s);
+    for (const s of ['', 'abc', '!!!!', Buffer.from('EKM1').toString('base64'), Buffer.from('XXXX' + 'a'.repeat(60)).toString('base64')])
+      assert.equal(parseBlob(s), undefined, s);
   });
   it('canonical context: sorted keys, empty = ""', () => {
     assert.equal(canonicalContext({ b: '2', a: '1' }), '{"a":"1","b":"2"}');
@@ -60,7 +61,11 @@ describe('emulator blobs (AES-256-GCM, self-describing)', () => {
 
 describe('emulator fault rules', () => {
   it('counts are consumed most specific first; latency from the most specific rule', () => {
-    const f = new Faults({ '*': { latencyMs: 10, throttle: { count: 1 } }, Encrypt: { error: { count: 1 } }, 'tencent:Encrypt': { latencyMs: 50, drop: { count: 1 } } });
+    const f = new Faults({
+      '*': { latencyMs: 10, throttle: { count: 1 } },
+      Encrypt: { error: { count: 1 } },
+      'tencent:Encrypt': { latencyMs: 50, drop: { count: 1 } },
+    });
     assert.deepEqual(f.decide('tencent', 'Encrypt'), { latencyMs: 50, kind: 'drop' });
     assert.deepEqual(f.decide('tencent', 'Encrypt'), { latencyMs: 50, kind: 'error' });
     assert.deepEqual(f.decide('alibaba', 'Encrypt'), { latencyMs: 10, kind: 'throttle' });
@@ -84,7 +89,10 @@ describe('emulator fault rules', () => {
     assert.throws(() => validateFaults({ '*': { throttle: { count: 1.5 } } }), /throttle/);
     assert.throws(() => validateFaults({ '*': { explode: 1 } }), /unknown field "explode"/);
     assert.throws(() => validateFaults({ 'aws:Encrypt': {} }), /bad selector/);
-    assert.deepEqual(validateFaults({ 'alibaba:Encrypt': { drop: { rate: 0 } }, '*': {} }), { 'alibaba:Encrypt': { drop: { rate: 0 } }, '*': {} });
+    assert.deepEqual(validateFaults({ 'alibaba:Encrypt': { drop: { rate: 0 } }, '*': {} }), {
+      'alibaba:Encrypt': { drop: { rate: 0 } },
+      '*': {},
+    });
   });
   it('CLI flags: ms, N (next calls) and P% (rate), optionally per action', () => {
     const c: FaultConfig = {};
@@ -125,7 +133,10 @@ describe('emulator state file', () => {
       const path = join(dir, 'state.json');
       const s1 = await EmulatorStore.open({ statePath: path });
       assert.equal(statSync(path).mode & 0o777, 0o600);
-      assert.deepEqual(s1.accounts.map((a) => a.name), ['default', 'second', 'sts']);
+      assert.deepEqual(
+        s1.accounts.map((a) => a.name),
+        ['default', 'second', 'sts'],
+      );
       assert.match(s1.accounts[0].tencent.secretId, /^AKID[A-Za-z0-9]{32}$/);
       assert.match(s1.accounts[0].alibaba.accessKeyId, /^LTAI[A-Za-z0-9]{20}$/);
       assert.equal(seedStore(s1), 12, '3 keys × 2 regions × 2 clouds');
@@ -138,8 +149,15 @@ describe('emulator state file', () => {
       assert.equal(s2.seeded, true);
       assert.equal(seedStore(s2), 0);
       const keys = s2.keys('tencent', 'default', 'ap-shanghai');
-      assert.deepEqual(keys.map((k) => k.alias), ['seed-enabled', 'seed-disabled', 'seed-pending-deletion']);
-      assert.deepEqual(keys.map((k) => k.material), s1.keys('tencent', 'default', 'ap-shanghai').map((k) => k.material), 'same key material');
+      assert.deepEqual(
+        keys.map((k) => k.alias),
+        ['seed-enabled', 'seed-disabled', 'seed-pending-deletion'],
+      );
+      assert.deepEqual(
+        keys.map((k) => k.material),
+        s1.keys('tencent', 'default', 'ap-shanghai').map((k) => k.material),
+        'same key material',
+      );
       assert.equal(statSync(path).mode & 0o777, 0o600, 'still 0600 after rewrite');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -157,7 +175,10 @@ describe('emulator state file', () => {
     seedStore(s, () => now);
     assert.equal(s.keys('alibaba', 'default', 'cn-hangzhou').length, 3);
     now += 8 * 86_400_000;
-    assert.deepEqual(s.keys('alibaba', 'default', 'cn-hangzhou').map((k) => k.aliases?.[0]), ['alias/seed-enabled', 'alias/seed-disabled']);
+    assert.deepEqual(
+      s.keys('alibaba', 'default', 'cn-hangzhou').map((k) => k.aliases?.[0]),
+      ['alias/seed-enabled', 'alias/seed-disabled'],
+    );
   });
   it('a broken or foreign state file is refused with a next step', async () => {
     const dir = tmp();
@@ -190,12 +211,20 @@ describe('emulator admin API (loopback HTTP)', () => {
     const em = await startEmulator();
     try {
       const j = async (method: string, path: string, body?: unknown) => {
-        const r = await fetch(em.url + path, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+        const r = await fetch(em.url + path, {
+          method,
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        });
         return { status: r.status, body: (await r.json()) as any };
       };
       const health = await j('GET', '/__admin/health');
-      assert.deepEqual([health.status, health.body.ok, health.body.url, health.body.accounts], [200, true, em.url, ['default', 'second', 'sts']]);
-      assert.deepEqual((await j('PUT', '/__admin/faults', { Encrypt: { throttle: { count: 2 } } })).body, { Encrypt: { throttle: { count: 2 } } });
+      assert.deepEqual(
+        [health.status, health.body.ok, health.body.url, health.body.accounts],
+        [200, true, em.url, ['default', 'second', 'sts']],
+      );
+      assert.deepEqual((await j('PUT', '/__admin/faults', { Encrypt: { throttle: { count: 2 } } })).body, {
+        Encrypt: { throttle: { count: 2 } },
+      });
       assert.deepEqual(em.faults(), { Encrypt: { throttle: { count: 2 } } }, 'the running emulator uses it');
       const bad = await j('PUT', '/__admin/faults', { Encrypt: { throttle: 'lots' } });
       assert.equal(bad.status, 400);

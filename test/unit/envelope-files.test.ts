@@ -29,7 +29,12 @@ test('sealFile / unsealFile: every size around frame and block edges matches the
   const material = await local.addKey('team-key');
   const rL: Recipient = { provider: local, region: 'local', key: 'team-key' };
   const resolve = resolverOf(local);
-  const stockKeyring = new RawAesKeyringNode({ keyName: 'team-key', keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(material), wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING });
+  const stockKeyring = new RawAesKeyringNode({
+    keyName: 'team-key',
+    keyNamespace: 'local',
+    unencryptedMasterKey: new Uint8Array(material),
+    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+  });
   await withDir(async (dir) => {
     // frame 1000: blocks of 1048 frames (1,048,000 B); frame 4096: blocks of 256 frames (1 MiB);
     // frame 1 MiB: one frame per block; frame 3 MiB: one (larger) frame per block.
@@ -47,7 +52,12 @@ test('sealFile / unsealFile: every size around frame and block edges matches the
         const sealed = path.join(dir, 'plain.bin.sealed');
         await fsp.writeFile(plain, data);
         const progress: number[] = [];
-        const info = await sealFile(plain, sealed, { recipients: [rL], context: { size: String(size) }, frameLength, onProgress: (n) => progress.push(n) });
+        const info = await sealFile(plain, sealed, {
+          recipients: [rL],
+          context: { size: String(size) },
+          frameLength,
+          onProgress: (n) => progress.push(n),
+        });
         assert.equal(progress.at(-1) ?? 0, size, `${label}: progress reaches the size`);
         const blob = await fsp.readFile(sealed);
         // Same message layout (length is a function of header, frame length and size) as the stream path.
@@ -57,7 +67,8 @@ test('sealFile / unsealFile: every size around frame and block edges matches the
         assert.deepEqual(await inspect(blob), info);
         // The stream path opens it; the stock SDK opens it; unsealFile opens it and the stream path's blob.
         assert.ok((await unsealBuffer(blob, { resolve })).plaintext.equals(data), `${label}: stream path opens the file path's blob`);
-        if (size <= 2 * MiB) assert.ok((await stock.decrypt(stockKeyring, blob)).plaintext.equals(Buffer.from(data)), `${label}: stock SDK opens it`);
+        if (size <= 2 * MiB)
+          assert.ok((await stock.decrypt(stockKeyring, blob)).plaintext.equals(Buffer.from(data)), `${label}: stock SDK opens it`);
         const out = path.join(dir, 'out.bin');
         await unsealFile(sealed, out, { resolve, context: { size: String(size) } });
         assert.ok((await fsp.readFile(out)).equals(data), `${label}: unsealFile round trip`);

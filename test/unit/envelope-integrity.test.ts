@@ -57,7 +57,16 @@ test('every header byte flipped: rejected with a specific format error (or the K
     messages.add(err.message);
   }
   const all = [...messages].join('\n');
-  for (const re of [/not a KMS Envelope blob/, /signing suite/, /unsupported algorithm suite/, /key commitment check failed/, /header authentication failed/, /malformed header: the encryption context section is corrupt/, /could not unwrap the data key/, /unsupported content type/]) {
+  for (const re of [
+    /not a KMS Envelope blob/,
+    /signing suite/,
+    /unsupported algorithm suite/,
+    /key commitment check failed/,
+    /header authentication failed/,
+    /malformed header: the encryption context section is corrupt/,
+    /could not unwrap the data key/,
+    /unsupported content type/,
+  ]) {
     assert.match(all, re);
   }
 });
@@ -99,7 +108,12 @@ test('body bytes flipped (frame headers, content, tags, final frame): format err
   f2[bodyStart + frameSize + 20] ^= 0x01;
   assert.match((await failure(unsealBuffer(f2, { resolve }))).message, /^frame 2 failed authentication: the body was modified$/);
   // swapping two whole frames is caught by the sequence numbers
-  const swapped = Buffer.concat([blob.subarray(0, bodyStart), blob.subarray(bodyStart + frameSize, bodyStart + 2 * frameSize), blob.subarray(bodyStart, bodyStart + frameSize), blob.subarray(bodyStart + 2 * frameSize)]);
+  const swapped = Buffer.concat([
+    blob.subarray(0, bodyStart),
+    blob.subarray(bodyStart + frameSize, bodyStart + 2 * frameSize),
+    blob.subarray(bodyStart, bodyStart + frameSize),
+    blob.subarray(bodyStart + 2 * frameSize),
+  ]);
   assert.match((await failure(unsealBuffer(swapped, { resolve }))).message, /frame out of order: expected frame 1, found 2/);
 });
 
@@ -109,7 +123,23 @@ test('truncation at many points and trailing data: format errors; unsealFile lea
   const headerLength = blob.length - bodyLength(2, 50);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'envelope-trunc-'));
   try {
-    const cuts = [0, 1, 3, 36, 60, headerLength - 1, headerLength, headerLength + 5, headerLength + 16, headerLength + 100, headerLength + 16 + FRAME + 8, headerLength + 288, blob.length - 60, blob.length - 20, blob.length - 1];
+    const cuts = [
+      0,
+      1,
+      3,
+      36,
+      60,
+      headerLength - 1,
+      headerLength,
+      headerLength + 5,
+      headerLength + 16,
+      headerLength + 100,
+      headerLength + 16 + FRAME + 8,
+      headerLength + 288,
+      blob.length - 60,
+      blob.length - 20,
+      blob.length - 1,
+    ];
     for (const cut of cuts) {
       const err = await failure(unsealBuffer(blob.subarray(0, cut), { resolve }));
       assert.equal(err.kind, 'format', `cut ${cut}: ${err.message}`);
@@ -123,8 +153,14 @@ test('truncation at many points and trailing data: format errors; unsealFile lea
       assert.equal(fileErr.details.file, input);
       assert.deepEqual(await fsp.readdir(dir), ['in.sealed'], `cut ${cut}: no output, no temp file`);
     }
-    assert.match((await failure(unsealBuffer(blob.subarray(0, headerLength + 100), { resolve }))).message, /ends inside frame 1 \(84 of 256 bytes\)/);
-    assert.match((await failure(unsealBuffer(blob.subarray(0, headerLength + 2 * 288), { resolve }))).message, /ends after frame 2, before its final frame/);
+    assert.match(
+      (await failure(unsealBuffer(blob.subarray(0, headerLength + 100), { resolve }))).message,
+      /ends inside frame 1 \(84 of 256 bytes\)/,
+    );
+    assert.match(
+      (await failure(unsealBuffer(blob.subarray(0, headerLength + 2 * 288), { resolve }))).message,
+      /ends after frame 2, before its final frame/,
+    );
     const trailing = Buffer.concat([blob, Buffer.from([0])]);
     assert.match((await failure(unsealBuffer(trailing, { resolve }))).message, /unexpected data after the final frame/);
   } finally {
@@ -233,13 +269,21 @@ test('cancellation: AbortSignal stops seal/unseal with CancelledError and remove
     const plain = path.join(dir, 'big.bin');
     await fsp.writeFile(plain, pattern(8 * 1024 * 1024));
     const ac = new AbortController();
-    const err = await failure(sealFile(plain, path.join(dir, 'big.sealed'), { recipients: [rL], signal: ac.signal, onProgress: () => ac.abort() }));
+    const err = await failure(
+      sealFile(plain, path.join(dir, 'big.sealed'), { recipients: [rL], signal: ac.signal, onProgress: () => ac.abort() }),
+    );
     assert.ok(err instanceof CancelledError, err.message);
     assert.deepEqual(await fsp.readdir(dir), ['big.bin'], 'no output, no temp file');
 
     await sealFile(plain, path.join(dir, 'big.sealed'), { recipients: [rL], frameLength: 65536 });
     const ac2 = new AbortController();
-    const err2 = await failure(unsealFile(path.join(dir, 'big.sealed'), path.join(dir, 'big.out'), { resolve, signal: ac2.signal, onProgress: (n) => n > 2 * 1024 * 1024 && ac2.abort() }));
+    const err2 = await failure(
+      unsealFile(path.join(dir, 'big.sealed'), path.join(dir, 'big.out'), {
+        resolve,
+        signal: ac2.signal,
+        onProgress: (n) => n > 2 * 1024 * 1024 && ac2.abort(),
+      }),
+    );
     assert.ok(err2 instanceof CancelledError, err2.message);
     assert.deepEqual((await fsp.readdir(dir)).sort(), ['big.bin', 'big.sealed']);
 

@@ -41,7 +41,12 @@ async function setup() {
 }
 
 const stockLocalKeyring = (material: Buffer, keyName = 'team-key') =>
-  new RawAesKeyringNode({ keyName, keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(material), wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING });
+  new RawAesKeyringNode({
+    keyName,
+    keyNamespace: 'local',
+    unencryptedMasterKey: new Uint8Array(material),
+    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+  });
 
 async function rejects(p: Promise<unknown>, kind: string, re: RegExp): Promise<KmsEnvelopeError> {
   try {
@@ -97,7 +102,11 @@ test('stock SDK opens our blobs and we open stock blobs (local raw-AES and cloud
     const s2 = await stock.decrypt(new CloudKeyring({ provider: tencent, region: 'ap-guangzhou', key: 'tk-1' }), oursCloud);
     assert.ok(s2.plaintext.equals(pt), `stock + CloudKeyring opens ours, ${size} B`);
     // stock -> ours (stock writes an empty final frame for exact multiples)
-    const theirs = await stock.encrypt(stockLocalKeyring(material), pt, { suiteId: SUITE, frameLength, encryptionContext: { env: 'prod' } });
+    const theirs = await stock.encrypt(stockLocalKeyring(material), pt, {
+      suiteId: SUITE,
+      frameLength,
+      encryptionContext: { env: 'prod' },
+    });
     const o1 = await unsealBuffer(theirs.result, { resolve: resolverOf(local), context: { env: 'prod' } });
     assert.ok(o1.plaintext.equals(pt), `ours opens stock, ${size} B`);
     const theirsCloud = await stock.encrypt(new CloudKeyring(rT), pt, { suiteId: SUITE, frameLength });
@@ -150,24 +159,40 @@ test('plaintext data keys and key material handed out by providers are zeroed af
   await unsealBuffer(blob, { resolve: resolverOf(tencent) });
   await unsealBuffer(blob, { resolve: resolverOf(local) });
   assert.equal(tencent.handedOut.length, 2);
-  for (const b of [...tencent.handedOut, ...local.handedOut]) assert.ok(b.every((x) => x === 0), 'zeroed');
+  for (const b of [...tencent.handedOut, ...local.handedOut])
+    assert.ok(
+      b.every((x) => x === 0),
+      'zeroed',
+    );
 });
 
 test('unseal failures: every recipient is listed with the reason and the next step', async () => {
   const { tencent, alibaba, rT, rA } = await setup();
   const blob = await sealBuffer(Buffer.from('s'), { recipients: [rT, rA] });
-  const none = await rejects(unsealBuffer(blob, { resolve: resolverOf() }), 'credentials', /tencent:ap-guangzhou:tk-1: no tencent profile.*\n.*alibaba:cn-hangzhou:key-ali-1/);
+  const none = await rejects(
+    unsealBuffer(blob, { resolve: resolverOf() }),
+    'credentials',
+    /tencent:ap-guangzhou:tk-1: no tencent profile.*\n.*alibaba:cn-hangzhou:key-ali-1/,
+  );
   assert.match(none.hint!, /profiles add --provider tencent/);
   tencent.disable('ap-guangzhou', 'tk-1');
   const both = await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent) }), 'provider', /tk-1 in ap-guangzhou is disabled/);
   assert.match(both.message, /alibaba:cn-hangzhou:key-ali-1: no alibaba profile/);
   assert.match(both.hint!, /Enable key tk-1 in ap-guangzhou/);
   assert.equal(both.details.providerCode, 'Disabled');
-  assert.equal((await unsealBuffer(blob, { resolve: resolverOf(tencent, alibaba) })).plaintext.toString(), 's', 'falls through to the next recipient');
+  assert.equal(
+    (await unsealBuffer(blob, { resolve: resolverOf(tencent, alibaba) })).plaintext.toString(),
+    's',
+    'falls through to the next recipient',
+  );
   // a single recipient: the provider's own error is kept
   const one = await sealBuffer(Buffer.from('s'), { recipients: [rA] });
   alibaba.disable('cn-hangzhou', 'key-ali-1');
-  const kept = await rejects(unsealBuffer(one, { resolve: resolverOf(alibaba) }), 'provider', /^Key key-ali-1 in cn-hangzhou is disabled\.$/);
+  const kept = await rejects(
+    unsealBuffer(one, { resolve: resolverOf(alibaba) }),
+    'provider',
+    /^Key key-ali-1 in cn-hangzhou is disabled\.$/,
+  );
   assert.equal(kept.details.region, 'cn-hangzhou');
   // seal: the provider error passes through untouched
   await rejects(sealBuffer(Buffer.from('s'), { recipients: [rA] }), 'provider', /disabled/);
@@ -188,7 +213,11 @@ test('local key with the right name but different material: format error naming 
 test('wrong or missing context: format error before any KMS call', async () => {
   const { tencent, rT } = await setup();
   const blob = await sealBuffer(Buffer.from('ctx'), { recipients: [rT], context: { app: 'billing', env: 'prod' } });
-  await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent), context: { env: 'dev' } }), 'format', /encryption context mismatch: the blob has env=prod, expected env=dev/);
+  await rejects(
+    unsealBuffer(blob, { resolve: resolverOf(tencent), context: { env: 'dev' } }),
+    'format',
+    /encryption context mismatch: the blob has env=prod, expected env=dev/,
+  );
   await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent), context: { team: 'x' } }), 'format', /no "team" entry/);
   assert.equal(tencent.calls.decrypt, 0);
   const ok = await unsealBuffer(blob, { resolve: resolverOf(tencent), context: { env: 'prod' } });
@@ -198,7 +227,11 @@ test('wrong or missing context: format error before any KMS call', async () => {
 test('EDK cap: more encrypted data keys than maxRecipients is a format error, no KMS call', async () => {
   const { tencent, alibaba, local, rT, rA, rL } = await setup();
   const blob = await sealBuffer(Buffer.from('cap'), { recipients: [rT, rA, rL] });
-  await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent), maxRecipients: 2 }), 'format', /lists 3 encrypted data keys, more than the limit of 2/);
+  await rejects(
+    unsealBuffer(blob, { resolve: resolverOf(tencent), maxRecipients: 2 }),
+    'format',
+    /lists 3 encrypted data keys, more than the limit of 2/,
+  );
   await rejects(inspect(blob, { maxRecipients: 2 }), 'format', /more than the limit of 2/);
   assert.equal(tencent.calls.decrypt, 0);
   assert.equal((await unsealBuffer(blob, { resolve: resolverOf(alibaba, local), maxRecipients: 3 })).plaintext.toString(), 'cap');
@@ -230,10 +263,26 @@ test('armor: prefix, one line, strict dearmor, found inside YAML / JSON / .env t
   assert.ok(text.startsWith(`${ARMOR_PREFIX}AgR4`));
   assert.ok(!/\s/.test(text), 'one line');
   assert.ok(dearmor(`\n  ${text}\r\n`).equals(blob), 'surrounding whitespace is fine');
-  await rejects(Promise.resolve().then(() => dearmor('AgR4' + text)), 'format', /expected text starting with "kmsenv:v1:"/);
-  await rejects(Promise.resolve().then(() => dearmor(text.slice(0, -3))), 'format', /not valid base64/);
-  await rejects(Promise.resolve().then(() => dearmor(`${text.slice(0, 30)}!${text.slice(31)}`)), 'format', /unexpected character "!" at position 30/);
-  await rejects(Promise.resolve().then(() => dearmor(ARMOR_PREFIX)), 'format', /empty/);
+  await rejects(
+    Promise.resolve().then(() => dearmor('AgR4' + text)),
+    'format',
+    /expected text starting with "kmsenv:v1:"/,
+  );
+  await rejects(
+    Promise.resolve().then(() => dearmor(text.slice(0, -3))),
+    'format',
+    /not valid base64/,
+  );
+  await rejects(
+    Promise.resolve().then(() => dearmor(`${text.slice(0, 30)}!${text.slice(31)}`)),
+    'format',
+    /unexpected character "!" at position 30/,
+  );
+  await rejects(
+    Promise.resolve().then(() => dearmor(ARMOR_PREFIX)),
+    'format',
+    /empty/,
+  );
 
   const other = armor(await sealBuffer(Buffer.from('api-token'), { recipients: [rL] }));
   const docs = [

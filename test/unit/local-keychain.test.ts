@@ -61,7 +61,11 @@ describe('no keychain reachable', () => {
            (k) => { process.stdout.write(JSON.stringify({ ok: k.keyId })); },
            (e) => { process.stdout.write(JSON.stringify({ kind: e.kind, message: e.message, hint: e.hint })); });`,
       );
-      const env: NodeJS.ProcessEnv = { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', KMS_ENVELOPE_CONFIG_DIR: path.join(dir, 'cfg') };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent',
+        KMS_ENVELOPE_CONFIG_DIR: path.join(dir, 'cfg'),
+      };
       delete env.DISPLAY;
       delete env.KMS_ENVELOPE_KEY_FILE_DIR;
       const t0 = Date.now();

@@ -76,7 +76,10 @@ describe('local provider', () => {
     assert.equal(d.description, 'for the team');
     assert.equal((await p.describeKey('local', 'alias/team-key')).keyId, k.keyId, 'alias/ prefix accepted');
     const page = await p.listKeys('local');
-    assert.deepEqual(page.keys.map((x) => x.keyId), [k.keyId]);
+    assert.deepEqual(
+      page.keys.map((x) => x.keyId),
+      [k.keyId],
+    );
     assert.equal(page.nextToken, undefined);
   });
 
@@ -97,7 +100,8 @@ describe('local provider', () => {
     assert.ok(text.includes(a.keyId) && text.includes(b.keyId));
     for (const id of [a.keyId, b.keyId]) {
       const m = Buffer.from((await secrets.get(LOCAL_KEYS_SERVICE, id))!, 'base64');
-      for (const enc of ['base64', 'hex', 'base64url'] as const) assert.ok(!text.includes(m.toString(enc)), `material (${enc}) not in the file`);
+      for (const enc of ['base64', 'hex', 'base64url'] as const)
+        assert.ok(!text.includes(m.toString(enc)), `material (${enc}) not in the file`);
       assert.ok(!raw.includes(m), 'raw material not in the file');
     }
     assert.equal(statSync(path.join(dir, METADATA_FILE)).mode & 0o777, 0o600);
@@ -236,21 +240,34 @@ describe('local provider', () => {
     const client = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
     const a = await p.rawAesWrappingKey('local', 'team-key');
     const { result: blob } = await client.encrypt(
-      new RawAesKeyringNode({ keyName: a.keyName, keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(a.material), wrappingSuite: WRAP }),
+      new RawAesKeyringNode({
+        keyName: a.keyName,
+        keyNamespace: 'local',
+        unencryptedMasterKey: new Uint8Array(a.material),
+        wrappingSuite: WRAP,
+      }),
       Buffer.from('old secret'),
       { encryptionContext: ctx, suiteId: SUITE },
     );
     a.material.fill(0);
 
     const { metadata, material } = await p.exportKey('local', 'team-key');
-    const exported = serializeExport({ keyId: metadata.keyId, alias: metadata.alias, description: metadata.description, createdAt: metadata.createdAt, material: material.toString('base64') });
+    const exported = serializeExport({
+      keyId: metadata.keyId,
+      alias: metadata.alias,
+      description: metadata.description,
+      createdAt: metadata.createdAt,
+      material: material.toString('base64'),
+    });
     material.fill(0);
 
     // Machine B: empty config dir, empty keychain.
     const dirB = mkdtempSync(path.join(os.tmpdir(), 'kms-local-b-'));
     try {
       const b = new LocalKmsProvider({ secretStore: new MemorySecretStore(), configDir: dirB });
-      await rejectsKms(b.decryptDataKey('local', k.keyId, dk.ciphertext, ctx), (e) => assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.notFound));
+      await rejectsKms(b.decryptDataKey('local', k.keyId, dk.ciphertext, ctx), (e) =>
+        assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.notFound),
+      );
       const parsed = parseImport(Buffer.from(exported), 'team-key.json');
       const imp = await b.importKey(parsed.material, { keyId: parsed.keyId, alias: parsed.alias, description: parsed.description });
       assert.equal(imp.keyId, k.keyId);
@@ -259,12 +276,19 @@ describe('local provider', () => {
       assert.deepEqual((await b.decryptDataKey('local', 'team-key', dk.ciphertext, ctx)).plaintext, dk.plaintext);
       const w = await b.rawAesWrappingKey('local', k.keyId);
       const { plaintext } = await client.decrypt(
-        new RawAesKeyringNode({ keyName: w.keyName, keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(w.material), wrappingSuite: WRAP }),
+        new RawAesKeyringNode({
+          keyName: w.keyName,
+          keyNamespace: 'local',
+          unencryptedMasterKey: new Uint8Array(w.material),
+          wrappingSuite: WRAP,
+        }),
         blob,
       );
       assert.equal(plaintext.toString(), 'old secret');
       // Importing the same id again is refused; different material under a stored id too.
-      await rejectsKms(b.importKey(parsed.material, { keyId: parsed.keyId }), (e) => assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.keyExists));
+      await rejectsKms(b.importKey(parsed.material, { keyId: parsed.keyId }), (e) =>
+        assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.keyExists),
+      );
       await rejectsKms(b.importKey(randomBytes(31)), (e) => assert.equal(e.kind, 'usage'));
       await rejectsKms(b.importKey(randomBytes(32), { keyId: 'not-local' }), (e) => assert.equal(e.kind, 'usage'));
     } finally {
@@ -305,7 +329,10 @@ describe('local provider', () => {
     assert.equal(doc.keyId, 'local-abc');
     assert.deepEqual(doc.material, m);
     for (const bad of ['{"format":"other"}', '{not json', 'short', m.toString('base64').slice(4)]) {
-      assert.throws(() => parseImport(Buffer.from(bad), 'bad.txt'), (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'usage' && /bad\.txt/.test(e.message));
+      assert.throws(
+        () => parseImport(Buffer.from(bad), 'bad.txt'),
+        (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'usage' && /bad\.txt/.test(e.message),
+      );
     }
   });
 
@@ -319,13 +346,16 @@ describe('local provider', () => {
   it('an aborted signal fails fast', async () => {
     const ctl = new AbortController();
     ctl.abort();
-    await assert.rejects(p.listKeys('local', { signal: ctl.signal }), (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'cancelled');
+    await assert.rejects(
+      p.listKeys('local', { signal: ctl.signal }),
+      (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'cancelled',
+    );
   });
 });
 
 describe('local wire format = the stock RawAesKeyringNode', () => {
   const suite = new NodeAlgorithmSuite(SUITE);
-  const ctxs: Array<Record<string, string>> = [{}, { a: '1' }, { zeta: 'z', alpha: 'a', Mid: 'm', 'ключ': 'значение' }];
+  const ctxs: Array<Record<string, string>> = [{}, { a: '1' }, { zeta: 'z', alpha: 'a', Mid: 'm', ключ: 'значение' }];
 
   it('stock keyring wraps → local provider unwraps (through edk → ciphertext)', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kms-wire-'));
@@ -334,7 +364,12 @@ describe('local wire format = the stock RawAesKeyringNode', () => {
       const p = new LocalKmsProvider({ secretStore: secrets, configDir: dir });
       const k = await p.createKey('local');
       const { material } = await p.exportKey('local', k.keyId);
-      const stock = new RawAesKeyringNode({ keyName: k.keyId, keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(material), wrappingSuite: WRAP });
+      const stock = new RawAesKeyringNode({
+        keyName: k.keyId,
+        keyNamespace: 'local',
+        unencryptedMasterKey: new Uint8Array(material),
+        wrappingSuite: WRAP,
+      });
       for (const ctx of ctxs) {
         const em = await stock.onEncrypt(new NodeEncryptionMaterial(suite, ctx));
         const edk = em.encryptedDataKeys[0]!;
@@ -355,11 +390,21 @@ describe('local wire format = the stock RawAesKeyringNode', () => {
       const p = new LocalKmsProvider({ secretStore: new MemorySecretStore(), configDir: dir });
       const k = await p.createKey('local');
       const { material } = await p.exportKey('local', k.keyId);
-      const stock = new RawAesKeyringNode({ keyName: k.keyId, keyNamespace: 'local', unencryptedMasterKey: new Uint8Array(material), wrappingSuite: WRAP });
+      const stock = new RawAesKeyringNode({
+        keyName: k.keyId,
+        keyNamespace: 'local',
+        unencryptedMasterKey: new Uint8Array(material),
+        wrappingSuite: WRAP,
+      });
       for (const ctx of ctxs) {
         const dk = await p.generateDataKey('local', k.keyId, ctx);
         const parts = edkFromCiphertext(dk.keyId, dk.ciphertext);
-        const edk = new EncryptedDataKey({ providerId: parts.providerId, providerInfo: parts.rawInfo.toString('latin1'), rawInfo: new Uint8Array(parts.rawInfo), encryptedDataKey: new Uint8Array(parts.encryptedDataKey) });
+        const edk = new EncryptedDataKey({
+          providerId: parts.providerId,
+          providerInfo: parts.rawInfo.toString('latin1'),
+          rawInfo: new Uint8Array(parts.rawInfo),
+          encryptedDataKey: new Uint8Array(parts.encryptedDataKey),
+        });
         const dm = await stock.onDecrypt(new NodeDecryptionMaterial(suite, ctx), [edk]);
         assert.ok(dm.hasValidKey(), `context ${JSON.stringify(ctx)}`);
         assert.deepEqual(new Uint8Array(unwrapDataKey(dm.getUnencryptedDataKey())), new Uint8Array(dk.plaintext));
@@ -391,7 +436,11 @@ describe('opt-in key files (KMS_ENVELOPE_KEY_FILE_DIR)', () => {
       assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
       assert.equal(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64').length, 32);
       assert.deepEqual(await store.list(LOCAL_KEYS_SERVICE), [k.keyId]);
-      assert.deepEqual((await fsp.readdir(path.dirname(file))).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
+      assert.deepEqual(
+        (await fsp.readdir(path.dirname(file))).filter((n) => n.endsWith('.tmp')),
+        [],
+        'no temp files left',
+      );
       const dk = await p.generateDataKey('local', 'srv', {});
       assert.deepEqual((await p.decryptDataKey('local', 'srv', dk.ciphertext, {})).plaintext, dk.plaintext);
       assert.ok(!readFileSync(path.join(cfg, METADATA_FILE), 'utf8').includes(readFileSync(file, 'utf8').trim()));
@@ -415,7 +464,10 @@ describe('registry', () => {
       const a = await resolve('local', 'local');
       assert.equal(a, await resolve('local', 'local'));
       assert.equal(await resolve('nonesuch', 'x'), undefined);
-      await assert.rejects(createProvider('aws', opts), (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'provider' && /aws/.test(e.message));
+      await assert.rejects(
+        createProvider('aws', opts),
+        (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'provider' && /aws/.test(e.message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -38,14 +38,17 @@ async function cannedServer() {
     url: `http://127.0.0.1:${port}`,
     seen,
     queue,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
-const creds = (id = 'AKIDtest0001', secret = 'secret-one'): (() => Promise<CloudCredentials>) => async () => ({ accessKeyId: id, accessKeySecret: secret });
+const creds =
+  (id = 'AKIDtest0001', secret = 'secret-one'): (() => Promise<CloudCredentials>) =>
+  async () => ({ accessKeyId: id, accessKeySecret: secret });
 const fastRetry = { baseDelayMs: 1, maxDelayMs: 5 };
 const servers: Array<{ close(): Promise<void> }> = [];
 after(async () => {
@@ -53,8 +56,14 @@ after(async () => {
 });
 
 const tcOk = (r: Record<string, unknown>) => ({ status: 200, body: { Response: { ...r, RequestId: 'req-ok' } } });
-const tcErr = (code: string, message = 'm') => ({ status: 200, body: { Response: { Error: { Code: code, Message: message }, RequestId: 'req-tc-1' } } });
-const aliErr = (status: number, code: string, message = 'm') => ({ status, body: { RequestId: 'req-ali-1', HostId: 'h', Code: code, Message: message } });
+const tcErr = (code: string, message = 'm') => ({
+  status: 200,
+  body: { Response: { Error: { Code: code, Message: message }, RequestId: 'req-tc-1' } },
+});
+const aliErr = (status: number, code: string, message = 'm') => ({
+  status,
+  body: { RequestId: 'req-ali-1', HostId: 'h', Code: code, Message: message },
+});
 
 test('tencent: request shape — action/region headers, TC3 signature, canonical EncryptionContext, base64 plaintext', async () => {
   const s = await cannedServer();
@@ -67,7 +76,10 @@ test('tencent: request shape — action/region headers, TC3 signature, canonical
   assert.equal(r.headers['x-tc-action'], 'Encrypt');
   assert.equal(r.headers['x-tc-region'], 'ap-shanghai');
   assert.equal(r.headers['x-tc-version'], '2019-01-18');
-  assert.match(String(r.headers.authorization), /^TC3-HMAC-SHA256 Credential=AKIDtest0001\/\d{4}-\d\d-\d\d\/127\/tc3_request, SignedHeaders=content-type;host/);
+  assert.match(
+    String(r.headers.authorization),
+    /^TC3-HMAC-SHA256 Credential=AKIDtest0001\/\d{4}-\d\d-\d\d\/127\/tc3_request, SignedHeaders=content-type;host/,
+  );
   const body = JSON.parse(r.body);
   assert.equal(body.EncryptionContext, '{"a":"1","b":"2"}');
   assert.equal(body.Plaintext, Buffer.alloc(32, 7).toString('base64'));
@@ -78,7 +90,11 @@ test('tencent: credentials are fetched per request (rotation applies)', async ()
   const s = await cannedServer();
   servers.push(s);
   let n = 0;
-  const p = new TencentKmsProvider({ profile: 'dev', credentials: async () => ({ accessKeyId: `AKIDrot${++n}`, accessKeySecret: 'x' }), endpoint: s.url });
+  const p = new TencentKmsProvider({
+    profile: 'dev',
+    credentials: async () => ({ accessKeyId: `AKIDrot${++n}`, accessKeySecret: 'x' }),
+    endpoint: s.url,
+  });
   s.queue.push(tcOk({ Regions: ['ap-guangzhou'] }), tcOk({ Regions: ['ap-guangzhou'] }));
   await p.listRegions();
   await p.listRegions();
@@ -100,7 +116,10 @@ test('tencent: disabled key → provider error with code, request id and the ena
   assert.equal(err.details.region, 'ap-guangzhou');
   assert.equal(err.details.profile, 'dev');
   assert.equal(err.details.retryable, false);
-  assert.match(err.hint ?? '', /^Enable it: `kms-envelope keys enable --provider tencent --region ap-guangzhou --key 11111111-2222-3333-4444-555555555555 --profile dev`/);
+  assert.match(
+    err.hint ?? '',
+    /^Enable it: `kms-envelope keys enable --provider tencent --region ap-guangzhou --key 11111111-2222-3333-4444-555555555555 --profile dev`/,
+  );
   assert.equal(s.seen.length, 1, 'not retried');
   p.dispose();
 });
@@ -160,7 +179,13 @@ test('tencent: CreateKey is not repeated after a 5xx (it may have created the ke
 test('tencent: a hung endpoint times out per attempt, named in the error, bounded in time', async () => {
   const s = await cannedServer();
   servers.push(s);
-  const p = new TencentKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, timeoutMs: 100, retry: { ...fastRetry, maxAttempts: 2 } });
+  const p = new TencentKmsProvider({
+    profile: 'dev',
+    credentials: creds(),
+    endpoint: s.url,
+    timeoutMs: 100,
+    retry: { ...fastRetry, maxAttempts: 2 },
+  });
   s.queue.push('hang', 'hang');
   const t0 = Date.now();
   const err = await p.listRegions().catch((e) => e);
@@ -184,7 +209,10 @@ test('tencent: an unknown region maps to a regions hint; alias rules are checked
   assert.throws(() => validateTencentAlias('x'.repeat(61)), /not a valid Tencent/);
   validateTencentAlias('ok_alias-1');
   assert.match(deriveTencentAlias(new Date('2025-01-02T03:04:05Z')), /^key-20250102-030405-[0-9a-f]{6}$/);
-  await assert.rejects(p.scheduleDeletion('ap-guangzhou', '11111111-2222-3333-4444-555555555555', 31), (e: KmsEnvelopeError) => e.kind === 'usage' && /7 to 30 days/.test(e.message));
+  await assert.rejects(
+    p.scheduleDeletion('ap-guangzhou', '11111111-2222-3333-4444-555555555555', 31),
+    (e: KmsEnvelopeError) => e.kind === 'usage' && /7 to 30 days/.test(e.message),
+  );
   assert.equal(s.seen.length, 1);
   p.dispose();
 });
@@ -195,7 +223,13 @@ test('tencent: an alias is resolved to its key id through ListKeyDetail (exact m
   const p = new TencentKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, retry: fastRetry });
   const id = 'aaaaaaaa-2222-3333-4444-555555555555';
   s.queue.push(
-    tcOk({ TotalCount: 2, KeyMetadatas: [{ KeyId: 'bbbbbbbb-2222-3333-4444-555555555555', Alias: 'app-old' }, { KeyId: id, Alias: 'app' }] }),
+    tcOk({
+      TotalCount: 2,
+      KeyMetadatas: [
+        { KeyId: 'bbbbbbbb-2222-3333-4444-555555555555', Alias: 'app-old' },
+        { KeyId: id, Alias: 'app' },
+      ],
+    }),
     tcOk({ KeyId: id, Plaintext: Buffer.alloc(32, 1).toString('base64'), CiphertextBlob: 'C1' }),
     tcOk({ KeyId: id, Plaintext: Buffer.alloc(32, 2).toString('base64'), CiphertextBlob: 'C2' }),
   );
@@ -233,7 +267,10 @@ test('alibaba: request shape — V3 signature, x-acs-action, RegionId for a shar
   const r = s.seen[0];
   assert.equal(r.headers['x-acs-action'], 'Encrypt');
   assert.equal(r.headers['x-acs-version'], '2016-01-20');
-  assert.match(String(r.headers.authorization), /^ACS3-HMAC-SHA256 Credential=LTAItest,SignedHeaders=.*x-acs-action.*,Signature=[0-9a-f]{64}$/);
+  assert.match(
+    String(r.headers.authorization),
+    /^ACS3-HMAC-SHA256 Credential=LTAItest,SignedHeaders=.*x-acs-action.*,Signature=[0-9a-f]{64}$/,
+  );
   const q = new URL(r.url, 'http://x').searchParams;
   assert.equal(q.get('KeyId'), 'alias/app', 'a bare name is taken as an alias');
   assert.equal(q.get('RegionId'), 'cn-shanghai');
@@ -260,7 +297,12 @@ test('alibaba: SignatureDoesNotMatch / InvalidAccessKeyId.NotFound → credentia
   const s = await cannedServer();
   servers.push(s);
   const p = new AlibabaKmsProvider({ profile: 'ops', credentials: creds(), endpoint: s.url, retry: fastRetry });
-  s.queue.push(aliErr(400, 'SignatureDoesNotMatch'), aliErr(404, 'InvalidAccessKeyId.NotFound'), aliErr(400, 'InvalidTimeStamp.Expired'), aliErr(400, 'IncompleteSignature'));
+  s.queue.push(
+    aliErr(400, 'SignatureDoesNotMatch'),
+    aliErr(404, 'InvalidAccessKeyId.NotFound'),
+    aliErr(400, 'InvalidTimeStamp.Expired'),
+    aliErr(400, 'IncompleteSignature'),
+  );
   for (const expect of [/profiles test --provider alibaba --name ops/, /profiles test/, /clock/, /profiles test/]) {
     const e = await p.listRegions().catch((x) => x);
     assert.equal(e.kind, 'credentials');
@@ -273,7 +315,10 @@ test('alibaba: Throttling and 503 are retried; CreateKey is not repeated after 5
   const s = await cannedServer();
   servers.push(s);
   const p = new AlibabaKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, retry: fastRetry });
-  s.queue.push(aliErr(400, 'Throttling.User'), aliErr(503, 'ServiceUnavailableTemporary'), { status: 200, body: { RequestId: 'r', Regions: { Region: [{ RegionId: 'cn-hangzhou' }] } } });
+  s.queue.push(aliErr(400, 'Throttling.User'), aliErr(503, 'ServiceUnavailableTemporary'), {
+    status: 200,
+    body: { RequestId: 'r', Regions: { Region: [{ RegionId: 'cn-hangzhou' }] } },
+  });
   assert.deepEqual(await p.listRegions(), ['cn-hangzhou']);
   assert.equal(s.seen.length, 3);
   s.seen.length = 0;
@@ -289,7 +334,10 @@ test('alibaba: setAlias updates an existing alias, or creates it when the cloud 
   const p = new AlibabaKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, retry: fastRetry });
   s.queue.push(aliErr(404, 'Forbidden.AliasNotFound'), { status: 200, body: { RequestId: 'r' } });
   await p.setAlias('cn-hangzhou', 'key-abc123', 'team');
-  assert.deepEqual(s.seen.map((r) => r.headers['x-acs-action']), ['UpdateAlias', 'CreateAlias']);
+  assert.deepEqual(
+    s.seen.map((r) => r.headers['x-acs-action']),
+    ['UpdateAlias', 'CreateAlias'],
+  );
   assert.equal(new URL(s.seen[1].url, 'http://x').searchParams.get('AliasName'), 'alias/team');
 });
 
@@ -318,19 +366,27 @@ test('alibaba: cancellation stops waiting although the SDK has no abort support'
 test('missing credentials → credentials error before any request', async () => {
   const s = await cannedServer();
   servers.push(s);
-  const p = new TencentKmsProvider({ profile: 'empty', credentials: async () => ({ accessKeyId: '', accessKeySecret: '' }), endpoint: s.url });
+  const p = new TencentKmsProvider({
+    profile: 'empty',
+    credentials: async () => ({ accessKeyId: '', accessKeySecret: '' }),
+    endpoint: s.url,
+  });
   const e = await p.listRegions().catch((x) => x);
   assert.equal(e.kind, 'credentials');
   assert.match(e.message, /profile empty has no SecretId\/SecretKey/);
   assert.equal(s.seen.length, 0);
-  const q = new AlibabaKmsProvider({ profile: 'sts', credentials: async () => ({ accessKeyId: 'a', accessKeySecret: 'b', securityToken: 't', expiration: '2000-01-01T00:00:00Z' }), endpoint: s.url });
+  const q = new AlibabaKmsProvider({
+    profile: 'sts',
+    credentials: async () => ({ accessKeyId: 'a', accessKeySecret: 'b', securityToken: 't', expiration: '2000-01-01T00:00:00Z' }),
+    endpoint: s.url,
+  });
   const e2 = await q.listRegions().catch((x) => x);
   assert.match(e2.message, /expired at 2000-01-01/);
 });
 
 test('helpers: canonical context, endpoints, Alibaba key and alias forms, categories', () => {
   assert.equal(canonicalContext({}), undefined);
-  assert.equal(canonicalContext({ b: 'x', a: 'y', 'ä': 'z' }), '{"a":"y","b":"x","ä":"z"}');
+  assert.equal(canonicalContext({ b: 'x', a: 'y', ä: 'z' }), '{"a":"y","b":"x","ä":"z"}');
   const e1 = resolveEndpoint(undefined, 'cn-beijing', 'kms.{region}.aliyuncs.com');
   assert.deepEqual([e1.url, e1.overridden, e1.loopback], ['https://kms.cn-beijing.aliyuncs.com', false, false]);
   const e2 = resolveEndpoint('kms-vpc.{region}.aliyuncs.com', 'cn-beijing', 'x');

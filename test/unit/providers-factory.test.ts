@@ -52,8 +52,16 @@ test('missing env credentials → a credentials error naming the variables', asy
 });
 
 test('a stored profile supplies credentials and its endpoint; --endpoint overrides it', async () => {
-  const svc = new CredentialService({ secretStore: new MemorySecretStore(), configDir: join(dir, 'cfg'), env: {}, homeDir: join(dir, 'home') });
-  await svc.addProfile({ provider: 'tencent', name: 'emu', endpoint: em.url, regions: ['ap-shanghai'] }, { accessKeyId: acct().tencent.secretId, accessKeySecret: acct().tencent.secretKey });
+  const svc = new CredentialService({
+    secretStore: new MemorySecretStore(),
+    configDir: join(dir, 'cfg'),
+    env: {},
+    homeDir: join(dir, 'home'),
+  });
+  await svc.addProfile(
+    { provider: 'tencent', name: 'emu', endpoint: em.url, regions: ['ap-shanghai'] },
+    { accessKeyId: acct().tencent.secretId, accessKeySecret: acct().tencent.secretKey },
+  );
   const resolveProfile = profileResolverFrom(svc);
   em.resetCounters();
   const p = await createCloudProvider('tencent', { profile: 'emu', resolveProfile, env: {} });
@@ -65,5 +73,8 @@ test('a stored profile supplies credentials and its endpoint; --endpoint overrid
   const err = await q.listRegions().catch((e) => e);
   assert.match(err.message, /127\.0\.0\.1:1\b/);
   // A profile name that does not exist: the service's error lists what exists.
-  await assert.rejects(createCloudProvider('tencent', { profile: 'nope', resolveProfile, env: {} }), (e: KmsEnvelopeError) => e.kind === 'credentials' && /emu/.test(e.message));
+  await assert.rejects(
+    createCloudProvider('tencent', { profile: 'nope', resolveProfile, env: {} }),
+    (e: KmsEnvelopeError) => e.kind === 'credentials' && /emu/.test(e.message),
+  );
 });

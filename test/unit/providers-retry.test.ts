@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancelledError } from '../../src/core/errors';
-import { AttemptTimeoutError, backoffDelay, isRetryable, mapLimit, resolvePolicy, withRetry, type FailureClass } from '../../src/core/kms/retry';
+import {
+  AttemptTimeoutError,
+  backoffDelay,
+  isRetryable,
+  mapLimit,
+  resolvePolicy,
+  withRetry,
+  type FailureClass,
+} from '../../src/core/kms/retry';
 import { Limiter } from '../../src/core/kms/list-all';
 
 class Fail extends Error {
@@ -22,7 +30,13 @@ test('retries throttling until success, with full-jitter backoff bounded by the 
       if (calls < 3) throw new Fail('throttling');
       return 'ok';
     },
-    { idempotent: true, classify, policy: { ...fast, baseDelayMs: 10, maxDelayMs: 15 }, random: () => 0.999, onRetry: (i) => delays.push(i.delayMs) },
+    {
+      idempotent: true,
+      classify,
+      policy: { ...fast, baseDelayMs: 10, maxDelayMs: 15 },
+      random: () => 0.999,
+      onRetry: (i) => delays.push(i.delayMs),
+    },
   );
   assert.equal(out, 'ok');
   assert.equal(calls, 3);
@@ -32,10 +46,22 @@ test('retries throttling until success, with full-jitter backoff bounded by the 
 
 test('backoff is full jitter: 0 with random 0, cap·random otherwise', () => {
   const p = resolvePolicy({ baseDelayMs: 100, maxDelayMs: 1000 });
-  assert.equal(backoffDelay(p, 1, () => 0), 0);
-  assert.equal(backoffDelay(p, 1, () => 0.5), 50);
-  assert.equal(backoffDelay(p, 3, () => 0.5), 200);
-  assert.equal(backoffDelay(p, 10, () => 0.5), 500);
+  assert.equal(
+    backoffDelay(p, 1, () => 0),
+    0,
+  );
+  assert.equal(
+    backoffDelay(p, 1, () => 0.5),
+    50,
+  );
+  assert.equal(
+    backoffDelay(p, 3, () => 0.5),
+    200,
+  );
+  assert.equal(
+    backoffDelay(p, 10, () => 0.5),
+    500,
+  );
 });
 
 test('gives up after maxAttempts and hands the last error and counts to finalize', async () => {
@@ -61,10 +87,13 @@ test('gives up after maxAttempts and hands the last error and counts to finalize
 test('fatal failures are not retried', async () => {
   let calls = 0;
   await assert.rejects(
-    withRetry(async () => {
-      calls++;
-      throw new Fail('fatal');
-    }, { idempotent: true, classify, policy: fast }),
+    withRetry(
+      async () => {
+        calls++;
+        throw new Fail('fatal');
+      },
+      { idempotent: true, classify, policy: fast },
+    ),
     /fatal/,
   );
   assert.equal(calls, 1);
@@ -79,16 +108,22 @@ test('non-idempotent requests retry only throttling and unsent failures', async 
   assert.equal(isRetryable('server', true), true);
   let calls = 0;
   await assert.rejects(
-    withRetry(async () => {
-      calls++;
-      throw new Fail('server');
-    }, { idempotent: false, classify, policy: fast }),
+    withRetry(
+      async () => {
+        calls++;
+        throw new Fail('server');
+      },
+      { idempotent: false, classify, policy: fast },
+    ),
   );
   assert.equal(calls, 1, 'a 5xx on CreateKey is not repeated');
   calls = 0;
-  await withRetry(async () => {
-    if (++calls === 1) throw new Fail('unsent');
-  }, { idempotent: false, classify, policy: fast });
+  await withRetry(
+    async () => {
+      if (++calls === 1) throw new Fail('unsent');
+    },
+    { idempotent: false, classify, policy: fast },
+  );
   assert.equal(calls, 2, 'a refused connection is repeated even for CreateKey');
 });
 
@@ -122,7 +157,12 @@ test('total time budget stops retries', async () => {
         await new Promise((r) => setTimeout(r, 30));
         throw new Fail('throttling');
       },
-      { idempotent: true, classify, policy: { maxAttempts: 100, baseDelayMs: 20, maxDelayMs: 20, totalTimeMs: 150, timeoutMs: 1000 }, random: () => 1 },
+      {
+        idempotent: true,
+        classify,
+        policy: { maxAttempts: 100, baseDelayMs: 20, maxDelayMs: 20, totalTimeMs: 150, timeoutMs: 1000 },
+        random: () => 1,
+      },
     ),
   );
   assert.ok(calls >= 2 && calls <= 5, `calls=${calls}`);
@@ -154,7 +194,13 @@ test('cancellation during the backoff wait rejects with CancelledError', async (
       calls++;
       throw new Fail('throttling');
     },
-    { idempotent: true, classify, signal: ctl.signal, policy: { maxAttempts: 5, baseDelayMs: 5000, maxDelayMs: 5000, timeoutMs: 1000 }, random: () => 1 },
+    {
+      idempotent: true,
+      classify,
+      signal: ctl.signal,
+      policy: { maxAttempts: 5, baseDelayMs: 5000, maxDelayMs: 5000, timeoutMs: 1000 },
+      random: () => 1,
+    },
   );
   setTimeout(() => ctl.abort(), 30);
   const t0 = Date.now();
@@ -167,7 +213,10 @@ test('an already aborted signal never starts the op', async () => {
   const ctl = new AbortController();
   ctl.abort();
   let calls = 0;
-  await assert.rejects(withRetry(async () => void calls++, { idempotent: true, classify, signal: ctl.signal }), CancelledError);
+  await assert.rejects(
+    withRetry(async () => void calls++, { idempotent: true, classify, signal: ctl.signal }),
+    CancelledError,
+  );
   assert.equal(calls, 0);
 });
 
@@ -181,7 +230,10 @@ test('mapLimit keeps order and never exceeds the limit', async () => {
     active--;
     return n * 2;
   });
-  assert.deepEqual(out, [...Array(40).keys()].map((n) => n * 2));
+  assert.deepEqual(
+    out,
+    [...Array(40).keys()].map((n) => n * 2),
+  );
   assert.equal(peak, 5);
 });
 

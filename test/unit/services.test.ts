@@ -41,7 +41,8 @@ beforeEach(async () => {
   showLocal = true;
   keys = new KeyService({
     credentials: creds,
-    createProvider: (name, opts) => createProvider(name, { ...opts, env: { KMS_ENVELOPE_CONFIG_DIR: dir }, secretStore: name === 'local' ? localStore : undefined }),
+    createProvider: (name, opts) =>
+      createProvider(name, { ...opts, env: { KMS_ENVELOPE_CONFIG_DIR: dir }, secretStore: name === 'local' ? localStore : undefined }),
     showLocal: () => showLocal,
     regionChoice: (r: ProfileRef) => regionChoice[`${r.provider}/${r.profile}`],
     pageSize: () => pageSize,
@@ -55,8 +56,14 @@ afterEach(() => {
 
 async function addCloudProfiles(): Promise<void> {
   const a = em.accounts[0];
-  await creds.addProfile({ provider: 'tencent', name: 'emu', endpoint: em.url }, { accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey });
-  await creds.addProfile({ provider: 'alibaba', name: 'emu', endpoint: em.url, regions: ['cn-hangzhou', 'cn-shanghai'] }, { accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret });
+  await creds.addProfile(
+    { provider: 'tencent', name: 'emu', endpoint: em.url },
+    { accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey },
+  );
+  await creds.addProfile(
+    { provider: 'alibaba', name: 'emu', endpoint: em.url, regions: ['cn-hangzhou', 'cn-shanghai'] },
+    { accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret },
+  );
 }
 
 async function walk(model: TreeModel, node?: TreeNode, depth = 0): Promise<string[]> {
@@ -96,11 +103,17 @@ describe('KeyService', () => {
     pageSize = 2;
     const ref = { provider: 'local' as const, profile: 'default', region: 'local' };
     let st = await keys.ensureLoaded(ref);
-    assert.deepEqual(st.keys.map((k) => k.alias), ['k0', 'k1']);
+    assert.deepEqual(
+      st.keys.map((k) => k.alias),
+      ['k0', 'k1'],
+    );
     assert.ok(st.nextToken);
     assert.equal(st.total, 5);
     st = await keys.loadMore(ref);
-    assert.deepEqual(st.keys.map((k) => k.alias), ['k0', 'k1', 'k2', 'k3']);
+    assert.deepEqual(
+      st.keys.map((k) => k.alias),
+      ['k0', 'k1', 'k2', 'k3'],
+    );
     await local.disableKey('local', st.keys[3].keyId);
     st = await keys.refreshRegion(ref);
     assert.equal(st.keys.length, 4);
@@ -167,10 +180,22 @@ describe('TreeModel', () => {
   it('filters by alias or id and says what the filter hides; load more and error rows carry their commands', async () => {
     await addCloudProfiles();
     const model = new TreeModel(keys);
-    const region = { kind: 'region', id: 'r:alibaba/emu/cn-hangzhou', provider: 'alibaba', profile: 'emu', region: 'cn-hangzhou', label: 'cn-hangzhou', contextValue: '', collapsible: 'expanded' } as TreeNode;
+    const region = {
+      kind: 'region',
+      id: 'r:alibaba/emu/cn-hangzhou',
+      provider: 'alibaba',
+      profile: 'emu',
+      region: 'cn-hangzhou',
+      label: 'cn-hangzhou',
+      contextValue: '',
+      collapsible: 'expanded',
+    } as TreeNode;
     model.setFilter('DISABLED');
     let rows = await model.getChildren(region);
-    assert.deepEqual(rows.map((r) => r.label), ['seed-disabled']);
+    assert.deepEqual(
+      rows.map((r) => r.label),
+      ['seed-disabled'],
+    );
     model.setFilter('nothing-like-this');
     rows = await model.getChildren(region);
     assert.equal(rows[0].label, 'No keys match "nothing-like-this"');
@@ -210,24 +235,44 @@ describe('EnvelopeService', () => {
     const resealed = await env.reseal(Buffer.from('changed'), header);
     const h2 = await inspect(resealed);
     assert.deepEqual(h2.context, { app: 'test' });
-    assert.deepEqual(h2.recipients.map((r) => r.keyId), [k.keyId]);
+    assert.deepEqual(
+      h2.recipients.map((r) => r.keyId),
+      [k.keyId],
+    );
 
-    const wrapped = await env.rewrap(resealed, [{ provider: 'tencent', region: 'ap-guangzhou', key: 'seed-enabled', profile: 'emu' }], 'add');
-    assert.deepEqual(wrapped.header.recipients.map((r) => r.provider), ['local', 'tencent']);
+    const wrapped = await env.rewrap(
+      resealed,
+      [{ provider: 'tencent', region: 'ap-guangzhou', key: 'seed-enabled', profile: 'emu' }],
+      'add',
+    );
+    assert.deepEqual(
+      wrapped.header.recipients.map((r) => r.provider),
+      ['local', 'tencent'],
+    );
     const opened = await env.unsealBytes(wrapped.blob);
     assert.equal(opened.plaintext.toString(), 'changed');
 
-    const replaced = await env.rewrap(wrapped.blob, [{ provider: 'alibaba', region: 'cn-hangzhou', key: 'alias/seed-enabled', profile: 'emu' }], 'replace');
-    assert.deepEqual(replaced.header.recipients.map((r) => r.provider), ['alibaba']);
+    const replaced = await env.rewrap(
+      wrapped.blob,
+      [{ provider: 'alibaba', region: 'cn-hangzhou', key: 'alias/seed-enabled', profile: 'emu' }],
+      'replace',
+    );
+    assert.deepEqual(
+      replaced.header.recipients.map((r) => r.provider),
+      ['alibaba'],
+    );
     assert.deepEqual(replaced.header.context, { app: 'test' });
   });
 
   it('names the missing profile when a cloud key has none', async () => {
     const env = new EnvelopeService(keys);
-    await assert.rejects(env.sealText('x', [{ provider: 'tencent', region: 'ap-guangzhou', key: 'k' }], undefined), (e: Error & { kind?: string }) => {
-      assert.equal(e.kind, 'credentials');
-      assert.match(e.message, /No Tencent Cloud KMS profile/);
-      return true;
-    });
+    await assert.rejects(
+      env.sealText('x', [{ provider: 'tencent', region: 'ap-guangzhou', key: 'k' }], undefined),
+      (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'credentials');
+        assert.match(e.message, /No Tencent Cloud KMS profile/);
+        return true;
+      },
+    );
   });
 });

@@ -24,7 +24,12 @@ import { maskKeyId } from './types';
 export type CloudProviderName = 'tencent' | 'alibaba';
 
 export const CREDENTIAL_ENV = {
-  tencent: { id: 'TENCENTCLOUD_SECRET_ID', secret: 'TENCENTCLOUD_SECRET_KEY', token: 'TENCENTCLOUD_SESSION_TOKEN', region: 'TENCENTCLOUD_REGION' },
+  tencent: {
+    id: 'TENCENTCLOUD_SECRET_ID',
+    secret: 'TENCENTCLOUD_SECRET_KEY',
+    token: 'TENCENTCLOUD_SESSION_TOKEN',
+    region: 'TENCENTCLOUD_REGION',
+  },
   alibaba: {
     id: 'ALIBABA_CLOUD_ACCESS_KEY_ID',
     secret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
@@ -207,7 +212,9 @@ export async function discoverAliyunCli(opts: DiscoveryOptions): Promise<Discove
     if (!isNonEmptyString(name)) continue;
     const creds = toCreds(p);
     if (!creds) {
-      opts.logger.debug(`aliyun CLI profile ${name} in ${file} uses mode ${String(p.mode)}; only AK and StsToken are supported, skipping it.`);
+      opts.logger.debug(
+        `aliyun CLI profile ${name} in ${file} uses mode ${String(p.mode)}; only AK and StsToken are supported, skipping it.`,
+      );
       continue;
     }
     const region = p.region_id;

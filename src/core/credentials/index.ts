@@ -12,7 +12,9 @@ export * from './service';
 export { CREDENTIAL_ENV, ENDPOINT_ENV_VAR, ENV_PROFILE } from './discovery';
 
 /** The service as the CLI uses it: keytar (10 s timeout unless given), config dir from the environment. */
-export function createCliCredentialService(opts: { env?: NodeJS.ProcessEnv; logger?: Logger; secretStore?: SecretStore; homeDir?: string } = {}): CredentialService {
+export function createCliCredentialService(
+  opts: { env?: NodeJS.ProcessEnv; logger?: Logger; secretStore?: SecretStore; homeDir?: string } = {},
+): CredentialService {
   const env = opts.env ?? process.env;
   return new CredentialService({
     secretStore: opts.secretStore ?? new KeytarSecretStore(),

@@ -170,17 +170,26 @@ export function checkCredentials(provider: CredentialProviderName, creds: CloudC
     const s = (v ?? '').trim();
     if (!s) throw usageError(`The ${what} is empty.`, `Paste the ${what} from the ${PROVIDER_TITLES[provider]} console.`);
     if (!TOKEN_CHARS.test(s)) {
-      throw usageError(`The ${what} contains spaces or characters that cannot be part of it.`, `Paste the ${what} again, exactly as the console shows it.`);
+      throw usageError(
+        `The ${what} contains spaces or characters that cannot be part of it.`,
+        `Paste the ${what} again, exactly as the console shows it.`,
+      );
     }
     if (s.length < min || s.length > max) {
-      throw usageError(`The ${what} has ${s.length} characters; expected ${min}-${max}.`, `Check that you pasted the ${what}, not another value.`);
+      throw usageError(
+        `The ${what} has ${s.length} characters; expected ${min}-${max}.`,
+        `Check that you pasted the ${what}, not another value.`,
+      );
     }
     return s;
   };
   const accessKeyId = field(names.id, creds.accessKeyId, 8, 256);
   const accessKeySecret = field(names.secret, creds.accessKeySecret, 8, 256);
   if (accessKeyId === accessKeySecret) {
-    throw usageError(`The ${names.id} and the ${names.secret} are the same value.`, `Enter the ${names.id} first, then the ${names.secret}.`);
+    throw usageError(
+      `The ${names.id} and the ${names.secret} are the same value.`,
+      `Enter the ${names.id} first, then the ${names.secret}.`,
+    );
   }
   const out: CloudCredentials = { accessKeyId, accessKeySecret };
   if (kind === 'sts') {
@@ -258,9 +267,13 @@ export class CredentialService {
       text = await fsp.readFile(this.profilesFile, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw credentialsError(`Cannot read ${this.profilesFile}: ${(err as Error).message}.`, 'Check the file permissions of the KMS Envelope config directory.', {
-        file: this.profilesFile,
-      });
+      throw credentialsError(
+        `Cannot read ${this.profilesFile}: ${(err as Error).message}.`,
+        'Check the file permissions of the KMS Envelope config directory.',
+        {
+          file: this.profilesFile,
+        },
+      );
     }
     let root: unknown;
     try {
@@ -275,7 +288,8 @@ export class CredentialService {
     const list = (root as Partial<ProfilesFile>)?.profiles;
     if (!Array.isArray(list)) return [];
     return list.filter(
-      (p): p is StoredProfile => !!p && typeof p === 'object' && isCredentialProvider(String(p.provider)) && typeof p.name === 'string' && NAME_RE.test(p.name),
+      (p): p is StoredProfile =>
+        !!p && typeof p === 'object' && isCredentialProvider(String(p.provider)) && typeof p.name === 'string' && NAME_RE.test(p.name),
     );
   }
 
@@ -352,12 +366,17 @@ export class CredentialService {
       );
     }
     const env = provider === 'aws' ? undefined : CREDENTIAL_ENV[provider];
-    const cli = provider === 'tencent' ? 'the tccli file ~/.tccli/default.credential' : provider === 'alibaba' ? 'the aliyun CLI file ~/.aliyun/config.json' : 'the AWS CLI files';
+    const cli =
+      provider === 'tencent'
+        ? 'the tccli file ~/.tccli/default.credential'
+        : provider === 'alibaba'
+          ? 'the aliyun CLI file ~/.aliyun/config.json'
+          : 'the AWS CLI files';
     throw credentialsError(
       `No ${title} credentials: there is no profile named default, no environment variables and no CLI config default.` +
         (stored.length ? ` Other profiles exist: ${[...new Set(stored)].join(', ')}; pass --profile <name>.` : ''),
       `Fix it one of three ways: (1) \`kms-envelope profiles add --provider ${provider} --name default\` (the secret goes to the OS keychain); ` +
-        (env ? `(2) export ${env.id} and ${env.secret}; ` : '(2) export the provider\'s credential environment variables; ') +
+        (env ? `(2) export ${env.id} and ${env.secret}; ` : "(2) export the provider's credential environment variables; ") +
         `(3) configure ${cli}.`,
       { provider },
     );
@@ -369,7 +388,9 @@ export class CredentialService {
     const stored = (await this.readStored()).find((p) => p.provider === provider && p.name === DEFAULT_PROFILE);
     if (stored) return { profile: this.toInfo(stored), credentials: this.storedCredentials(stored.provider, stored.name) };
     const found = await this.discover(provider);
-    const pick = found.find((d) => d.info.source === 'env' && d.info.name === ENV_PROFILE) ?? found.find((d) => d.info.source !== 'env' && d.isCliDefault);
+    const pick =
+      found.find((d) => d.info.source === 'env' && d.info.name === ENV_PROFILE) ??
+      found.find((d) => d.info.source !== 'env' && d.isCliDefault);
     return pick ? { profile: { ...pick.info }, credentials: this.discoveredCredentials(pick) } : undefined;
   }
 
@@ -390,7 +411,9 @@ export class CredentialService {
       } catch (err) {
         throw credentialsError(
           `The ${provider} profile ${name} (from ${source}) cannot be read: ${(err as Error).message}.`,
-          source === 'env' ? 'Set the environment variables again, or add a stored profile.' : `Check ${d.file ?? 'the CLI config file'}, or add a stored profile.`,
+          source === 'env'
+            ? 'Set the environment variables again, or add a stored profile.'
+            : `Check ${d.file ?? 'the CLI config file'}, or add a stored profile.`,
           { provider, profile: name, file: d.file },
         );
       }
@@ -473,7 +496,12 @@ export class CredentialService {
         cause: err,
       });
     }
-    return credentialsError(`${this.secretStore.description} failed while ${what}: ${(err as Error)?.message ?? String(err)}.`, envHint.trim() || undefined, { provider, profile: name }, err);
+    return credentialsError(
+      `${this.secretStore.description} failed while ${what}: ${(err as Error)?.message ?? String(err)}.`,
+      envHint.trim() || undefined,
+      { provider, profile: name },
+      err,
+    );
   }
 
   // ---- changes -------------------------------------------------------------------------------
@@ -523,26 +551,42 @@ export class CredentialService {
         // Keep the keychain and the file in step: undo the secret we just wrote.
         if (previous !== undefined) await this.secretStore.set(KEYCHAIN_SERVICE, account, previous).catch(() => undefined);
         else await this.secretStore.delete(KEYCHAIN_SERVICE, account).catch(() => undefined);
-        throw credentialsError(`Cannot write ${this.profilesFile}: ${(err as Error).message}.`, 'Check the permissions of the KMS Envelope config directory.', {
-          file: this.profilesFile,
-          provider,
-          profile: name,
-        }, err);
+        throw credentialsError(
+          `Cannot write ${this.profilesFile}: ${(err as Error).message}.`,
+          'Check the permissions of the KMS Envelope config directory.',
+          {
+            file: this.profilesFile,
+            provider,
+            profile: name,
+          },
+          err,
+        );
       }
       this.cache.delete(account);
-      this.logger.info(`Added ${provider} profile ${name} (${kind}, key ${entry.keyIdHint}); the secret is in ${this.secretStore.description}.`);
+      this.logger.info(
+        `Added ${provider} profile ${name} (${kind}, key ${entry.keyIdHint}); the secret is in ${this.secretStore.description}.`,
+      );
       this.fire({ type: 'add', provider, name });
       return this.toInfo(entry);
     });
   }
 
-  private async storedOrRefuse(provider: CredentialProviderName, name: string, action: 'rotate' | 'remove'): Promise<{ list: StoredProfile[]; index: number }> {
+  private async storedOrRefuse(
+    provider: CredentialProviderName,
+    name: string,
+    action: 'rotate' | 'remove',
+  ): Promise<{ list: StoredProfile[]; index: number }> {
     const list = await this.readStored();
     const index = list.findIndex((p) => p.provider === provider && p.name === name);
     if (index >= 0) return { list, index };
     const d = (await this.discover(provider)).find((x) => x.info.name === name);
     if (d) {
-      const where = d.info.source === 'env' ? `the environment variables (${Object.values(CREDENTIAL_ENV[provider as 'tencent' | 'alibaba']).slice(0, 3).join(', ')})` : d.file ?? d.info.source;
+      const where =
+        d.info.source === 'env'
+          ? `the environment variables (${Object.values(CREDENTIAL_ENV[provider as 'tencent' | 'alibaba'])
+              .slice(0, 3)
+              .join(', ')})`
+          : (d.file ?? d.info.source);
       throw usageError(
         `The ${provider} profile ${name} is discovered from ${d.info.source} and is read-only here.`,
         action === 'rotate'
@@ -551,7 +595,11 @@ export class CredentialService {
         { provider, profile: name },
       );
     }
-    throw usageError(`There is no stored ${provider} profile named ${name}.`, 'See `kms-envelope profiles list` for the profiles that exist.', { provider, profile: name });
+    throw usageError(
+      `There is no stored ${provider} profile named ${name}.`,
+      'See `kms-envelope profiles list` for the profiles that exist.',
+      { provider, profile: name },
+    );
   }
 
   /** Throws a usage error explaining why, unless a stored (writable) profile of that name exists. */
@@ -560,7 +608,12 @@ export class CredentialService {
   }
 
   /** Replaces the secret of a stored profile (same kind unless the new credentials say otherwise). */
-  async rotateSecret(provider: CredentialProviderName, name: string, creds: CloudCredentials, opts: { kind?: 'long-term' | 'sts' } = {}): Promise<ProfileInfo> {
+  async rotateSecret(
+    provider: CredentialProviderName,
+    name: string,
+    creds: CloudCredentials,
+    opts: { kind?: 'long-term' | 'sts' } = {},
+  ): Promise<ProfileInfo> {
     checkProvider(provider);
     checkProfileName(name);
     return this.exclusive(async () => {
@@ -608,7 +661,11 @@ export class CredentialService {
   }
 
   /** Updates the non-secret part (regions, endpoint) of a stored profile. */
-  async updateProfile(provider: CredentialProviderName, name: string, patch: { regions?: string[]; endpoint?: string | null }): Promise<ProfileInfo> {
+  async updateProfile(
+    provider: CredentialProviderName,
+    name: string,
+    patch: { regions?: string[]; endpoint?: string | null },
+  ): Promise<ProfileInfo> {
     return this.exclusive(async () => {
       const { list, index } = await this.storedOrRefuse(provider, name, 'rotate');
       const entry = { ...list[index] };

@@ -10,7 +10,14 @@ import type { CredentialsProvider, ProfileInfo } from './types';
 /** The shape of createProvider in src/core/kms/registry.ts. */
 export type CreateProviderFn = (
   name: ProviderName,
-  opts: { profile?: string; endpoint?: string; region?: string; logger?: Logger; env?: NodeJS.ProcessEnv; credentials?: CredentialsProvider },
+  opts: {
+    profile?: string;
+    endpoint?: string;
+    region?: string;
+    logger?: Logger;
+    env?: NodeJS.ProcessEnv;
+    credentials?: CredentialsProvider;
+  },
 ) => Promise<KmsProvider>;
 
 export interface ProfileTestResult {
@@ -52,7 +59,6 @@ export async function testProfile(
   }
 }
 
-
 /**
  * Tests credentials that are not stored yet (the extension's Add Profile tests before saving):
  * builds the provider with them and calls the region list.
@@ -66,7 +72,14 @@ export async function testCredentials(
 ): Promise<{ ok: boolean; regions?: string[]; error?: unknown }> {
   let kms: KmsProvider | undefined;
   try {
-    kms = await create(provider, { profile: profile.name, endpoint: profile.endpoint, region: profile.regions?.[0], credentials, logger: opts.logger, env: opts.env });
+    kms = await create(provider, {
+      profile: profile.name,
+      endpoint: profile.endpoint,
+      region: profile.regions?.[0],
+      credentials,
+      logger: opts.logger,
+      env: opts.env,
+    });
     const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000), ...(opts.signal ? [opts.signal] : [])];
     return { ok: true, regions: await kms.listRegions({ signal: AbortSignal.any(signals) }) };
   } catch (error) {

@@ -24,7 +24,10 @@ export function dearmor(text: string): Buffer {
   const t = text.trim();
   if (!t.startsWith(ARMOR_PREFIX)) {
     const shown = t.length > 24 ? `${t.slice(0, 24)}…` : t;
-    throw formatError(`not an armored KMS Envelope blob: expected text starting with "${ARMOR_PREFIX}", found "${shown}"`, FORMAT_HINTS.notBlob);
+    throw formatError(
+      `not an armored KMS Envelope blob: expected text starting with "${ARMOR_PREFIX}", found "${shown}"`,
+      FORMAT_HINTS.notBlob,
+    );
   }
   const body = t.slice(ARMOR_PREFIX.length);
   if (body.length === 0) throw formatError('armored blob is empty after the prefix', FORMAT_HINTS.truncated);

@@ -6,10 +6,25 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NodeAlgorithmSuite, NodeDefaultCryptographicMaterialsManager, type NodeDecryptionMaterial } from '@aws-crypto/material-management-node';
+import {
+  NodeAlgorithmSuite,
+  NodeDefaultCryptographicMaterialsManager,
+  type NodeDecryptionMaterial,
+} from '@aws-crypto/material-management-node';
 import { createAtomicFile, type AtomicFile } from '../atomic';
 import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
-import { ChunkReader, type SealSession, authenticateHeader, checkFrameLength, checkRequiredContext, checkSealContext, headerInfoOf, openSealSession, readFrames, readHeader } from './format';
+import {
+  ChunkReader,
+  type SealSession,
+  authenticateHeader,
+  checkFrameLength,
+  checkRequiredContext,
+  checkSealContext,
+  headerInfoOf,
+  openSealSession,
+  readFrames,
+  readHeader,
+} from './format';
 import { UnsealKeyring, sealKeyring, userContext } from './keyrings';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
 
@@ -40,7 +55,11 @@ function mapError(err: unknown, signal: AbortSignal | undefined, what: 'seal' | 
   if (err instanceof KmsEnvelopeError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e?.code && typeof e.syscall === 'string') {
-    return new KmsEnvelopeError('io', `${what === 'seal' ? 'Sealing' : 'Unsealing'} failed: ${e.message}`, { hint: 'Check the path, free space and permissions.', details: { file: e.path }, cause: err });
+    return new KmsEnvelopeError('io', `${what === 'seal' ? 'Sealing' : 'Unsealing'} failed: ${e.message}`, {
+      hint: 'Check the path, free space and permissions.',
+      details: { file: e.path },
+      cause: err,
+    });
   }
   if (what === 'unseal') return formatError(`cannot open the blob: ${e?.message ?? String(err)}`, FORMAT_HINTS.notBlob, undefined, err);
   return new KmsEnvelopeError('provider', `Sealing failed: ${e?.message ?? String(err)}`, { cause: err });
@@ -59,7 +78,8 @@ interface PreparedSeal {
 
 async function prepareSeal(opts: SealOptions): Promise<PreparedSeal> {
   throwIfAborted(opts.signal);
-  if (!opts.recipients?.length) throw usageError('No recipient key given.', 'Pass at least one --key <provider>:<region>:<keyId-or-alias>.');
+  if (!opts.recipients?.length)
+    throw usageError('No recipient key given.', 'Pass at least one --key <provider>:<region>:<keyId-or-alias>.');
   const frameLength = opts.frameLength ?? DEFAULT_FRAME_LENGTH;
   checkFrameLength(frameLength);
   const context = userContext(opts.context);
@@ -112,7 +132,8 @@ type BodySource = (rest: Buffer) => AsyncIterator<Buffer>;
 async function startUnseal(source: Source, opts: UnsealOptions, bodySource?: BodySource): Promise<Started> {
   throwIfAborted(opts.signal);
   const maxRecipients = opts.maxRecipients ?? DEFAULT_MAX_RECIPIENTS;
-  if (!Number.isInteger(maxRecipients) || maxRecipients < 1 || maxRecipients > 65535) throw usageError(`maxRecipients ${maxRecipients} is out of range (1..65535).`);
+  if (!Number.isInteger(maxRecipients) || maxRecipients < 1 || maxRecipients > 65535)
+    throw usageError(`maxRecipients ${maxRecipients} is out of range (1..65535).`);
   const reader = new ChunkReader(source[Symbol.asyncIterator](), opts.onProgress);
   const parsed = await readHeader(reader, maxRecipients);
   const info = headerInfoOf(parsed.messageHeader);
@@ -241,7 +262,9 @@ export async function sealToFile(input: FileHandle, out: AtomicFile, opts: SealO
         const nextLength = await next;
         const last = nextLength === 0;
         if (!last && curLength < blockLength) {
-          throw new KmsEnvelopeError('io', 'The input file grew while it was being sealed.', { hint: 'Seal it again once nothing writes to it.' });
+          throw new KmsEnvelopeError('io', 'The input file grew while it was being sealed.', {
+            hint: 'Seal it again once nothing writes to it.',
+          });
         }
         if (!last) next = readAhead(input, bufs[(i + 2) % 3]!);
         onProgress?.(done);
@@ -354,12 +377,28 @@ async function openInputFile(path: string): Promise<FileHandle> {
     return fh;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
-    throw new KmsEnvelopeError('io', `Cannot read ${path}: ${why}.`, { hint: 'Check the path and permissions.', details: { file: path }, cause: err });
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'it is a directory'
+            : e.message;
+    throw new KmsEnvelopeError('io', `Cannot read ${path}: ${why}.`, {
+      hint: 'Check the path and permissions.',
+      details: { file: path },
+      cause: err,
+    });
   }
 }
 
-async function toFile(inputPath: string, outputPath: string, signal: AbortSignal | undefined, go: (input: FileHandle, output: AtomicFile) => Promise<HeaderInfo>): Promise<HeaderInfo> {
+async function toFile(
+  inputPath: string,
+  outputPath: string,
+  signal: AbortSignal | undefined,
+  go: (input: FileHandle, output: AtomicFile) => Promise<HeaderInfo>,
+): Promise<HeaderInfo> {
   throwIfAborted(signal);
   const input = await openInputFile(inputPath);
   try {
@@ -368,7 +407,11 @@ async function toFile(inputPath: string, outputPath: string, signal: AbortSignal
       out = await createAtomicFile(outputPath);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new KmsEnvelopeError('io', `Cannot write ${outputPath}: ${e.code === 'ENOENT' ? 'its folder does not exist' : e.message}.`, { hint: 'Check the output folder and permissions.', details: { file: outputPath }, cause: err });
+      throw new KmsEnvelopeError('io', `Cannot write ${outputPath}: ${e.code === 'ENOENT' ? 'its folder does not exist' : e.message}.`, {
+        hint: 'Check the output folder and permissions.',
+        details: { file: outputPath },
+        cause: err,
+      });
     }
     try {
       const info = await go(input, out);

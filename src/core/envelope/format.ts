@@ -78,7 +78,11 @@ export function checkFrameLength(frameLength: number): void {
 
 export function checkSealContext(ctx: EncryptionContext): void {
   for (const [k, v] of Object.entries(ctx)) {
-    if (k.startsWith(RESERVED_CONTEXT_PREFIX)) throw usageError(`Context key "${k}" is reserved by the Encryption SDK.`, `Rename it; keys starting with "${RESERVED_CONTEXT_PREFIX}" are not allowed.`);
+    if (k.startsWith(RESERVED_CONTEXT_PREFIX))
+      throw usageError(
+        `Context key "${k}" is reserved by the Encryption SDK.`,
+        `Rename it; keys starting with "${RESERVED_CONTEXT_PREFIX}" are not allowed.`,
+      );
     if (typeof v !== 'string') throw usageError(`Context value of "${k}" is not a string.`);
   }
 }
@@ -125,7 +129,8 @@ export async function openSealSession(keyring: KeyringNode, context: EncryptionC
       info: headerInfoOf(messageHeader),
       dispose,
       frame(seq, parts, length, isFinal) {
-        if (seq >= FINAL_SEQ) throw usageError('Input too large for one message (more than 2^32 - 2 frames).', 'Use a larger frame length.');
+        if (seq >= FINAL_SEQ)
+          throw usageError('Input too large for one message (more than 2^32 - 2 frames).', 'Use a larger frame length.');
         const iv = serialize.frameIv(IV_LENGTH, seq);
         const head = buf(isFinal ? serialize.finalFrameHeader(seq, iv, length) : serialize.frameHeader(seq, iv));
         const cipher = getCipher(iv);
@@ -230,9 +235,19 @@ export class ChunkReader {
 const headerLimit = (maxRecipients: number) => 65_600 + maxRecipients * 3 * 65_600;
 
 const HEADER_MESSAGES: Array<[RegExp, (b: Buffer) => string]> = [
-  [/base64 encoded/, () => 'not a KMS Envelope blob: it looks like base64 text (armored blobs start with the armor prefix; dearmor them first)'],
-  [/Not a supported message format version|Malformed Header\.$/, (b) => `not a KMS Envelope blob: the first byte is 0x${b[0]!.toString(16).padStart(2, '0')}, expected 0x02 (AWS Encryption SDK message format version 2)`],
-  [/Unsupported algorithm suite/, (b) => `unsupported algorithm suite 0x${b.readUInt16BE(1).toString(16).padStart(4, '0')} (only 0x0478, ${SUITE_NAME}, is accepted)`],
+  [
+    /base64 encoded/,
+    () => 'not a KMS Envelope blob: it looks like base64 text (armored blobs start with the armor prefix; dearmor them first)',
+  ],
+  [
+    /Not a supported message format version|Malformed Header\.$/,
+    (b) =>
+      `not a KMS Envelope blob: the first byte is 0x${b[0]!.toString(16).padStart(2, '0')}, expected 0x02 (AWS Encryption SDK message format version 2)`,
+  ],
+  [
+    /Unsupported algorithm suite/,
+    (b) => `unsupported algorithm suite 0x${b.readUInt16BE(1).toString(16).padStart(4, '0')} (only 0x0478, ${SUITE_NAME}, is accepted)`,
+  ],
   [/No EncryptedDataKey found/, () => 'malformed header: the blob lists no encrypted data keys'],
   [/Duplicate encryption context/, () => 'malformed header: the encryption context repeats a key'],
   [/Overflow, too much data|context parse error/, () => 'malformed header: the encryption context section is corrupt'],
@@ -241,7 +256,7 @@ const HEADER_MESSAGES: Array<[RegExp, (b: Buffer) => string]> = [
 /** Reads and parses the header (no KMS call). Format errors say what is wrong. */
 export async function readHeader(reader: ChunkReader, maxRecipients: number): Promise<EsdkHeaderInfo> {
   const limit = headerLimit(maxRecipients);
-  for (let want = 64; ; ) {
+  for (let want = 64; ;) {
     const complete = await reader.fill(want);
     const b = reader.peek();
     if (b.length === 0) throw formatError('empty input: not a KMS Envelope blob', FORMAT_HINTS.notBlob);
@@ -253,17 +268,26 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
       const msg = (err as Error).message;
       if (/maxEncryptedDataKeys exceeded/.test(msg)) {
         const count = b.readUInt16BE(37 + b.readUInt16BE(35));
-        throw formatError(`the blob lists ${count} encrypted data keys, more than the limit of ${maxRecipients}`, `kms-envelope tries at most ${maxRecipients} keys per blob, so a crafted blob cannot make it call a KMS many times: seal the plaintext again to fewer keys.`);
+        throw formatError(
+          `the blob lists ${count} encrypted data keys, more than the limit of ${maxRecipients}`,
+          `kms-envelope tries at most ${maxRecipients} keys per blob, so a crafted blob cannot make it call a KMS many times: seal the plaintext again to fewer keys.`,
+        );
       }
       const known = HEADER_MESSAGES.find(([re]) => re.test(msg));
       throw formatError(known ? known[1](b) : `malformed header: ${msg}`, FORMAT_HINTS.notBlob, undefined, err);
     }
     if (parsed) {
       const h = parsed.messageHeader;
-      if (h.suiteId === SIGNING_SUITE_ID) throw formatError('the blob uses the signing suite 0x0578, which kms-envelope does not open', 'Open it with the AWS Encryption SDK CLI.');
+      if (h.suiteId === SIGNING_SUITE_ID)
+        throw formatError(
+          'the blob uses the signing suite 0x0578, which kms-envelope does not open',
+          'Open it with the AWS Encryption SDK CLI.',
+        );
       if (h.suiteId !== SUITE_ID) throw formatError(`unsupported algorithm suite 0x${h.suiteId.toString(16)}`, FORMAT_HINTS.unsupported);
-      if (h.contentType !== ContentType.FRAMED_DATA) throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`, FORMAT_HINTS.unsupported);
-      if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH) throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`, FORMAT_HINTS.modified);
+      if (h.contentType !== ContentType.FRAMED_DATA)
+        throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`, FORMAT_HINTS.unsupported);
+      if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH)
+        throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`, FORMAT_HINTS.modified);
       reader.take(parsed.headerLength + parsed.headerAuth.headerAuthLength);
       return parsed;
     }
@@ -277,20 +301,36 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
 export function checkRequiredContext(header: EncryptionContext, required: EncryptionContext | undefined): void {
   for (const k of Object.keys(required ?? {}).sort(compareUtf8)) {
     const want = required![k];
-    if (!(k in header)) throw formatError(`encryption context mismatch: the blob has no "${k}" entry (expected ${k}=${want})`, 'Check the --context values, or that this is the blob you meant.');
-    if (header[k] !== want) throw formatError(`encryption context mismatch: the blob has ${k}=${header[k]}, expected ${k}=${want}`, 'Check the --context values, or that this is the blob you meant.');
+    if (!(k in header))
+      throw formatError(
+        `encryption context mismatch: the blob has no "${k}" entry (expected ${k}=${want})`,
+        'Check the --context values, or that this is the blob you meant.',
+      );
+    if (header[k] !== want)
+      throw formatError(
+        `encryption context mismatch: the blob has ${k}=${header[k]}, expected ${k}=${want}`,
+        'Check the --context values, or that this is the blob you meant.',
+      );
   }
 }
 
 /** Verifies key commitment and the header auth tag; returns the frame decipher factory. */
-export function authenticateHeader(material: NodeDecryptionMaterial, parsed: EsdkHeaderInfo): { getDecipher: GetDecipher; dispose: () => void } {
+export function authenticateHeader(
+  material: NodeDecryptionMaterial,
+  parsed: EsdkHeaderInfo,
+): { getDecipher: GetDecipher; dispose: () => void } {
   const { getDecipherInfo, dispose } = getDecryptionHelper(material);
   try {
     let getDecipher: GetDecipher;
     try {
       getDecipher = getDecipherInfo(parsed.messageHeader.messageId, (parsed.messageHeader as MessageHeaderV2).suiteData);
     } catch (err) {
-      throw formatError('key commitment check failed: the data key does not belong to this message (the header was modified)', FORMAT_HINTS.modified, undefined, err);
+      throw formatError(
+        'key commitment check failed: the data key does not belong to this message (the header was modified)',
+        FORMAT_HINTS.modified,
+        undefined,
+        err,
+      );
     }
     try {
       const d = getDecipher(parsed.headerAuth.headerIv);
@@ -299,7 +339,12 @@ export function authenticateHeader(material: NodeDecryptionMaterial, parsed: Esd
       d.update(Buffer.alloc(0));
       d.final();
     } catch (err) {
-      throw formatError('header authentication failed: the blob was modified or is not for this context', FORMAT_HINTS.modified, undefined, err);
+      throw formatError(
+        'header authentication failed: the blob was modified or is not for this context',
+        FORMAT_HINTS.modified,
+        undefined,
+        err,
+      );
     }
     return { getDecipher, dispose };
   } catch (err) {
@@ -309,7 +354,12 @@ export function authenticateHeader(material: NodeDecryptionMaterial, parsed: Esd
 }
 
 /** Decrypts the framed body; yields plaintext only after each frame's tag verified. */
-export async function* readFrames(reader: ChunkReader, parsed: EsdkHeaderInfo, getDecipher: GetDecipher, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* readFrames(
+  reader: ChunkReader,
+  parsed: EsdkHeaderInfo,
+  getDecipher: GetDecipher,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   const { messageId } = parsed.messageHeader;
   for (let seq = 1; ; seq++) {
     throwIfAborted(signal);
@@ -322,21 +372,35 @@ export async function* readFrames(reader: ChunkReader, parsed: EsdkHeaderInfo, g
       throw formatError(`malformed frame ${seq}: ${(err as Error).message}`, FORMAT_HINTS.modified, undefined, err);
     }
     if (!head) {
-      throw formatError(reader.available === 0 ? `truncated: the message ends after frame ${seq - 1}, before its final frame` : `truncated: the message ends inside the header of frame ${seq}`, FORMAT_HINTS.truncated);
+      throw formatError(
+        reader.available === 0
+          ? `truncated: the message ends after frame ${seq - 1}, before its final frame`
+          : `truncated: the message ends inside the header of frame ${seq}`,
+        FORMAT_HINTS.truncated,
+      );
     }
-    if (head.sequenceNumber !== seq) throw formatError(`frame out of order: expected frame ${seq}, found ${head.sequenceNumber === FINAL_SEQ ? 'a bad final-frame marker' : head.sequenceNumber}`, FORMAT_HINTS.modified);
+    if (head.sequenceNumber !== seq)
+      throw formatError(
+        `frame out of order: expected frame ${seq}, found ${head.sequenceNumber === FINAL_SEQ ? 'a bad final-frame marker' : head.sequenceNumber}`,
+        FORMAT_HINTS.modified,
+      );
     reader.take(head.readPos);
     const d = getDecipher(head.iv);
     d.setAAD(frameAad(messageId, seq, head.contentLength, head.isFinalFrame));
     const clear: Buffer[] = [];
-    for (let left = head.contentLength; left > 0; ) {
-      if (!(await reader.fill(1))) throw formatError(`truncated: the message ends inside frame ${seq} (${head.contentLength - left} of ${head.contentLength} bytes)`, FORMAT_HINTS.truncated);
+    for (let left = head.contentLength; left > 0;) {
+      if (!(await reader.fill(1)))
+        throw formatError(
+          `truncated: the message ends inside frame ${seq} (${head.contentLength - left} of ${head.contentLength} bytes)`,
+          FORMAT_HINTS.truncated,
+        );
       for (const p of reader.take(left)) {
         clear.push(d.update(p));
         left -= p.length;
       }
     }
-    if (!(await reader.fill(TAG_LENGTH))) throw formatError(`truncated: the message ends inside the tag of frame ${seq}`, FORMAT_HINTS.truncated);
+    if (!(await reader.fill(TAG_LENGTH)))
+      throw formatError(`truncated: the message ends inside the tag of frame ${seq}`, FORMAT_HINTS.truncated);
     d.setAuthTag(Buffer.concat(reader.take(TAG_LENGTH)));
     try {
       clear.push(d.final());

@@ -62,7 +62,12 @@ function copyDataKey(material: NodeEncryptionMaterial): Buffer {
 }
 
 /** Sets a data key on material from a provider-owned buffer, then zeroes the provider's buffer. */
-function setDataKey(material: NodeEncryptionMaterial | NodeDecryptionMaterial, plaintext: Buffer, trace: { keyNamespace: string; keyName: string; flags: number }, r: { provider: string; region: string; keyId: string }): void {
+function setDataKey(
+  material: NodeEncryptionMaterial | NodeDecryptionMaterial,
+  plaintext: Buffer,
+  trace: { keyNamespace: string; keyName: string; flags: number },
+  r: { provider: string; region: string; keyId: string },
+): void {
   try {
     if (plaintext.length !== material.suite.keyLengthBytes) {
       throw providerError(
@@ -96,7 +101,12 @@ export class CloudKeyring extends KeyringNode {
     const flags = KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX;
     if (!material.hasUnencryptedDataKey) {
       const dk = await provider.generateDataKey(region, key, ctx, opts);
-      setDataKey(material, dk.plaintext, { keyNamespace: this.providerId, keyName: dk.keyId, flags: KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY }, { provider: provider.name, region, keyId: key });
+      setDataKey(
+        material,
+        dk.plaintext,
+        { keyNamespace: this.providerId, keyName: dk.keyId, flags: KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY },
+        { provider: provider.name, region, keyId: key },
+      );
       return material.addEncryptedDataKey(this.edk(dk.keyId, dk.ciphertext), flags);
     }
     const udk = copyDataKey(material);
@@ -115,8 +125,18 @@ export class CloudKeyring extends KeyringNode {
       const r = describeEdk(edk);
       if (edk.providerId !== this.providerId || r.region !== region) continue;
       throwIfAborted(this.signal);
-      const out = await provider.decryptDataKey(region, r.keyId, Buffer.from(edk.encryptedDataKey), userContext(material.encryptionContext), { signal: this.signal });
-      const trace = { keyNamespace: this.providerId, keyName: out.keyId || r.keyId, flags: KeyringTraceFlag.WRAPPING_KEY_DECRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_VERIFIED_ENC_CTX };
+      const out = await provider.decryptDataKey(
+        region,
+        r.keyId,
+        Buffer.from(edk.encryptedDataKey),
+        userContext(material.encryptionContext),
+        { signal: this.signal },
+      );
+      const trace = {
+        keyNamespace: this.providerId,
+        keyName: out.keyId || r.keyId,
+        flags: KeyringTraceFlag.WRAPPING_KEY_DECRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_VERIFIED_ENC_CTX,
+      };
       setDataKey(material, out.plaintext, trace, { provider: provider.name, region, keyId: r.keyId });
     }
     return material;
@@ -135,7 +155,12 @@ export const LOCAL_WRAPPING_SUITE = RawAesWrappingSuiteIdentifier.AES256_GCM_IV1
 
 /** The stock raw-AES keyring for a local key. Copies the material (the keyring zeroes its copy). */
 export function localKeyring(keyName: string, material: Buffer): RawAesKeyringNode {
-  return new RawAesKeyringNode({ keyName, keyNamespace: LOCAL_KEY_NAMESPACE, unencryptedMasterKey: new Uint8Array(material), wrappingSuite: LOCAL_WRAPPING_SUITE });
+  return new RawAesKeyringNode({
+    keyName,
+    keyNamespace: LOCAL_KEY_NAMESPACE,
+    unencryptedMasterKey: new Uint8Array(material),
+    wrappingSuite: LOCAL_WRAPPING_SUITE,
+  });
 }
 
 /** Builds the seal keyring: a stock multi-keyring whose generator is the first recipient. */
@@ -147,7 +172,11 @@ export async function sealKeyring(recipients: Recipient[], signal?: AbortSignal)
       continue;
     }
     if (!isRawAesKeySource(r.provider)) {
-      throw providerError(`The local provider given cannot hand out raw AES wrapping keys (key ${r.key}).`, 'Use the built-in local provider.', { provider: 'local', keyId: r.key });
+      throw providerError(
+        `The local provider given cannot hand out raw AES wrapping keys (key ${r.key}).`,
+        'Use the built-in local provider.',
+        { provider: 'local', keyId: r.key },
+      );
     }
     const { keyName, material } = await r.provider.rawAesWrappingKey(r.region, r.key, { signal });
     try {
@@ -196,7 +225,11 @@ export class UnsealKeyring extends KeyringNode {
       const recipient = describeEdk(edk);
       const name = recipient.provider;
       if (!name) {
-        failures.push({ recipient, kind: 'format', reason: `unknown provider id "${edk.providerId}" (sealed by another tool, or the blob was modified)` });
+        failures.push({
+          recipient,
+          kind: 'format',
+          reason: `unknown provider id "${edk.providerId}" (sealed by another tool, or the blob was modified)`,
+        });
         continue;
       }
       if (name === 'local' ? rawAesKeyName(edk) === undefined : !recipient.region || !recipient.keyId) {
@@ -208,7 +241,10 @@ export class UnsealKeyring extends KeyringNode {
         if (!providers.has(key)) providers.set(key, this.resolve(name, recipient.region));
         const provider = await providers.get(key);
         if (!provider) {
-          const where = name === 'local' ? 'this machine has no local provider' : `no ${name} profile on this machine can reach region ${recipient.region}`;
+          const where =
+            name === 'local'
+              ? 'this machine has no local provider'
+              : `no ${name} profile on this machine can reach region ${recipient.region}`;
           failures.push({ recipient, kind: 'credentials', reason: where, hint: PROFILE_HINT[name] });
           continue;
         }
@@ -232,7 +268,13 @@ export class UnsealKeyring extends KeyringNode {
       } catch (err) {
         if (isCancelled(err) || this.signal?.aborted) throw err instanceof CancelledError ? err : new CancelledError();
         const e = err instanceof KmsEnvelopeError ? err : undefined;
-        failures.push({ recipient, kind: e?.kind ?? 'provider', reason: (err as Error)?.message ?? String(err), hint: e?.hint, error: err });
+        failures.push({
+          recipient,
+          kind: e?.kind ?? 'provider',
+          reason: (err as Error)?.message ?? String(err),
+          hint: e?.hint,
+          error: err,
+        });
       }
       if (material.hasValidKey()) return material;
     }
@@ -250,8 +292,11 @@ function noRecipientError(failures: Failure[]): KmsEnvelopeError {
   const hints = [...new Set(failures.map((f) => f.hint).filter((h): h is string => !!h))];
   const leadErr = lead?.error instanceof KmsEnvelopeError ? lead.error : undefined;
   return new KmsEnvelopeError(kind, `No recipient of this blob could be opened here:\n${lines.join('\n')}`, {
-    hint: hints.length ? `Then retry: ${hints.join('; or ')}.` : 'The blob was sealed for keys this machine does not have, or it was modified.',
-    details: leadErr?.details ?? (lead ? { provider: lead.recipient.provider, region: lead.recipient.region, keyId: lead.recipient.keyId } : {}),
+    hint: hints.length
+      ? `Then retry: ${hints.join('; or ')}.`
+      : 'The blob was sealed for keys this machine does not have, or it was modified.',
+    details:
+      leadErr?.details ?? (lead ? { provider: lead.recipient.provider, region: lead.recipient.region, keyId: lead.recipient.keyId } : {}),
     cause: lead?.error,
   });
 }

@@ -75,7 +75,9 @@ export function describeEdk(edk: EdkLike): RecipientInfo {
   if (provider === 'aws') return { providerId, provider, region: text.split(':')[3] ?? '', keyId: text };
   if (provider) {
     const slash = text.indexOf('/');
-    return slash > 0 ? { providerId, provider, region: text.slice(0, slash), keyId: text.slice(slash + 1) } : { providerId, provider, region: '', keyId: text };
+    return slash > 0
+      ? { providerId, provider, region: text.slice(0, slash), keyId: text.slice(slash + 1) }
+      : { providerId, provider, region: '', keyId: text };
   }
   return { providerId, region: '', keyId: printable(raw) };
 }

@@ -58,13 +58,22 @@ export function resolveEndpoint(override: string | undefined, region: string, te
   try {
     u = new URL(withScheme);
   } catch {
-    throw usageError(`The endpoint "${raw}" is not a URL.`, 'Write it as https://host[:port] or http://127.0.0.1:PORT (the emulator); {region} is replaced by the region.');
+    throw usageError(
+      `The endpoint "${raw}" is not a URL.`,
+      'Write it as https://host[:port] or http://127.0.0.1:PORT (the emulator); {region} is replaced by the region.',
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw usageError(`The endpoint "${raw}" uses ${u.protocol}; only http and https work.`, 'Write it as https://host[:port] or http://127.0.0.1:PORT.');
+    throw usageError(
+      `The endpoint "${raw}" uses ${u.protocol}; only http and https work.`,
+      'Write it as https://host[:port] or http://127.0.0.1:PORT.',
+    );
   }
   if (u.username || u.password) {
-    throw usageError('The endpoint must not contain a user name or password.', 'Credentials come from the profile, the keychain or the environment, never from the endpoint URL.');
+    throw usageError(
+      'The endpoint must not contain a user name or password.',
+      'Credentials come from the profile, the keychain or the environment, never from the endpoint URL.',
+    );
   }
   if (u.pathname !== '/' || u.search || u.hash) {
     throw usageError(`The endpoint "${raw}" has a path or query; KMS endpoints are a host only.`, 'Write it as https://host[:port].');
@@ -99,7 +108,11 @@ export class AgentPool {
 export const requestCredentials = new AsyncLocalStorage<CloudCredentials>();
 
 /** Fetches credentials for one request; failures become credentials errors naming the profile. */
-export async function fetchCredentials(provider: 'tencent' | 'alibaba', profile: string, get: CredentialsProvider): Promise<CloudCredentials> {
+export async function fetchCredentials(
+  provider: 'tencent' | 'alibaba',
+  profile: string,
+  get: CredentialsProvider,
+): Promise<CloudCredentials> {
   let c: CloudCredentials;
   try {
     c = await get();
@@ -159,7 +172,11 @@ export function encodePageToken(prefix: string, n: number, size: number): string
 
 export function decodePageToken(prefix: string, token: string, provider: string): { n: number; size: number } {
   const m = new RegExp(`^${prefix}:(\\d+):(\\d+)$`).exec(token);
-  if (!m) throw usageError(`"${token}" is not a ${provider} page token.`, 'Pass the nextToken of the previous page unchanged, or omit it for the first page.');
+  if (!m)
+    throw usageError(
+      `"${token}" is not a ${provider} page token.`,
+      'Pass the nextToken of the previous page unchanged, or omit it for the first page.',
+    );
   return { n: Number(m[1]), size: Number(m[2]) };
 }
 
@@ -234,10 +251,7 @@ export interface CloudCallSpec {
  * SDK reads the profile's credentials, fetched anew for each attempt, from `requestCredentials`.
  * It returns the answer with its request id.
  */
-export function cloudCall<T>(
-  spec: CloudCallSpec,
-  attempt: (a: AttemptContext) => Promise<{ result: T; requestId?: string }>,
-): Promise<T> {
+export function cloudCall<T>(spec: CloudCallSpec, attempt: (a: AttemptContext) => Promise<{ result: T; requestId?: string }>): Promise<T> {
   const { provider, profile, region, action, endpoint, call, options, log } = spec;
   const ctx: CallContext = {
     provider,

@@ -66,7 +66,7 @@ const CODE_CATEGORY: Record<string, ErrorCategory> = {
   'ResourceUnavailable.CmkArchived': 'stateConflict',
   'ResourceUnavailable.CmkStateNotSupport': 'stateConflict',
   'ResourceUnavailable.CmkNotFound': 'notFound',
-  'ResourceNotFound': 'notFound',
+  ResourceNotFound: 'notFound',
   'InvalidParameterValue.InvalidKeyId': 'notFound',
   'InvalidParameterValue.InvalidCiphertext': 'decryptRefused',
   'FailedOperation.DecryptError': 'decryptRefused',
@@ -75,10 +75,10 @@ const CODE_CATEGORY: Record<string, ErrorCategory> = {
   'LimitExceeded.CmkLimitExceeded': 'limit',
   'AuthFailure.SignatureExpire': 'clockSkew',
   'AuthFailure.UnauthorizedOperation': 'permission',
-  'UnauthorizedOperation': 'permission',
-  'UnsupportedRegion': 'region',
+  UnauthorizedOperation: 'permission',
+  UnsupportedRegion: 'region',
   'InvalidParameterValue.InvalidRegion': 'region',
-  'InternalError': 'server',
+  InternalError: 'server',
   // Alibaba KMS
   'Rejected.Disabled': 'disabled',
   'Rejected.PendingDeletion': 'pendingDeletion',
@@ -87,26 +87,26 @@ const CODE_CATEGORY: Record<string, ErrorCategory> = {
   'Forbidden.KeyNotFound': 'notFound',
   'Forbidden.AliasNotFound': 'notFound',
   'EntityNotExist.Key': 'notFound',
-  'AliasAlreadyExists': 'aliasExists',
+  AliasAlreadyExists: 'aliasExists',
   'EntityAlreadyExists.Alias': 'aliasExists',
   'InvalidTimeStamp.Expired': 'clockSkew',
-  'SignatureDoesNotMatch': 'credentials',
-  'IncompleteSignature': 'credentials',
+  SignatureDoesNotMatch: 'credentials',
+  IncompleteSignature: 'credentials',
   'InvalidAccessKeyId.NotFound': 'credentials',
   'InvalidAccessKeyId.Inactive': 'credentials',
-  'InvalidAccessKeyId': 'credentials',
+  InvalidAccessKeyId: 'credentials',
   'InvalidSecurityToken.Expired': 'credentials',
   'InvalidSecurityToken.Malformed': 'credentials',
   'InvalidSecurityToken.MismatchWithAccessKey': 'credentials',
-  'SignatureNonceUsed': 'credentials',
+  SignatureNonceUsed: 'credentials',
   'Forbidden.NoPermission': 'permission',
   'Forbidden.RAM': 'permission',
   'Forbidden.KmsServiceNotEnabled': 'serviceNotEnabled',
-  'InvalidRegionId': 'region',
-  'InvalidRegion': 'region',
-  'InternalFailure': 'server',
-  'ServiceUnavailableTemporary': 'server',
-  'InvalidCiphertext': 'decryptRefused',
+  InvalidRegionId: 'region',
+  InvalidRegion: 'region',
+  InternalFailure: 'server',
+  ServiceUnavailableTemporary: 'server',
+  InvalidCiphertext: 'decryptRefused',
   'Rejected.InvalidCiphertext': 'decryptRefused',
 };
 
@@ -121,7 +121,9 @@ export function findNetworkCode(err: unknown): string | undefined {
     if (typeof o.code === 'string' && NETWORK_ANY.has(o.code)) return o.code;
     if (typeof o.errno === 'string' && NETWORK_ANY.has(o.errno)) return o.errno;
     const msg = typeof o.message === 'string' ? o.message : '';
-    const m = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ECONNRESET|EPIPE|ETIMEDOUT|ECONNABORTED)\b/.exec(msg);
+    const m = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ECONNRESET|EPIPE|ETIMEDOUT|ECONNABORTED)\b/.exec(
+      msg,
+    );
     if (m) return m[1];
     if (/socket hang up/i.test(msg)) return 'ECONNRESET';
     if (/network timeout|ReadTimeout|ConnectTimeout|RequestTimeout/i.test(msg)) return 'ETIMEDOUT';
@@ -138,7 +140,8 @@ export function categorize(e: CloudCallError): ErrorCategory {
   if (/^RequestLimitExceeded/.test(code) || /^Throttling/.test(code) || code === 'LimitExceeded.RequestLimitExceeded') return 'throttling';
   if (code.startsWith('AuthFailure')) return 'credentials';
   if (code.startsWith('InternalError') || code.startsWith('ServiceUnavailable')) return 'server';
-  if (code.startsWith('InvalidParameter') || code.startsWith('MissingParameter') || code.startsWith('UnknownParameter')) return 'invalidParameter';
+  if (code.startsWith('InvalidParameter') || code.startsWith('MissingParameter') || code.startsWith('UnknownParameter'))
+    return 'invalidParameter';
   if (code.startsWith('Rejected.')) return 'stateConflict';
   if (e.status === 429) return 'throttling';
   if (e.status !== undefined && e.status >= 500) return 'server';
@@ -195,11 +198,15 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
   const label = PROVIDER_LABELS[c.provider];
   const attempts = info && info.attempts > 1 ? ` after ${info.attempts} attempts in ${(info.elapsedMs / 1000).toFixed(1)} s` : '';
   if (err instanceof AttemptTimeoutError) {
-    return new KmsEnvelopeError('provider', `${label} ${c.action} in ${c.region}: no answer from ${c.endpoint} within ${err.timeoutMs} ms${attempts}.`, {
-      cause: err,
-      hint: timeoutHint(c),
-      details: { provider: c.provider, region: c.region, keyId: c.keyId, profile: c.profile, providerCode: 'Timeout', retryable: true },
-    });
+    return new KmsEnvelopeError(
+      'provider',
+      `${label} ${c.action} in ${c.region}: no answer from ${c.endpoint} within ${err.timeoutMs} ms${attempts}.`,
+      {
+        cause: err,
+        hint: timeoutHint(c),
+        details: { provider: c.provider, region: c.region, keyId: c.keyId, profile: c.profile, providerCode: 'Timeout', retryable: true },
+      },
+    );
   }
   const e = err instanceof CloudCallError ? err : new CloudCallError(err instanceof Error ? err.message : String(err), { cause: err });
   const cat = categorize(e);
@@ -245,14 +252,16 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'invalidAlias':
       message = `${label}: the alias ${c.alias ?? ''} is not accepted${codeText}${cloudMsg}.`;
-      hint = c.provider === 'tencent'
-        ? 'Tencent aliases are 1–60 characters of letters, digits, - and _, and must not start with "kms-".'
-        : 'Alibaba aliases are alias/<name> with 1–255 characters of letters, digits, _, - and /, not alias/acs/...';
+      hint =
+        c.provider === 'tencent'
+          ? 'Tencent aliases are 1–60 characters of letters, digits, - and _, and must not start with "kms-".'
+          : 'Alibaba aliases are alias/<name> with 1–255 characters of letters, digits, _, - and /, not alias/acs/...';
       kind = 'usage';
       break;
     case 'decryptRefused':
       message = `${label}: the KMS refused to decrypt with ${key} in region ${c.region}${codeText}.`;
-      hint = 'The data key was not encrypted under this key in this region, was altered, or the encryption context differs. Unseal with the region and key named in the blob (`kms-envelope inspect`).';
+      hint =
+        'The data key was not encrypted under this key in this region, was altered, or the encryption context differs. Unseal with the region and key named in the blob (`kms-envelope inspect`).';
       kind = 'provider';
       break;
     case 'credentials':
@@ -343,5 +352,9 @@ function timeoutHint(c: CallContext): string {
 
 function oneLine(s: string): string {
   // The message is embedded in a sentence that ends with its own period.
-  return s.replace(/\s+/g, ' ').trim().slice(0, 300).replace(/[.\s]+$/, '');
+  return s
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 300)
+    .replace(/[.\s]+$/, '');
 }

@@ -104,7 +104,15 @@ export async function createCloudProvider(name: CloudName, opts: CloudProviderFa
     credentials = envCredentials(name, env);
   }
   const endpoint = opts.endpoint || profileEndpoint || env[ENDPOINT_ENV] || undefined;
-  const common = { profile: profileName, credentials, endpoint, logger: opts.logger, timeoutMs: opts.timeoutMs, retry: opts.retry, defaultRegion };
+  const common = {
+    profile: profileName,
+    credentials,
+    endpoint,
+    logger: opts.logger,
+    timeoutMs: opts.timeoutMs,
+    retry: opts.retry,
+    defaultRegion,
+  };
   if (name === 'tencent') {
     const { TencentKmsProvider } = await import('./tencent/index.js');
     return new TencentKmsProvider(common);

@@ -50,7 +50,11 @@ export class Limiter {
   }
 }
 
-export async function listAllKeys(provider: KmsProvider, regions: readonly string[], opts: ListAllKeysOptions = {}): Promise<RegionListing[]> {
+export async function listAllKeys(
+  provider: KmsProvider,
+  regions: readonly string[],
+  opts: ListAllKeysOptions = {},
+): Promise<RegionListing[]> {
   const limiter = new Limiter(Math.max(1, Math.floor(opts.concurrency ?? 8)));
   // One controller for the whole listing, so a cancellation stops every region.
   const ctl = new AbortController();
@@ -85,7 +89,12 @@ export async function listAllKeys(provider: KmsProvider, regions: readonly strin
         let token = first.nextToken;
         const seen = new Set<string>();
         while (token) {
-          if (seen.has(token)) throw providerError(`${provider.name} returned the same page token twice for region ${region}.`, 'This is a bug in the endpoint; retry later.', { provider: provider.name, region });
+          if (seen.has(token))
+            throw providerError(
+              `${provider.name} returned the same page token twice for region ${region}.`,
+              'This is a bug in the endpoint; retry later.',
+              { provider: provider.name, region },
+            );
           seen.add(token);
           const p = await page(region, token);
           opts.onPage?.(region, p, pages.length);
@@ -99,7 +108,15 @@ export async function listAllKeys(provider: KmsProvider, regions: readonly strin
       return { region, keys: [...byId.values()], total: first.total, pages: pages.length };
     } catch (err) {
       if (isCancelled(err) || signal.aborted) throw err instanceof CancelledError ? err : new CancelledError();
-      const e = err instanceof KmsEnvelopeError ? err : providerError(`Listing keys of ${provider.name} region ${region} failed: ${err instanceof Error ? err.message : String(err)}`, undefined, { provider: provider.name, region }, err);
+      const e =
+        err instanceof KmsEnvelopeError
+          ? err
+          : providerError(
+              `Listing keys of ${provider.name} region ${region} failed: ${err instanceof Error ? err.message : String(err)}`,
+              undefined,
+              { provider: provider.name, region },
+              err,
+            );
       return { region, keys: [], pages: 0, error: e };
     }
   };

@@ -40,7 +40,11 @@ export async function createProvider(name: ProviderName, opts: ProviderOptions =
   const env = opts.env ?? process.env;
   switch (name) {
     case 'local': {
-      return new LocalKmsProvider({ secretStore: opts.secretStore ?? localSecretStore(env), configDir: configDir(env), logger: opts.logger });
+      return new LocalKmsProvider({
+        secretStore: opts.secretStore ?? localSecretStore(env),
+        configDir: configDir(env),
+        logger: opts.logger,
+      });
     }
     case 'tencent':
     case 'alibaba': {
@@ -53,7 +57,15 @@ export async function createProvider(name: ProviderName, opts: ProviderOptions =
         const { createCliCredentialService } = await import('../credentials/index.js');
         resolveProfile = profileResolverFrom(createCliCredentialService({ env, logger: opts.logger }));
       }
-      return createCloudProvider(name, { profile: opts.profile, credentials: opts.credentials, resolveProfile, endpoint: opts.endpoint, defaultRegion: opts.region, logger: opts.logger, env });
+      return createCloudProvider(name, {
+        profile: opts.profile,
+        credentials: opts.credentials,
+        resolveProfile,
+        endpoint: opts.endpoint,
+        defaultRegion: opts.region,
+        logger: opts.logger,
+        env,
+      });
     }
     case 'aws':
     default:

@@ -107,8 +107,20 @@ export interface KmsProvider {
 
   /** Data-key operations used by the keyring adapter (src/core/envelope). */
   generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey>;
-  encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ ciphertext: Buffer; keyId: string }>;
-  decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ plaintext: Buffer; keyId: string }>;
+  encryptDataKey(
+    region: string,
+    keyIdOrAlias: string,
+    plaintext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ ciphertext: Buffer; keyId: string }>;
+  decryptDataKey(
+    region: string,
+    keyId: string,
+    ciphertext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ plaintext: Buffer; keyId: string }>;
 
   /** Deletion window bounds the provider accepts, for UIs and validation. */
   readonly deletionWindow: { min: number; max: number; default: number };

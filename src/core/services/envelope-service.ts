@@ -129,10 +129,22 @@ export class EnvelopeService {
     }
   }
 
-  async sealFile(input: string, output: string, targets: KeyTarget[], context: EncryptionContext | undefined, o: CallOpts = {}): Promise<HeaderInfo> {
+  async sealFile(
+    input: string,
+    output: string,
+    targets: KeyTarget[],
+    context: EncryptionContext | undefined,
+    o: CallOpts = {},
+  ): Promise<HeaderInfo> {
     const recipients = await this.recipients(targets);
     this.log.info(`Sealing ${input} → ${output} for ${targets.map(keyrefOf).join(', ')}`);
-    return (await engine()).sealFile(input, output, { recipients, context, frameLength: this.opts.frameLength?.(), signal: o.signal, onProgress: o.onProgress });
+    return (await engine()).sealFile(input, output, {
+      recipients,
+      context,
+      frameLength: this.opts.frameLength?.(),
+      signal: o.signal,
+      onProgress: o.onProgress,
+    });
   }
 
   async unsealFile(input: string, output: string, o: CallOpts = {}): Promise<HeaderInfo> {
@@ -162,7 +174,12 @@ export class EnvelopeService {
    * Seals a blob again: `replace` → only `targets`; `add` → the blob's recipients plus `targets`.
    * Same encryption context. The plaintext exists only in memory and is zeroed afterwards.
    */
-  async rewrap(blob: Uint8Array, targets: KeyTarget[], mode: 'replace' | 'add', o: CallOpts = {}): Promise<{ blob: Buffer; header: HeaderInfo }> {
+  async rewrap(
+    blob: Uint8Array,
+    targets: KeyTarget[],
+    mode: 'replace' | 'add',
+    o: CallOpts = {},
+  ): Promise<{ blob: Buffer; header: HeaderInfo }> {
     const { plaintext, header } = await this.unsealBytes(blob, o);
     try {
       const base = mode === 'add' ? EnvelopeService.targetsOf(header) : [];
@@ -188,12 +205,17 @@ export function headerMarkdown(info: HeaderInfo, title?: string): string {
   if (title) lines.push(`### ${esc(title)}`, '');
   lines.push('| Recipient | Provider | Region | Key id |', '|---|---|---|---|');
   info.recipients.forEach((r, i) => {
-    lines.push(`| ${i + 1} | ${r.provider ? esc(PROVIDER_LABELS[r.provider]) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | \`${r.keyId}\` |`);
+    lines.push(
+      `| ${i + 1} | ${r.provider ? esc(PROVIDER_LABELS[r.provider]) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | \`${r.keyId}\` |`,
+    );
   });
   lines.push('');
   const ctx = Object.entries(info.context);
   lines.push(ctx.length ? `**Encryption context:** ${ctx.map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : '**Encryption context:** none');
-  lines.push('', `Suite \`${info.suiteName}\` (0x${info.suiteId.toString(16).padStart(4, '0')}), format v${info.version}, frame length ${info.frameLength} bytes, message id \`${info.messageId}\``);
+  lines.push(
+    '',
+    `Suite \`${info.suiteName}\` (0x${info.suiteId.toString(16).padStart(4, '0')}), format v${info.version}, frame length ${info.frameLength} bytes, message id \`${info.messageId}\``,
+  );
   return lines.join('\n');
 }
 

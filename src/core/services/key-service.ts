@@ -124,7 +124,11 @@ export class KeyService {
   dispose(): void {
     this.subscription?.dispose();
     this.listeners.clear();
-    for (const p of this.providers.values()) p.then((k) => (k as { dispose?: () => void }).dispose?.(), () => undefined);
+    for (const p of this.providers.values())
+      p.then(
+        (k) => (k as { dispose?: () => void }).dispose?.(),
+        () => undefined,
+      );
     this.providers.clear();
   }
 
@@ -145,7 +149,11 @@ export class KeyService {
 
   /** Drops every cached provider, region list and key list (profiles changed, or "Refresh all"). */
   reset(): void {
-    for (const p of this.providers.values()) p.then((k) => (k as { dispose?: () => void }).dispose?.(), () => undefined);
+    for (const p of this.providers.values())
+      p.then(
+        (k) => (k as { dispose?: () => void }).dispose?.(),
+        () => undefined,
+      );
     this.providers.clear();
     this.regions.clear();
     this.regionLists.clear();
@@ -172,7 +180,16 @@ export class KeyService {
     for (const p of infos) {
       if (seen.has(p.name)) continue;
       seen.add(p.name);
-      out.push({ provider, name: p.name, source: p.source, endpoint: p.endpoint, regions: p.regions, kind: p.kind, keyIdHint: p.keyIdHint, expiration: p.expiration });
+      out.push({
+        provider,
+        name: p.name,
+        source: p.source,
+        endpoint: p.endpoint,
+        regions: p.regions,
+        kind: p.kind,
+        keyIdHint: p.keyIdHint,
+        expiration: p.expiration,
+      });
     }
     return out;
   }
@@ -279,7 +296,11 @@ export class KeyService {
       await st.loading;
       const now = this.regions.get(key);
       if (now?.loaded && !now.loading) return now;
-      if (attempt > 5) throw providerError(`Listing keys of ${ref.provider} ${ref.region} kept being restarted.`, 'Refresh the view.', { provider: ref.provider, region: ref.region });
+      if (attempt > 5)
+        throw providerError(`Listing keys of ${ref.provider} ${ref.region} kept being restarted.`, 'Refresh the view.', {
+          provider: ref.provider,
+          region: ref.region,
+        });
     }
   }
 
@@ -355,7 +376,14 @@ export class KeyService {
     this.fire({ scope: 'provider', provider });
   }
 
-  private async fetchPages(ref: RegionRef, gen: number, token: string | undefined, atLeast: number, signal: AbortSignal | undefined, into?: RegionState): Promise<void> {
+  private async fetchPages(
+    ref: RegionRef,
+    gen: number,
+    token: string | undefined,
+    atLeast: number,
+    signal: AbortSignal | undefined,
+    into?: RegionState,
+  ): Promise<void> {
     const key = regionKey(ref);
     const keys = into ? [...into.keys] : [];
     let nextToken = token;
@@ -373,7 +401,11 @@ export class KeyService {
           keys.push(k);
         }
         if (page.total !== undefined) total = page.total;
-        if (page.nextToken && page.nextToken === nextToken) throw providerError(`${ref.provider} returned the same page token twice for ${ref.region}.`, 'Retry later.', { provider: ref.provider, region: ref.region });
+        if (page.nextToken && page.nextToken === nextToken)
+          throw providerError(`${ref.provider} returned the same page token twice for ${ref.region}.`, 'Retry later.', {
+            provider: ref.provider,
+            region: ref.region,
+          });
         nextToken = page.nextToken;
         if (!nextToken || keys.length >= atLeast) break;
       }

@@ -284,7 +284,10 @@ export class TreeModel {
         icon: { id: p === 'local' ? 'device-desktop' : 'cloud' },
         contextValue: `kms:provider+${p}`,
         collapsible: 'expanded',
-        tooltip: p === 'local' ? 'Keys kept on this machine: key material in the OS keychain, no account and no network needed.' : `${PROVIDER_LABELS[p]} profiles`,
+        tooltip:
+          p === 'local'
+            ? 'Keys kept on this machine: key material in the OS keychain, no account and no network needed.'
+            : `${PROVIDER_LABELS[p]} profiles`,
       }),
     );
   }
@@ -298,7 +301,9 @@ export class TreeModel {
       const tooltip = [
         `**${mdEscape(PROVIDER_LABELS[e.provider])}: ${mdEscape(e.name)}**`,
         '',
-        e.provider === 'local' ? 'Local keys on this machine.' : `Source: ${e.source === 'keychain' ? 'stored profile (secret in the OS keychain)' : mdEscape(e.source)}`,
+        e.provider === 'local'
+          ? 'Local keys on this machine.'
+          : `Source: ${e.source === 'keychain' ? 'stored profile (secret in the OS keychain)' : mdEscape(e.source)}`,
         e.kind ? `\n\nKind: ${e.kind === 'sts' ? 'temporary (STS)' : 'long-term key'}` : '',
         e.keyIdHint ? `\n\nKey id: \`${e.keyIdHint}\`` : '',
         e.endpoint ? `\n\nEndpoint: \`${e.endpoint}\`` : '',
@@ -418,7 +423,11 @@ export class TreeModel {
           contextValue: 'kms:error+region',
           collapsible: 'none',
           command: { command: TREE_COMMANDS.retry, title: 'Retry' },
-          tooltip: [mdEscape(st.error.message), st.error.hint ? `\n\n${mdEscape(st.error.hint)}` : '', st.error.details.providerCode ? `\n\nCode: \`${st.error.details.providerCode}\`` : ''].join(''),
+          tooltip: [
+            mdEscape(st.error.message),
+            st.error.hint ? `\n\n${mdEscape(st.error.hint)}` : '',
+            st.error.details.providerCode ? `\n\nCode: \`${st.error.details.providerCode}\`` : '',
+          ].join(''),
         }),
       );
     } else if (shown.length === 0) {

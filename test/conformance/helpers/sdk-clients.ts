@@ -25,7 +25,10 @@ export function tencentClient(url: string, cred: TencentCred, region?: string, a
   return new CommonClient(hostPort(url), TENCENT_VERSION, {
     credential: { secretId: cred.secretId, secretKey: cred.secretKey, token: cred.token },
     region,
-    profile: { language: 'en-US', httpProfile: { endpoint: hostPort(url), protocol: 'http://', reqTimeout: 10, ...(agent ? { agent } : {}) } },
+    profile: {
+      language: 'en-US',
+      httpProfile: { endpoint: hostPort(url), protocol: 'http://', reqTimeout: 10, ...(agent ? { agent } : {}) },
+    },
   });
 }
 
@@ -78,13 +81,29 @@ export function alibabaClient(url: string, cred: AlibabaCred, opts: { v2?: boole
 }
 
 const rpcParams = (action: string) =>
-  new $OpenApi.Params({ action, version: ALIBABA_VERSION, protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
+  new $OpenApi.Params({
+    action,
+    version: ALIBABA_VERSION,
+    protocol: 'HTTP',
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'json',
+  });
 
 /**
  * Calls an action with query parameters (the region travels as RegionId when given); with
  * `inBody` the parameters travel as a form body instead (both are signed).
  */
-export async function aliCall(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string, inBody = false): Promise<any> {
+export async function aliCall(
+  c: AlibabaClient,
+  action: string,
+  query: Record<string, string | number | undefined> = {},
+  region?: string,
+  inBody = false,
+): Promise<any> {
   const q: Record<string, string> = {};
   for (const [k, v] of Object.entries(query)) if (v !== undefined) q[k] = String(v);
   if (region) q.RegionId = region;
@@ -101,14 +120,25 @@ export interface AlibabaFailure {
   data?: Record<string, unknown>;
 }
 
-export async function aliFail(c: AlibabaClient, action: string, query: Record<string, string | number | undefined> = {}, region?: string, inBody = false): Promise<AlibabaFailure> {
+export async function aliFail(
+  c: AlibabaClient,
+  action: string,
+  query: Record<string, string | number | undefined> = {},
+  region?: string,
+  inBody = false,
+): Promise<AlibabaFailure> {
   try {
     const r = await aliCall(c, action, query, region, inBody);
     throw new Error(`expected ${action} to fail, got ${JSON.stringify(r)}`);
   } catch (e) {
     const err = e as { code?: string; statusCode?: number; message: string; data?: Record<string, unknown> };
     if (err.message?.startsWith(`expected ${action} to fail`)) throw e;
-    return { code: err.code, statusCode: err.statusCode ?? (err.data?.statusCode as number | undefined), message: err.message, data: err.data };
+    return {
+      code: err.code,
+      statusCode: err.statusCode ?? (err.data?.statusCode as number | undefined),
+      message: err.message,
+      data: err.data,
+    };
   }
 }
 
@@ -177,7 +207,9 @@ export async function startTamperProxy(targetUrl: string): Promise<TamperProxy> 
       sendRaw(targetUrl, out).then(
         (r) => {
           const h: Record<string, string> = {};
-          for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && k !== 'content-length' && k !== 'connection' && k !== 'keep-alive') h[k] = Array.isArray(v) ? v.join(',') : v;
+          for (const [k, v] of Object.entries(r.headers))
+            if (v !== undefined && k !== 'content-length' && k !== 'connection' && k !== 'keep-alive')
+              h[k] = Array.isArray(v) ? v.join(',') : v;
           res.writeHead(r.status, h);
           res.end(r.body);
         },

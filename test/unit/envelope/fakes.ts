@@ -4,7 +4,15 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { CancelledError, providerError } from '../../../src/core/errors';
 import { MemorySecretStore, LOCAL_KEYS_SERVICE } from '../../../src/core/secrets';
-import type { CallOptions, DataKey, EncryptionContext, KeyMetadata, KmsProvider, ListKeysPage, ProviderName } from '../../../src/core/kms/types';
+import type {
+  CallOptions,
+  DataKey,
+  EncryptionContext,
+  KeyMetadata,
+  KmsProvider,
+  ListKeysPage,
+  ProviderName,
+} from '../../../src/core/kms/types';
 import type { RawAesKeySource } from '../../../src/core/envelope';
 
 export interface Calls {
@@ -82,8 +90,20 @@ export class FakeCloudKms extends Unused implements KmsProvider {
   private find(region: string, keyIdOrAlias: string): { keyId: string; key: Buffer } {
     const keyId = this.aliases.get(`${region}/${keyIdOrAlias}`) ?? keyIdOrAlias;
     const k = this.keys.get(`${region}/${keyId}`);
-    if (!k) throw providerError(`Key ${keyIdOrAlias} not found in ${region}.`, 'Check the key id.', { provider: this.name, region, keyId: keyIdOrAlias, providerCode: 'NotFound' });
-    if (!k.enabled) throw providerError(`Key ${keyId} in ${region} is disabled.`, `Enable key ${keyId} in ${region}.`, { provider: this.name, region, keyId, providerCode: 'Disabled' });
+    if (!k)
+      throw providerError(`Key ${keyIdOrAlias} not found in ${region}.`, 'Check the key id.', {
+        provider: this.name,
+        region,
+        keyId: keyIdOrAlias,
+        providerCode: 'NotFound',
+      });
+    if (!k.enabled)
+      throw providerError(`Key ${keyId} in ${region} is disabled.`, `Enable key ${keyId} in ${region}.`, {
+        provider: this.name,
+        region,
+        keyId,
+        providerCode: 'Disabled',
+      });
     return { keyId, key: k.key };
   }
 
@@ -128,7 +148,11 @@ export class FakeCloudKms extends Unused implements KmsProvider {
       this.handedOut.push(plaintext);
       return { plaintext, keyId: embedded };
     } catch {
-      throw providerError(`${this.name} refused to decrypt the data key (InvalidCiphertext).`, 'The blob was modified or sealed with a different context.', { provider: this.name, region, keyId, providerCode: 'InvalidCiphertext' });
+      throw providerError(
+        `${this.name} refused to decrypt the data key (InvalidCiphertext).`,
+        'The blob was modified or sealed with a different context.',
+        { provider: this.name, region, keyId, providerCode: 'InvalidCiphertext' },
+      );
     }
   }
 }
@@ -157,8 +181,18 @@ export class FakeLocal extends Unused implements KmsProvider, RawAesKeySource {
     this.calls.raw++;
     const keyId = this.aliases.get(keyIdOrAlias) ?? keyIdOrAlias;
     const b64 = await this.store.get(LOCAL_KEYS_SERVICE, keyId);
-    if (!b64) throw providerError(`Local key "${keyIdOrAlias}" not found.`, 'Create or import it (kms-envelope keys create --provider local).', { provider: 'local', keyId: keyIdOrAlias, providerCode: 'NotFound' });
-    if (this.disabled.has(keyId)) throw providerError(`Local key "${keyId}" is disabled.`, `Enable it: kms-envelope keys enable --provider local ${keyId}`, { provider: 'local', keyId, providerCode: 'Disabled' });
+    if (!b64)
+      throw providerError(`Local key "${keyIdOrAlias}" not found.`, 'Create or import it (kms-envelope keys create --provider local).', {
+        provider: 'local',
+        keyId: keyIdOrAlias,
+        providerCode: 'NotFound',
+      });
+    if (this.disabled.has(keyId))
+      throw providerError(`Local key "${keyId}" is disabled.`, `Enable it: kms-envelope keys enable --provider local ${keyId}`, {
+        provider: 'local',
+        keyId,
+        providerCode: 'Disabled',
+      });
     const material = Buffer.from(b64, 'base64');
     this.handedOut.push(material);
     return { keyName: keyId, material };

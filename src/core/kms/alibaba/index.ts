@@ -115,11 +115,13 @@ export function normalizeAlibabaError(err: unknown): unknown {
   if (err.name === 'AbortError' || err instanceof KmsEnvelopeError) return err;
   const e = err as Error & { code?: unknown; statusCode?: unknown; data?: Record<string, unknown> };
   const data = e.data && typeof e.data === 'object' ? e.data : undefined;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof data?.statusCode === 'number' ? (data.statusCode as number) : undefined;
+  const status =
+    typeof e.statusCode === 'number' ? e.statusCode : typeof data?.statusCode === 'number' ? (data.statusCode as number) : undefined;
   const net = findNetworkCode(err);
   if (net && status === undefined) return new CloudCallError(e.message, { networkCode: net, cause: err });
   if (status !== undefined || (typeof e.code === 'string' && e.code && e.code !== 'undefined')) {
-    const code = typeof e.code === 'string' && e.code !== 'undefined' ? e.code : typeof data?.Code === 'string' ? (data.Code as string) : undefined;
+    const code =
+      typeof e.code === 'string' && e.code !== 'undefined' ? e.code : typeof data?.Code === 'string' ? (data.Code as string) : undefined;
     const requestId = typeof data?.RequestId === 'string' ? (data.RequestId as string) : undefined;
     const message = typeof data?.Message === 'string' ? (data.Message as string) : e.message;
     return new CloudCallError(message, { code, status, requestId, cause: err });
@@ -198,7 +200,17 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     if (this.regionInRequest()) query.RegionId = region;
-    const spec = { provider: 'alibaba', profile: this.profile, region, action, endpoint: ep, call: o, options: this.opts, log: this.log, normalize: normalizeAlibabaError } as const;
+    const spec = {
+      provider: 'alibaba',
+      profile: this.profile,
+      region,
+      action,
+      endpoint: ep,
+      call: o,
+      options: this.opts,
+      log: this.log,
+      normalize: normalizeAlibabaError,
+    } as const;
     return cloudCall<T>(spec, async ({ timeoutMs }) => {
       const { client, sdk } = await this.client(region, ep);
       const apiParams = new sdk.Params({
@@ -216,13 +228,14 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       // timeout, and retry.ts stops waiting at once on timeout or cancellation.
       // RuntimeOptions is a plain field bag (a tea Model); built literally so this module does not
       // depend on @alicloud/tea-util, a transitive package of the client.
-      const runtime = { autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs } as unknown as Parameters<OpenApi.default['callApi']>[2];
+      const runtime = { autoretry: false, readTimeout: timeoutMs, connectTimeout: timeoutMs } as unknown as Parameters<
+        OpenApi.default['callApi']
+      >[2];
       const res = await client.callApi(apiParams, new sdk.OpenApiRequest({ query }), runtime);
       const body = (res?.body ?? {}) as T & { RequestId?: string };
       return { result: body, requestId: body.RequestId };
     });
   }
-
 
   private toMeta(region: string, m: AliKeyMetadata, aliases?: string[]): KeyMetadata {
     const alias = aliases && aliases.length > 0 ? [...aliases].sort()[0].replace(/^alias\//, '') : undefined;
@@ -273,13 +286,23 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   }
 
   private async describeRaw(region: string, keyParam: string, keyLabel: string, signal?: AbortSignal): Promise<AliKeyMetadata> {
-    const res = await this.call<{ KeyMetadata: AliKeyMetadata }>(region, 'DescribeKey', { KeyId: keyParam }, { idempotent: true, keyId: keyLabel, signal });
+    const res = await this.call<{ KeyMetadata: AliKeyMetadata }>(
+      region,
+      'DescribeKey',
+      { KeyId: keyParam },
+      { idempotent: true, keyId: keyLabel, signal },
+    );
     return res.KeyMetadata;
   }
 
   async listRegions(opts?: CallOptions): Promise<string[]> {
     const region = this.opts.defaultRegion || ALIBABA_DEFAULT_REGION;
-    const res = await this.call<{ Regions?: { Region?: Array<{ RegionId: string }> } }>(region, 'DescribeRegions', {}, { idempotent: true, signal: opts?.signal });
+    const res = await this.call<{ Regions?: { Region?: Array<{ RegionId: string }> } }>(
+      region,
+      'DescribeRegions',
+      {},
+      { idempotent: true, signal: opts?.signal },
+    );
     return (res.Regions?.Region ?? []).map((r) => r.RegionId).sort();
   }
 
@@ -330,15 +353,20 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       const taken = await this.describeRaw(region, alias, alias, opts?.signal).then(
         (m) => m,
         (err: unknown) => {
-          if (err instanceof KmsEnvelopeError && err.details.providerCode && /NotFound|NotExist/.test(err.details.providerCode)) return undefined;
+          if (err instanceof KmsEnvelopeError && err.details.providerCode && /NotFound|NotExist/.test(err.details.providerCode))
+            return undefined;
           throw err;
         },
       );
       if (taken) {
-        throw new KmsEnvelopeError('provider', `Alibaba Cloud KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`, {
-          hint: 'Aliases are unique per region: pick another alias, or move it with `keys alias` on the new key later.',
-          details: { provider: 'alibaba', region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AliasAlreadyExists' },
-        });
+        throw new KmsEnvelopeError(
+          'provider',
+          `Alibaba Cloud KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`,
+          {
+            hint: 'Aliases are unique per region: pick another alias, or move it with `keys alias` on the new key later.',
+            details: { provider: 'alibaba', region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AliasAlreadyExists' },
+          },
+        );
       }
     }
     const res = await this.call<{ KeyMetadata: AliKeyMetadata }>(
@@ -356,14 +384,23 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     const m = res.KeyMetadata;
     if (alias) {
       try {
-        await this.call(region, 'CreateAlias', { AliasName: alias, KeyId: m.KeyId }, { idempotent: false, keyId: m.KeyId, alias, signal: opts?.signal });
+        await this.call(
+          region,
+          'CreateAlias',
+          { AliasName: alias, KeyId: m.KeyId },
+          { idempotent: false, keyId: m.KeyId, alias, signal: opts?.signal },
+        );
       } catch (err) {
         const e = err instanceof KmsEnvelopeError ? err : undefined;
-        throw new KmsEnvelopeError(e?.kind ?? 'provider', `Created key ${m.KeyId} in ${region}, but setting its alias ${alias} failed: ${e?.message ?? String(err)}`, {
-          cause: err,
-          hint: `Set the alias later: \`kms-envelope keys alias --provider alibaba --region ${region} --key ${m.KeyId} --alias ${alias}\`. ${e?.hint ?? ''}`.trim(),
-          details: { ...(e?.details ?? {}), provider: 'alibaba', region, keyId: m.KeyId, profile: this.profile },
-        });
+        throw new KmsEnvelopeError(
+          e?.kind ?? 'provider',
+          `Created key ${m.KeyId} in ${region}, but setting its alias ${alias} failed: ${e?.message ?? String(err)}`,
+          {
+            cause: err,
+            hint: `Set the alias later: \`kms-envelope keys alias --provider alibaba --region ${region} --key ${m.KeyId} --alias ${alias}\`. ${e?.hint ?? ''}`.trim(),
+            details: { ...(e?.details ?? {}), provider: 'alibaba', region, keyId: m.KeyId, profile: this.profile },
+          },
+        );
       }
       this.aliasMaps.delete(region);
     }
@@ -384,10 +421,20 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     // Alias operations take the key id; resolve an alias or ARN first.
     if (!KEY_ID.test(id)) id = (await this.describeRaw(region, id, keyId, opts?.signal)).KeyId;
     try {
-      await this.call(region, 'UpdateAlias', { AliasName: name, KeyId: id }, { idempotent: true, keyId, alias: name, signal: opts?.signal });
+      await this.call(
+        region,
+        'UpdateAlias',
+        { AliasName: name, KeyId: id },
+        { idempotent: true, keyId, alias: name, signal: opts?.signal },
+      );
     } catch (err) {
       if (!(err instanceof KmsEnvelopeError) || !ALIAS_NOT_FOUND.has(err.details.providerCode ?? '')) throw err;
-      await this.call(region, 'CreateAlias', { AliasName: name, KeyId: id }, { idempotent: false, keyId, alias: name, signal: opts?.signal });
+      await this.call(
+        region,
+        'CreateAlias',
+        { AliasName: name, KeyId: id },
+        { idempotent: false, keyId, alias: name, signal: opts?.signal },
+      );
     } finally {
       this.aliasMaps.delete(region);
     }
@@ -395,15 +442,34 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
 
   async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
     if (description.length > 8192) {
-      throw usageError('An Alibaba Cloud key description holds at most 8192 characters.', 'Shorten the description.', { provider: 'alibaba', region, keyId });
+      throw usageError('An Alibaba Cloud key description holds at most 8192 characters.', 'Shorten the description.', {
+        provider: 'alibaba',
+        region,
+        keyId,
+      });
     }
-    await this.call(region, 'UpdateKeyDescription', { KeyId: alibabaKeyParam(keyId), Description: description }, { idempotent: true, keyId, signal: opts?.signal });
+    await this.call(
+      region,
+      'UpdateKeyDescription',
+      { KeyId: alibabaKeyParam(keyId), Description: description },
+      { idempotent: true, keyId, signal: opts?.signal },
+    );
   }
 
-  async scheduleDeletion(region: string, keyId: string, pendingWindowInDays: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+  async scheduleDeletion(
+    region: string,
+    keyId: string,
+    pendingWindowInDays: number,
+    opts?: CallOptions,
+  ): Promise<{ deletionDate?: string }> {
     validateDeletionWindow('alibaba', pendingWindowInDays, this.deletionWindow.min, this.deletionWindow.max);
     const keyParam = alibabaKeyParam(keyId);
-    await this.call(region, 'ScheduleKeyDeletion', { KeyId: keyParam, PendingWindowInDays: pendingWindowInDays }, { idempotent: false, keyId, signal: opts?.signal });
+    await this.call(
+      region,
+      'ScheduleKeyDeletion',
+      { KeyId: keyParam, PendingWindowInDays: pendingWindowInDays },
+      { idempotent: false, keyId, signal: opts?.signal },
+    );
     // The API answers without the date; read it back from the key.
     const m = await this.describeRaw(region, keyParam, keyId, opts?.signal);
     return { deletionDate: isoDate(m.DeleteDate) };
@@ -423,14 +489,28 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
     if (plaintext.length !== 32 || !res.CiphertextBlob) {
       plaintext.fill(0);
-      throw formatError(`Alibaba Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`, 'Check the endpoint: it did not answer like Alibaba Cloud KMS.', { provider: 'alibaba', region, keyId: keyIdOrAlias });
+      throw formatError(
+        `Alibaba Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`,
+        'Check the endpoint: it did not answer like Alibaba Cloud KMS.',
+        { provider: 'alibaba', region, keyId: keyIdOrAlias },
+      );
     }
     return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || keyIdOrAlias };
   }
 
-  async encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ ciphertext: Buffer; keyId: string }> {
+  async encryptDataKey(
+    region: string,
+    keyIdOrAlias: string,
+    plaintext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ ciphertext: Buffer; keyId: string }> {
     if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(`Alibaba Cloud KMS Encrypt is used here for data keys of 1 to 4096 bytes, not ${plaintext.length}.`, undefined, { provider: 'alibaba', region, keyId: keyIdOrAlias });
+      throw usageError(`Alibaba Cloud KMS Encrypt is used here for data keys of 1 to 4096 bytes, not ${plaintext.length}.`, undefined, {
+        provider: 'alibaba',
+        region,
+        keyId: keyIdOrAlias,
+      });
     }
     const res = await this.call<{ KeyId: string; CiphertextBlob: string }>(
       region,
@@ -442,7 +522,13 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     return { ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || keyIdOrAlias };
   }
 
-  async decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ plaintext: Buffer; keyId: string }> {
+  async decryptDataKey(
+    region: string,
+    keyId: string,
+    ciphertext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ plaintext: Buffer; keyId: string }> {
     const res = await this.call<{ KeyId: string; Plaintext: string }>(
       region,
       'Decrypt',

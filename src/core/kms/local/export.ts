@@ -53,7 +53,8 @@ export function parseImport(input: Buffer, source: string): ParsedImport {
       throw usageError(`${source} is not a kms-envelope local key export (format ${EXPORT_FORMAT}, version 1).`, hint, { file: source });
     }
     const material = Buffer.from(doc.material, 'base64');
-    if (material.length !== 32) throw usageError(`The key material in ${source} is ${material.length} bytes, not 32.`, hint, { file: source });
+    if (material.length !== 32)
+      throw usageError(`The key material in ${source} is ${material.length} bytes, not 32.`, hint, { file: source });
     return { material, keyId: doc.keyId, alias: doc.alias, description: doc.description };
   }
   if (/^[0-9a-fA-F]{64}$/.test(text)) return { material: Buffer.from(text, 'hex') };
@@ -62,5 +63,7 @@ export function parseImport(input: Buffer, source: string): ParsedImport {
     if (material.length === 32) return { material };
   }
   if (input.length === 32) return { material: Buffer.from(input) };
-  throw usageError(`${source} holds neither a local key export nor 32 bytes of key material (${input.length} bytes read).`, hint, { file: source });
+  throw usageError(`${source} holds neither a local key export nor 32 bytes of key material (${input.length} bytes read).`, hint, {
+    file: source,
+  });
 }

@@ -20,7 +20,10 @@ const SUFFIX = '.key';
 
 function checkName(what: string, name: string): string {
   if (!SAFE.test(name) || name === '.' || name === '..') {
-    throw usageError(`"${name}" cannot be used as a key file ${what}.`, 'Key ids and service names use only letters, digits, ".", "_" and "-".');
+    throw usageError(
+      `"${name}" cannot be used as a key file ${what}.`,
+      'Key ids and service names use only letters, digits, ".", "_" and "-".',
+    );
   }
   return name;
 }

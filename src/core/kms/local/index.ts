@@ -157,11 +157,17 @@ export class LocalKmsProvider implements KmsProvider {
   async importKey(material: Buffer, opts: ImportKeyOptions = {}): Promise<KeyMetadata> {
     throwIfAborted(opts.signal);
     if (material.length !== KEY_BYTES) {
-      throw usageError(`Local key material must be ${KEY_BYTES} bytes (AES-256); got ${material.length}.`, 'Import a file written by `kms-envelope keys export`.');
+      throw usageError(
+        `Local key material must be ${KEY_BYTES} bytes (AES-256); got ${material.length}.`,
+        'Import a file written by `kms-envelope keys export`.',
+      );
     }
     const keyId = opts.keyId ?? `local-${randomUUID()}`;
     if (!KEY_ID_PATTERN.test(keyId)) {
-      throw usageError(`"${keyId}" is not a local key id.`, 'Local key ids look like local-<letters, digits, "-" or "_">, as printed by `kms-envelope keys list --provider local`.');
+      throw usageError(
+        `"${keyId}" is not a local key id.`,
+        'Local key ids look like local-<letters, digits, "-" or "_">, as printed by `kms-envelope keys list --provider local`.',
+      );
     }
     const alias = opts.alias === undefined || opts.alias === '' ? undefined : normaliseAlias(opts.alias);
     return this.addKey(material, { alias, description: opts.description, keyId, origin: 'imported' });
@@ -233,14 +239,20 @@ export class LocalKmsProvider implements KmsProvider {
   }
 
   async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
-    if (description.length > 1024) throw usageError(`A local key description holds up to 1024 characters (got ${description.length}).`, 'Shorten the description.');
+    if (description.length > 1024)
+      throw usageError(`A local key description holds up to 1024 characters (got ${description.length}).`, 'Shorten the description.');
     await this.mutate(region, keyId, opts, (rec) => {
       if (description) rec.description = description;
       else delete rec.description;
     });
   }
 
-  async scheduleDeletion(region: string, keyId: string, pendingWindowInDays: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+  async scheduleDeletion(
+    region: string,
+    keyId: string,
+    pendingWindowInDays: number,
+    opts?: CallOptions,
+  ): Promise<{ deletionDate?: string }> {
     const w = this.deletionWindow;
     if (!Number.isInteger(pendingWindowInDays) || pendingWindowInDays < w.min || pendingWindowInDays > w.max) {
       throw usageError(
@@ -252,7 +264,11 @@ export class LocalKmsProvider implements KmsProvider {
     let date = '';
     await this.mutate(region, keyId, opts, (rec) => {
       if (rec.state === 'PendingDeletion') {
-        throw providerError(`Local key ${label(rec)} is already pending deletion (on ${rec.deletionDate}).`, `Cancel it with ${keyCmd('cancel-deletion', rec.id)} if that was a mistake.`, this.details(rec, LOCAL_ERROR_CODES.pendingDeletion));
+        throw providerError(
+          `Local key ${label(rec)} is already pending deletion (on ${rec.deletionDate}).`,
+          `Cancel it with ${keyCmd('cancel-deletion', rec.id)} if that was a mistake.`,
+          this.details(rec, LOCAL_ERROR_CODES.pendingDeletion),
+        );
       }
       if (rec.state !== 'Disabled') {
         throw providerError(
@@ -271,7 +287,11 @@ export class LocalKmsProvider implements KmsProvider {
   async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
     await this.mutate(region, keyId, opts, (rec) => {
       if (rec.state !== 'PendingDeletion') {
-        throw providerError(`Local key ${label(rec)} is not pending deletion (it is ${rec.state}).`, 'There is no deletion to cancel; describe the key to see its state.', this.details(rec, LOCAL_ERROR_CODES.notPendingDeletion));
+        throw providerError(
+          `Local key ${label(rec)} is not pending deletion (it is ${rec.state}).`,
+          'There is no deletion to cancel; describe the key to see its state.',
+          this.details(rec, LOCAL_ERROR_CODES.notPendingDeletion),
+        );
       }
       rec.state = 'Disabled';
       delete rec.deletionDate;
@@ -290,7 +310,13 @@ export class LocalKmsProvider implements KmsProvider {
     }
   }
 
-  async encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ ciphertext: Buffer; keyId: string }> {
+  async encryptDataKey(
+    region: string,
+    keyIdOrAlias: string,
+    plaintext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ ciphertext: Buffer; keyId: string }> {
     const { rec, material } = await this.usableKey(region, keyIdOrAlias, opts);
     try {
       return { ciphertext: wrap(material, plaintext, context), keyId: rec.id };
@@ -299,7 +325,13 @@ export class LocalKmsProvider implements KmsProvider {
     }
   }
 
-  async decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ plaintext: Buffer; keyId: string }> {
+  async decryptDataKey(
+    region: string,
+    keyId: string,
+    ciphertext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ plaintext: Buffer; keyId: string }> {
     const { rec, material } = await this.usableKey(region, keyId, opts);
     try {
       const plaintext = unwrap(material, ciphertext, context);
@@ -413,7 +445,12 @@ export class LocalKmsProvider implements KmsProvider {
     return rec;
   }
 
-  private async mutate(region: string, keyIdOrAlias: string, opts: CallOptions | undefined, fn: (rec: LocalKeyRecord, data: LocalKeyFile) => void): Promise<void> {
+  private async mutate(
+    region: string,
+    keyIdOrAlias: string,
+    opts: CallOptions | undefined,
+    fn: (rec: LocalKeyRecord, data: LocalKeyFile) => void,
+  ): Promise<void> {
     throwIfAborted(opts?.signal);
     this.checkRegion(region, keyIdOrAlias);
     await this.store.update(async (data) => {
@@ -449,7 +486,9 @@ export class LocalKmsProvider implements KmsProvider {
         purged.add(k.id);
         this.log.info(`local: deleted key ${k.id} (deletion date ${k.deletionDate} passed)`);
       } catch (err) {
-        this.log.warn(`local: key ${k.id} is due for deletion but its material could not be removed from ${this.secrets.description}: ${(err as Error).message}`);
+        this.log.warn(
+          `local: key ${k.id} is due for deletion but its material could not be removed from ${this.secrets.description}: ${(err as Error).message}`,
+        );
       }
     }
     data.keys = data.keys.filter((k) => !purged.has(k.id));

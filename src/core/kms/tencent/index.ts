@@ -189,14 +189,23 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     const ep = this.endpointFor(region);
     const body: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
-    const spec = { provider: 'tencent', profile: this.profile, region, action, endpoint: ep, call: o, options: this.opts, log: this.log, normalize: normalizeTencentError } as const;
+    const spec = {
+      provider: 'tencent',
+      profile: this.profile,
+      region,
+      action,
+      endpoint: ep,
+      call: o,
+      options: this.opts,
+      log: this.log,
+      normalize: normalizeTencentError,
+    } as const;
     return cloudCall<T>(spec, async ({ signal }) => {
       const client = await this.client(region, ep);
       const res = (await client.request(action, body, { signal })) as T & { RequestId?: string };
       return { result: res, requestId: res?.RequestId };
     });
   }
-
 
   private toMeta(region: string, m: TcKeyMetadata): KeyMetadata {
     return {
@@ -267,7 +276,12 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
 
   async describeKey(region: string, keyIdOrAlias: string, opts?: CallOptions): Promise<KeyMetadata> {
     const keyId = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
-    const res = await this.call<{ KeyMetadata: TcKeyMetadata }>(region, 'DescribeKey', { KeyId: keyId }, { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal });
+    const res = await this.call<{ KeyMetadata: TcKeyMetadata }>(
+      region,
+      'DescribeKey',
+      { KeyId: keyId },
+      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
+    );
     return this.toMeta(region, res.KeyMetadata);
   }
 
@@ -306,13 +320,27 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
 
   async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
     if (Buffer.byteLength(description) > 1024) {
-      throw usageError('A Tencent Cloud key description holds at most 1024 bytes.', 'Shorten the description.', { provider: 'tencent', region, keyId });
+      throw usageError('A Tencent Cloud key description holds at most 1024 bytes.', 'Shorten the description.', {
+        provider: 'tencent',
+        region,
+        keyId,
+      });
     }
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'UpdateKeyDescription', { Description: description, KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
+    await this.call(
+      region,
+      'UpdateKeyDescription',
+      { Description: description, KeyId: id },
+      { idempotent: true, keyId, signal: opts?.signal },
+    );
   }
 
-  async scheduleDeletion(region: string, keyId: string, pendingWindowInDays: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+  async scheduleDeletion(
+    region: string,
+    keyId: string,
+    pendingWindowInDays: number,
+    opts?: CallOptions,
+  ): Promise<{ deletionDate?: string }> {
     validateDeletionWindow('tencent', pendingWindowInDays, this.deletionWindow.min, this.deletionWindow.max);
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
     const res = await this.call<{ DeletionDate?: number }>(
@@ -341,14 +369,28 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
     if (plaintext.length !== 32 || !res.CiphertextBlob) {
       plaintext.fill(0);
-      throw formatError(`Tencent Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`, 'Check the endpoint: it did not answer like Tencent Cloud KMS.', { provider: 'tencent', region, keyId: keyIdOrAlias });
+      throw formatError(
+        `Tencent Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`,
+        'Check the endpoint: it did not answer like Tencent Cloud KMS.',
+        { provider: 'tencent', region, keyId: keyIdOrAlias },
+      );
     }
     return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
   }
 
-  async encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ ciphertext: Buffer; keyId: string }> {
+  async encryptDataKey(
+    region: string,
+    keyIdOrAlias: string,
+    plaintext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ ciphertext: Buffer; keyId: string }> {
     if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(`Tencent Cloud KMS Encrypt takes 1 to 4096 bytes, not ${plaintext.length}.`, undefined, { provider: 'tencent', region, keyId: keyIdOrAlias });
+      throw usageError(`Tencent Cloud KMS Encrypt takes 1 to 4096 bytes, not ${plaintext.length}.`, undefined, {
+        provider: 'tencent',
+        region,
+        keyId: keyIdOrAlias,
+      });
     }
     const id = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
     const res = await this.call<{ KeyId: string; CiphertextBlob: string }>(
@@ -360,7 +402,13 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     return { ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
   }
 
-  async decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions): Promise<{ plaintext: Buffer; keyId: string }> {
+  async decryptDataKey(
+    region: string,
+    keyId: string,
+    ciphertext: Buffer,
+    context: EncryptionContext,
+    opts?: CallOptions,
+  ): Promise<{ plaintext: Buffer; keyId: string }> {
     const res = await this.call<{ KeyId: string; Plaintext: string }>(
       region,
       'Decrypt',
