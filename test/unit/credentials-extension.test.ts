@@ -404,6 +404,33 @@ describe('extension: where secrets are kept', () => {
     assert.equal(forced.kind, 'secret-storage');
   });
 
+  it('the universal build (no keytar bundled) uses SecretStorage without probing, says so once and names the way to the keychain', async () => {
+    let probed = 0;
+    const untouched: SecretStore = { ...failing, get: async () => (probed++, undefined) };
+    const a = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, {
+      keychain: untouched,
+      keychainBundled: false,
+      env: {},
+    });
+    const b = await storage.chooseSecretStore(ctx.context as never, ctx.log as never, {
+      keychain: untouched,
+      keychainBundled: false,
+      env: {},
+    });
+    assert.equal(probed, 0, 'the keychain was probed');
+    assert.equal(a.kind, 'secret-storage');
+    assert.equal(b.kind, 'secret-storage');
+    assert.match(a.reason!, /universal KMS Envelope package/);
+    await a.store.set(KEYCHAIN_SERVICE, 'tencent:dev', 'shh');
+    assert.equal(ctx.context.secretsMap.get(`secret:${KEYCHAIN_SERVICE}/tencent:dev`), 'shh', 'stored in SecretStorage');
+    assert.deepEqual(await b.store.list(KEYCHAIN_SERVICE), ['tencent:dev']);
+    const infos = ui.messages.filter((m) => m.level === 'info');
+    assert.equal(infos.length, 1, 'said once');
+    assert.match(infos[0].text, /universal package.*SecretStorage.*command line cannot read them.*package for your platform/);
+    assert.equal(ctx.log.lines.filter((l) => /^info Cloud secrets and local keys are kept in VS Code's SecretStorage/.test(l)).length, 2);
+    assert.equal(storage.KEYCHAIN_BUNDLED, true, 'the source tree (and every platform package) ships keytar');
+  });
+
   it(
     'with a Secret Service the real keytar probe picks the OS keychain',
     { skip: process.env.KMS_ENVELOPE_IN_KEYRING === '1' ? false : 'run under scripts/with-keyring.sh' },
