@@ -10,6 +10,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic';
 import { nullLogger, type Logger } from '../core/log';
+import type { StoredInstance } from './instance';
 
 export type Cloud = 'tencent' | 'alibaba';
 
@@ -73,6 +74,8 @@ export interface StoredKey {
   rotateDays: number;
   lastRotation?: number;
   tags?: unknown;
+  /** Alibaba: the KMS 3.0 instance (kst-…) that holds the key (DKMSInstanceId). */
+  instanceId?: string;
 }
 
 interface StateFile {
@@ -82,6 +85,8 @@ interface StateFile {
   seeded: boolean;
   accounts: StoredAccount[];
   keys: StoredKey[];
+  /** Alibaba KMS 3.0 instances (instance.ts). */
+  instances?: StoredInstance[];
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -122,6 +127,7 @@ export interface StoreOptions {
 
 export class EmulatorStore {
   readonly accounts: StoredAccount[];
+  readonly instances: StoredInstance[];
   seeded: boolean;
   private readonly buckets = new Map<string, Map<string, StoredKey>>();
   private readonly byTencentId = new Map<string, StoredAccount>();
@@ -134,10 +140,11 @@ export class EmulatorStore {
   private seq = 0;
 
   private constructor(
-    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean },
+    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean; instances?: StoredInstance[] },
     private readonly opts: StoreOptions,
   ) {
     this.accounts = data.accounts;
+    this.instances = data.instances ?? [];
     this.seeded = data.seeded;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger ?? nullLogger;
@@ -185,7 +192,7 @@ export class EmulatorStore {
     for (const name of DEFAULT_ACCOUNT_NAMES) {
       if (!accounts.some((a) => a.name === name)) accounts.push(newAccount(name, { sts: name === 'sts' }));
     }
-    const store = new EmulatorStore({ accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false }, opts);
+    const store = new EmulatorStore({ accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false, instances: data?.instances }, opts);
     if (opts.statePath && (!data || accounts.length !== data.accounts.length)) {
       store.dirty = true;
       await store.flush();
@@ -249,10 +256,10 @@ export class EmulatorStore {
   }
 
   /** Creates a key with fresh material; the caller fills in cloud-specific fields. */
-  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number }): StoredKey {
+  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number; keyId?: string }): StoredKey {
     const key: StoredKey = {
       ...init,
-      keyId: randomUUID(),
+      keyId: init.keyId ?? randomUUID(),
       material: randomBytes(32).toString('base64'),
       versionId: randomUUID(),
       createdAt: init.createdAt ?? this.now(),
@@ -295,6 +302,7 @@ export class EmulatorStore {
         seeded: this.seeded,
         accounts: this.accounts,
         keys: [...this.buckets.values()].flatMap((b) => [...b.values()]),
+        instances: this.instances,
       };
       try {
         await writeFileAtomic(path, JSON.stringify(file, null, 1) + '\n', 0o600);
