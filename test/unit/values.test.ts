@@ -254,6 +254,9 @@ test('the header is authenticated: a changed context, recipient or tag is refuse
   await rejects(unseal(env, withBytes(bytes.subarray(0, bytes.length - 5)), 'yaml'), 'format', /cut short|malformed/);
   await rejects(unseal(env, withBytes(Buffer.concat([bytes, Buffer.from([0])])), 'yaml'), 'format', /extra bytes/);
   await rejects(unseal(env, sealed.replace(HEADER_PREFIX, 'kmsenv:h9:'), 'yaml'), 'format', /does not start with kmsenv:h1:/);
+  // A whole sealed message (its header has a frame length and no file id) is not a values header.
+  const message = await sealBuffer(Buffer.from('x'), { recipients: [env.rL], context: { 'kmsenv:file-id': 'A'.repeat(43) } });
+  await rejects(unseal(env, withBytes(message), 'yaml'), 'format', /header of a sealed message, not of sealed values/);
 });
 
 test('stable re-seal from the command line: put one value back in plaintext, seal again, one line changes, one Decrypt', async () => {

@@ -38,25 +38,33 @@ import {
   type GetDecipher,
   type NodeDecryptionMaterial as DecryptionMaterial,
 } from '@aws-crypto/material-management-node';
-import { MessageIdLength, deserializeFactory, serializeFactory, serializeMessageHeaderAuth } from '@aws-crypto/serialize';
-import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
-import { DEFAULT_MAX_RECIPIENTS } from '../envelope/engine';
-import { COMMITMENT_POLICY, SUITE_ID, authenticateHeader, checkRequiredContext, checkSealContext, headerInfoOf } from '../envelope/format';
+import { MessageIdLength, serializeFactory } from '@aws-crypto/serialize';
+import { FORMAT_HINTS, KmsEnvelopeError, formatError, throwIfAborted, usageError } from '../errors';
+import {
+  COMMITMENT_POLICY,
+  IV_LENGTH,
+  SUITE_ID,
+  TAG_LENGTH,
+  buf,
+  checkRequiredContext,
+  checkSealContext,
+  headerAuthIv,
+  headerBytes,
+  headerInfoOf,
+  marshalHeader,
+  marshalHeaderAuth,
+  parseHeaderFields,
+} from '../envelope/header';
 import { UnsealKeyring, sealKeyring, userContext } from '../envelope/keyrings';
+import { DEFAULT_MAX_RECIPIENTS, authenticateHeader, mapError } from '../envelope/message';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
 import type { EncryptionContext } from '../kms/types';
 import { FILE_ID_KEY, HEADER_PREFIX, PATH_KEY, RECORD_PREFIX, RESERVED_VALUES_PREFIX } from './constants';
 
-const IV_LENGTH = 12;
-const TAG_LENGTH = 16;
 const FILE_ID_LENGTH = MessageIdLength.V2;
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-const fromUtf8 = (s: string) => Buffer.from(s, 'utf8');
-const toUtf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
-const serialize = serializeFactory(fromUtf8, { utf8Sorting: true });
-const deserialize = deserializeFactory(toUtf8, NodeAlgorithmSuite);
-const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+const serialize = serializeFactory((s: string) => Buffer.from(s, 'utf8'), { utf8Sorting: true });
 const suite = () => new NodeAlgorithmSuite(SUITE_ID);
 
 /** A record's AAD: { "kmsenv:path": path } as the ESDK writes an encryption context into a header. */
@@ -213,21 +221,20 @@ export class FileKey {
         const messageId = randomBytes(MessageIdLength.V2);
         const { getCipher, keyCommitment } = helper.getCipherInfo(messageId);
         if (!keyCommitment) throw new Error('Encryption SDK returned no key commitment for a committing suite.');
-        const messageHeader = serialize.buildMessageHeader({
-          suite: material.suite,
+        // Frame length 0: no ESDK body follows this header; the value records are the body.
+        const { messageHeader, bytes: rawHeader } = marshalHeader({
           encryptedDataKeys: material.encryptedDataKeys,
           encryptionContext: material.encryptionContext,
           messageId,
           frameLength: 0,
-          suiteData: keyCommitment,
+          commitment: keyCommitment,
         });
-        const rawHeader = buf(serialize.serializeMessageHeader(messageHeader));
-        const headerIv = serialize.headerAuthIv(IV_LENGTH);
+        const headerIv = headerAuthIv();
         const auth = getCipher(headerIv);
         auth.setAAD(rawHeader);
         auth.update(Buffer.alloc(0));
         auth.final();
-        bytes = Buffer.concat([rawHeader, buf(serializeMessageHeaderAuth({ headerIv, headerAuthTag: auth.getAuthTag(), messageHeader }))]);
+        bytes = Buffer.concat([rawHeader, marshalHeaderAuth(messageHeader, headerIv, auth.getAuthTag())]);
         info = headerInfoOf(messageHeader);
       }
       const { getCipher, keyCommitment } = helper.getCipherInfo(fileId);
@@ -262,42 +269,21 @@ function valuesContext(context: EncryptionContext | undefined): EncryptionContex
 /** Parses a header entry without any KMS call (what inspect shows). */
 export function parseHeader(token: string, maxRecipients = DEFAULT_MAX_RECIPIENTS) {
   const bytes = decodeToken(token, HEADER_PREFIX, 'The kms-envelope header');
-  let parsed: ReturnType<typeof deserialize.deserializeMessageHeader>;
+  let parsed: ReturnType<typeof parseHeaderFields>;
   try {
-    if (bytes[0] !== 2) throw new Error(`format version ${bytes[0]}, expected 2`);
-    parsed = deserialize.deserializeMessageHeader(bytes, { maxEncryptedDataKeys: maxRecipients });
+    parsed = parseHeaderFields(bytes, maxRecipients);
   } catch (err) {
-    const msg = (err as Error).message;
-    throw formatError(
-      /maxEncryptedDataKeys/.test(msg)
-        ? `The kms-envelope header lists more than ${maxRecipients} recipients.`
-        : `The kms-envelope header is malformed: ${msg}`,
-      FORMAT_HINTS.modified,
-      undefined,
-      err,
-    );
+    throw formatError(`The kms-envelope header is not valid: ${(err as Error).message}.`, (err as KmsEnvelopeError).hint, undefined, err);
   }
   if (!parsed) throw formatError('The kms-envelope header is cut short.', FORMAT_HINTS.truncated);
-  if (parsed.headerLength + parsed.headerAuth.headerAuthLength !== bytes.length) {
-    throw formatError('The kms-envelope header has extra bytes after its authentication tag.', FORMAT_HINTS.modified);
-  }
-  if (parsed.messageHeader.suiteId !== SUITE_ID) {
+  if (parsed.messageHeader.frameLength !== 0 || !parsed.messageHeader.encryptionContext[FILE_ID_KEY]) {
     throw formatError(
-      `The kms-envelope header uses algorithm suite 0x${parsed.messageHeader.suiteId.toString(16)}, expected 0x0478.`,
-      FORMAT_HINTS.unsupported,
+      'The kms-envelope entry holds the header of a sealed message, not of sealed values (those have frame length 0 and a kmsenv:file-id).',
+      FORMAT_HINTS.modified,
     );
   }
-  if (!parsed.messageHeader.encryptionContext[FILE_ID_KEY]) {
-    throw formatError(`The kms-envelope header has no ${FILE_ID_KEY} in its context.`, FORMAT_HINTS.modified);
+  if (headerBytes(parsed) !== bytes.length) {
+    throw formatError('The kms-envelope header has extra bytes after its authentication tag.', FORMAT_HINTS.modified);
   }
   return { bytes, parsed, info: headerInfoOf(parsed.messageHeader) };
-}
-
-function mapError(err: unknown, signal: AbortSignal | undefined, what: 'seal' | 'unseal'): KmsEnvelopeError {
-  if (signal?.aborted || isCancelled(err)) return err instanceof CancelledError ? err : new CancelledError();
-  if (err instanceof KmsEnvelopeError) return err;
-  const msg = (err as Error)?.message ?? String(err);
-  return what === 'unseal'
-    ? formatError(`Cannot open the kms-envelope header: ${msg}`, FORMAT_HINTS.modified, undefined, err)
-    : new KmsEnvelopeError('provider', `Sealing failed: ${msg}`, { cause: err });
 }
