@@ -71,9 +71,20 @@ if ! npx --no-install vsce package "${vsce_args[@]}" --out "$out" >"$vsce_log" 2
 fi
 grep -E '^ (WARNING|DONE) ' "$vsce_log" >&2 || true
 
+# A .vsix is a zip: list it / print one member with unzip, or Python where there is no unzip (Git Bash).
+python=$(command -v python3 || command -v python || echo python3)
+zip_list() {
+  if command -v unzip >/dev/null; then unzip -Z1 "$1"
+  else "$python" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; fi
+}
+zip_cat() {
+  if command -v unzip >/dev/null; then unzip -p "$1" "$2"
+  else "$python" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$2"; fi
+}
+
 # A platform package holds the bundle and keytar's native module, and nothing else from node_modules;
 # the universal one holds no node_modules at all, and its bundle requires no keytar.
-listing=$(unzip -Z1 "$out")
+listing=$(zip_list "$out")
 need=(extension/package.json extension/dist/extension.js extension/dist/icon.png extension/media/kms.svg)
 if [ "$target" != universal ]; then
   need+=(extension/node_modules/keytar/lib/keytar.js extension/node_modules/keytar/build/Release/keytar.node extension/node_modules/keytar/package.json)
@@ -83,7 +94,7 @@ for f in "${need[@]}"; do
 done
 if [ "$target" = universal ]; then
   extra=$(grep '^extension/node_modules/' <<<"$listing" || true)
-  if unzip -p "$out" extension/dist/extension.js | grep -q 'require("keytar")'; then
+  if zip_cat "$out" extension/dist/extension.js | grep -q 'require("keytar")'; then
     echo "package: the universal bundle requires keytar (was it built with KMS_ENVELOPE_TARGET=universal?)" >&2; exit 1
   fi
 else

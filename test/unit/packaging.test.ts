@@ -6,9 +6,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 
@@ -70,7 +70,7 @@ describe('release workflow (.github/workflows/release.yml)', () => {
     assert.match(include.find((e) => e.target === 'linux-x64')!.image, /bookworm/, 'npm test needs Debian 12 like .ci/run');
   });
 
-  it('every job step packages through scripts/release-package.sh → scripts/package.sh --target and uploads dist/*.vsix', () => {
+  it('every job step packages through scripts/release-package.sh → scripts/package.sh --target and uploads its .vsix', () => {
     const runs = job.steps.filter((s: { run?: string }) => s.run).map((s: { run: string }) => s.run);
     assert.equal(runs.length, 2, 'a step on the runner and one in the container');
     for (const r of runs) {
@@ -78,7 +78,7 @@ describe('release workflow (.github/workflows/release.yml)', () => {
       assert.ok(r.includes('"${{ matrix.target }}" "${{ matrix.tests }}"'), r);
     }
     const upload = job.steps.find((s: { uses?: string }) => s.uses?.startsWith('actions/upload-artifact'));
-    assert.equal(upload.with.path, 'dist/*.vsix');
+    assert.equal(upload.with.path, 'dist/kms-envelope-*-${{ matrix.target }}.vsix', 'each job uploads its own target only');
     assert.equal(upload.with['if-no-files-found'], 'error');
     const script = readFileSync(join(root, 'scripts', 'release-package.sh'), 'utf8');
     assert.match(script, /bash scripts\/package\.sh --target "\$target"/);
@@ -178,7 +178,23 @@ describe('manifest and listing (package.json)', () => {
 });
 
 describe('vsce ls: exactly the intended files', () => {
-  const common = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'media/kms.svg', 'dist/icon.png', 'dist/extension.js'];
+  // Walkthrough media (media/walkthrough/, once there is a walkthrough) ship; README pictures
+  // (media/screenshots/) do not: vsce points the README's relative links at the repository.
+  const walkthrough = existsSync(join(root, 'media', 'walkthrough'))
+    ? readdirSync(join(root, 'media', 'walkthrough'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
+    : [];
+  const common = [
+    'package.json',
+    'README.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'media/kms.svg',
+    'dist/icon.png',
+    'dist/extension.js',
+    ...walkthrough,
+  ];
   const keytar = [
     'node_modules/keytar/package.json',
     'node_modules/keytar/LICENSE.md',
