@@ -36,7 +36,7 @@ export const AWS_TARGET_PREFIX = 'TrentService.';
 export const AWS_CONTENT_TYPE = 'application/x-amz-json-1.1';
 export const AWS_MAX_SKEW_MS = 5 * 60_000;
 
-/** Regions of the AWS partitions (aws, aws-cn, aws-us-gov) where KMS runs, as of 2025. */
+/** Regions of the AWS partitions (aws, aws-cn, aws-us-gov), as in the AWS SDK's partition data of 2026 (written out: no SDK code here). */
 export const AWS_REGIONS: readonly string[] = [
   'us-east-1',
   'us-east-2',
@@ -52,6 +52,7 @@ export const AWS_REGIONS: readonly string[] = [
   'ap-southeast-3',
   'ap-southeast-4',
   'ap-southeast-5',
+  'ap-southeast-6',
   'ap-southeast-7',
   'ap-northeast-1',
   'ap-northeast-2',
@@ -69,8 +70,10 @@ export const AWS_REGIONS: readonly string[] = [
   'il-central-1',
   'me-south-1',
   'me-central-1',
+  'me-west-1',
   'mx-central-1',
   'sa-east-1',
+  'sa-west-1',
   'cn-north-1',
   'cn-northwest-1',
   'us-gov-west-1',
