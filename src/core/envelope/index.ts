@@ -6,7 +6,7 @@
  */
 export type { Recipient, ProviderResolver, SealOptions, UnsealOptions, HeaderInfo, RecipientInfo } from './types';
 export type { RawAesKeySource } from './recipients';
-export { isRawAesKeySource, describeEdk, recipientLabel, LOCAL_REGION, LOCAL_KEY_NAMESPACE } from './recipients';
+export { isRawAesKeySource, describeEdk, recipientLabel } from './recipients';
 export { ARMOR_PREFIX, armor, dearmor, findArmored, isSealed } from './armor';
 export {
   DEFAULT_FRAME_LENGTH,
@@ -20,4 +20,4 @@ export {
   inspect,
 } from './engine';
 export { SUITE_ID, SUITE_NAME, MAX_FRAME_LENGTH } from './format';
-export { CloudKeyring, localKeyring, LOCAL_WRAPPING_SUITE } from './keyrings';
+export { CloudKeyring, rawAesKeyring, RAW_AES_WRAPPING_SUITE } from './keyrings';
