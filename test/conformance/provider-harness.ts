@@ -64,7 +64,8 @@ export interface Harness {
 }
 
 export interface HarnessFactory {
-  label: 'local' | 'tencent' | 'alibaba';
+  /** The provider's name (suite titles). */
+  label: string;
   remote: boolean;
   deletionRequiresDisabled: boolean;
   create(): Promise<Harness>;
