@@ -14,6 +14,7 @@ import type { Logger } from '../core/log';
 import { nullLogger, stderrLogger } from '../core/log';
 import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
 import type { CredentialService } from '../core/credentials/service';
+import { displayPath } from '../core/paths';
 import { findProvider, providers } from '../core/kms/registry';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../core/kms/types';
 
@@ -56,7 +57,8 @@ export function printError(io: Io, err: unknown, verbose = false): number {
   if (err instanceof KmsEnvelopeError) {
     let message = err.message;
     const file = err.details.file;
-    if (file && !message.includes(file) && err.kind !== 'credentials') message = `${file}: ${message}`;
+    const shown = file && displayPath(file);
+    if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
     io.stderr.write(`${CLI}: ${message}\n`);
     if (err.hint) io.stderr.write(`  → ${err.hint}\n`);
     if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${err.cause.message})\n`);
