@@ -95,9 +95,14 @@ export interface ChosenSecretStore {
 export async function chooseSecretStore(
   context: vscode.ExtensionContext,
   log: vscode.LogOutputChannel,
-  opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: NodeJS.ProcessEnv; keychainBundled?: boolean } = {},
+  opts: {
+    probeTimeoutMs?: number;
+    keychain?: SecretStore;
+    env?: Readonly<Record<string, string | undefined>>;
+    keychainBundled?: boolean;
+  } = {},
 ): Promise<ChosenSecretStore> {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? {};
   if (!(opts.keychainBundled ?? KEYCHAIN_BUNDLED)) return universalSecretStore(context, log);
   let reason: string;
   if (env[FORCE_SECRET_STORAGE_ENV] === '1') {
