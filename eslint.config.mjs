@@ -26,4 +26,11 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Front doors stay readable: a command is a short function; tables and helpers take the rest
+    // (src/cli/envelope.ts and streams.ts are being restructured with the envelope library).
+    files: ['src/extension/**', 'src/cli/**'],
+    ignores: ['src/cli/envelope.ts', 'src/cli/streams.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
+  },
 );
