@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { credentialsError } from '../../src/core/errors';
 import { KEYCHAIN_SERVICE, type SecretStore } from '../../src/core/secrets';
 import { chooseSecretStore } from '../../src/extension/secret-storage';
+import { ui, windowPrompts } from '../../src/extension/ui';
 import { api, choose, filesContaining, plaintextSearchRoots, say, scripted, yes, no, type Answer } from './extension-support';
 import { requireEmulator } from './helpers';
 
@@ -126,6 +127,7 @@ suite('extension: profile commands', () => {
     assert.ok(await a.credentials.getProfile('tencent', later));
 
     const never = `p5-never-${hex(2)}`;
+    a.testing!.clearLastError();
     p = scripted(a).answer(...addScript(creds(false), never, em.url), say(undefined));
     await vscode.commands.executeCommand('kmsEnvelope.addProfile');
     remember(p);
@@ -228,7 +230,9 @@ suite('extension: profile commands', () => {
     } as unknown as vscode.ExtensionContext;
     const lines: string[] = [];
     const log = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), show() {} };
+    // chooseSecretStore is called here from this bundle's copy of ui.ts: its prompts are swapped directly.
     const p = scripted(a).answer(say(undefined));
+    ui.prompts = p;
     const first = await chooseSecretStore(context, log, { keychain: failing, env: {} });
     assert.equal(first.kind, 'secret-storage');
     assert.equal(first.store.description, "VS Code's SecretStorage");
@@ -246,5 +250,6 @@ suite('extension: profile commands', () => {
     const real = await chooseSecretStore(context, log, { env: {} });
     assert.equal(real.kind, 'keychain');
     assert.equal(p.asked.length, 1);
+    ui.prompts = windowPrompts;
   });
 });
