@@ -1,6 +1,6 @@
 /**
- * The KMS emulator: Tencent Cloud KMS (API 3.0, 2019-01-18) and Alibaba Cloud KMS (2016-01-20)
- * wire protocols on one loopback port, for tests and offline trial. In-process:
+ * The KMS emulator: Tencent Cloud KMS (API 3.0, 2019-01-18), Alibaba Cloud KMS (2016-01-20) and
+ * AWS KMS (JSON 1.1 + SigV4) wire protocols on one loopback port, for tests and offline trial. In-process:
  *
  *   const em = await startEmulator({ seed: true });   // port 0 = a free port
  *   ... em.url, em.accounts[0].tencent.secretId ...
@@ -39,6 +39,18 @@ export interface EmulatorAccount {
   uin: string;
   /** Alibaba account id of this account (in ARNs). */
   aliUid: string;
+  /**
+   * AWS credentials; `sessionToken` is set for the "sts" account (requests must carry it as
+   * X-Amz-Security-Token), whose `expired` set is refused with ExpiredTokenException.
+   */
+  aws: {
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken?: string;
+    expired?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  };
+  /** AWS account id of this account (12 digits, in key ARNs). */
+  awsAccountId: string;
 }
 
 export interface RunningEmulator {
@@ -49,7 +61,7 @@ export interface RunningEmulator {
   accounts: EmulatorAccount[];
   setFaults(f: FaultConfig): void;
   faults(): FaultConfig;
-  /** Requests per cloud:action, e.g. "tencent:Encrypt", plus "total". */
+  /** Requests per cloud:action, e.g. "tencent:Encrypt" or "aws:Decrypt", plus "total". */
   counters(): Record<string, number>;
   resetCounters(): void;
   /** Writes pending state changes to the state file. */
@@ -77,6 +89,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
       alibaba: { ...a.alibaba },
       uin: a.uin,
       aliUid: a.aliUid,
+      aws: { ...a.aws, ...(a.aws.expired ? { expired: { ...a.aws.expired } } : {}) },
+      awsAccountId: a.awsAccountId,
     })),
     setFaults: (f) => server.faults.set(f),
     faults: () => server.faults.get(),

@@ -2,9 +2,9 @@
  * Fault injection: latency, throttling, server errors and dropped connections, per action.
  *
  * A FaultConfig maps a selector to a rule. Selectors, most specific first:
- *   "tencent:Encrypt" / "alibaba:Encrypt"  one action of one cloud
- *   "Encrypt"                              that action in both clouds
- *   "tencent:*" / "alibaba:*"              every action of one cloud
+ *   "tencent:Encrypt" / "aws:Encrypt"      one action of one cloud (tencent, alibaba, aws)
+ *   "Encrypt"                              that action in every cloud
+ *   "tencent:*" / "aws:*"                  every action of one cloud
  *   "*"                                    every request
  * Latency comes from the most specific rule that sets it. Each failure kind is either a rate
  * (probability per call) or a count (the next N matching calls fail, deterministic for tests);
@@ -12,8 +12,11 @@
  *
  * What each kind looks like on the wire:
  *   throttle     Tencent RequestLimitExceeded (HTTP 200 error envelope) / Alibaba Throttling (HTTP 400)
+ *                / AWS ThrottlingException (HTTP 400)
  *   error        Tencent InternalError (HTTP 200 error envelope)        / Alibaba InternalFailure (HTTP 500)
+ *                / AWS KMSInternalException (HTTP 500)
  *   unavailable  Tencent HTTP 503 from the gateway (no JSON envelope)  / Alibaba ServiceUnavailableTemporary (HTTP 503)
+ *                / AWS DependencyTimeoutException (HTTP 503)
  *   drop         the connection is destroyed after the request was read (the client sees ECONNRESET)
  */
 export type FaultKind = 'throttle' | 'error' | 'unavailable' | 'drop';
@@ -46,8 +49,8 @@ export function validateFaults(input: unknown): FaultConfig {
     throw new Error('faults must be a JSON object of selector → rule');
   const out: FaultConfig = {};
   for (const [sel, raw] of Object.entries(input as Record<string, unknown>)) {
-    if (!/^(\*|(tencent|alibaba):\*|((tencent|alibaba):)?[A-Za-z][A-Za-z0-9]*)$/.test(sel)) {
-      throw new Error(`bad selector "${sel}": use "*", "Action", "tencent:Action", "alibaba:Action", "tencent:*" or "alibaba:*"`);
+    if (!/^(\*|(tencent|alibaba|aws):\*|((tencent|alibaba|aws):)?[A-Za-z][A-Za-z0-9]*)$/.test(sel)) {
+      throw new Error(`bad selector "${sel}": use "*", "Action", "<cloud>:Action" or "<cloud>:*" (cloud: tencent, alibaba, aws)`);
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`rule for "${sel}" must be an object`);
     const r = raw as Record<string, unknown>;

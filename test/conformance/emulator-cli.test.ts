@@ -58,10 +58,39 @@ describe('kms-envelope emulator (the command)', () => {
       'TENCENTCLOUD_SECRET_KEY',
       'ALIBABA_CLOUD_ACCESS_KEY_ID',
       'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+      'AWS_ENDPOINT_URL_KMS',
       'KMS_ENVELOPE_ENDPOINT',
     ]) {
       assert.equal(lines.filter((l) => l.startsWith(`export ${name}=`)).length, 1, `exactly one export ${name} line`);
     }
+    assert.equal(first.env.AWS_ENDPOINT_URL_KMS, first.env.KMS_ENVELOPE_ENDPOINT);
+    // Pasted into a shell, the exports are all the stock AWS SDK needs (endpoint from AWS_ENDPOINT_URL_KMS).
+    const pasted = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const { KMSClient, ListAliasesCommand } = require('@aws-sdk/client-kms');
+         new KMSClient({}).send(new ListAliasesCommand({})).then((r) => console.log(r.Aliases.map((a) => a.AliasName).join(',')), (e) => { console.error(e.name, e.message); process.exit(2); });`,
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: dir,
+          AWS_ACCESS_KEY_ID: first.env.AWS_ACCESS_KEY_ID,
+          AWS_SECRET_ACCESS_KEY: first.env.AWS_SECRET_ACCESS_KEY,
+          AWS_REGION: first.env.AWS_REGION,
+          AWS_ENDPOINT_URL_KMS: first.env.AWS_ENDPOINT_URL_KMS,
+        },
+      },
+    );
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.match(pasted.stdout, /alias\/seed-enabled/);
     const url = first.env.KMS_ENVELOPE_ENDPOINT;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds loopback by default');
     assert.match(first.stdout(), new RegExp(`listening on ${url.replace(/[.:/]/g, '\\$&')}`));
@@ -104,6 +133,8 @@ describe('kms-envelope emulator (the command)', () => {
       'TENCENTCLOUD_SECRET_KEY',
       'ALIBABA_CLOUD_ACCESS_KEY_ID',
       'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
     ]) {
       assert.equal(second.env[name], first.env[name], `${name} is stable with the same --state`);
     }
