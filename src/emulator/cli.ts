@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { stderrLogger } from '../core/log';
 import { parseFaultFlag, type FaultConfig } from './faults';
-import { startEmulator } from './emulator';
+import { startEmulator, type RunningInstance } from './emulator';
 import { isLoopback } from './server';
 
 export const EMULATOR_USAGE = `Usage: kms-envelope emulator [options]
@@ -29,6 +29,11 @@ Options:
                          AWS KMSInternalException HTTP 500)
   --unavailable [Action=]N|P%  HTTP 503 (Alibaba ServiceUnavailableTemporary, AWS DependencyTimeoutException)
   --drop [Action=]N|P%   drop the connection without an answer
+  --instance-port <n>    port of the Alibaba Cloud KMS 3.0 instance gateway (HTTPS, its own CA;
+                         default 0 = a free port). Its CA certificate and client key files are
+                         written beside the --state file (<state>-instance/), else to a temporary
+                         directory; fault selectors "instance:<Api>" / "instance:*" reach it
+  --no-instance          do not run the instance gateway
   --verbose              log every request to stderr
   -h, --help             this help
 
@@ -59,6 +64,8 @@ export async function emulatorMain(argv: string[]): Promise<number> {
         fail: { type: 'string', multiple: true },
         unavailable: { type: 'string', multiple: true },
         drop: { type: 'string', multiple: true },
+        'instance-port': { type: 'string' },
+        'no-instance': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -75,6 +82,12 @@ export async function emulatorMain(argv: string[]): Promise<number> {
   if (v.port !== undefined) {
     if (!/^\d+$/.test(v.port) || Number(v.port) > 65535) return usage(`--port ${v.port} is not a port number (0–65535).`);
     port = Number(v.port);
+  }
+  let instancePort = 0;
+  if (v['instance-port'] !== undefined) {
+    if (!/^\d+$/.test(v['instance-port']) || Number(v['instance-port']) > 65535)
+      return usage(`--instance-port ${v['instance-port']} is not a port number (0–65535).`);
+    instancePort = Number(v['instance-port']);
   }
   const faults: FaultConfig = {};
   try {
@@ -95,7 +108,15 @@ export async function emulatorMain(argv: string[]): Promise<number> {
   }
   let em;
   try {
-    em = await startEmulator({ host, port, statePath: v.state, seed: v.seed, faults, logger });
+    em = await startEmulator({
+      host,
+      port,
+      statePath: v.state,
+      seed: v.seed,
+      faults,
+      logger,
+      instance: v['no-instance'] ? false : { port: instancePort },
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') return usage(`port ${port} on ${host} is in use: pick another --port, or 0 for a free one.`);
@@ -135,6 +156,7 @@ export async function emulatorMain(argv: string[]): Promise<number> {
         `#   expired AWS session (ExpiredTokenException): AWS_ACCESS_KEY_ID=${a.aws.expired.accessKeyId} AWS_SECRET_ACCESS_KEY=${a.aws.expired.secretAccessKey} AWS_SESSION_TOKEN=${a.aws.expired.sessionToken}`,
       );
   }
+  if (em.instance) lines.push('', ...instanceLines(em.instance));
   lines.push('', `Admin (loopback only): ${em.url}/__admin/health, /__admin/faults, /__admin/counters. Stop with Ctrl+C.`, '');
 
   const running = em;
@@ -161,3 +183,17 @@ export async function emulatorMain(argv: string[]): Promise<number> {
     process.stdout.write(lines.join('\n'));
   });
 }
+
+/** The instance gateway's endpoint and files, and the `profiles add` line that uses them. */
+function instanceLines(i: RunningInstance): string[] {
+  return [
+    `# Alibaba Cloud KMS 3.0 instance ${i.id} (${i.region}, account "${i.account}") on ${i.url}`,
+    `#   CA certificate: ${i.files.ca}`,
+    `#   client key:     ${i.files.clientKey}`,
+    `#   its password:   ${i.files.password}`,
+    '# Add it as a profile (the password goes in on stdin):',
+    `kms-envelope profiles add --provider alibaba --name instance --region ${i.region} --instance-endpoint ${i.url} --client-key-file ${shellQuote(i.files.clientKey)} --ca-file ${shellQuote(i.files.ca)} < ${shellQuote(i.files.password)}`,
+  ];
+}
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -10,6 +10,8 @@
  */
 import { nullLogger, type Logger } from '../core/log';
 import type { FaultConfig } from './faults';
+import { InstanceGateway, instanceDirFor, type InstanceFiles } from './instance';
+import type { IssueOptions } from './instance-pki';
 import { seedStore } from './seed';
 import { EmulatorServer } from './server';
 import { EmulatorStore } from './state';
@@ -27,6 +29,39 @@ export interface EmulatorOptions {
   logger?: Logger;
   /** Clock (unix ms) for signatures' skew checks and deletion dates. */
   now?: () => number;
+  /**
+   * Also run an Alibaba Cloud KMS 3.0 instance gateway (HTTPS, its own CA; instance.ts) on another
+   * port. `dir` holds its CA and client key files (default: beside the state file, else a
+   * temporary directory removed on stop).
+   */
+  instance?: boolean | { port?: number; dir?: string };
+}
+
+/** A client key of the emulated instance, as the console hands it out. */
+export interface EmulatorClientKey {
+  id: string;
+  /** The clientKey_<id>.json text. */
+  json: string;
+  password: string;
+  notAfter: string;
+}
+
+export interface RunningInstance {
+  /** https://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  /** kst-… */
+  id: string;
+  region: string;
+  /** Account that owns the instance ("default"). */
+  account: string;
+  caPem: string;
+  /** Paths of the CA PEM, the client key JSON and its password file. */
+  files: InstanceFiles;
+  clientKey: EmulatorClientKey;
+  /** Issues another client key (e.g. an expired one: `{ notAfter: Date.now() - 1 }`). */
+  issueClientKey(o?: IssueOptions): Promise<EmulatorClientKey>;
+  revokeClientKey(id: string): void;
 }
 
 export interface EmulatorAccount {
@@ -66,6 +101,8 @@ export interface RunningEmulator {
   resetCounters(): void;
   /** Writes pending state changes to the state file. */
   flush(): Promise<void>;
+  /** The KMS 3.0 instance gateway, when started with `instance`. */
+  instance?: RunningInstance;
   stop(): Promise<void>;
 }
 
@@ -79,6 +116,35 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   }
   const server = new EmulatorServer({ store, faults: opts.faults, logger, now });
   await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 0);
+  let gateway: InstanceGateway | undefined;
+  if (opts.instance) {
+    const io = typeof opts.instance === 'object' ? opts.instance : {};
+    const where = io.dir ? { dir: io.dir, temporary: false } : instanceDirFor(opts.statePath);
+    try {
+      gateway = await InstanceGateway.start({
+        store,
+        server,
+        host: opts.host ?? '127.0.0.1',
+        port: io.port ?? 0,
+        dir: where.dir,
+        removeDirOnClose: where.temporary,
+        seed: opts.seed,
+        logger,
+        now,
+      });
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    await store.flush();
+  }
+  const ck = (k: { id: string; json: string; password: string; notAfter: string }): EmulatorClientKey => ({
+    id: k.id,
+    json: k.json,
+    password: k.password,
+    notAfter: k.notAfter,
+  });
+  const gw = gateway;
   let stopped = false;
   return {
     url: server.url,
@@ -97,9 +163,22 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     counters: () => server.counters(),
     resetCounters: () => server.resetCounters(),
     flush: () => store.flush(),
+    instance: gw && {
+      url: gw.url,
+      port: gw.port,
+      id: gw.id,
+      region: gw.region,
+      account: gw.instance.account,
+      caPem: gw.instance.ca.certPem,
+      files: gw.files,
+      clientKey: ck(gw.clientKey),
+      issueClientKey: async (o) => ck(await gw.issueClientKey(o)),
+      revokeClientKey: (id) => gw.revokeClientKey(id),
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
+      await gw?.close();
       await server.close();
       await store.flush();
     },

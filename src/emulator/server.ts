@@ -66,7 +66,8 @@ export class EmulatorServer {
     this.counts.clear();
   }
 
-  private count(key: string): void {
+  /** Counts one request (also the instance gateway's, as "instance:<Api>"). */
+  count(key: string): void {
     this.counts.set('total', (this.counts.get('total') ?? 0) + 1);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }

@@ -10,6 +10,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic';
 import { nullLogger, type Logger } from '../core/log';
+import type { StoredInstance } from './instance';
 
 export type Cloud = 'tencent' | 'alibaba' | 'aws';
 export const CLOUDS: readonly Cloud[] = ['tencent', 'alibaba', 'aws'];
@@ -90,6 +91,8 @@ export interface StoredKey {
   rotateDays: number;
   lastRotation?: number;
   tags?: unknown;
+  /** Alibaba: the KMS 3.0 instance (kst-…) that holds the key (DKMSInstanceId). */
+  instanceId?: string;
 }
 
 interface StateFile {
@@ -101,6 +104,8 @@ interface StateFile {
   seededClouds?: Cloud[];
   accounts: StoredAccount[];
   keys: StoredKey[];
+  /** Alibaba KMS 3.0 instances (instance.ts). */
+  instances?: StoredInstance[];
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -159,6 +164,7 @@ export interface StoreOptions {
 
 export class EmulatorStore {
   readonly accounts: StoredAccount[];
+  readonly instances: StoredInstance[];
   seeded: boolean;
   /** The clouds --seed has added keys to. */
   seededClouds: Cloud[];
@@ -174,10 +180,11 @@ export class EmulatorStore {
   private seq = 0;
 
   private constructor(
-    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean; seededClouds?: Cloud[] },
+    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean; seededClouds?: Cloud[]; instances?: StoredInstance[] },
     private readonly opts: StoreOptions,
   ) {
     this.accounts = data.accounts;
+    this.instances = data.instances ?? [];
     this.seeded = data.seeded;
     this.seededClouds = data.seededClouds ?? (data.seeded ? ['tencent', 'alibaba'] : []);
     this.now = opts.now ?? Date.now;
@@ -238,7 +245,7 @@ export class EmulatorStore {
       upgraded = true;
     }
     const store = new EmulatorStore(
-      { accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false, seededClouds: data?.seededClouds },
+      { accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false, seededClouds: data?.seededClouds, instances: data?.instances },
       opts,
     );
     if (opts.statePath && (!data || upgraded || accounts.length !== data.accounts.length)) {
@@ -309,10 +316,10 @@ export class EmulatorStore {
   }
 
   /** Creates a key with fresh material; the caller fills in cloud-specific fields. */
-  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number }): StoredKey {
+  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number; keyId?: string }): StoredKey {
     const key: StoredKey = {
       ...init,
-      keyId: randomUUID(),
+      keyId: init.keyId ?? randomUUID(),
       material: randomBytes(32).toString('base64'),
       versionId: randomUUID(),
       createdAt: init.createdAt ?? this.now(),
@@ -356,6 +363,7 @@ export class EmulatorStore {
         seededClouds: this.seededClouds,
         accounts: this.accounts,
         keys: [...this.buckets.values()].flatMap((b) => [...b.values()]),
+        instances: this.instances,
       };
       try {
         await writeFileAtomic(path, JSON.stringify(file, null, 1) + '\n', 0o600);

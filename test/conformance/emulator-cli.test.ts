@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { aliCall, alibabaClient, tcCall, tcFail, tencentClient } from './helpers/sdk-clients';
 
 const ROOT = resolve(__dirname, '../..');
@@ -171,6 +171,30 @@ describe('kms-envelope emulator (the command)', () => {
       b.child.kill('SIGTERM');
       assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
     }
+  });
+
+  it('runs the KMS 3.0 instance gateway: prints its files and a paste-able profiles add line; --no-instance turns it off', async () => {
+    const state = join(dir, 'inst.json');
+    const a = await runEmulator(['--seed', '--state', state]);
+    try {
+      const out = a.stdout();
+      const line = out.split('\n').find((l) => l.startsWith('kms-envelope profiles add --provider alibaba'));
+      assert.ok(line, out);
+      const m = /--instance-endpoint (https:\/\/127\.0\.0\.1:\d+) --client-key-file (\S+) --ca-file (\S+) < (\S+)$/.exec(line);
+      assert.ok(m, line);
+      assert.equal(m[2], join(dir, 'inst-instance', basename(m[2])), 'the files sit beside the state file');
+      assert.match(readFileSync(m[3], 'utf8'), /BEGIN CERTIFICATE/);
+      assert.equal(JSON.parse(readFileSync(m[2], 'utf8')).KeyId, basename(m[2]).replace(/^clientKey_|\.json$/g, ''));
+      assert.equal(statSync(m[4]).mode & 0o777, 0o600);
+      assert.match(out, /# Alibaba Cloud KMS 3\.0 instance kst-[a-z0-9]+ \(cn-hangzhou/);
+    } finally {
+      a.child.kill('SIGTERM');
+      assert.equal(await a.exited, 0);
+    }
+    const b = await runEmulator(['--no-instance']);
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0);
+    assert.doesNotMatch(b.stdout(), /instance-endpoint/);
   });
 
   it('usage errors exit 1 with a next step; --help exits 0', () => {
