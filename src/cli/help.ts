@@ -1,4 +1,16 @@
 /** `--help` texts of the kms-envelope command line. */
+import { providers } from '../core/kms/registry';
+
+/** `tencent|alibaba`: the registered providers that take credentials (profiles). */
+const CLOUDS = providers()
+  .filter((d) => d.credentials)
+  .map((d) => d.name)
+  .join('|');
+
+/** `local|tencent|alibaba`: the registered providers. */
+const PROVIDERS = providers()
+  .map((d) => d.name)
+  .join('|');
 
 const EXIT = `Exit codes: 0 ok, 1 usage, 2 format/crypto (not a blob, tampered, wrong context),
             3 KMS/provider, 4 credentials, 130 cancelled.`;
@@ -89,7 +101,7 @@ message id, encryption context, and each recipient as provider:region:keyId.
 ${EXIT}
 `,
 
-  keys: `Usage: kms-envelope keys <action> [--provider local|tencent|alibaba] [--region <r>] [--profile <name>]
+  keys: `Usage: kms-envelope keys <action> [--provider ${PROVIDERS}] [--region <r>] [--profile <name>]
                          [--endpoint <url>] [--json] ...
 
 Actions:
@@ -123,7 +135,7 @@ ${EXIT}
   profiles: `Usage: kms-envelope profiles <command> [options]
 
 Commands:
-  add     --provider <tencent|alibaba> --name <n> [--region <r> ...] [--endpoint <url>]
+  add     --provider <${CLOUDS}> --name <n> [--region <r> ...] [--endpoint <url>]
           [--sts [--expiration <iso-date>]] [--replace] [--test]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.

@@ -13,14 +13,10 @@
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import { createCliCredentialService } from '../core/credentials/index';
-import {
-  checkProfileName,
-  checkProvider,
-  CREDENTIAL_PROVIDERS,
-  type CredentialProviderName,
-  type CredentialService,
-} from '../core/credentials/service';
+import { checkProfileName, checkProvider, credentialProviders, type CredentialService } from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
+import { providerDescriptor } from '../core/kms/registry';
+import type { ProviderName } from '../core/kms/types';
 import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
 import { redactString, type Logger } from '../core/log';
@@ -140,39 +136,49 @@ class Asker {
   }
 }
 
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** Reads the provider's credential parts (its descriptor's, in order), one line each; `file` parts are paths. */
 async function readCredentials(
   io: AskerIo,
-  provider: CredentialProviderName,
+  provider: ProviderName,
   sts: boolean,
   expiration: string | undefined,
 ): Promise<CloudCredentials> {
-  const names =
-    provider === 'tencent'
-      ? { id: 'SecretId', secret: 'SecretKey', token: 'Session token' }
-      : provider === 'alibaba'
-        ? { id: 'AccessKey ID', secret: 'AccessKey secret', token: 'STS security token' }
-        : { id: 'Access key id', secret: 'Secret access key', token: 'Session token' };
+  const parts = providerDescriptor(provider).credentials!.parts.filter((p) => !p.temporary || sts);
   const asker = new Asker(io);
   try {
-    const wanted = sts ? 3 : 2;
-    const id = await asker.ask(`${names.id}: `, false);
-    const secret = id === undefined ? undefined : await asker.ask(`${names.secret} (hidden): `, true);
-    const token = sts && secret !== undefined ? await asker.ask(`${names.token} (hidden): `, true) : undefined;
-    const got = [id, secret, token].filter((x) => x !== undefined).length;
-    if (got < wanted) {
+    const out: Record<string, string> = {};
+    let got = 0;
+    for (const p of parts) {
+      const line = await asker.ask(
+        `${capital(p.label)}${p.input === 'file' ? ' (path of the file)' : ''}${p.secret ? ' (hidden)' : ''}: `,
+        p.secret,
+      );
+      if (line === undefined) break;
+      got++;
+      const v = line.trim();
+      if (v) out[p.key] = p.input === 'file' ? await readPartFile(p.label, v) : v;
+    }
+    if (got < parts.length) {
       throw usageError(
-        `Expected ${wanted} lines on stdin (${[names.id, names.secret, ...(sts ? [names.token] : [])].join(', ')}), got ${got}.`,
-        `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | kms-envelope profiles add --provider ${provider} --name <n>.`,
+        `Expected ${parts.length} lines on stdin (${parts.map((p) => capital(p.label)).join(', ')}), got ${got}.`,
+        `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | ${CLI} profiles add --provider ${provider} --name <n>.`,
       );
     }
-    return {
-      accessKeyId: (id ?? '').trim(),
-      accessKeySecret: (secret ?? '').trim(),
-      ...(sts ? { securityToken: (token ?? '').trim() } : {}),
-      ...(expiration ? { expiration } : {}),
-    };
+    return { ...out, ...(expiration ? { expiration } : {}) };
   } finally {
     asker.close();
+  }
+}
+
+/** The text of a file a credential part names (never quoted back in a message). */
+async function readPartFile(label: string, file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw usageError(`Cannot read the ${label} file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, 'Check the path.');
   }
 }
 
@@ -182,7 +188,7 @@ function kindText(p: ProfileInfo, now: number): string {
   return Date.parse(p.expiration) <= now ? `sts (EXPIRED ${p.expiration})` : `sts (until ${p.expiration})`;
 }
 
-function optionalProvider(p: string | undefined): CredentialProviderName | undefined {
+function optionalProvider(p: string | undefined): ProviderName | undefined {
   return p === undefined ? undefined : checkProvider(p);
 }
 
@@ -238,7 +244,7 @@ async function list(r: Run): Promise<number> {
     io.stdout.write(JSON.stringify(profiles, null, 2) + '\n');
   } else if (!profiles.length) {
     io.stdout.write(
-      `No profiles${provider ? ` for ${provider}` : ''}. Add one: ${CLI} profiles add --provider ${provider ?? '<tencent|alibaba>'} --name default\n`,
+      `No profiles${provider ? ` for ${provider}` : ''}. Add one: ${CLI} profiles add --provider ${provider ?? `<${credentialProviders().join('|')}>`} --name default\n`,
     );
   } else {
     const now = Date.now();
@@ -275,7 +281,7 @@ async function remove(r: Run): Promise<number> {
         stored.length ? 'Say which: --provider <p>.' : `See \`${CLI} profiles list\`.`,
       );
     }
-    provider = stored[0].provider as CredentialProviderName;
+    provider = stored[0].provider;
   }
   await r.service.removeProfile(provider, profileName);
   r.io.stdout.write(`Removed ${provider} profile ${profileName} and its secret from ${r.service.secretStore.description}.\n`);
@@ -311,9 +317,9 @@ export async function profilesCommand(argv: string[], io: Io, deps: ProfilesDeps
 }
 
 /** Tests the profile resolved per provider (explicit name, or the default precedence), or every profile. */
-async function testProfiles(r: Run, provider: CredentialProviderName | undefined, name: string | undefined): Promise<number> {
-  const providers = provider ? [provider] : CREDENTIAL_PROVIDERS.filter((p) => p !== 'aws');
-  const targets: Array<{ provider: CredentialProviderName; name?: string }> = [];
+async function testProfiles(r: Run, provider: ProviderName | undefined, name: string | undefined): Promise<number> {
+  const providers = provider ? [provider] : credentialProviders();
+  const targets: Array<{ provider: ProviderName; name?: string }> = [];
   for (const p of providers) {
     if (name === undefined) {
       if (provider) targets.push({ provider: p });
@@ -339,7 +345,7 @@ async function testProfiles(r: Run, provider: CredentialProviderName | undefined
 }
 
 /** One profile: `OK    provider/name (source): …` on stdout, or `FAIL  …` and the next step on stderr. */
-async function testOne(r: Run, create: CreateProviderFn, provider: CredentialProviderName, name: string | undefined): Promise<number> {
+async function testOne(r: Run, create: CreateProviderFn, provider: ProviderName, name: string | undefined): Promise<number> {
   const timeoutMs = r.deps.testTimeoutMs ?? 30_000;
   const t = await testProfile(r.service, create, provider, name, { logger: r.logger, env: r.io.env, timeoutMs, signal: r.io.signal });
   const label = `${provider}/${t.profile?.name ?? name ?? 'default'}${t.profile ? ` (${t.profile.source})` : ''}`;

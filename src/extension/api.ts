@@ -89,7 +89,7 @@ async function snapshot(treeProvider: KeyTreeProvider, node: TreeNode | undefine
 export function createApi(s: Services, t0: number): KmsEnvelopeApi {
   // Test hooks: in Development / Test mode, and for the packaged build under the project's test runner
   // (scripts/vscode/run.ts sets KMS_ENVELOPE_TEST_MODE for the .vsix it installs into a throw-away profile).
-  const devMode = s.context.extensionMode !== vscode.ExtensionMode.Production || !!process.env.KMS_ENVELOPE_TEST_MODE;
+  const devMode = s.context.extensionMode !== vscode.ExtensionMode.Production || !!s.env.KMS_ENVELOPE_TEST_MODE;
   const activationMs = performance.now() - t0;
   s.log.info(`KMS Envelope activated in ${activationMs.toFixed(1)} ms (config dir ${s.configDir}).`);
   const testing: KmsEnvelopeApi['testing'] = {

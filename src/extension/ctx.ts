@@ -28,6 +28,8 @@ export interface Services {
   readonly log: ExtensionLogger;
   /** What the command wrapper needs (the log, the last error for the tests). */
   readonly cmd: CommandContext;
+  /** The environment the composition root handed down (nothing below reads process.env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   readonly configDir: string;
   readonly secretStore: LazySecretStore;
   readonly credentials: CredentialService;
@@ -53,21 +55,23 @@ async function localKeysExist(dir: string): Promise<boolean> {
 }
 
 /** Builds every service; what needs disposing goes to context.subscriptions. */
-export function createServices(context: vscode.ExtensionContext): Services {
+export function createServices(context: vscode.ExtensionContext, env: NodeJS.ProcessEnv): Services {
   const channel = vscode.window.createOutputChannel('KMS Envelope', { log: true });
   const log = channelLogger(channel);
-  const dir = configDir();
-  const secretStore = new LazySecretStore(() => chooseSecretStore(context, log));
-  const credentials = new CredentialService({ secretStore, configDir: dir, logger: log });
+  const dir = configDir(env);
+  const secretStore = new LazySecretStore(() => chooseSecretStore(context, log, { env }));
+  const credentials = new CredentialService({ secretStore, configDir: dir, env, logger: log });
 
-  // The registry (and with it the local provider and the cloud SDK loaders) loads on first use.
+  // Providers are built with the credentials KeyService / the profile commands resolved and hand in.
+  // Key material kept on this machine goes to the extension's secret store unless key files are opted in.
   const createProvider: ProviderFactory & CreateProviderFn = async (name, opts) => {
     const registry = await import('../core/kms/registry.js');
-    const useKeyFiles = !!process.env.KMS_ENVELOPE_KEY_FILE_DIR;
+    const keyFiles = registry.findProvider(name)?.keyFiles;
     return registry.createProvider(name, {
       ...opts,
+      env,
       logger: opts.logger ?? log,
-      ...(name === 'local' && !useKeyFiles ? { secretStore } : {}),
+      ...(keyFiles && env[keyFiles.env] ? {} : { secretStore }),
     });
   };
 
@@ -97,6 +101,7 @@ export function createServices(context: vscode.ExtensionContext): Services {
     context,
     log,
     cmd,
+    env,
     configDir: dir,
     secretStore,
     credentials,

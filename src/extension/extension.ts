@@ -16,7 +16,8 @@ export type { KmsEnvelopeApi, TreeSnapshotNode } from './api';
 
 export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
   const t0 = performance.now();
-  const s = createServices(context);
+  // The composition root hands the environment down; nothing below reads process.env.
+  const s = createServices(context, process.env);
   context.subscriptions.push(...registerCommands(s.cmd, createCommands(s)), ...registerWorkbenchParts(s));
   return createApi(s, t0);
 }

@@ -7,8 +7,8 @@
  */
 import * as vscode from 'vscode';
 import { KmsEnvelopeError, usageError } from '../core/errors';
+import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
-import { PROVIDER_LABELS } from '../core/kms/types';
 import type { KeyTarget } from '../core/services/envelope-service';
 import type { RegionRef } from '../core/services/key-service';
 import type { TreeNode } from '../core/services/tree-model';
@@ -23,8 +23,6 @@ interface KeyArg {
   name: string;
   key?: KeyMetadata;
 }
-
-const PROVIDERS: readonly string[] = ['local', 'tencent', 'alibaba', 'aws'];
 
 /** The key a command is about: a tree node, a plain `{provider, profile?, region, keyId}`, or the user's pick. */
 async function keyArg(s: Services, arg: unknown): Promise<KeyArg> {
@@ -41,7 +39,7 @@ async function keyArg(s: Services, arg: unknown): Promise<KeyArg> {
     a &&
     typeof a === 'object' &&
     typeof a.provider === 'string' &&
-    PROVIDERS.includes(a.provider) &&
+    findProvider(a.provider) &&
     typeof a.region === 'string' &&
     typeof a.keyId === 'string'
   ) {
@@ -74,7 +72,7 @@ async function regionArg(s: Services, arg: unknown): Promise<RegionRef> {
     a?.provider ??
     (
       await pickLabel(
-        (await s.keys.listProviders()).map((p) => ({ label: PROVIDER_LABELS[p], provider: p })),
+        (await s.keys.listProviders()).map((p) => ({ label: providerLabel(p), provider: p })),
         'Create Key: provider',
       )
     ).provider;
@@ -113,19 +111,20 @@ async function copy(text: string, what: string): Promise<string> {
   return text;
 }
 
+/** The provider's alias rules (its descriptor), checked as the user types. */
 const validAlias = (provider: ProviderName) => (v: string) => {
   const s = v.trim();
   if (!s) return 'Enter an alias.';
-  if (provider === 'local' && !/^[A-Za-z0-9_-]{1,60}$/.test(s)) return 'Local aliases: 1-60 letters, digits, "_" or "-".';
-  if (provider === 'local' && s.startsWith('local-')) return 'A local alias cannot start with "local-" (that is how key ids start).';
-  if (s.length > 255) return 'At most 255 characters.';
-  return undefined;
+  return findProvider(provider)?.aliases.check(s);
 };
+
+/** A profile to name in a keyref target: only providers with credentials have profiles. */
+const profileOf = (ref: { provider: ProviderName; profile: string }) => (findProvider(ref.provider)?.credentials ? ref.profile : undefined);
 
 export async function createKey(s: Services, arg?: unknown): Promise<KeyMetadata> {
   const ref = await regionArg(s, arg);
   const alias = await ui.prompts.input({
-    title: `Create key in ${PROVIDER_LABELS[ref.provider]} ${ref.region}`,
+    title: `Create key in ${providerLabel(ref.provider)} ${ref.region}`,
     prompt: 'Alias (how the key is shown and named in keyrefs)',
     placeHolder: 'e.g. app-config',
     validateInput: validAlias(ref.provider),
@@ -140,7 +139,8 @@ export async function createKey(s: Services, arg?: unknown): Promise<KeyMetadata
   const meta = await act(s, `Creating key ${alias.trim()} in ${ref.region}…`, ref, (p, signal) =>
     p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }),
   );
-  if (ref.provider === 'local' && settings.localKeys() === 'auto') s.keys.reset();
+  // A provider without credentials shows up once it has keys (localKeys: auto): redraw the providers.
+  if (!findProvider(ref.provider)?.credentials && settings.localKeys() === 'auto') s.keys.reset();
   const node = s.model.getNode(`k:${ref.provider}/${ref.profile}/${ref.region}/${meta.keyId}`);
   if (node) void s.treeView.reveal(node, { select: true }).then(undefined, () => undefined);
   vscode.window.setStatusBarMessage(`$(key) Created ${meta.alias ?? meta.keyId} in ${ref.region}`, 5000);
@@ -156,7 +156,7 @@ export async function copyKeyArn(s: Services, arg?: unknown): Promise<string> {
   const meta = k.key ?? (await (await s.keys.getProvider(k.ref)).describeKey(k.ref.region, k.keyId));
   if (!meta.arn)
     throw usageError(
-      `Key ${k.name} has no ARN / resource name (${PROVIDER_LABELS[k.ref.provider]} keys are named by id).`,
+      `Key ${k.name} has no ARN / resource name (${providerLabel(k.ref.provider)} keys are named by id).`,
       'Copy the key id or the keyref instead.',
     );
   return copy(meta.arn, 'ARN');
@@ -222,7 +222,7 @@ export async function scheduleDeletion(s: Services, arg?: unknown): Promise<unkn
   const days = Number(daysText.trim());
   const named = k.key?.alias ? `"${k.key.alias}" (${k.keyId})` : k.keyId;
   const ok = await ui.prompts.confirm(
-    `Schedule deletion of key ${named} in ${PROVIDER_LABELS[k.ref.provider]} ${k.ref.region}?`,
+    `Schedule deletion of key ${named} in ${providerLabel(k.ref.provider)} ${k.ref.region}?`,
     `After ${days} days the key is deleted for good, and every blob sealed only to this key can never be opened again. Until then you can cancel the deletion.`,
     'Schedule Deletion',
   );
@@ -257,7 +257,7 @@ export async function setDefaultKey(s: Services, arg?: unknown): Promise<string>
       hint: 'Enable it first.',
       details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, providerCode: 'Disabled' },
     });
-  const profile = k.ref.provider === 'local' ? undefined : k.ref.profile;
+  const profile = profileOf(k.ref);
   await useAsDefault(s, { provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile }, k.name);
   return `${k.ref.provider}:${k.ref.region}:${k.keyId}`;
 }
@@ -287,7 +287,7 @@ export async function sealWithKey(s: Services, arg?: unknown): Promise<unknown> 
     region: k.ref.region,
     key: k.keyId,
     label: k.name,
-    ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }),
+    ...(profileOf(k.ref) ? { profile: k.ref.profile } : {}),
   };
   const editor = vscode.window.activeTextEditor;
   if (editor && editor.selections.some((sel) => !sel.isEmpty)) return s.selections.sealSelection(target);

@@ -8,12 +8,14 @@
  * (which stores them in the chosen SecretStore) and never logged or shown.
  */
 import * as vscode from 'vscode';
-import { checkProfileName, CREDENTIAL_PROVIDERS, type CredentialProviderName } from '../core/credentials/service';
+import { checkProfileName, credentialProviders } from '../core/credentials/service';
 import { testCredentials, testProfile } from '../core/credentials/test-profile';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { isCancelled, KmsEnvelopeError, providerError, usageError } from '../core/errors';
-import { resolveEndpoint } from '../core/kms/cloud-common';
-import { PROVIDER_LABELS } from '../core/kms/types';
+import type { CredentialPart } from '../core/kms/descriptor';
+import { checkEndpoint } from '../core/kms/endpoint';
+import { providerDescriptor, providerLabel } from '../core/kms/registry';
+import type { ProviderName } from '../core/kms/types';
 import type { Services } from './ctx';
 import { describe, dismissed, ui, withActions, withCancellableProgress } from './ui';
 
@@ -31,27 +33,10 @@ export interface ProfileNodeArg {
   name?: string;
 }
 
-/** Providers the UI offers (aws arrives with its provider). */
-const UI_PROVIDERS = CREDENTIAL_PROVIDERS.filter((p) => p !== 'aws');
-
-const PART_NAMES: Record<CredentialProviderName, { id: string; secret: string; token: string; console: string }> = {
-  tencent: { id: 'SecretId', secret: 'SecretKey', token: 'session token', console: 'Tencent Cloud console → CAM → API keys' },
-  alibaba: {
-    id: 'AccessKey ID',
-    secret: 'AccessKey secret',
-    token: 'STS security token',
-    console: 'Alibaba Cloud console → RAM → AccessKey',
-  },
-  aws: { id: 'access key id', secret: 'secret access key', token: 'session token', console: 'AWS console → IAM → Security credentials' },
-};
-
-function nodeTarget(arg: unknown): { provider?: CredentialProviderName; name?: string } {
+function nodeTarget(arg: unknown): { provider?: ProviderName; name?: string } {
   if (!arg || typeof arg !== 'object') return {};
   const a = arg as ProfileNodeArg;
-  const provider =
-    typeof a.provider === 'string' && (CREDENTIAL_PROVIDERS as readonly string[]).includes(a.provider)
-      ? (a.provider as CredentialProviderName)
-      : undefined;
+  const provider = typeof a.provider === 'string' && credentialProviders().includes(a.provider) ? a.provider : undefined;
   const name =
     typeof a.profile === 'string'
       ? a.profile
@@ -84,29 +69,27 @@ function validRegions(v: string): string | undefined {
 }
 
 function validEndpoint(v: string): string | undefined {
-  if (!v.trim()) return undefined;
   try {
-    resolveEndpoint(v.trim(), 'region', 'kms.{region}.example');
+    checkEndpoint(v);
     return undefined;
   } catch (err) {
     return describe(err);
   }
 }
 
-function validSecretPart(what: string, min: number, max: number) {
+/** Inline check of a credential part as it is typed (the descriptor's check; empty only where optional). */
+function validPart(part: CredentialPart) {
   return (v: string): string | undefined => {
     const s = v.trim();
-    if (!s) return `Enter the ${what}.`;
-    if (!/^[\x21-\x7e]+$/.test(s)) return `The ${what} cannot contain spaces.`;
-    if (s.length < min || s.length > max) return `The ${what} has ${s.length} characters; expected ${min}-${max}.`;
-    return undefined;
+    if (!s) return part.optional ? undefined : `Enter the ${part.label}.`;
+    return part.input === 'file' ? undefined : part.validate?.(s);
   };
 }
 
-async function pickProvider(preset?: CredentialProviderName): Promise<CredentialProviderName> {
+async function pickProvider(preset?: ProviderName): Promise<ProviderName> {
   if (preset) return preset;
   const picked = await ui.prompts.pick(
-    UI_PROVIDERS.map((p) => ({ label: PROVIDER_LABELS[p], description: p, provider: p })),
+    credentialProviders().map((p) => ({ label: providerLabel(p), description: p, provider: p })),
     { title: 'Add Profile (1/6): provider', placeHolder: 'Which cloud is this key for?' },
   );
   if (!picked) dismissed();
@@ -117,7 +100,7 @@ async function pickProfile(
   s: Services,
   title: string,
   filter: (p: ProfileInfo) => boolean,
-  target: { provider?: CredentialProviderName; name?: string },
+  target: { provider?: ProviderName; name?: string },
 ): Promise<ProfileInfo> {
   if (target.provider && target.name) {
     const p = await s.credentials.getProfile(target.provider, target.name);
@@ -149,20 +132,24 @@ async function pickProfile(
 }
 
 interface Draft {
-  provider: CredentialProviderName;
+  provider: ProviderName;
   name: string;
   kind: 'long-term' | 'sts';
-  accessKeyId: string;
-  accessKeySecret: string;
-  securityToken?: string;
+  /** Values of the credential parts by key (file parts: the path typed). */
+  parts: Record<string, string>;
   expiration?: string;
   regions: string;
   endpoint: string;
 }
 
-type SecretParts = Pick<Draft, 'accessKeyId' | 'accessKeySecret' | 'securityToken' | 'expiration'>;
-
-async function askKind(title: string, current: Draft['kind'] | undefined, placeHolder: string): Promise<Draft['kind']> {
+/** Long-term or temporary (STS) credentials; asked only when the provider offers temporary ones. */
+async function askKind(
+  provider: ProviderName,
+  title: string,
+  current: Draft['kind'] | undefined,
+  placeHolder: string,
+): Promise<Draft['kind']> {
+  if (!providerDescriptor(provider).credentials?.temporary) return 'long-term';
   const picked = await ui.prompts.pick(
     [
       { label: 'Long-term access key', keyKind: 'long-term' as const, picked: current !== 'sts' },
@@ -174,44 +161,73 @@ async function askKind(title: string, current: Draft['kind'] | undefined, placeH
   return picked.keyKind;
 }
 
+async function readPartFile(part: CredentialPart, file: string): Promise<string> {
+  try {
+    return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
+  } catch (err) {
+    throw new KmsEnvelopeError('usage', `Cannot read the ${part.label} file ${file}.`, { hint: 'Check the path.', cause: err });
+  }
+}
+
+interface SecretParts {
+  /** What was typed per part key (file parts: the path), to prefill an Edit round. */
+  typed: Record<string, string>;
+  /** The credentials (file parts: the file's content). */
+  values: CloudCredentials;
+  expiration?: string;
+}
+
+/** Asks for the provider's credential parts (its descriptor's, in order); reads `file` parts. */
 async function askSecretParts(
   s: Services,
-  provider: CredentialProviderName,
-  kind: 'long-term' | 'sts',
+  provider: ProviderName,
+  kind: Draft['kind'],
   step: (n: number) => string,
   prev?: Partial<Draft>,
 ): Promise<SecretParts> {
-  const n = PART_NAMES[provider];
-  const part = async (
-    title: string,
-    prompt: string,
-    value: string | undefined,
-    validateInput: (v: string) => string | undefined,
-    password = true,
-  ) => (await input({ title, prompt, value, validateInput, password })).trim();
-  const accessKeyId = await part(step(3), `${n.id} (from the ${n.console})`, prev?.accessKeyId, validSecretPart(n.id, 8, 256), false);
-  const accessKeySecret = await part(
-    step(4),
-    `${n.secret} (kept in ${s.credentials.secretStore.description}, never shown again)`,
-    prev?.accessKeySecret,
-    validSecretPart(n.secret, 8, 256),
-  );
-  if (kind !== 'sts') return { accessKeyId, accessKeySecret };
-  const securityToken = await part(step(4), n.token, prev?.securityToken, validSecretPart(n.token, 16, 16384));
+  const spec = providerDescriptor(provider).credentials!;
+  const typed: Record<string, string> = {};
+  const values: CloudCredentials = {};
+  for (const part of spec.parts.filter((p) => !p.temporary || kind === 'sts')) {
+    const where = part.secret
+      ? ` (kept in ${s.credentials.secretStore.description}, never shown again)`
+      : part.prompt
+        ? ` (${part.prompt})`
+        : '';
+    const v = (
+      await input({
+        title: step(part.secret ? 4 : 3),
+        prompt: `${part.input === 'file' ? `Path of the ${part.label} file` : part.label}${part.optional ? ' (optional)' : ''}${where}`,
+        password: part.secret && part.input !== 'file',
+        value: prev?.parts?.[part.key],
+        validateInput: validPart(part),
+      })
+    ).trim();
+    if (!v) continue;
+    typed[part.key] = v;
+    (values as Record<string, string>)[part.key] = part.input === 'file' ? await readPartFile(part, v) : v;
+  }
+  if (kind !== 'sts') return { typed, values };
   const expiration =
-    (await part(
-      step(4),
-      'When the temporary key expires (ISO 8601, e.g. 2030-01-31T12:00:00Z); leave empty if unknown',
-      prev?.expiration,
-      (v) => (v.trim() && Number.isNaN(Date.parse(v.trim())) ? 'Not a date; write e.g. 2030-01-31T12:00:00Z' : undefined),
-      false,
-    )) || undefined;
-  return { accessKeyId, accessKeySecret, securityToken, expiration };
+    (
+      await input({
+        title: step(4),
+        prompt: 'When the temporary key expires (ISO 8601, e.g. 2030-01-31T12:00:00Z); leave empty if unknown',
+        value: prev?.expiration,
+        validateInput: (v) => (v.trim() && Number.isNaN(Date.parse(v.trim())) ? 'Not a date; write e.g. 2030-01-31T12:00:00Z' : undefined),
+      })
+    ).trim() || undefined;
+  return { typed, values, expiration };
 }
 
 /** One round of the Add Profile questions (2/6 to 6/6), prefilled from the previous round. */
-async function askDraft(s: Services, provider: CredentialProviderName, prev: Partial<Draft>, existing: string[]): Promise<Draft> {
-  const step = (i: number) => `Add ${PROVIDER_LABELS[provider]} Profile (${i}/6)`;
+async function askDraft(
+  s: Services,
+  provider: ProviderName,
+  prev: Partial<Draft>,
+  existing: string[],
+): Promise<{ draft: Draft; credentials: CloudCredentials }> {
+  const step = (i: number) => `Add ${providerLabel(provider)} Profile (${i}/6)`;
   const name = (
     await input({
       title: step(2),
@@ -229,7 +245,7 @@ async function askDraft(s: Services, provider: CredentialProviderName, prev: Par
       },
     })
   ).trim();
-  const kind = await askKind(step(3), prev.kind, 'What kind of key?');
+  const kind = await askKind(provider, step(3), prev.kind, 'What kind of key?');
   const parts = await askSecretParts(s, provider, kind, step, prev);
   const regions = await input({
     title: step(5),
@@ -243,15 +259,9 @@ async function askDraft(s: Services, provider: CredentialProviderName, prev: Par
     value: prev.endpoint ?? '',
     validateInput: validEndpoint,
   });
-  return { provider, name, kind, ...parts, regions, endpoint };
-}
-
-function credentialsOf(p: SecretParts): CloudCredentials {
   return {
-    accessKeyId: p.accessKeyId,
-    accessKeySecret: p.accessKeySecret,
-    ...(p.securityToken ? { securityToken: p.securityToken } : {}),
-    ...(p.securityToken && p.expiration ? { expiration: p.expiration } : {}),
+    draft: { provider, name, kind, parts: parts.typed, expiration: parts.expiration, regions, endpoint },
+    credentials: { ...parts.values, ...(parts.expiration ? { expiration: parts.expiration } : {}) },
   };
 }
 
@@ -267,10 +277,10 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
   for (;;) {
     const provider = await pickProvider(draft.provider);
     const existing = (await s.credentials.listProfiles(provider)).filter((p) => p.source === 'keychain').map((p) => p.name);
-    const d = (draft = await askDraft(s, provider, draft, existing));
-    const label = `${PROVIDER_LABELS[provider]} profile "${d.name}"`;
+    const { draft: d, credentials: creds } = await askDraft(s, provider, draft, existing);
+    draft = d;
+    const label = `${providerLabel(provider)} profile "${d.name}"`;
     const endpoint = d.endpoint.trim() || undefined;
-    const creds = credentialsOf(d);
     const result = await withCancellableProgress(`Testing ${provider} profile ${d.name}…`, (signal) =>
       testCredentials(s.createProvider, provider, { name: d.name, endpoint, regions: regionList(d.regions) }, async () => creds, {
         signal,
@@ -306,8 +316,8 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
 /** Test Profile: the region list with the stored key; a rejected stored key offers Rotate Secret. */
 export async function testProfileCommand(s: Services, arg?: unknown): Promise<string[]> {
   const p = await pickProfile(s, 'Test Profile', () => true, nodeTarget(arg));
-  const provider = p.provider as CredentialProviderName;
-  const label = `${PROVIDER_LABELS[provider]} profile "${p.name}"`;
+  const provider = p.provider;
+  const label = `${providerLabel(provider)} profile "${p.name}"`;
   const r = await withCancellableProgress(`Testing ${provider} profile ${p.name}…`, (signal) =>
     testProfile(s.credentials, s.createProvider, provider, p.name, { signal }),
   );
@@ -337,11 +347,12 @@ export async function testProfileCommand(s: Services, arg?: unknown): Promise<st
 /** Rotate Secret: a new key for a stored profile, then a live test of it. */
 export async function rotateSecret(s: Services, arg?: unknown): Promise<ProfileInfo> {
   const p = await pickProfile(s, 'Rotate Secret: which stored profile?', (x) => x.source === 'keychain', nodeTarget(arg));
-  const provider = p.provider as CredentialProviderName;
+  const provider = p.provider;
   const title = `Rotate Secret of ${provider}/${p.name}`;
-  const kind = await askKind(title, p.kind, `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`);
+  const kind = await askKind(provider, title, p.kind, `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`);
   const parts = await askSecretParts(s, provider, kind, () => title);
-  const info = await s.credentials.rotateSecret(provider, p.name, credentialsOf(parts), { kind });
+  const creds = { ...parts.values, ...(kind === 'sts' && parts.expiration ? { expiration: parts.expiration } : {}) };
+  const info = await s.credentials.rotateSecret(provider, p.name, creds, { kind });
   s.log.info(`Rotated the secret of ${provider} profile ${p.name} (key ${info.keyIdHint}).`);
   const r = await withCancellableProgress(`Testing the new key of ${provider}/${p.name}…`, (signal) =>
     testProfile(s.credentials, s.createProvider, provider, p.name, { signal }),
@@ -356,9 +367,9 @@ export async function rotateSecret(s: Services, arg?: unknown): Promise<ProfileI
 /** Remove Profile: asks (modal), then deletes the stored profile and its secret. */
 export async function removeProfile(s: Services, arg?: unknown): Promise<boolean> {
   const p = await pickProfile(s, 'Remove Profile: which stored profile?', (x) => x.source === 'keychain', nodeTarget(arg));
-  const provider = p.provider as CredentialProviderName;
+  const provider = p.provider;
   const ok = await ui.prompts.confirm(
-    `Remove the ${PROVIDER_LABELS[provider]} profile "${p.name}"?`,
+    `Remove the ${providerLabel(provider)} profile "${p.name}"?`,
     `Its secret (key ${p.keyIdHint ?? '…'}) is deleted from ${s.credentials.secretStore.description}. Sealed files are not affected.`,
     'Remove',
   );

@@ -5,8 +5,9 @@
  */
 import * as vscode from 'vscode';
 import { usageError } from '../core/errors';
+import { localProvider } from '../core/kms/local/descriptor';
+import { findProvider, providerLabel } from '../core/kms/registry';
 import type { ProviderName } from '../core/kms/types';
-import { PROVIDER_LABELS } from '../core/kms/types';
 import type { TreeNode } from '../core/services/tree-model';
 import type { Services } from './ctx';
 import { settings } from './settings';
@@ -55,11 +56,11 @@ async function cloudProfileArg(s: Services, node?: TreeNode): Promise<{ provider
   const all = (
     await Promise.all(
       (await s.keys.listProviders())
-        .filter((p) => p !== 'local')
+        .filter((p) => !findProvider(p)?.regions.fixed)
         .map(async (p) =>
           (await s.keys.listProfiles(p)).map((e) => ({
             label: e.name,
-            description: PROVIDER_LABELS[p],
+            description: providerLabel(p),
             ref: { provider: p, profile: e.name },
           })),
         ),
@@ -73,13 +74,14 @@ async function cloudProfileArg(s: Services, node?: TreeNode): Promise<{ provider
 
 export async function chooseRegions(s: Services, node?: TreeNode): Promise<string[]> {
   const ref = await cloudProfileArg(s, node);
-  if (ref.provider === 'local') throw usageError('Local keys have one region, "local".');
-  const all = await withCancellableProgress(`Listing ${PROVIDER_LABELS[ref.provider]} regions…`, () => s.keys.allRegions(ref));
+  const fixed = findProvider(ref.provider)?.regions.fixed;
+  if (fixed) throw usageError(`${providerLabel(ref.provider)} have ${fixed.length === 1 ? `one region, "${fixed[0]}"` : 'fixed regions'}.`);
+  const all = await withCancellableProgress(`Listing ${providerLabel(ref.provider)} regions…`, () => s.keys.allRegions(ref));
   const current = new Set(settings.regions(ref) ?? (await s.keys.getProfile(ref))?.regions ?? []);
   const picked = await ui.prompts.pickMany(
     all.map((r) => ({ label: r, picked: current.has(r) })),
     {
-      title: `Regions shown for ${PROVIDER_LABELS[ref.provider]} profile ${ref.profile}`,
+      title: `Regions shown for ${providerLabel(ref.provider)} profile ${ref.profile}`,
       placeHolder: 'Pick the regions to show (none picked: every region)',
     },
   );
@@ -100,6 +102,10 @@ export async function useLocalKeys(s: Services): Promise<unknown> {
     'Create a Local Key',
   );
   if (choice === 'Create a Local Key')
-    return vscode.commands.executeCommand('kmsEnvelope.createKey', { provider: 'local', profile: 'default', region: 'local' });
+    return vscode.commands.executeCommand('kmsEnvelope.createKey', {
+      provider: localProvider.name,
+      profile: 'default',
+      region: localProvider.regions.fixed![0],
+    });
   return undefined;
 }
