@@ -7,6 +7,8 @@
 import * as vscode from 'vscode';
 import { isCancelled } from '../core/errors';
 import { KEYCHAIN_SERVICE, KeytarSecretStore, type SecretStore } from '../core/secrets';
+import type { ExtensionLogger } from './log';
+import { ui } from './ui';
 
 /** SecretStorage has no listing; the accounts of each service are kept in an index entry beside them. */
 export class VscodeSecretStore implements SecretStore {
@@ -94,7 +96,7 @@ export interface ChosenSecretStore {
  */
 export async function chooseSecretStore(
   context: vscode.ExtensionContext,
-  log: vscode.LogOutputChannel,
+  log: Pick<ExtensionLogger, 'info' | 'warn' | 'show'>,
   opts: {
     probeTimeoutMs?: number;
     keychain?: SecretStore;
@@ -128,8 +130,8 @@ export async function chooseSecretStore(
   );
   if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
     await context.globalState.update(FALLBACK_SHOWN_KEY, true);
-    void vscode.window
-      .showInformationMessage(
+    void ui.prompts
+      .offer(
         `KMS Envelope: no OS keychain here, so cloud secrets are kept in ${where}. The command line cannot read them; use environment variables there.`,
         'Show Log',
       )
@@ -143,15 +145,15 @@ export async function chooseSecretStore(
 const UNIVERSAL_REASON = 'this is the universal KMS Envelope package, which has no native OS keychain module';
 
 /** The universal package: SecretStorage by design, logged each time and said once, with the way to the shared keychain. */
-function universalSecretStore(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): ChosenSecretStore {
+function universalSecretStore(context: vscode.ExtensionContext, log: Pick<ExtensionLogger, 'info' | 'show'>): ChosenSecretStore {
   log.info(
     `Cloud secrets and local keys are kept in VS Code's SecretStorage (${UNIVERSAL_REASON}). The kms-envelope CLI cannot read them; ` +
       'the package for your platform keeps them in the OS keychain the CLI shares.',
   );
   if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
     void context.globalState.update(FALLBACK_SHOWN_KEY, true);
-    void vscode.window
-      .showInformationMessage(
+    void ui.prompts
+      .offer(
         "KMS Envelope (universal package) keeps cloud secrets and local keys in VS Code's SecretStorage. The kms-envelope command line cannot read them: " +
           'use environment variables there, or install the KMS Envelope package for your platform to share the OS keychain.',
         'Show Log',
@@ -161,4 +163,33 @@ function universalSecretStore(context: vscode.ExtensionContext, log: vscode.LogO
       });
   }
   return { store: new VscodeSecretStore(context.secrets), kind: 'secret-storage', reason: UNIVERSAL_REASON };
+}
+
+/** Picks keytar or SecretStorage on first use (the probe can take a moment; activation does not wait). */
+export class LazySecretStore implements SecretStore {
+  private chosen?: Promise<ChosenSecretStore>;
+  private resolved?: ChosenSecretStore;
+  constructor(private readonly choose: () => Promise<ChosenSecretStore>) {}
+  get description(): string {
+    return this.resolved?.store.description ?? 'the OS keychain';
+  }
+  get kind(): ChosenSecretStore['kind'] | undefined {
+    return this.resolved?.kind;
+  }
+  private async store(): Promise<SecretStore> {
+    this.chosen ??= this.choose().then((c) => (this.resolved = c));
+    return (await this.chosen).store;
+  }
+  async get(service: string, account: string) {
+    return (await this.store()).get(service, account);
+  }
+  async set(service: string, account: string, secret: string) {
+    return (await this.store()).set(service, account, secret);
+  }
+  async delete(service: string, account: string) {
+    return (await this.store()).delete(service, account);
+  }
+  async list(service: string) {
+    return (await this.store()).list(service);
+  }
 }
