@@ -139,10 +139,10 @@ export class ValuesService {
     return r;
   }
 
-  /** Re-wraps the header of a sealed file for the policy's current keys and context: only the header line changes. */
-  async rewrapFile(file: string, o: ValuesCallOpts & { output?: string } = {}): Promise<{ text: string }> {
+  /** Re-wraps the header of a sealed text for the policy's current keys and context: only the header line changes. */
+  async rewrapText(file: string, text: string, o: ValuesCallOpts = {}): Promise<{ text: string; keys: string[] }> {
     const p = await this.plan(file, o);
-    const r = await rewrapValues(await readText(file), {
+    const r = await rewrapValues(text, {
       format: p.format,
       name: file,
       resolve: this.keys.resolve,
@@ -150,9 +150,15 @@ export class ValuesService {
       context: p.context,
       signal: o.signal,
     });
+    return { text: r.text, keys: p.rule.keys };
+  }
+
+  /** rewrapText on a file, written back atomically (its permissions kept) or to `output`. */
+  async rewrapFile(file: string, o: ValuesCallOpts & { output?: string } = {}): Promise<{ text: string }> {
+    const r = await this.rewrapText(file, await readText(file), o);
     const target = o.output ?? file;
     await writeFileAtomic(target, r.text, await modeOf(target));
-    this.log.info(`Re-wrapped the header of ${file} for ${p.rule.keys.join(', ')}.`);
+    this.log.info(`Re-wrapped the header of ${file} for ${r.keys.join(', ')}.`);
     return r;
   }
 
