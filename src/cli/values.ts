@@ -216,6 +216,7 @@ const TEXT_LIMIT = 64 * 1024 * 1024;
 export async function unsealTextValues(
   io: Io,
   file: string,
+  label: string,
   resolve: ProviderResolver,
   context: Record<string, string>,
 ): Promise<{ bytes: Buffer; count: number } | undefined> {
@@ -260,7 +261,7 @@ export async function unsealTextValues(
   }
   parts.push(bytes.subarray(at));
   io.stderr.write(
-    `${CLI}: unsealing ${found.length} armored values of ${displayPath(file)} (lines ${found.map((v) => v.line).join(', ')})\n`,
+    `${CLI}: unsealing ${found.length} armored values of ${displayPath(label)} (lines ${found.map((v) => v.line).join(', ')})\n`,
   );
   return { bytes: Buffer.concat(parts), count: found.length };
 }
