@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
-import { CLI, PROVIDER_OPTIONS, makeLogger, parse, parseContext, providerOptions, warnKeyFilesOnce, type Io } from './common';
+import { CLI, PROVIDER_OPTIONS, makeLogger, parse, parseContext, providerOptions, providerResolverFor, type Io } from './common';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -80,16 +80,7 @@ async function unsealedEnv(
   signal: AbortSignal,
 ): Promise<Record<string, string>> {
   const { ValuesService } = await import('../core/services/values-service.js');
-  const { providerResolver } = await import('../core/kms/registry.js');
-  const base = providerResolver(providerOptions(io, makeLogger(values.verbose), values));
-  let warned = false;
-  const resolve: typeof base = async (name, region) => {
-    if (name === 'local' && !warned) {
-      warned = true;
-      warnKeyFilesOnce(io);
-    }
-    return base(name, region);
-  };
+  const resolve = await providerResolverFor(io, providerOptions(io, makeLogger(values.verbose), values));
   const service = new ValuesService({ resolve, recipients: async () => [] });
   return service.env(files, { context, signal });
 }

@@ -25,7 +25,7 @@ import {
   parse,
   parseContext,
   providerOptions,
-  warnKeyFilesOnce,
+  providerResolverFor,
   type Io,
 } from './common';
 
@@ -56,20 +56,6 @@ was before sealing, byte for byte. In place by default: the file then holds plai
   --profile <name>, --endpoint <url>, -v, -h   as for unseal
 `;
 
-/** Finds a provider for each recipient of a header (the resolver of unseal), warning once about key files. */
-async function resolverFor(io: Io, values: { profile?: string; endpoint?: string; verbose?: boolean }): Promise<ProviderResolver> {
-  const { providerResolver } = await import('../core/kms/registry.js');
-  const base = providerResolver(providerOptions(io, makeLogger(values.verbose), values));
-  let warned = false;
-  return async (name, region) => {
-    if (name === 'local' && !warned) {
-      warned = true;
-      warnKeyFilesOnce(io);
-    }
-    return base(name, region);
-  };
-}
-
 async function service(io: Io, values: { profile?: string; endpoint?: string; verbose?: boolean }) {
   const { ValuesService } = await import('../core/services/values-service.js');
   const popts = providerOptions(io, makeLogger(values.verbose), values);
@@ -84,7 +70,7 @@ async function service(io: Io, values: { profile?: string; endpoint?: string; ve
     }
     return out;
   };
-  return new ValuesService({ recipients, resolve: await resolverFor(io, values) });
+  return new ValuesService({ recipients, resolve: await providerResolverFor(io, popts) });
 }
 
 async function readText(file: string): Promise<string> {
