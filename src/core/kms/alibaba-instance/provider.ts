@@ -67,7 +67,7 @@ export function instanceIdOf(endpoint: string, caPem: string): string | undefine
   if (fromHost) return fromHost;
   for (const pem of parseCaPem(caPem, 'The CA certificate')) {
     const c = new X509Certificate(pem);
-    const m = /\b(kst-[a-z0-9]+)/i.exec(`${c.subject}\n${c.subjectAltName ?? ''}`);
+    const m = /(kst-[a-z0-9]+)/i.exec(`${c.subject}\n${c.subjectAltName ?? ''}`);
     if (m) return m[1];
   }
   return undefined;
