@@ -175,6 +175,21 @@ function unknownHeaderProblem(b: Buffer): string {
  * (read more and call again); throws a format error when the bytes cannot be a header we open.
  */
 export function parseHeader(b: Buffer, maxRecipients: number): ParsedHeader | undefined {
+  const parsed = parseHeaderFields(b, maxRecipients);
+  if (!parsed) return undefined;
+  const h = parsed.messageHeader;
+  if (h.contentType !== ContentType.FRAMED_DATA)
+    throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`, FORMAT_HINTS.unsupported);
+  if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH)
+    throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`, FORMAT_HINTS.modified);
+  return parsed;
+}
+
+/**
+ * parseHeader without the checks that concern a body (content type, frame length): for a header that
+ * stands alone, as the header entry of a file of sealed values does (src/core/values).
+ */
+export function parseHeaderFields(b: Buffer, maxRecipients: number): ParsedHeader | undefined {
   if (b.length === 0) return undefined;
   if (b[0] === 1) throw formatError('message format version 1 (non-committing) is not supported', FORMAT_HINTS.unsupported);
   let parsed: ParsedHeader | false;
@@ -200,10 +215,6 @@ export function parseHeader(b: Buffer, maxRecipients: number): ParsedHeader | un
       'Open it with the AWS Encryption SDK CLI.',
     );
   if (h.suiteId !== SUITE_ID) throw formatError(`unsupported algorithm suite ${hex(h.suiteId, 4)}`, FORMAT_HINTS.unsupported);
-  if (h.contentType !== ContentType.FRAMED_DATA)
-    throw formatError(`unsupported content type ${h.contentType}: only framed messages (type 2) are read`, FORMAT_HINTS.unsupported);
-  if (h.frameLength < 1 || h.frameLength > MAX_FRAME_LENGTH)
-    throw formatError(`frame length ${h.frameLength} in the header is out of range (1..${MAX_FRAME_LENGTH})`, FORMAT_HINTS.modified);
   return parsed;
 }
 
