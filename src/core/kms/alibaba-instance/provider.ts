@@ -52,8 +52,8 @@ export interface AlibabaInstanceOptions {
   caPem: string;
   /** Read per request; the client key is parsed again only when it changes. */
   secrets: () => Promise<InstanceSecrets>;
-  /** The public gateway for management, when the profile has an AccessKey. */
-  management?: ManagementGateway;
+  /** The public gateway for management; resolves to undefined when the profile has no AccessKey. */
+  management?: () => Promise<ManagementGateway | undefined>;
   logger?: Logger;
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -107,17 +107,10 @@ export class AlibabaInstanceProvider implements KmsProvider {
     return this.instanceId ?? parseInstanceEndpoint(this.opts.endpoint).hostname;
   }
 
-  /** Whether management calls have a gateway (the profile has an AccessKey). */
-  get canManage(): boolean {
-    return !!this.opts.management;
-  }
-
-  /** The gateway each kind of call goes to, for `profiles test` and logs. */
-  get routes(): { keyOperations: string; management?: string } {
-    return {
-      keyOperations: parseInstanceEndpoint(this.opts.endpoint).url,
-      management: this.opts.management ? 'public gateway (AccessKey)' : undefined,
-    };
+  /** Where key operations go (the instance gateway); `bench` and messages name it. */
+  endpointFor(_region?: string): { url: string; loopback: boolean } {
+    const e = parseInstanceEndpoint(this.opts.endpoint);
+    return { url: e.url, loopback: e.hostname === 'localhost' || e.hostname === '::1' || /^127\./.test(e.hostname) };
   }
 
   dispose(): void {
@@ -127,7 +120,12 @@ export class AlibabaInstanceProvider implements KmsProvider {
       (x) => x.close(),
       () => undefined,
     );
-    (this.opts.management as { dispose?: () => void } | undefined)?.dispose?.();
+    const m = this.managed;
+    this.managed = undefined;
+    void m?.then(
+      (x) => (x as { dispose?: () => void } | undefined)?.dispose?.(),
+      () => undefined,
+    );
   }
 
   private details(keyId?: string): ErrorDetails {
@@ -177,14 +175,9 @@ export class AlibabaInstanceProvider implements KmsProvider {
     return this.current.client;
   }
 
-  private checkRegion(region: string, keyId?: string): void {
-    if (region !== this.region) {
-      throw usageError(
-        `KMS 3.0 instance ${this.instanceLabel} of profile ${this.profile} is in region ${this.region}, not ${region}.`,
-        `Use region ${this.region} in the keyref (alibaba:${this.region}:<key>), or a profile of an instance in ${region}.`,
-        this.details(keyId),
-      );
-    }
+  /** A key as this provider names it (keyrefs and key actions then come back here). */
+  private own(k: KeyMetadata): KeyMetadata {
+    return { ...k, provider: this.name };
   }
 
   /** The error of a management call on a profile without an AccessKey. */
@@ -199,9 +192,23 @@ export class AlibabaInstanceProvider implements KmsProvider {
     );
   }
 
-  private manage(what: string): ManagementGateway {
-    if (!this.opts.management) throw this.noManagement(what);
-    return this.opts.management;
+  private managed?: Promise<ManagementGateway | undefined>;
+
+  /** The public gateway, built on first use; the instance-only error when the profile has no AccessKey. */
+  private async manage(what: string): Promise<ManagementGateway> {
+    this.managed ??= this.opts.management ? this.opts.management() : Promise.resolve(undefined);
+    let m: ManagementGateway | undefined;
+    try {
+      m = await this.managed;
+    } catch (err) {
+      this.managed = undefined;
+      throw err;
+    }
+    if (!m) {
+      this.managed = undefined;
+      throw this.noManagement(what);
+    }
+    return m;
   }
 
   // ------------------------------------------------------------------ management (public gateway)
@@ -211,20 +218,17 @@ export class AlibabaInstanceProvider implements KmsProvider {
   }
 
   async listKeys(region: string, opts?: ListKeysOptions): Promise<ListKeysPage> {
-    this.checkRegion(region);
-    const page = await this.manage('list keys').listKeys(region, opts);
-    const keys = page.keys.filter((k) => !!k.instanceId && (!this.instanceId || k.instanceId === this.instanceId));
+    const page = await (await this.manage('list keys')).listKeys(region, opts);
+    const keys = page.keys.filter((k) => !!k.instanceId && (!this.instanceId || k.instanceId === this.instanceId)).map((k) => this.own(k));
     return { keys, nextToken: page.nextToken };
   }
 
   async describeKey(region: string, keyIdOrAlias: string, opts?: CallOptions): Promise<KeyMetadata> {
-    this.checkRegion(region, keyIdOrAlias);
-    return this.manage('describe keys').describeKey(region, keyIdOrAlias, opts);
+    return this.own(await (await this.manage('describe keys')).describeKey(region, keyIdOrAlias, opts));
   }
 
   async createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
-    this.checkRegion(region);
-    const m = this.manage('create keys');
+    const m = await this.manage('create keys');
     if (!this.instanceId || !m.createKeyInInstance) {
       throw usageError(
         `The id of KMS 3.0 instance ${this.instanceLabel} is not known, so a key cannot be created in it.`,
@@ -232,43 +236,36 @@ export class AlibabaInstanceProvider implements KmsProvider {
         this.details(),
       );
     }
-    return m.createKeyInInstance(region, this.instanceId, opts);
+    return this.own(await m.createKeyInInstance(region, this.instanceId, opts));
   }
 
   async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    this.checkRegion(region, keyId);
-    return this.manage('enable keys').enableKey(region, keyId, opts);
+    return (await this.manage('enable keys')).enableKey(region, keyId, opts);
   }
 
   async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    this.checkRegion(region, keyId);
-    return this.manage('disable keys').disableKey(region, keyId, opts);
+    return (await this.manage('disable keys')).disableKey(region, keyId, opts);
   }
 
   async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
-    this.checkRegion(region, keyId);
-    return this.manage('set aliases').setAlias(region, keyId, alias, opts);
+    return (await this.manage('set aliases')).setAlias(region, keyId, alias, opts);
   }
 
   async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
-    this.checkRegion(region, keyId);
-    return this.manage('edit key descriptions').setDescription(region, keyId, description, opts);
+    return (await this.manage('edit key descriptions')).setDescription(region, keyId, description, opts);
   }
 
   async scheduleDeletion(region: string, keyId: string, days: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
-    this.checkRegion(region, keyId);
-    return this.manage('schedule key deletion').scheduleDeletion(region, keyId, days, opts);
+    return (await this.manage('schedule key deletion')).scheduleDeletion(region, keyId, days, opts);
   }
 
   async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    this.checkRegion(region, keyId);
-    return this.manage('cancel key deletion').cancelDeletion(region, keyId, opts);
+    return (await this.manage('cancel key deletion')).cancelDeletion(region, keyId, opts);
   }
 
   // ------------------------------------------------------------------ key operations (instance gateway)
 
   async generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
-    this.checkRegion(region, keyIdOrAlias);
     const c = await this.client();
     const r = await c.generateDataKey(instanceKeyParam(keyIdOrAlias), context, { signal: opts?.signal, keyId: keyIdOrAlias });
     return { plaintext: r.plaintext, ciphertext: Buffer.from(r.ciphertextBlob, 'utf8'), keyId: r.keyId };
@@ -281,7 +278,6 @@ export class AlibabaInstanceProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    this.checkRegion(region, keyIdOrAlias);
     if (plaintext.length === 0 || plaintext.length > 4096) {
       throw usageError(
         `A KMS 3.0 instance encrypts data keys of 1 to 4096 bytes here, not ${plaintext.length}.`,
@@ -306,7 +302,6 @@ export class AlibabaInstanceProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ plaintext: Buffer; keyId: string }> {
-    this.checkRegion(region, keyId);
     const c = await this.client();
     const r = await c.decrypt(ciphertext.toString('utf8'), context, { signal: opts?.signal, keyId });
     const text = r.plaintext;
