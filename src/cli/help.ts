@@ -139,6 +139,10 @@ Commands:
           [--sts [--expiration <iso-date>]] [--replace] [--test]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+          --provider alibaba --instance-endpoint <url> --client-key-file <clientKey_….json>
+          --ca-file <PrivateKmsCA_….pem> --region <r>: a KMS 3.0 instance (provider alibaba-instance);
+          stdin: the client key password, then optionally an AccessKey ID and secret (to list and
+          manage its keys through the public gateway).
   list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
   test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
   rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]

@@ -186,7 +186,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
       'usage',
       `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} with a client key only: the instance gateway cannot ${what}.`,
       {
-        hint: `Add an AccessKey (AccessKey ID and secret of a RAM user allowed to manage KMS) to profile ${this.profile}; key management then goes through the public gateway while sealing stays on the instance. Sealing with a known key works now: alibaba:${this.region}:<key id or alias>.`,
+        hint: `Add an AccessKey of a RAM user allowed to manage KMS to the profile (\`kms-envelope profiles rotate --provider ${this.name} --name ${this.profile} --instance-endpoint … --client-key-file … --ca-file …\`, giving the AccessKey ID and secret after the password); listing and managing keys then go through the public gateway while sealing stays on the instance. Sealing with a key you know works now: ${this.name}:${this.region}:<key id or alias>.`,
         details: { ...this.details(), providerCode: 'InstanceOnlyProfile' },
       },
     );
