@@ -29,6 +29,7 @@ describe('Alibaba KMS 3.0 instance profiles (instance-only and transfer) against
   const instance = (o: { management?: boolean; password?: string } = {}) => {
     const i = em.instance!;
     const p = new AlibabaInstanceProvider({
+      name: 'alibaba-instance',
       profile: o.management ? 'transfer' : 'instance',
       endpoint: i.url,
       region: i.region,
@@ -83,7 +84,8 @@ describe('Alibaba KMS 3.0 instance profiles (instance-only and transfer) against
       assert.ok(e instanceof KmsEnvelopeError);
       assert.equal(e.details.providerCode, 'InstanceOnlyProfile');
       assert.match(e.message, /with a client key only: the instance gateway cannot list keys/);
-      assert.match(e.hint ?? '', /Add an AccessKey .* to profile instance/);
+      assert.match(e.hint ?? '', /Add an AccessKey .* to the profile \(Rotate Secret \(alibaba-instance\/instance\)/);
+      assert.match(e.hint ?? '', /Sealing with a key you know works now: alibaba-instance:cn-hangzhou:/);
       return true;
     });
     await assert.rejects(p.disableKey('cn-hangzhou', 'seed-instance-enabled'), /cannot disable keys/);
