@@ -64,11 +64,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./keys.js')).keysCommand(rest, io);
       case 'profiles':
         return await (await import('./profiles.js')).profilesCommand(rest, io);
+      case 'exec':
+        return await (await import('./exec.js')).execCommand(rest, io);
       case 'bench':
         return await (await import('./bench.js')).benchCommand(rest, io);
       default:
         io.stderr.write(
-          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, bench, profiles, emulator (\`${CLI} --help\`).\n`,
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, bench, profiles, emulator (\`${CLI} --help\`).\n`,
         );
         return 1;
     }
@@ -85,7 +87,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
 function run(): void {
   const ctl = new AbortController();
   const command = process.argv[2];
-  if (command !== 'emulator') {
+  // exec handles its own signals: before the command starts they cancel, afterwards they go to it.
+  if (command !== 'emulator' && command !== 'exec') {
     const onSignal = (sig: NodeJS.Signals) => {
       if (ctl.signal.aborted) process.exit(130);
       ctl.abort(new CancelledError(`Interrupted (${sig}).`));
