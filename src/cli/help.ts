@@ -13,7 +13,7 @@ const PROVIDERS = providers()
   .join('|');
 
 const EXIT = `Exit codes: 0 ok, 1 usage, 2 format/crypto (not a blob, tampered, wrong context),
-            3 KMS/provider, 4 credentials, 130 cancelled.`;
+            3 KMS/provider, 4 credentials, 5 check found something, 130 cancelled.`;
 
 const KEYREF = `A keyref names one key: <provider>:<region>:<keyId-or-alias>
   local:local:team-key          a local key (OS keychain), by alias
@@ -38,6 +38,11 @@ Usage:
   kms-envelope seal --values <file> [-o <out>|-] [--rewrap]     values of a YAML/JSON/.env file, by .kms-envelope.yaml
   kms-envelope unseal --values <file> [-o <out>|-]
   kms-envelope exec --env <file> [--env <file> ...] -- <command> [args ...]
+  kms-envelope rewrap <files|dirs…> [--add-key K]… [--remove-key K]… [--to K…] [--rotate-data-key] [--dry-run] [--json]
+  kms-envelope check [paths…] [--staged] [--json]      values the policy says must be sealed but are not
+  kms-envelope scan [paths…] [--json]                  which files and values each key opens (headers only)
+  kms-envelope git setup [--remove] [--pre-commit]     plaintext diffs and merges of sealed files in git
+  kms-envelope textconv <file> | merge %O %A %B %P     (what git setup installs)
   kms-envelope keys list|create|describe|enable|disable|alias|description|schedule-deletion|cancel-deletion|import|export
                [--provider <p>] [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
   kms-envelope profiles add|list|test|rotate|remove ...

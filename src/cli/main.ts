@@ -7,8 +7,9 @@
  *   kms-envelope keys <action> --provider <p> [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
  *   kms-envelope profiles add|list|test|rotate|remove ...
  *   kms-envelope bench --key <keyref> [--case …] [--concurrency N] [--duration S] [--json] ...   (src/cli/bench.ts)
+ *   kms-envelope rewrap|check|scan|git setup|textconv|merge ...   sealed files in git and teams (src/cli/team.ts)
  *   kms-envelope emulator ...    (src/emulator)
- *   exit: 0 ok, 1 usage, 2 format/crypto, 3 KMS/provider, 4 credentials, 130 cancelled
+ *   exit: 0 ok, 1 usage, 2 format/crypto, 3 KMS/provider, 4 credentials, 5 check found something, 130 cancelled
  *
  * Startup speed matters (`unseal` of a small blob is benchmarked against bare `node`): this file
  * imports only node:util-based helpers; each command, the envelope engine (Encryption SDK), the
@@ -68,9 +69,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./exec.js')).execCommand(rest, io);
       case 'bench':
         return await (await import('./bench.js')).benchCommand(rest, io);
+      case 'textconv':
+        return await (await import('./team.js')).textconvCommand(rest, io);
+      case 'merge':
+        return await (await import('./team.js')).mergeCommand(rest, io);
+      case 'git':
+        return await (await import('./team.js')).gitCommand(rest, io);
+      case 'rewrap':
+        return await (await import('./team.js')).rewrapCommand(rest, io);
+      case 'check':
+        return await (await import('./team.js')).checkCommand(rest, io);
+      case 'scan':
+        return await (await import('./team.js')).scanCommand(rest, io);
       default:
         io.stderr.write(
-          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, bench, profiles, emulator (\`${CLI} --help\`).\n`,
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, rewrap, check, scan, git, textconv, merge, keys, bench, profiles, emulator (\`${CLI} --help\`).\n`,
         );
         return 1;
     }

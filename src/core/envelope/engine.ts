@@ -23,7 +23,7 @@ function toBuffer(c: Buffer | Uint8Array | string): Buffer {
 }
 
 /** Seals a source: the header, then frames of `frameLength` bytes, the last one final. */
-async function startSeal(source: Source, opts: SealOptions): Promise<OpenedMessage> {
+export async function startSeal(source: Source, opts: SealOptions): Promise<OpenedMessage> {
   const session = await openSealSession(opts);
   const { frames, frameLength } = session;
   const { signal, onProgress } = opts;

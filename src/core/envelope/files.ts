@@ -12,7 +12,7 @@ import { mapError, openMessage, openSealSession } from './message';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
 
 /** Read size for files. */
-const READ_CHUNK = 1024 * 1024;
+export const READ_CHUNK = 1024 * 1024;
 
 /** Reads until `b` is full or the file ends; returns the bytes read. */
 async function readFull(fh: FileHandle, b: Buffer): Promise<number> {
@@ -100,7 +100,7 @@ export async function sealToFile(input: FileHandle, out: AtomicFile, opts: SealO
 }
 
 /** Reads a file as fresh chunks of `size` bytes, one read at a time (the header of a blob). */
-async function* fileChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer> {
+export async function* fileChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer> {
   for (;;) {
     const b = Buffer.allocUnsafe(size);
     const n = await readFull(fh, b);
@@ -116,7 +116,7 @@ async function* fileChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer>
  * are left unconsumed, so when chunk k is pulled, live bytes are only in chunks k-1 and k, while the
  * read ahead fills the third buffer; what readFrames takes is used before its next await.
  */
-async function* bodyChunks(fh: FileHandle, size: number, first: Buffer): AsyncGenerator<Buffer> {
+export async function* bodyChunks(fh: FileHandle, size: number, first: Buffer): AsyncGenerator<Buffer> {
   if (first.length) yield first;
   const ring = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
   let slot = 0;
@@ -168,7 +168,7 @@ export async function unsealToFile(input: FileHandle, out: AtomicFile, opts: Uns
   }
 }
 
-async function openInputFile(path: string): Promise<FileHandle> {
+export async function openInputFile(path: string): Promise<FileHandle> {
   try {
     const fh = await fsp.open(path, 'r');
     if ((await fh.stat()).isDirectory()) {

@@ -90,7 +90,7 @@ export interface SealSession {
 /** Checks the options, gets the data key from the recipients' keyrings and writes the header. */
 export async function openSealSession(opts: SealOptions): Promise<SealSession> {
   throwIfAborted(opts.signal);
-  if (!opts.recipients?.length)
+  if (!opts.recipients?.length && !opts.materials)
     throw usageError('No recipient key given.', 'Pass at least one --key <provider>:<region>:<keyId-or-alias>.');
   const frameLength = opts.frameLength ?? DEFAULT_FRAME_LENGTH;
   checkFrameLength(frameLength);

@@ -18,8 +18,12 @@ import { ARMOR_PREFIX, dearmor } from '../envelope/armor';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
 import { FORMAT_HINTS, formatError, throwIfAborted } from '../errors';
 import type { EncryptionContext } from '../kms/types';
-import { HEADER_PREFIX, PATH_KEY, isRecordToken } from './constants';
-import { applyEdits, parseValues, type Edit, type ParsedValues, type ValueSlot, type ValuesFormat } from './formats';
+import { parseHeaderFields } from '../envelope/header';
+import { DEFAULT_MAX_RECIPIENTS } from '../envelope/message';
+import type { RewrapPlan } from '../envelope/rewrap';
+import { merge3, splitConflicts, type MergeLabels } from '../git/diff3';
+import { HEADER_PREFIX, PATH_KEY, RECORD_PREFIX, RESERVED_VALUES_PREFIX, isRecordToken } from './constants';
+import { HEADER_KEY, applyEdits, lineCol, parseValues, type Edit, type ParsedValues, type ValueSlot, type ValuesFormat } from './formats';
 import { FileKey, parseHeader } from './records';
 
 /** The engine for buffers (standalone `kmsenv:v1:` values), loaded on first use like the services do. */
@@ -195,6 +199,8 @@ export async function sealValues(text: string, o: SealValuesOptions): Promise<Se
 }
 
 interface Opened {
+  /** Key paths sealed on either side of a text with conflict markers (its slots have no ids). */
+  sealedPaths?: Set<string>;
   text: string;
   records: string[];
   standalone: string[];
@@ -204,8 +210,51 @@ interface Opened {
   known: Map<string, { raw: string; token?: string }>;
 }
 
+/**
+ * Opens a text with git conflict markers (a merge left them, `kms-envelope merge`): each side is parsed
+ * on its own, its records opened at their key paths, and every value put back in its place in the
+ * conflicted text, so the markers show around plaintext. Standalone values stay as they are.
+ */
+async function openConflicted(text: string, sides: NonNullable<ReturnType<typeof splitConflicts>>, o: UnsealValuesOptions): Promise<Opened> {
+  const edits = new Map<number, Edit>();
+  const keys = new Map<string, FileKey>();
+  const records = new Set<string>();
+  let header: HeaderInfo | undefined;
+  try {
+    for (const side of [sides.ours, sides.theirs]) {
+      const doc = parse(side.text, o);
+      if (!doc.header) continue;
+      const token = doc.header.token;
+      let key = keys.get(token);
+      if (!key && doc.slots.some(isRecord)) {
+        key = await FileKey.open(token, { resolve: o.resolve, context: o.context, signal: o.signal });
+        keys.set(token, key);
+      }
+      header ??= key?.info ?? parseHeader(token).info;
+      const rm = doc.header.remove;
+      edits.set(side.origin(rm.start), { start: side.origin(rm.start), end: side.origin(rm.end, true), text: rm.text });
+      if (!key) continue;
+      for (const [slot, raw] of openRecords(doc, key, o.name)) {
+        const start = side.origin(slot.start);
+        edits.set(start, { start, end: side.origin(slot.end, true), text: raw });
+        records.add(slot.pathText);
+      }
+    }
+    const out = applyEdits(text, [...edits.values()]);
+    const [first, ...rest] = [...keys.values()];
+    for (const k of rest) k.dispose();
+    throwIfAborted(o.signal);
+    return { text: out, records: [...records], standalone: [], header, key: first, known: new Map(), sealedPaths: records };
+  } catch (err) {
+    for (const k of keys.values()) k.dispose();
+    throw err;
+  }
+}
+
 async function open(text: string, o: UnsealValuesOptions, forSession = false): Promise<Opened> {
   throwIfAborted(o.signal);
+  const sides = splitConflicts(text);
+  if (sides) return openConflicted(text, sides, o);
   const doc = parse(text, o);
   const records = doc.slots.filter(isRecord);
   const standalone = doc.slots.filter((s) => !isRecord(s) && isStandalone(s));
@@ -290,12 +339,17 @@ export class ValuesSession {
     private known: Map<string, { raw: string; token?: string }>,
     private lastPlain: string,
     private lastSealed: string,
+    private readonly sealedPaths = new Set<string>(),
   ) {}
 
   /** Unseals the file's text (one Decrypt when it has records) and keeps its data key. */
   static async open(text: string, o: UnsealValuesOptions): Promise<{ session: ValuesSession; text: string; header?: HeaderInfo }> {
     const opened = await open(text, o, true);
-    return { session: new ValuesSession(o, opened.key, opened.known, opened.text, text), text: opened.text, header: opened.header };
+    return {
+      session: new ValuesSession(o, opened.key, opened.known, opened.text, text, opened.sealedPaths),
+      text: opened.text,
+      header: opened.header,
+    };
   }
 
   /** The sealed text last read or written. */
@@ -320,11 +374,13 @@ export class ValuesSession {
   ): Promise<{ text: string; changed: boolean; sealed: string[]; reused: number }> {
     if (plain === this.lastPlain) return { text: this.lastSealed, changed: false, sealed: [], reused: 0 };
     const o = { ...this.o, signal: opts.signal };
+    const sides = splitConflicts(plain);
+    if (sides) return this.sealConflicted(plain, sides, opts);
     const doc = parse(plain, o);
     const ids = slotIds(doc.slots);
     const toSeal = doc.slots
       .map((s, i) => ({ s, id: ids[i]! }))
-      .filter(({ s, id }) => !isRecord(s) && !isStandalone(s) && (this.known.has(id) || opts.select(s)));
+      .filter(({ s, id }) => !isRecord(s) && !isStandalone(s) && (this.known.has(id) || this.sealedPaths.has(s.pathText) || opts.select(s)));
     const records = doc.slots.filter(isRecord).length;
     if (!toSeal.length && !records) {
       this.lastPlain = plain;
@@ -361,6 +417,52 @@ export class ValuesSession {
     this.lastPlain = plain;
     this.lastSealed = out;
     return { text: out, changed: true, sealed, reused: toSeal.length - sealed.length };
+  }
+
+  /**
+   * Seals a text that still has conflict markers: each side's values sealed at their key paths (one
+   * record for a value both sides share), mapped back into the conflicted text, so a conflict being
+   * resolved in the editor can be saved without plaintext reaching the disk.
+   */
+  private async sealConflicted(
+    plain: string,
+    sides: NonNullable<ReturnType<typeof splitConflicts>>,
+    opts: Pick<SealValuesOptions, 'select' | 'recipients' | 'context'> & { signal?: AbortSignal },
+  ): Promise<{ text: string; changed: boolean; sealed: string[]; reused: number }> {
+    const o = { ...this.o, signal: opts.signal };
+    this.key ??= await FileKey.create(await opts.recipients(), opts.context, opts.signal);
+    const memo = new Map<string, string>();
+    const edits = new Map<string, Edit>();
+    const sealed: string[] = [];
+    for (const side of [sides.ours, sides.theirs]) {
+      const doc = parse(side.text, o);
+      if (doc.header && doc.header.token !== this.key.header) {
+        throw formatError(`${o.name}: a kms-envelope header entry was added by hand; remove it, the file's own header is added when it is saved.`, undefined, {
+          file: o.name,
+        });
+      }
+      openRecords(doc, this.key, o.name);
+      for (const s of doc.slots) {
+        if (isRecord(s) || isStandalone(s) || !(this.sealedPaths.has(s.pathText) || opts.select(s))) continue;
+        const m = `${s.pathText}\u0000${s.raw}`;
+        let token = memo.get(m);
+        if (!token) {
+          memo.set(m, (token = this.key.seal(s.pathText, s.raw)));
+          sealed.push(s.pathText);
+        }
+        const start = side.origin(s.start);
+        edits.set(`${start}`, { start, end: side.origin(s.end, true), text: writeToken(o.format, token) });
+      }
+      if (!doc.header) {
+        const ins = doc.insertHeader(this.key.header);
+        const at = side.origin(ins.start, true);
+        edits.set(`h${at}`, { start: at, end: at, text: ins.text });
+      }
+    }
+    const out = applyEdits(plain, [...edits.values()]);
+    this.lastPlain = plain;
+    this.lastSealed = out;
+    return { text: out, changed: true, sealed, reused: 0 };
   }
 
   dispose(): void {
@@ -410,4 +512,183 @@ export function inspectValues(
     records: doc.slots.filter(isRecord).map((s) => s.pathText),
     standalone: doc.slots.filter((s) => !isRecord(s) && isStandalone(s)).map((s) => s.pathText),
   };
+}
+
+/**
+ * Re-wraps the file's header for the recipients of `plan`, keeping the data key, the file id and the
+ * context: the EDKs of the recipients kept stay byte for byte, each new recipient costs one Encrypt; one
+ * Decrypt opens the header. Only the header line changes; every record is checked to open first.
+ */
+export async function rewrapValuesKeeping(
+  text: string,
+  o: ValuesFileOptions & { resolve: ProviderResolver; plan: RewrapPlan },
+): Promise<{ text: string; header: HeaderInfo }> {
+  const doc = parse(text, o);
+  if (!doc.header) {
+    throw formatError(`${o.name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
+      file: o.name,
+    });
+  }
+  const key = await FileKey.open(doc.header.token, { resolve: o.resolve, signal: o.signal });
+  try {
+    openRecords(doc, key, o.name);
+    const next = await key.rewrapKeeping(o.plan, o.signal);
+    try {
+      const out = applyEdits(text, [{ start: doc.header.start, end: doc.header.end, text: next.header }]);
+      checkSealed(out, o, next.header, new Map());
+      return { text: out, header: next.info };
+    } finally {
+      next.dispose();
+    }
+  } finally {
+    key.dispose();
+  }
+}
+
+/**
+ * Seals every sealed value of the file again under a fresh data key and file id (one Decrypt, then one
+ * GenerateDataKey + one Encrypt per further recipient): every record and the header change. Standalone
+ * `kmsenv:v1:` values are left as they are (each is its own message). The context stays.
+ */
+export async function rotateValues(
+  text: string,
+  o: ValuesFileOptions & { resolve: ProviderResolver; recipients: Recipient[] },
+): Promise<{ text: string; header: HeaderInfo; sealed: string[] }> {
+  const opened = await open(text, o, true);
+  const context: EncryptionContext = {};
+  for (const [k, v] of Object.entries(opened.header?.context ?? {})) if (!k.startsWith(RESERVED_VALUES_PREFIX)) context[k] = v;
+  opened.key?.dispose();
+  if (!opened.header) {
+    throw formatError(`${o.name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
+      file: o.name,
+    });
+  }
+  const doc = parseValues(opened.text, o.format, o.name);
+  const ids = slotIds(doc.slots);
+  const toSeal = doc.slots.filter((_, i) => !!opened.known.get(ids[i]!)?.token);
+  const key = await FileKey.create(o.recipients, context, o.signal);
+  try {
+    const written = new Map<string, string>();
+    const edits: Edit[] = toSeal.map((s) => {
+      const token = key.seal(s.pathText, s.raw);
+      written.set(s.pathText, token);
+      return { start: s.start, end: s.end, text: writeToken(o.format, token) };
+    });
+    edits.push(doc.insertHeader(key.header));
+    const out = applyEdits(opened.text, edits);
+    checkSealed(out, o, key.header, written);
+    return { text: out, header: key.info, sealed: toSeal.map((s) => s.pathText) };
+  } finally {
+    key.dispose();
+  }
+}
+
+/** A problem `check` reports in a file of values: a value the policy selects still in plaintext, or a broken sealed entry. */
+export interface ValuesFinding {
+  line: number;
+  /** The key path (or `kms-envelope` for the header entry). */
+  path: string;
+  kind: 'plaintext' | 'broken';
+  /** For broken entries: what is wrong. */
+  reason?: string;
+}
+
+const RECORD_MIN_BYTES = 12 + 16;
+const B64_BODY = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * What `check` finds in a file, without any KMS call: each value the policy selects that is still
+ * plaintext, and each sealed entry that cannot be right (a header that does not parse, records with no
+ * header, a record or standalone value that is not well-formed). Whether a well-formed record really
+ * opens needs the data key (unseal shows that).
+ */
+export function checkValues(text: string, o: Omit<ValuesFileOptions, 'signal'> & { select: (s: ValueSlot) => boolean }): ValuesFinding[] {
+  let doc: ParsedValues;
+  try {
+    doc = parseValues(text, o.format, o.name);
+  } catch (err) {
+    return [{ line: 1, path: '(file)', kind: 'broken', reason: err instanceof Error ? err.message : String(err) }];
+  }
+  const out: ValuesFinding[] = [];
+  const lineOf = (offset: number) => lineCol(text, offset).line;
+  if (doc.header) {
+    try {
+      parseHeader(doc.header.token);
+    } catch (err) {
+      out.push({ line: lineOf(doc.header.start), path: HEADER_KEY, kind: 'broken', reason: (err as Error).message });
+    }
+  }
+  const records = doc.slots.filter(isRecord);
+  if (records.length && !doc.header) {
+    for (const s of records)
+      out.push({ line: lineOf(s.start), path: s.pathText, kind: 'broken', reason: 'a sealed value, but the file has no kms-envelope header entry' });
+  }
+  for (const s of doc.slots) {
+    if (isRecord(s)) {
+      const body = recordToken(s).trim().slice(RECORD_PREFIX.length);
+      if (!B64_BODY.test(body) || Buffer.from(body, 'base64').length < RECORD_MIN_BYTES)
+        out.push({ line: lineOf(s.start), path: s.pathText, kind: 'broken', reason: 'the sealed value is not a well-formed kmsenv:f1: record' });
+    } else if (isStandalone(s)) {
+      const at = s.raw.indexOf(ARMOR_PREFIX);
+      const armoredText = /^kmsenv:v1:[A-Za-z0-9+/=]*/.exec(s.raw.slice(at))![0];
+      try {
+        parseHeaderFields(dearmor(armoredText), DEFAULT_MAX_RECIPIENTS);
+      } catch (err) {
+        out.push({ line: lineOf(s.start), path: s.pathText, kind: 'broken', reason: (err as Error).message });
+      }
+    } else if (o.select(s)) {
+      out.push({ line: lineOf(s.start), path: s.pathText, kind: 'plaintext' });
+    }
+  }
+  return out.sort((a, b) => a.line - b.line);
+}
+
+/**
+ * Three-way merge of a file of sealed values (`kms-envelope merge`): the three versions are opened
+ * (one Decrypt each), and each is written back sealed under OURS' data key with one record per
+ * (key path, plaintext) — the record ours already has, else one made once and shared — so a value
+ * unchanged on a side has the same record there, and a line-wise diff3 of the sealed texts merges
+ * exactly what the plaintexts would. Conflicts keep their markers around sealed records; plaintext is
+ * never in the result. The header is ours'.
+ */
+export async function mergeValues(
+  base: string,
+  ours: string,
+  theirs: string,
+  o: ValuesFileOptions & { resolve: ProviderResolver; select: (s: ValueSlot) => boolean; labels?: MergeLabels },
+): Promise<{ text: string; conflicts: number; header?: HeaderInfo }> {
+  const opened: Opened[] = [];
+  try {
+    for (const t of [base, ours, theirs]) opened.push(t.trim() ? await open(t, o, true) : { text: t, records: [], standalone: [], known: new Map() });
+    const [O, A, B] = opened as [Opened, Opened, Opened];
+    const key = A.key ?? B.key ?? O.key;
+    if (!key) return merge3(base, ours, theirs, o.labels);
+    const memo = new Map<string, Map<string, string>>();
+    const seed = A.key ? A : B.key ? B : O;
+    for (const [id, v] of seed.known) if (v.token) memo.set(id, new Map([[v.raw, v.token]]));
+    const sealedIds = new Set<string>();
+    for (const x of opened) for (const [id] of x.known) sealedIds.add(id);
+    const canon = (plain: string) => {
+      if (!plain.trim()) return plain;
+      const doc = parseValues(plain, o.format, o.name);
+      const ids = slotIds(doc.slots);
+      const edits: Edit[] = [];
+      doc.slots.forEach((s, i) => {
+        const id = ids[i]!;
+        if (isRecord(s) || isStandalone(s) || !(sealedIds.has(id) || o.select(s))) return;
+        let byRaw = memo.get(id);
+        if (!byRaw) memo.set(id, (byRaw = new Map()));
+        let token = byRaw.get(s.raw);
+        if (!token) byRaw.set(s.raw, (token = key.seal(s.pathText, s.raw)));
+        edits.push({ start: s.start, end: s.end, text: writeToken(o.format, token) });
+      });
+      edits.push(doc.header ? { start: doc.header.start, end: doc.header.end, text: key.header } : doc.insertHeader(key.header));
+      return applyEdits(plain, edits);
+    };
+    const merged = merge3(canon(O.text), canon(A.text), canon(B.text), o.labels);
+    if (!merged.conflicts) openRecords(parse(merged.text, o), key, o.name);
+    return { ...merged, header: key.info };
+  } finally {
+    for (const x of opened) x.key?.dispose();
+  }
 }

@@ -34,6 +34,8 @@ import {
   NodeEncryptionMaterial,
   getDecryptionHelper,
   getEncryptHelper,
+  unwrapDataKey,
+  type EncryptedDataKey,
   type GetCipher,
   type GetDecipher,
   type NodeDecryptionMaterial as DecryptionMaterial,
@@ -57,6 +59,7 @@ import {
 } from '../envelope/header';
 import { UnsealKeyring, sealKeyring, userContext } from '../envelope/keyrings';
 import { DEFAULT_MAX_RECIPIENTS, authenticateHeader, mapError } from '../envelope/message';
+import { rewrapMaterial, type RewrapPlan } from '../envelope/rewrap';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
 import type { EncryptionContext } from '../kms/types';
 import { FILE_ID_KEY, HEADER_PREFIX, PATH_KEY, RECORD_PREFIX, RESERVED_VALUES_PREFIX } from './constants';
@@ -86,6 +89,8 @@ function decodeToken(token: string, prefix: string, what: string): Buffer {
 /** The data key of a file: seals and opens its value records; makes or re-wraps its header. */
 export class FileKey {
   private disposed = false;
+  /** The header's encrypted data keys, in header order (kept byte for byte by rewrapKeeping). */
+  encryptedDataKeys: readonly EncryptedDataKey[] = [];
 
   private constructor(
     /** The header entry's token (`kmsenv:h1:…`). */
@@ -105,7 +110,9 @@ export class FileKey {
     try {
       const cmm = new NodeDefaultCryptographicMaterialsManager(await sealKeyring(recipients, signal));
       const material = await cmm.getEncryptionMaterials({ suite: suite(), encryptionContext: ctx, commitmentPolicy: COMMITMENT_POLICY });
-      return FileKey.fromMaterial(material);
+      const key = FileKey.fromMaterial(material);
+      key.encryptedDataKeys = material.encryptedDataKeys;
+      return key;
     } catch (err) {
       throw mapError(err, signal, 'seal');
     }
@@ -131,7 +138,9 @@ export class FileKey {
     try {
       const material = new NodeEncryptionMaterial(suite(), encryptionContext);
       material.setUnencryptedDataKey(decrypted.getUnencryptedDataKey(), TRACE_GENERATED);
-      return FileKey.fromMaterial(material, { bytes, info });
+      const key = FileKey.fromMaterial(material, { bytes, info });
+      key.encryptedDataKeys = encryptedDataKeys;
+      return key;
     } finally {
       dispose();
     }
@@ -189,10 +198,34 @@ export class FileKey {
     try {
       material.setUnencryptedDataKey(this.material.getUnencryptedDataKey(), TRACE_GENERATED);
       await (await sealKeyring(recipients, signal)).onEncrypt(material);
-      return FileKey.fromMaterial(material);
+      const key = FileKey.fromMaterial(material);
+      key.encryptedDataKeys = material.encryptedDataKeys;
+      return key;
     } catch (err) {
       material.zeroUnencryptedDataKey();
       throw mapError(err, signal, 'seal');
+    }
+  }
+
+  /**
+   * The same data key and file id, the same context, for the recipients of `plan`: the EDKs of the
+   * recipients kept stay byte for byte, each new one costs one Encrypt (none for a local key). A new
+   * header (a fresh message id, so a fresh header tag key); every record stays valid.
+   */
+  async rewrapKeeping(plan: RewrapPlan, signal?: AbortSignal): Promise<FileKey> {
+    this.check();
+    const key = this.material.getUnencryptedDataKey();
+    const raw = unwrapDataKey(key);
+    let material: NodeEncryptionMaterial | undefined;
+    try {
+      material = await rewrapMaterial(raw, this.material.encryptionContext, this.encryptedDataKeys, plan, signal);
+      const next = FileKey.fromMaterial(material);
+      next.encryptedDataKeys = material.encryptedDataKeys;
+      return next;
+    } catch (err) {
+      throw mapError(err, signal, 'seal');
+    } finally {
+      if (raw !== key) raw.fill(0);
     }
   }
 
