@@ -156,9 +156,7 @@ export async function textconvCommand(argv: string[], io: Io): Promise<number> {
     printError(io, err, values.verbose);
     const { classify } = await import('../core/services/team-service.js');
     const k = await classify(file, bytes);
-    io.stdout.write(
-      k.kind === 'blob' ? `[kms-envelope: sealed file, not opened here: ${(err as Error).message}]\n` : bytes,
-    );
+    io.stdout.write(k.kind === 'blob' ? `[kms-envelope: sealed file, not opened here: ${(err as Error).message}]\n` : bytes);
   }
   return 0;
 }
@@ -191,7 +189,14 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${
 
 async function onPath(io: Io, name: string): Promise<boolean> {
   for (const dir of (io.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && (await fsp.access(path.join(dir, name)).then(() => true, () => false))) return true;
+    if (
+      dir &&
+      (await fsp.access(path.join(dir, name)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
   }
   return false;
 }
@@ -203,7 +208,11 @@ export async function gitCommand(argv: string[], io: Io): Promise<number> {
     return sub === undefined ? 1 : 0;
   }
   if (sub !== 'setup') throw usageError(`Unknown git action "${sub}".`, `Use \`${CLI} git setup\` (see --help).`);
-  const { values } = parse(rest, { remove: { type: 'boolean' }, 'pre-commit': { type: 'boolean' }, command: { type: 'string' } }, 'git setup');
+  const { values } = parse(
+    rest,
+    { remove: { type: 'boolean' }, 'pre-commit': { type: 'boolean' }, command: { type: 'string' } },
+    'git setup',
+  );
   if (values.help) return (io.stdout.write(TEAM_HELP.git), 0);
   const { gitSetup, workTreeOf } = await import('../core/git/repo.js');
   const { findPolicy } = await import('../core/values/index.js');
@@ -219,7 +228,9 @@ export async function gitCommand(argv: string[], io: Io): Promise<number> {
   if (policy) {
     const prefix = path.relative(top, policy.dir).split(path.sep).join('/');
     const { parse: parseYaml } = await import('yaml');
-    const rules = ((parseYaml(await fsp.readFile(policy.file, 'utf8')) as { rules?: Array<{ path?: unknown }> }).rules ?? []).map((r) => r.path);
+    const rules = ((parseYaml(await fsp.readFile(policy.file, 'utf8')) as { rules?: Array<{ path?: unknown }> }).rules ?? []).map(
+      (r) => r.path,
+    );
     for (const r of policy.rules) {
       const glob = rules[r.index];
       // Rules written with pathRegex (or a glob with braces) cannot become .gitattributes patterns.
@@ -233,7 +244,9 @@ export async function gitCommand(argv: string[], io: Io): Promise<number> {
   }
   const r = await gitSetup(cwd, { command, patterns, preCommit: !!values['pre-commit'], remove: !!values.remove });
   if (r.removed) {
-    io.stderr.write(`Removed the kms-envelope lines from ${displayPath(path.join(r.top, '.gitattributes'))}, the repository's git config and hook.\n`);
+    io.stderr.write(
+      `Removed the kms-envelope lines from ${displayPath(path.join(r.top, '.gitattributes'))}, the repository's git config and hook.\n`,
+    );
     return 0;
   }
   io.stderr.write(
@@ -314,7 +327,9 @@ export async function rewrapCommand(argv: string[], io: Io): Promise<number> {
     results.push({ ...r, file: path.relative(process.cwd(), r.file) || r.file });
     if (!values.json) {
       const what = !r.changed ? 'unchanged' : values['dry-run'] ? 'would be' : r.rotated ? 'rotated,' : 're-wrapped,';
-      io.stdout.write(`${displayPath(path.relative(process.cwd(), r.file) || r.file)}: ${what} ${r.before.join(', ')}${r.changed ? ` → ${r.after.join(', ')}` : ''}\n`);
+      io.stdout.write(
+        `${displayPath(path.relative(process.cwd(), r.file) || r.file)}: ${what} ${r.before.join(', ')}${r.changed ? ` → ${r.after.join(', ')}` : ''}\n`,
+      );
     }
   }
   if (values.json) io.stdout.write(JSON.stringify(results, null, 2) + '\n');
@@ -336,15 +351,26 @@ export async function checkCommand(argv: string[], io: Io): Promise<number> {
   let inputs: Array<{ file: string; bytes?: Buffer }>;
   if (values.staged) {
     const within = positionals.map((p) => path.resolve(p));
-    const staged = (await repo.stagedFiles(process.cwd())).filter((f) => !within.length || within.some((w) => f === w || f.startsWith(w + path.sep)));
+    const staged = (await repo.stagedFiles(process.cwd())).filter(
+      (f) => !within.length || within.some((w) => f === w || f.startsWith(w + path.sep)),
+    );
     inputs = await Promise.all(staged.map(async (file) => ({ file, bytes: await repo.stagedBytes(file) })));
   } else inputs = (await repo.listFiles(positionals)).map((file) => ({ file }));
   const findings = await svc.check(inputs);
   const rel = (f: string) => path.relative(process.cwd(), f) || f;
-  if (values.json) io.stdout.write(JSON.stringify(findings.map((f) => ({ ...f, file: rel(f.file) })), null, 2) + '\n');
+  if (values.json)
+    io.stdout.write(
+      JSON.stringify(
+        findings.map((f) => ({ ...f, file: rel(f.file) })),
+        null,
+        2,
+      ) + '\n',
+    );
   else
     for (const f of findings)
-      io.stdout.write(`${displayPath(rel(f.file))}:${f.line} ${f.key}${f.kind === 'plaintext' ? ' is not sealed' : `: broken: ${f.reason}`}\n`);
+      io.stdout.write(
+        `${displayPath(rel(f.file))}:${f.line} ${f.key}${f.kind === 'plaintext' ? ' is not sealed' : `: broken: ${f.reason}`}\n`,
+      );
   const plain = findings.filter((f) => f.kind === 'plaintext').length;
   const broken = findings.length - plain;
   if (findings.length) {

@@ -152,12 +152,22 @@ class CaptureMaterials {
  * made (header, then frames re-encrypted from the authenticated plaintext, one frame at a time). The
  * caller writes them atomically and calls dispose().
  */
-export async function rewrapMessage(source: Source, plan: RewrapPlan, opts: RewrapOptions, bodySource?: BodySource): Promise<OpenedMessage> {
+export async function rewrapMessage(
+  source: Source,
+  plan: RewrapPlan,
+  opts: RewrapOptions,
+  bodySource?: BodySource,
+): Promise<OpenedMessage> {
   throwIfAborted(opts.signal);
   const capture = new CaptureMaterials(opts.resolve, opts.signal);
   const opened = await openMessage(
     source,
-    { resolve: opts.resolve, materials: capture as unknown as NodeMaterialsManager, signal: opts.signal, maxRecipients: opts.maxRecipients },
+    {
+      resolve: opts.resolve,
+      materials: capture as unknown as NodeMaterialsManager,
+      signal: opts.signal,
+      maxRecipients: opts.maxRecipients,
+    },
     bodySource,
   );
   try {

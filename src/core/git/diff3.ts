@@ -78,7 +78,7 @@ export function lcsMatches(a: string[], b: string[]): Int32Array {
       L[i * w + j] = A[i] === B[j] ? L[(i + 1) * w + j + 1]! + 1 : Math.max(L[(i + 1) * w + j]!, L[i * w + j + 1]!);
     }
   }
-  for (let i = 0, j = 0; i < n && j < k; ) {
+  for (let i = 0, j = 0; i < n && j < k;) {
     if (A[i] === B[j]) {
       m[pre + i] = pre + j;
       i++;

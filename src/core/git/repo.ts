@@ -78,7 +78,13 @@ export async function listFiles(paths: string[]): Promise<string[]> {
       for (const rel of z.toString('utf8').split('\0'))
         if (rel) {
           const f = path.join(abs, rel);
-          if (await fsp.stat(f).then((s) => s.isFile(), () => false)) out.add(f);
+          if (
+            await fsp.stat(f).then(
+              (s) => s.isFile(),
+              () => false,
+            )
+          )
+            out.add(f);
         }
     } else {
       const found: string[] = [];
@@ -136,7 +142,8 @@ function withoutBlock(text: string): string {
 /** Writes (or with `remove`, takes out) the .gitattributes block, the repository config and the hook. */
 export async function gitSetup(dir: string, o: SetupOptions): Promise<SetupResult> {
   const top = await workTreeOf(dir);
-  if (!top) throw usageError(`${path.resolve(dir)} is not inside a git work tree.`, 'Run `git init` first, or run this inside the repository.');
+  if (!top)
+    throw usageError(`${path.resolve(dir)} is not inside a git work tree.`, 'Run `git init` first, or run this inside the repository.');
   const attrsFile = path.join(top, '.gitattributes');
   const before = await fsp.readFile(attrsFile, 'utf8').catch(() => '');
   const base = withoutBlock(before);

@@ -83,7 +83,10 @@ export async function classify(file: string, bytes: Buffer, policies = new Polic
   const head = sniffHead(bytes.subarray(0, 4096));
   if (head === 'binary') return { kind: 'blob', form: 'binary' };
   if (head === 'armored') {
-    const text = bytes.toString('utf8').replace(/^\uFEFF/, '').trim();
+    const text = bytes
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trim();
     if (/^kmsenv:v1:[A-Za-z0-9+/=]+$/.test(text)) return { kind: 'blob', form: 'armored' };
   }
   const format = formatFromName(file) ?? (await policies.ruleOf(file))?.format;
@@ -201,7 +204,15 @@ export class TeamService {
     const b = bytes ?? (await readBytes(file));
     const k = await classify(file, b, o.policies);
     if (k.kind === 'blob') {
-      const blob = k.form === 'armored' ? dearmor(b.toString('utf8').replace(/^\uFEFF/, '').trim()) : b;
+      const blob =
+        k.form === 'armored'
+          ? dearmor(
+              b
+                .toString('utf8')
+                .replace(/^\uFEFF/, '')
+                .trim(),
+            )
+          : b;
       return (await (await engine()).unsealBuffer(blob, { resolve: this.keys.resolve, signal: o.signal })).plaintext;
     }
     if (k.kind === 'values') {
@@ -279,7 +290,15 @@ export class TeamService {
           opened.push({ plain: b, armored: false });
           continue;
         }
-        const blob = k.form === 'armored' ? dearmor(b.toString('utf8').replace(/^\uFEFF/, '').trim()) : b;
+        const blob =
+          k.form === 'armored'
+            ? dearmor(
+                b
+                  .toString('utf8')
+                  .replace(/^\uFEFF/, '')
+                  .trim(),
+              )
+            : b;
         const r = await unsealBuffer(blob, { resolve: this.keys.resolve, signal: o.signal });
         opened.push({ plain: r.plaintext, header: r.header, armored: k.form === 'armored' });
       }
@@ -330,7 +349,15 @@ export class TeamService {
       const broken = (line: number, key: string, reason: string) => out.push({ file, line, key, kind: 'broken', reason });
       if (k.kind === 'blob') {
         try {
-          const blob = k.form === 'armored' ? dearmor(b.toString('utf8').replace(/^\uFEFF/, '').trim()) : b;
+          const blob =
+            k.form === 'armored'
+              ? dearmor(
+                  b
+                    .toString('utf8')
+                    .replace(/^\uFEFF/, '')
+                    .trim(),
+                )
+              : b;
           if (!parseHeaderFields(blob, DEFAULT_MAX_RECIPIENTS, { signed: true }))
             broken(1, '(file)', 'the sealed file is cut short inside its header');
         } catch (err) {
@@ -423,7 +450,11 @@ export class TeamService {
    * file of sealed values its header line only. `rotate`: a fresh data key. `dryRun`: only the plan
    * (no KMS call). Unchanged recipients: nothing is written and no KMS is called.
    */
-  async rewrap(file: string, change: RecipientChange, o: { rotate?: boolean; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<RewrapChange> {
+  async rewrap(
+    file: string,
+    change: RecipientChange,
+    o: { rotate?: boolean; dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<RewrapChange> {
     const { readSealedHeader, rewrapSealedFile, planIsIdentity } = await rewrapModule();
     const b = await headOrAll(file);
     const k = await classify(file, b);
@@ -483,5 +514,3 @@ export async function recipientsOfFile(file: string): Promise<RecipientInfo[] | 
   if (k.kind === 'values') return inspectValues(b.toString('utf8'), { format: k.format, name: file }).header?.recipients;
   return undefined;
 }
-
-

@@ -215,7 +215,11 @@ interface Opened {
  * on its own, its records opened at their key paths, and every value put back in its place in the
  * conflicted text, so the markers show around plaintext. Standalone values stay as they are.
  */
-async function openConflicted(text: string, sides: NonNullable<ReturnType<typeof splitConflicts>>, o: UnsealValuesOptions): Promise<Opened> {
+async function openConflicted(
+  text: string,
+  sides: NonNullable<ReturnType<typeof splitConflicts>>,
+  o: UnsealValuesOptions,
+): Promise<Opened> {
   const edits = new Map<number, Edit>();
   const keys = new Map<string, FileKey>();
   const records = new Set<string>();
@@ -380,7 +384,9 @@ export class ValuesSession {
     const ids = slotIds(doc.slots);
     const toSeal = doc.slots
       .map((s, i) => ({ s, id: ids[i]! }))
-      .filter(({ s, id }) => !isRecord(s) && !isStandalone(s) && (this.known.has(id) || this.sealedPaths.has(s.pathText) || opts.select(s)));
+      .filter(
+        ({ s, id }) => !isRecord(s) && !isStandalone(s) && (this.known.has(id) || this.sealedPaths.has(s.pathText) || opts.select(s)),
+      );
     const records = doc.slots.filter(isRecord).length;
     if (!toSeal.length && !records) {
       this.lastPlain = plain;
@@ -437,9 +443,13 @@ export class ValuesSession {
     for (const side of [sides.ours, sides.theirs]) {
       const doc = parse(side.text, o);
       if (doc.header && doc.header.token !== this.key.header) {
-        throw formatError(`${o.name}: a kms-envelope header entry was added by hand; remove it, the file's own header is added when it is saved.`, undefined, {
-          file: o.name,
-        });
+        throw formatError(
+          `${o.name}: a kms-envelope header entry was added by hand; remove it, the file's own header is added when it is saved.`,
+          undefined,
+          {
+            file: o.name,
+          },
+        );
       }
       openRecords(doc, this.key, o.name);
       for (const s of doc.slots) {
@@ -621,13 +631,23 @@ export function checkValues(text: string, o: Omit<ValuesFileOptions, 'signal'> &
   const records = doc.slots.filter(isRecord);
   if (records.length && !doc.header) {
     for (const s of records)
-      out.push({ line: lineOf(s.start), path: s.pathText, kind: 'broken', reason: 'a sealed value, but the file has no kms-envelope header entry' });
+      out.push({
+        line: lineOf(s.start),
+        path: s.pathText,
+        kind: 'broken',
+        reason: 'a sealed value, but the file has no kms-envelope header entry',
+      });
   }
   for (const s of doc.slots) {
     if (isRecord(s)) {
       const body = recordToken(s).trim().slice(RECORD_PREFIX.length);
       if (!B64_BODY.test(body) || Buffer.from(body, 'base64').length < RECORD_MIN_BYTES)
-        out.push({ line: lineOf(s.start), path: s.pathText, kind: 'broken', reason: 'the sealed value is not a well-formed kmsenv:f1: record' });
+        out.push({
+          line: lineOf(s.start),
+          path: s.pathText,
+          kind: 'broken',
+          reason: 'the sealed value is not a well-formed kmsenv:f1: record',
+        });
     } else if (isStandalone(s)) {
       const at = s.raw.indexOf(ARMOR_PREFIX);
       const armoredText = /^kmsenv:v1:[A-Za-z0-9+/=]*/.exec(s.raw.slice(at))![0];
@@ -659,7 +679,8 @@ export async function mergeValues(
 ): Promise<{ text: string; conflicts: number; header?: HeaderInfo }> {
   const opened: Opened[] = [];
   try {
-    for (const t of [base, ours, theirs]) opened.push(t.trim() ? await open(t, o, true) : { text: t, records: [], standalone: [], known: new Map() });
+    for (const t of [base, ours, theirs])
+      opened.push(t.trim() ? await open(t, o, true) : { text: t, records: [], standalone: [], known: new Map() });
     const [O, A, B] = opened as [Opened, Opened, Opened];
     const key = A.key ?? B.key ?? O.key;
     if (!key) return merge3(base, ours, theirs, o.labels);
