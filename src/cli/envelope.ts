@@ -53,6 +53,9 @@ async function openInput(io: Io, file: string): Promise<Input> {
   if (file === '-') {
     if (io.stdin.isTTY)
       throw usageError('Refusing to read the input from a terminal.', `Pipe data in (\`… | ${CLI} seal - --key …\`) or give a file name.`);
+    // A signal while the input waits for data (a hung-up `ssh … kms-envelope unseal -`) must end the
+    // run now: the engine sees the abort only between chunks, so stop the input too.
+    io.signal.addEventListener('abort', () => io.stdin.destroy(), { once: true });
     return { stream: io.stdin, label: 'stdin' };
   }
   let st;

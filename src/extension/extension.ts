@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
+import { onStaleTempFilesRemoved } from '../core/atomic';
 import { CredentialService } from '../core/credentials/service';
 import type { CreateProviderFn } from '../core/credentials/test-profile';
 import { configDir } from '../core/paths';
@@ -151,6 +152,12 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
   const reg = (id: string, fn: (...args: any[]) => unknown) => registerCommand(ctx, id, fn);
   context.subscriptions.push(
     channel,
+    // Where files go through named temp files (not Linux), a write removes those a killed run left.
+    {
+      dispose: onStaleTempFilesRemoved(({ dir, files }) =>
+        log.warn(`Removed ${files.length} temp file(s) an interrupted write left in ${dir}: ${files.join(', ')}`),
+      ),
+    },
     { dispose: () => keys.dispose() },
     { dispose: () => model.dispose() },
     { dispose: () => void cancelAllOperations() },

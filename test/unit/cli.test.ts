@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -347,6 +347,16 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     assert.ok(!existsSync(f('nb.sealed')));
   });
 
+  /** Whether a process writes into `dir`: a file there, or an unnamed (O_TMPFILE) file it holds open there. */
+  const writingInto = (pid: number, dir: string): boolean => {
+    if (readdirSync(dir).length) return true;
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + '/'));
+    } catch {
+      return false;
+    }
+  };
+
   it('Ctrl-C during a seal: exit 130, no output and no temp file', async () => {
     mkdirSync(f('sig'), { recursive: true });
     const child = spawn(process.execPath, [cli, 'seal', '-', '-o', path.join('sig', 'out.sealed'), '--key', 'local:local:team-key'], {
@@ -367,7 +377,7 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
           child.stdin.write(chunk);
           sent++;
         }
-        if (readdirSync(f('sig')).some((n) => n.endsWith('.tmp')) && sent >= 8) {
+        if (writingInto(child.pid!, f('sig')) && sent >= 8) {
           clearInterval(t);
           resolve();
         }
