@@ -26,4 +26,27 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The emulator is the independent check of the cloud SDKs it serves: it shares no code with them
+    // (its signature verifiers are written from the protocol sheets, pinned by their test vectors).
+    files: ['src/emulator/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'src/emulator must not import vscode (ARCHITECTURE.md).' }],
+          patterns: [
+            {
+              group: ['@aws-sdk/*', '@smithy/*', '@aws-crypto/*', 'tencentcloud-sdk-*', '@alicloud/*'],
+              message: 'The emulator must share no code with the cloud SDKs it tests.',
+            },
+            {
+              group: ['**/core/kms/**'],
+              message: 'The emulator must share no code with our own KMS clients either (src/core/kms): it is their independent check.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -12,6 +12,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { nullLogger, stderrLogger } from '../core/log';
+import { displayPath } from '../core/paths';
 import type { ProviderOptions } from '../core/kms/registry';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../core/kms/types';
 import { PROVIDER_NAMES } from '../core/kms/types';
@@ -58,7 +59,8 @@ export function printError(io: Io, err: unknown, verbose = false): number {
   if (err instanceof KmsEnvelopeError) {
     let message = err.message;
     const file = err.details.file;
-    if (file && !message.includes(file) && err.kind !== 'credentials') message = `${file}: ${message}`;
+    const shown = file && displayPath(file);
+    if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
     io.stderr.write(`${CLI}: ${message}\n`);
     if (err.hint) io.stderr.write(`  → ${err.hint}\n`);
     if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${err.cause.message})\n`);

@@ -16,9 +16,11 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { createAtomicWriteStream, type AtomicFile } from '../core/atomic';
-import { KmsEnvelopeError, formatError, usageError } from '../core/errors';
+import { KmsEnvelopeError, usageError } from '../core/errors';
 import { parseKeyRef } from '../core/keyref';
+import { displayPath, escapeControls } from '../core/paths';
 import type { EncryptionContext } from '../core/kms/types';
+import type { SealOptions } from '../core/envelope/types';
 import {
   CLI,
   PROVIDER_OPTIONS,
@@ -32,11 +34,7 @@ import {
   type Io,
 } from './common';
 import { HELP } from './help';
-import { armorDecoder, armorEncoder, looksArmored, peek } from './streams';
 
-const SNIFF = 4096;
-/** Inputs up to this size that are neither a blob nor start with armor are searched for one armored blob. */
-const EMBEDDED_SEARCH_LIMIT = 16 * 1024 * 1024;
 const PROGRESS_MIN = 16 * 1024 * 1024;
 
 interface Input {
@@ -63,22 +61,34 @@ async function openInput(io: Io, file: string): Promise<Input> {
     st = await fsp.stat(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, {
-      hint: 'Check the path.',
-      details: { file },
-      cause: err,
-    });
+    throw new KmsEnvelopeError(
+      'io',
+      `Cannot read ${displayPath(file)}: ${e.code === 'ENOENT' ? 'no such file' : escapeControls(e.message)}.`,
+      {
+        hint: 'Check the path.',
+        details: { file },
+        cause: err,
+      },
+    );
   }
   if (st.isDirectory())
-    throw usageError(`${file} is a directory.`, 'Give a file; seal a folder by archiving it first (tar … | kms-envelope seal - …).', {
-      file,
-    });
+    throw usageError(
+      `${displayPath(file)} is a directory.`,
+      'Give a file; seal a folder by archiving it first (tar … | kms-envelope seal - …).',
+      {
+        file,
+      },
+    );
   const fh = await fsp.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new KmsEnvelopeError('io', `Cannot read ${file}: ${err.code === 'EACCES' ? 'permission denied' : err.message}.`, {
-      hint: 'Check the permissions.',
-      details: { file },
-      cause: err,
-    });
+    throw new KmsEnvelopeError(
+      'io',
+      `Cannot read ${displayPath(file)}: ${err.code === 'EACCES' ? 'permission denied' : escapeControls(err.message)}.`,
+      {
+        hint: 'Check the permissions.',
+        details: { file },
+        cause: err,
+      },
+    );
   });
   return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), handle: fh, label: file, size: st.size, path: path.resolve(file) };
 }
@@ -98,26 +108,33 @@ async function openOutput(io: Io, target: string, force: boolean, input: Input):
   }
   const abs = path.resolve(target);
   if (input.path && abs === input.path)
-    throw usageError(`The output ${target} is the input file.`, 'Write to another file (-o), then rename it if you must.', {
+    throw usageError(`The output ${displayPath(target)} is the input file.`, 'Write to another file (-o), then rename it if you must.', {
       file: target,
     });
   const exists = await fsp.stat(abs).then(
     (s) => s,
     () => undefined,
   );
-  if (exists?.isDirectory()) throw usageError(`The output ${target} is a directory.`, 'Give a file name with -o.', { file: target });
+  if (exists?.isDirectory())
+    throw usageError(`The output ${displayPath(target)} is a directory.`, 'Give a file name with -o.', { file: target });
   if (exists && !force)
-    throw usageError(`${target} already exists.`, 'Pass --force to replace it, or choose another name with -o.', { file: target });
+    throw usageError(`${displayPath(target)} already exists.`, 'Pass --force to replace it, or choose another name with -o.', {
+      file: target,
+    });
   try {
     const w = await createAtomicWriteStream(abs);
     return { stream: w.stream, file: w.file, label: target, commit: () => w.commit(), abort: () => w.abort() };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError('io', `Cannot write ${target}: ${e.code === 'ENOENT' ? 'its folder does not exist' : e.message}.`, {
-      hint: 'Check the output folder and its permissions.',
-      details: { file: target },
-      cause: err,
-    });
+    throw new KmsEnvelopeError(
+      'io',
+      `Cannot write ${displayPath(target)}: ${e.code === 'ENOENT' ? 'its folder does not exist' : escapeControls(e.message)}.`,
+      {
+        hint: 'Check the output folder and its permissions.',
+        details: { file: target },
+        cause: err,
+      },
+    );
   }
 }
 
@@ -132,7 +149,9 @@ function progress(io: Io, verb: string, input: Input): ((done: number) => void) 
     last = now;
     shown = true;
     const pct = input.size ? ` ${Math.min(100, Math.floor((done / input.size) * 100))}%` : '';
-    io.stderr.write(`\r${verb} ${input.label}:${pct} ${humanSize(done)}${input.size ? ` of ${humanSize(input.size)}` : ''}\x1b[K`);
+    io.stderr.write(
+      `\r${verb} ${displayPath(input.label)}:${pct} ${humanSize(done)}${input.size ? ` of ${humanSize(input.size)}` : ''}\x1b[K`,
+    );
   };
   (fn as { end?: () => void }).end = () => {
     if (shown) io.stderr.write('\r\x1b[K');
@@ -157,6 +176,39 @@ async function withOutput<T>(out: Output, work: () => Promise<T>): Promise<T> {
 }
 
 // ---- seal --------------------------------------------------------------------------------------
+
+type Provider = Awaited<ReturnType<typeof buildProvider>>;
+
+/** One provider per provider name (built once), one recipient per --key. */
+async function buildRecipients(io: Io, refs: ReturnType<typeof parseKeyRef>[], popts: ReturnType<typeof providerOptions>) {
+  const providers = new Map<string, Provider>();
+  const recipients: Array<{ provider: Provider; region: string; key: string }> = [];
+  for (const r of refs) {
+    let p = providers.get(r.provider);
+    if (!p) {
+      p = await buildProvider(io, r.provider, popts);
+      providers.set(r.provider, p);
+    }
+    recipients.push({ provider: p, region: r.region, key: r.key });
+  }
+  return recipients;
+}
+
+/** Seals the input into the output: file to file on the fast path, else as streams (armored if asked). */
+async function sealInto(input: Input, out: Output, armored: boolean, opts: SealOptions) {
+  const { sealStream, sealToFile } = await import('../core/envelope/engine.js');
+  // File to file: reused read buffers and direct writes (about 2x the stream path on 1 GiB).
+  if (!armored && input.handle && out.file) {
+    try {
+      return await sealToFile(input.handle, out.file, opts);
+    } finally {
+      input.stream.destroy();
+    }
+  }
+  if (!armored) return sealStream(input.stream, out.stream, opts);
+  const enc = (await import('../core/envelope/armor.js')).armorEncoder();
+  return (await Promise.all([sealStream(input.stream, enc, opts), pipeline(enc, out.stream)]))[0];
+}
 
 export async function sealCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
@@ -191,38 +243,12 @@ export async function sealCommand(argv: string[], io: Io): Promise<number> {
     throw usageError('Refusing to write a binary blob to the terminal.', 'Pass --armor for text, or -o <file>, or redirect stdout.');
   }
 
-  const logger = makeLogger(values.verbose);
-  const popts = providerOptions(io, logger, values);
-  const providers = new Map<string, Awaited<ReturnType<typeof buildProvider>>>();
-  const recipients: Array<{ provider: Awaited<ReturnType<typeof buildProvider>>; region: string; key: string }> = [];
-  for (const r of refs) {
-    let p = providers.get(r.provider);
-    if (!p) {
-      p = await buildProvider(io, r.provider, popts);
-      providers.set(r.provider, p);
-    }
-    recipients.push({ provider: p, region: r.region, key: r.key });
-  }
-
+  const recipients = await buildRecipients(io, refs, providerOptions(io, makeLogger(values.verbose), values));
   const input = await openInput(io, file);
   const out = await openOutput(io, target, !!values.force, input);
   const onProgress = progress(io, 'sealing', input);
-  const { sealStream, sealToFile } = await import('../core/envelope/engine.js');
   try {
-    await withOutput(out, async () => {
-      const opts = { recipients, context, signal: io.signal, onProgress };
-      // File to file: reused read buffers and direct writes (about 2x the stream path on 1 GiB).
-      if (!armored && input.handle && out.file) {
-        try {
-          return await sealToFile(input.handle, out.file, opts);
-        } finally {
-          input.stream.destroy();
-        }
-      }
-      if (!armored) return sealStream(input.stream, out.stream, opts);
-      const enc = armorEncoder();
-      return (await Promise.all([sealStream(input.stream, enc, opts), pipeline(enc, out.stream)]))[0];
-    });
+    await withOutput(out, () => sealInto(input, out, armored, { recipients, context, signal: io.signal, onProgress }));
   } catch (err) {
     input.stream.destroy();
     throw withFile(err, input.label);
@@ -230,7 +256,9 @@ export async function sealCommand(argv: string[], io: Io): Promise<number> {
     endProgress(onProgress);
   }
   if (target !== '-')
-    io.stderr.write(`Sealed ${input.label} → ${out.label} for ${refs.map((r) => `${r.provider}:${r.region}:${r.key}`).join(', ')}\n`);
+    io.stderr.write(
+      `Sealed ${displayPath(input.label)} → ${displayPath(out.label)} for ${refs.map((r) => `${r.provider}:${r.region}:${r.key}`).join(', ')}\n`,
+    );
   return 0;
 }
 
@@ -242,76 +270,24 @@ function defaultUnsealName(file: string): string {
   return `${file}.unsealed`;
 }
 
-function hexHead(b: Buffer): string {
-  return [...b.subarray(0, 4)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
-}
-
-function isBinaryBlobHead(b: Buffer): boolean {
-  return (
-    (b.length >= 3 && b[0] === 0x02 && (b[1] === 0x04 || b[1] === 0x05) && b[2] === 0x78) ||
-    (b.length >= 2 && b[0] === 0x01 && b[1] === 0x80)
-  );
-}
-
-/** Whether a file starts with a binary message header (read at offset 0; the file position is kept). */
-async function startsWithBinaryBlob(fh: FileHandle): Promise<boolean> {
-  const head = Buffer.alloc(3);
-  const { bytesRead } = await fh.read(head, 0, 3, 0);
-  return isBinaryBlobHead(head.subarray(0, bytesRead));
-}
-
 /**
- * The binary message inside an input: a binary blob as is, armored text decoded on the fly, or —
- * for inputs up to 16 MiB — the one armored blob found inside other text (a config file).
+ * The binary message inside an input, from the envelope library's sniffing: a binary blob as is,
+ * armored text decoded on the fly, or the one armored value inside other text (a config file).
  */
 async function sealedSource(io: Io, input: Input): Promise<Readable> {
-  const { head, stream } = await peek(input.stream, SNIFF);
-  if (head.length === 0)
-    throw formatError(`${input.label} is empty, not a sealed blob.`, 'Give the file that `kms-envelope seal` wrote.', {
-      file: input.label,
-    });
-  if (isBinaryBlobHead(head)) return stream;
-  if (looksArmored(head)) {
-    const dec = armorDecoder(input.label);
-    pipeline(stream, dec).catch(() => undefined);
-    return dec;
-  }
-  const notBlob = () =>
-    formatError(
-      `${input.label} is not a KMS Envelope blob: it starts with bytes ${hexHead(head)}, neither a sealed header (02 04 78) nor "kmsenv:v1:" armor.`,
-      'Give the file that `kms-envelope seal` wrote (inspect shows what a blob holds).',
-      { file: input.label },
-    );
-  if ((input.size ?? 0) > EMBEDDED_SEARCH_LIMIT) {
-    stream.destroy();
-    throw notBlob();
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of stream) {
-    chunks.push(c as Buffer);
-    total += (c as Buffer).length;
-    if (total > EMBEDDED_SEARCH_LIMIT) {
-      stream.destroy();
-      throw notBlob();
-    }
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  const { findArmored, dearmor } = await import('../core/envelope/armor.js');
-  const found = findArmored(text);
-  if (found.length === 0) throw notBlob();
-  if (found.length > 1) {
-    const lines = found.map((f) => text.slice(0, f.start).split('\n').length);
+  const { openSealedInput } = await import('../core/envelope/sniff.js');
+  const sealed = await openSealedInput(input.stream, input.label);
+  if (sealed.kind === 'message') return sealed.stream;
+  const { values } = sealed;
+  if (values.length > 1)
     throw usageError(
-      `${input.label} contains ${found.length} armored blobs (lines ${lines.join(', ')}), not one.`,
+      `${displayPath(input.label)} contains ${values.length} armored blobs (lines ${values.map((v) => v.line).join(', ')}), not one.`,
       `Unseal one value at a time: copy it into its own file or pipe it in (\`echo 'kmsenv:v1:…' | ${CLI} unseal -\`).`,
       { file: input.label },
     );
-  }
-  const line = text.slice(0, found[0]!.start).split('\n').length;
-  io.stderr.write(`${CLI}: unsealing the armored blob on line ${line} of ${input.label}\n`);
-  const { Readable } = await import('node:stream');
-  return Readable.from([dearmor(found[0]!.text)]);
+  io.stderr.write(`${CLI}: unsealing the armored blob on line ${values[0]!.line} of ${displayPath(input.label)}\n`);
+  const [{ dearmor }, { Readable }] = await Promise.all([import('../core/envelope/armor.js'), import('node:stream')]);
+  return Readable.from([dearmor(values[0]!.text)]);
 }
 
 function withFile(err: unknown, label: string): unknown {
@@ -359,7 +335,8 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
     await withOutput(out, async () => {
       const { unsealStream, unsealToFile } = await import('../core/envelope/engine.js');
       const opts = { resolve, context, signal: io.signal, onProgress };
-      if (input.handle && out.file && (await startsWithBinaryBlob(input.handle))) {
+      const { sniffFile } = await import('../core/envelope/sniff.js');
+      if (input.handle && out.file && (await sniffFile(input.handle)) === 'binary') {
         try {
           return await unsealToFile(input.handle, out.file, opts);
         } finally {
@@ -375,7 +352,7 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     endProgress(onProgress);
   }
-  if (target !== '-') io.stderr.write(`Unsealed ${input.label} → ${out.label}\n`);
+  if (target !== '-') io.stderr.write(`Unsealed ${displayPath(input.label)} → ${displayPath(out.label)}\n`);
   return 0;
 }
 
@@ -403,7 +380,7 @@ export async function inspectCommand(argv: string[], io: Io): Promise<number> {
   }
   const ctx = Object.entries(info.context);
   const lines = [
-    `file         ${input.label}`,
+    `file         ${displayPath(input.label)}`,
     `format       AWS Encryption SDK message v${info.version}, suite 0x${info.suiteId.toString(16).padStart(4, '0')} (${info.suiteName})`,
     `frame        ${info.frameLength} bytes`,
     `message id   ${info.messageId}`,

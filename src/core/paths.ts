@@ -17,3 +17,23 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
       return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'kms-envelope');
   }
 }
+
+// C0 and C1 controls, DEL, and the Unicode marks that reorder or break lines in a terminal.
+const UNSAFE_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A file name as it may appear in a message: unchanged when it is plain, else in double quotes with
+ * every control or bidi character escaped (`"a\nb"`, `"x\u001b[31m"`), so a crafted name cannot
+ * forge lines or colours in a terminal, a log or a notification.
+ */
+export function displayPath(p: string): string {
+  UNSAFE_IN_NAMES.lastIndex = 0;
+  if (!UNSAFE_IN_NAMES.test(p)) return p;
+  return `"${escapeControls(p.replace(/["\\]/g, '\\$&'))}"`;
+}
+
+/** Text that may hold a file name (a system error's message): control and bidi characters escaped. */
+export function escapeControls(s: string): string {
+  return s.replace(UNSAFE_IN_NAMES, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

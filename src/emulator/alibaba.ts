@@ -26,11 +26,18 @@
  * - CancelKeyDeletion on a key not pending deletion, Enable/Disable on a key pending deletion or
  *   import, ScheduleKeyDeletion twice → 409 Rejected.StateModifiedFailed
  * - CancelKeyDeletion returns the key to Enabled (Alibaba's documented behaviour; Tencent: Disabled)
+ *
+ * Keys of a KMS 3.0 instance (CreateKey with DKMSInstanceId; instance.ts serves them on its own
+ * HTTPS gateway) carry DKMSInstanceId in their metadata, and their ciphertexts take the KMS 1.0
+ * form the TransferClient produces (instance-blob.ts), so either gateway opens what the other made.
+ * An unknown DKMSInstanceId → 404 Forbidden.DKMSInstanceNotFound [U].
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import { canonicalContext, openBlob, parseBlob, sealBlob } from './blob';
-import { header, parseContextJson, type HandlerEnv, type RawRequest, type Reply } from './common';
+import { header, isBase64, parseContextJson, type HandlerEnv, type RawRequest, type Reply } from './common';
+import { contextAad, gcmOpen, gcmSeal, kms1Blob, parseKms1Blob } from './instance-blob';
+import { newInstanceKeyId } from './instance-pki';
 import type { FaultKind } from './faults';
 import { ALIBABA_DEFAULT_REGION, ALIBABA_REGIONS } from './regions';
 import { acs3Signature, acsV2Signature, parseAcs3Authorization, signaturesEqual } from './signatures';
@@ -347,6 +354,7 @@ function metadata(ctx: Ctx, k: StoredKey): Record<string, unknown> {
     PrimaryKeyVersion: k.versionId,
     ProtectionLevel: k.protectionLevel ?? 'SOFTWARE',
     RotationInterval: k.rotationEnabled ? `${k.rotateDays * 86_400}s` : '',
+    ...(k.instanceId ? { DKMSInstanceId: k.instanceId } : {}),
   };
 }
 
@@ -367,6 +375,10 @@ function checkDescription(d: string | undefined): void {
 }
 
 function seal(ctx: Ctx, k: StoredKey, context: string, plaintext: Buffer): string {
+  if (k.instanceId) {
+    const { iv, sealed } = gcmSeal(k, plaintext, contextAad(context ? (JSON.parse(context) as Record<string, string>) : undefined));
+    return kms1Blob(k.versionId, iv, sealed).toString('base64');
+  }
   return sealBlob(
     { cloud: 'alibaba', keyId: k.keyId, region: ctx.region, accountId: ctx.account.aliUid },
     Buffer.from(k.material, 'base64'),
@@ -421,7 +433,18 @@ const actions: Record<string, Action> = {
         throw invalid('The specified parameter "Tags" is not valid JSON.');
       }
     }
+    const instanceId = str(p, 'DKMSInstanceId') || undefined;
+    if (
+      instanceId &&
+      !ctx.env.store.instances.some((i) => i.id === instanceId && i.account === ctx.account.name && i.region === ctx.region)
+    )
+      throw new AliError(
+        404,
+        'Forbidden.DKMSInstanceNotFound',
+        `The specified DKMSInstanceId ${instanceId} is not found in region ${ctx.region} of this account.`,
+      );
     const k = ctx.env.store.createKey({
+      ...(instanceId ? { keyId: newInstanceKeyId(), instanceId } : {}),
       cloud: 'alibaba',
       account: ctx.account.name,
       region: ctx.region,
@@ -496,7 +519,16 @@ const actions: Record<string, Action> = {
     const context = contextParam(p);
     const bad = (why: string) => new AliError(400, 'InvalidCiphertext', `The specified CiphertextBlob is not valid: ${why}.`);
     const parsed = parseBlob(blob);
-    if (!parsed || parsed.cloud !== 'alibaba') throw bad('it was not produced by this KMS');
+    if (!parsed) {
+      const inst = isBase64(blob) ? parseKms1Blob(Buffer.from(blob, 'base64')) : undefined;
+      const k = inst && allKeys(ctx).find((x) => x.instanceId && x.versionId === inst.versionId);
+      if (!inst || !k) throw bad('it was not produced by this KMS');
+      requireEnabled(k);
+      const plaintext = gcmOpen(k, inst.iv, inst.sealed, contextAad(context ? (JSON.parse(context) as Record<string, string>) : undefined));
+      if (!plaintext) throw bad('it was altered, or the EncryptionContext differs from the one used to encrypt');
+      return { Plaintext: plaintext.toString('utf8'), KeyId: k.keyId, KeyVersionId: k.versionId };
+    }
+    if (parsed.cloud !== 'alibaba') throw bad('it was not produced by this KMS');
     if (parsed.region !== ctx.region || parsed.accountId !== ctx.account.aliUid)
       throw bad(`it was not produced in region ${ctx.region} of this account`);
     const k = ctx.env.store.key('alibaba', ctx.account.name, ctx.region, parsed.keyId);

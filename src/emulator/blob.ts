@@ -12,7 +12,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Cloud } from './state';
 
 const MAGIC = Buffer.from('EKM1', 'ascii');
-const CLOUD_BYTE: Record<Cloud, number> = { tencent: 1, alibaba: 2 };
+const CLOUD_BYTE: Record<Cloud, number> = { tencent: 1, alibaba: 2, aws: 3 };
 
 export interface BlobHeader {
   cloud: Cloud;

@@ -2,9 +2,10 @@
  * Fault injection: latency, throttling, server errors and dropped connections, per action.
  *
  * A FaultConfig maps a selector to a rule. Selectors, most specific first:
- *   "tencent:Encrypt" / "alibaba:Encrypt"  one action of one cloud
- *   "Encrypt"                              that action in both clouds
- *   "tencent:*" / "alibaba:*"              every action of one cloud
+ *   "tencent:Encrypt" / "aws:Encrypt"      one action of one gateway (tencent, alibaba, aws, and
+ *                                          instance: the Alibaba KMS 3.0 instance gateway)
+ *   "Encrypt"                              that action in every gateway
+ *   "tencent:*" / "instance:*"             every action of one gateway
  *   "*"                                    every request
  * Latency comes from the most specific rule that sets it. Each failure kind is either a rate
  * (probability per call) or a count (the next N matching calls fail, deterministic for tests);
@@ -12,8 +13,12 @@
  *
  * What each kind looks like on the wire:
  *   throttle     Tencent RequestLimitExceeded (HTTP 200 error envelope) / Alibaba Throttling (HTTP 400)
+ *                / AWS ThrottlingException (HTTP 400)
  *   error        Tencent InternalError (HTTP 200 error envelope)        / Alibaba InternalFailure (HTTP 500)
+ *                / AWS KMSInternalException (HTTP 500)
  *   unavailable  Tencent HTTP 503 from the gateway (no JSON envelope)  / Alibaba ServiceUnavailableTemporary (HTTP 503)
+ *                / AWS DependencyTimeoutException (HTTP 503)
+ *   (instance gateway: Rejected.Throttling 429, InternalFailure 500, ServiceUnavailableTemporary 503, protobuf Error bodies)
  *   drop         the connection is destroyed after the request was read (the client sees ECONNRESET)
  */
 export type FaultKind = 'throttle' | 'error' | 'unavailable' | 'drop';
@@ -46,8 +51,10 @@ export function validateFaults(input: unknown): FaultConfig {
     throw new Error('faults must be a JSON object of selector → rule');
   const out: FaultConfig = {};
   for (const [sel, raw] of Object.entries(input as Record<string, unknown>)) {
-    if (!/^(\*|(tencent|alibaba):\*|((tencent|alibaba):)?[A-Za-z][A-Za-z0-9]*)$/.test(sel)) {
-      throw new Error(`bad selector "${sel}": use "*", "Action", "tencent:Action", "alibaba:Action", "tencent:*" or "alibaba:*"`);
+    if (!/^(\*|(tencent|alibaba|aws|instance):\*|((tencent|alibaba|aws|instance):)?[A-Za-z][A-Za-z0-9]*)$/.test(sel)) {
+      throw new Error(
+        `bad selector "${sel}": use "*", "Action", "<gateway>:Action" or "<gateway>:*" (gateway: tencent, alibaba, aws, instance)`,
+      );
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`rule for "${sel}" must be an object`);
     const r = raw as Record<string, unknown>;

@@ -1,14 +1,15 @@
 /**
  * The emulator's HTTP server (node:http, no framework: one route per cloud plus a few admin
- * paths do not need one). One port speaks both wire protocols: a request with `X-TC-Action` is
- * Tencent Cloud API 3.0, one with `x-acs-action` or an `Action` parameter is Alibaba Cloud RPC.
+ * paths do not need one). One port speaks every wire protocol: a request with `X-TC-Action` is
+ * Tencent Cloud API 3.0, one with `X-Amz-Target` is AWS KMS (JSON 1.1), one with `x-acs-action` or an
+ * `Action` parameter is Alibaba Cloud RPC.
  *
  * Admin API on the same port, answered only for loopback clients (127.0.0.0/8, ::1):
  *   GET    /__admin/health     {"ok":true,"url","accounts":[names],"statePath"}
  *   GET    /__admin/faults     the current FaultConfig (counts show what is left)
  *   PUT    /__admin/faults     replace it (JSON FaultConfig; {} clears)
  *   DELETE /__admin/faults     clear it
- *   GET    /__admin/counters   {"total":N,"tencent:Encrypt":N,...}
+ *   GET    /__admin/counters   {"total":N,"tencent:Encrypt":N,"aws:Decrypt":N,...}
  *   DELETE /__admin/counters   zero the counters
  *   POST   /__admin/reset      zero the counters and clear the faults
  */
@@ -17,6 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
 import { nullLogger, type Logger } from '../core/log';
 import { alibabaFault, handleAlibaba } from './alibaba';
+import { awsAction, awsFault, handleAws } from './aws';
 import { header, type HandlerEnv, type RawRequest, type Reply } from './common';
 import { Faults, validateFaults, type FaultConfig, type FaultKind } from './faults';
 import type { EmulatorStore } from './state';
@@ -64,7 +66,8 @@ export class EmulatorServer {
     this.counts.clear();
   }
 
-  private count(key: string): void {
+  /** Counts one request (also the instance gateway's, as "instance:<Api>"). */
+  count(key: string): void {
     this.counts.set('total', (this.counts.get('total') ?? 0) + 1);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -145,11 +148,15 @@ export class EmulatorServer {
     }
 
     const tcAction = header(raw, 'x-tc-action');
-    let cloud: 'tencent' | 'alibaba' | undefined;
+    const amzTarget = header(raw, 'x-amz-target');
+    let cloud: 'tencent' | 'alibaba' | 'aws' | undefined;
     let action = '';
     if (tcAction !== undefined) {
       cloud = 'tencent';
       action = tcAction;
+    } else if (amzTarget !== undefined) {
+      cloud = 'aws';
+      action = awsAction(amzTarget);
     } else {
       const acsAction = header(raw, 'x-acs-action') ?? firstParam(raw, 'Action');
       if (acsAction !== undefined) {
@@ -164,7 +171,7 @@ export class EmulatorServer {
         body: JSON.stringify({
           Code: 'NotAnApiRequest',
           Message:
-            'kms-envelope emulator: send Tencent Cloud KMS requests (X-TC-Action header) or Alibaba Cloud KMS requests (x-acs-action header or Action parameter) to this URL.',
+            'kms-envelope emulator: send Tencent Cloud KMS requests (X-TC-Action header), AWS KMS requests (X-Amz-Target header) or Alibaba Cloud KMS requests (x-acs-action header or Action parameter) to this URL.',
         }),
       });
     }
@@ -179,9 +186,15 @@ export class EmulatorServer {
         req.socket.destroy();
         return;
       }
-      return this.send(res, cloud === 'tencent' ? tencentFault(decision.kind) : alibabaFault(decision.kind, raw));
+      const k = decision.kind;
+      return this.send(res, cloud === 'tencent' ? tencentFault(k) : cloud === 'aws' ? awsFault(this.env, k) : alibabaFault(k, raw));
     }
-    const reply = cloud === 'tencent' ? handleTencent(this.env, raw, action) : handleAlibaba(this.env, raw, action);
+    const reply =
+      cloud === 'tencent'
+        ? handleTencent(this.env, raw, action)
+        : cloud === 'aws'
+          ? handleAws(this.env, raw, amzTarget!)
+          : handleAlibaba(this.env, raw, action);
     this.log.debug(`emulator: ${cloud} ${action} → ${reply.status}`);
     this.send(res, reply);
   }

@@ -10,8 +10,10 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic';
 import { nullLogger, type Logger } from '../core/log';
+import type { StoredInstance } from './instance';
 
-export type Cloud = 'tencent' | 'alibaba';
+export type Cloud = 'tencent' | 'alibaba' | 'aws';
+export const CLOUDS: readonly Cloud[] = ['tencent', 'alibaba', 'aws'];
 
 export const STATE_FORMAT = 'kms-envelope-emulator-state';
 export const STATE_VERSION = 1;
@@ -30,6 +32,15 @@ export interface AlibabaCredential {
   securityToken?: string;
 }
 
+export interface AwsCredential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** When set, requests with this access key id must carry it as X-Amz-Security-Token (STS session credentials). */
+  sessionToken?: string;
+  /** Session credentials of the same account whose session has ended (ExpiredTokenException); "sts" only. */
+  expired?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+}
+
 export interface StoredAccount {
   name: string;
   /** Tencent account UIN (CreatorUin / owner of the keys). */
@@ -38,6 +49,9 @@ export interface StoredAccount {
   aliUid: string;
   tencent: TencentCredential;
   alibaba: AlibabaCredential;
+  /** AWS account id (12 digits, in ARNs). */
+  awsAccountId: string;
+  aws: AwsCredential;
 }
 
 export interface StoredKey {
@@ -64,8 +78,12 @@ export interface StoredKey {
   protectionLevel?: string;
   /** Tencent: the one alias of the key. */
   alias?: string;
-  /** Alibaba: alias names (alias/...) of the key. */
+  /** Alibaba and AWS: alias names (alias/...) of the key. */
   aliases?: string[];
+  /** AWS: creation and last update (unix ms) of each alias of the key. */
+  aliasDates?: Record<string, { created: number; updated: number }>;
+  /** AWS: who manages the key (CUSTOMER, or AWS for an AWS managed key). */
+  manager?: string;
   /** Unix ms when a scheduled deletion happens. */
   deletionDate?: number;
   rotationEnabled: boolean;
@@ -73,6 +91,8 @@ export interface StoredKey {
   rotateDays: number;
   lastRotation?: number;
   tags?: unknown;
+  /** Alibaba: the KMS 3.0 instance (kst-…) that holds the key (DKMSInstanceId). */
+  instanceId?: string;
 }
 
 interface StateFile {
@@ -80,8 +100,12 @@ interface StateFile {
   version: number;
   note: string;
   seeded: boolean;
+  /** The clouds --seed has added keys to (absent in older files: Tencent and Alibaba when seeded). */
+  seededClouds?: Cloud[];
   accounts: StoredAccount[];
   keys: StoredKey[];
+  /** Alibaba KMS 3.0 instances (instance.ts). */
+  instances?: StoredInstance[];
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -92,9 +116,27 @@ function randomAlnum(n: number): string {
 }
 const digits = (n: number, lead = '1') => lead + Array.from({ length: n - lead.length }, () => String(randomInt(10))).join('');
 
+const AWS_KEY_ID = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const awsKeyId = (prefix: 'AKIA' | 'ASIA') => prefix + Array.from({ length: 16 }, () => AWS_KEY_ID[randomInt(32)]).join('');
+const awsSecret = () => randomBytes(30).toString('base64');
+const awsSessionToken = () => 'IQoJb3JpZ2luX2VjE' + randomBytes(180).toString('base64');
+
+/** AWS credentials in AWS's shapes (AKIA… permanent, ASIA… + session token for STS). */
+export function newAwsCredential(sts: boolean): AwsCredential {
+  if (!sts) return { accessKeyId: awsKeyId('AKIA'), secretAccessKey: awsSecret() };
+  return {
+    accessKeyId: awsKeyId('ASIA'),
+    secretAccessKey: awsSecret(),
+    sessionToken: awsSessionToken(),
+    expired: { accessKeyId: awsKeyId('ASIA'), secretAccessKey: awsSecret(), sessionToken: awsSessionToken() },
+  };
+}
+
 /** A fresh account with random credentials in each cloud's usual shape. */
 export function newAccount(name: string, opts: { sts?: boolean } = {}): StoredAccount {
   return {
+    awsAccountId: digits(12, String(1 + randomInt(9))),
+    aws: newAwsCredential(!!opts.sts),
     name,
     uin: digits(10, '100'),
     aliUid: digits(16, '1'),
@@ -122,10 +164,14 @@ export interface StoreOptions {
 
 export class EmulatorStore {
   readonly accounts: StoredAccount[];
+  readonly instances: StoredInstance[];
   seeded: boolean;
+  /** The clouds --seed has added keys to. */
+  seededClouds: Cloud[];
   private readonly buckets = new Map<string, Map<string, StoredKey>>();
   private readonly byTencentId = new Map<string, StoredAccount>();
   private readonly byAlibabaId = new Map<string, StoredAccount>();
+  private readonly byAwsId = new Map<string, StoredAccount>();
   private readonly now: () => number;
   private readonly log: Logger;
   private saveTimer?: NodeJS.Timeout;
@@ -134,16 +180,20 @@ export class EmulatorStore {
   private seq = 0;
 
   private constructor(
-    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean },
+    data: { accounts: StoredAccount[]; keys: StoredKey[]; seeded: boolean; seededClouds?: Cloud[]; instances?: StoredInstance[] },
     private readonly opts: StoreOptions,
   ) {
     this.accounts = data.accounts;
+    this.instances = data.instances ?? [];
     this.seeded = data.seeded;
+    this.seededClouds = data.seededClouds ?? (data.seeded ? ['tencent', 'alibaba'] : []);
     this.now = opts.now ?? Date.now;
     this.log = opts.logger ?? nullLogger;
     for (const a of this.accounts) {
       this.byTencentId.set(a.tencent.secretId, a);
       this.byAlibabaId.set(a.alibaba.accessKeyId, a);
+      this.byAwsId.set(a.aws.accessKeyId, a);
+      if (a.aws.expired) this.byAwsId.set(a.aws.expired.accessKeyId, a);
     }
     for (const k of data.keys) {
       this.bucket(k.cloud, k.account, k.region).set(k.keyId, k);
@@ -185,8 +235,20 @@ export class EmulatorStore {
     for (const name of DEFAULT_ACCOUNT_NAMES) {
       if (!accounts.some((a) => a.name === name)) accounts.push(newAccount(name, { sts: name === 'sts' }));
     }
-    const store = new EmulatorStore({ accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false }, opts);
-    if (opts.statePath && (!data || accounts.length !== data.accounts.length)) {
+    // State files from before the AWS front end: their accounts get AWS credentials now.
+    let upgraded = false;
+    for (const a of accounts) {
+      if (a.aws) continue;
+      const fresh = newAccount(a.name, { sts: a.name === 'sts' });
+      a.awsAccountId = fresh.awsAccountId;
+      a.aws = fresh.aws;
+      upgraded = true;
+    }
+    const store = new EmulatorStore(
+      { accounts, keys: data?.keys ?? [], seeded: data?.seeded ?? false, seededClouds: data?.seededClouds, instances: data?.instances },
+      opts,
+    );
+    if (opts.statePath && (!data || upgraded || accounts.length !== data.accounts.length)) {
       store.dirty = true;
       await store.flush();
     }
@@ -203,6 +265,11 @@ export class EmulatorStore {
 
   accountByAlibabaId(accessKeyId: string): StoredAccount | undefined {
     return this.byAlibabaId.get(accessKeyId);
+  }
+
+  /** The account an AWS access key id (current or expired session) belongs to. */
+  accountByAwsId(accessKeyId: string): StoredAccount | undefined {
+    return this.byAwsId.get(accessKeyId);
   }
 
   account(name: string): StoredAccount | undefined {
@@ -249,10 +316,10 @@ export class EmulatorStore {
   }
 
   /** Creates a key with fresh material; the caller fills in cloud-specific fields. */
-  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number }): StoredKey {
+  createKey(init: Omit<StoredKey, 'keyId' | 'material' | 'versionId' | 'createdAt'> & { createdAt?: number; keyId?: string }): StoredKey {
     const key: StoredKey = {
       ...init,
-      keyId: randomUUID(),
+      keyId: init.keyId ?? randomUUID(),
       material: randomBytes(32).toString('base64'),
       versionId: randomUUID(),
       createdAt: init.createdAt ?? this.now(),
@@ -293,8 +360,10 @@ export class EmulatorStore {
         version: STATE_VERSION,
         note: 'kms-envelope emulator state: fake test credentials and key material in the clear. For testing only; never put real secrets or data under these keys.',
         seeded: this.seeded,
+        seededClouds: this.seededClouds,
         accounts: this.accounts,
         keys: [...this.buckets.values()].flatMap((b) => [...b.values()]),
+        instances: this.instances,
       };
       try {
         await writeFileAtomic(path, JSON.stringify(file, null, 1) + '\n', 0o600);

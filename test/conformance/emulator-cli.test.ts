@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { aliCall, alibabaClient, tcCall, tcFail, tencentClient } from './helpers/sdk-clients';
 
 const ROOT = resolve(__dirname, '../..');
@@ -58,10 +58,39 @@ describe('kms-envelope emulator (the command)', () => {
       'TENCENTCLOUD_SECRET_KEY',
       'ALIBABA_CLOUD_ACCESS_KEY_ID',
       'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+      'AWS_ENDPOINT_URL_KMS',
       'KMS_ENVELOPE_ENDPOINT',
     ]) {
       assert.equal(lines.filter((l) => l.startsWith(`export ${name}=`)).length, 1, `exactly one export ${name} line`);
     }
+    assert.equal(first.env.AWS_ENDPOINT_URL_KMS, first.env.KMS_ENVELOPE_ENDPOINT);
+    // Pasted into a shell, the exports are all the stock AWS SDK needs (endpoint from AWS_ENDPOINT_URL_KMS).
+    const pasted = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const { KMSClient, ListAliasesCommand } = require('@aws-sdk/client-kms');
+         new KMSClient({}).send(new ListAliasesCommand({})).then((r) => console.log(r.Aliases.map((a) => a.AliasName).join(',')), (e) => { console.error(e.name, e.message); process.exit(2); });`,
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: dir,
+          AWS_ACCESS_KEY_ID: first.env.AWS_ACCESS_KEY_ID,
+          AWS_SECRET_ACCESS_KEY: first.env.AWS_SECRET_ACCESS_KEY,
+          AWS_REGION: first.env.AWS_REGION,
+          AWS_ENDPOINT_URL_KMS: first.env.AWS_ENDPOINT_URL_KMS,
+        },
+      },
+    );
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.match(pasted.stdout, /alias\/seed-enabled/);
     const url = first.env.KMS_ENVELOPE_ENDPOINT;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds loopback by default');
     assert.match(first.stdout(), new RegExp(`listening on ${url.replace(/[.:/]/g, '\\$&')}`));
@@ -104,6 +133,8 @@ describe('kms-envelope emulator (the command)', () => {
       'TENCENTCLOUD_SECRET_KEY',
       'ALIBABA_CLOUD_ACCESS_KEY_ID',
       'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
     ]) {
       assert.equal(second.env[name], first.env[name], `${name} is stable with the same --state`);
     }
@@ -140,6 +171,30 @@ describe('kms-envelope emulator (the command)', () => {
       b.child.kill('SIGTERM');
       assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
     }
+  });
+
+  it('runs the KMS 3.0 instance gateway: prints its files and a paste-able profiles add line; --no-instance turns it off', async () => {
+    const state = join(dir, 'inst.json');
+    const a = await runEmulator(['--seed', '--state', state]);
+    try {
+      const out = a.stdout();
+      const line = out.split('\n').find((l) => l.startsWith('kms-envelope profiles add --provider alibaba'));
+      assert.ok(line, out);
+      const m = /--instance-endpoint (https:\/\/127\.0\.0\.1:\d+) --client-key-file (\S+) --ca-file (\S+) < (\S+)$/.exec(line);
+      assert.ok(m, line);
+      assert.equal(m[2], join(dir, 'inst-instance', basename(m[2])), 'the files sit beside the state file');
+      assert.match(readFileSync(m[3], 'utf8'), /BEGIN CERTIFICATE/);
+      assert.equal(JSON.parse(readFileSync(m[2], 'utf8')).KeyId, basename(m[2]).replace(/^clientKey_|\.json$/g, ''));
+      assert.equal(statSync(m[4]).mode & 0o777, 0o600);
+      assert.match(out, /# Alibaba Cloud KMS 3\.0 instance kst-[a-z0-9]+ \(cn-hangzhou/);
+    } finally {
+      a.child.kill('SIGTERM');
+      assert.equal(await a.exited, 0);
+    }
+    const b = await runEmulator(['--no-instance']);
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0);
+    assert.doesNotMatch(b.stdout(), /instance-endpoint/);
   });
 
   it('usage errors exit 1 with a next step; --help exits 0', () => {

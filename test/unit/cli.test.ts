@@ -236,6 +236,57 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     assert.equal(readFileSync(f('o.txt'), 'utf8'), 'original');
   });
 
+  it('an encryption context over the format limit is a usage error (exit 1), no output', () => {
+    writeFileSync(f('b.txt'), 'bounded');
+    const big = run(['seal', 'b.txt', '--key', 'local:local:team-key', '--context', `k=${'x'.repeat(70_000)}`]);
+    assert.equal(big.code, 1, big.stderr);
+    assert.match(big.stderr, /encryption context takes 70007 bytes in the header, more than the format's limit of 65535 bytes/);
+    assert.ok(!existsSync(f('b.txt.sealed')));
+  });
+
+  it('a corrupt header length is named in words, never with the parser internal text', () => {
+    writeFileSync(f('b.txt'), 'bounded');
+    ok(['seal', 'b.txt', '--key', 'local:local:team-key', '-o', 'b.sealed']);
+    const bad = readFileSync(f('b.sealed'));
+    bad.writeUInt16BE(1, 35); // a one-byte context section
+    writeFileSync(f('b-bad.sealed'), bad);
+    for (const cmd of ['unseal', 'inspect']) {
+      const r = run([cmd, 'b-bad.sealed', '-o', 'b-bad.out'].slice(0, cmd === 'inspect' ? 2 : 4));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /b-bad\.sealed: malformed header: the encryption context section is corrupt/);
+      assert.doesNotMatch(r.stderr, /DataView|Offset|bounds/);
+    }
+  });
+
+  it('a 50 MB .env with one armored value near its end is unsealed (no search limit)', () => {
+    const value = ok(['seal', '-', '--armor', '--key', 'local:local:team-key'], { input: 'deep value' }).stdout.toString().trim();
+    const filler = Buffer.alloc(50 * 1024 * 1024, 'FILLER=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+/==\n');
+    const lines = filler.toString('latin1').split('\n').length;
+    writeFileSync(f('big.env'), Buffer.concat([filler, Buffer.from(`SECRET=${value}\nTAIL=1\n`)]));
+    const deep = ok(['unseal', 'big.env', '-o', '-']);
+    assert.equal(deep.stdout.toString(), 'deep value');
+    assert.match(deep.stderr, new RegExp(`line ${lines} of big\\.env`));
+  });
+
+  it('file names with control or bidi characters are escaped in messages', () => {
+    const evil = 'evil\n\x1b[31mname\u202e.txt';
+    writeFileSync(f(evil), 'plain text, not sealed\n');
+    for (const args of [
+      ['unseal', evil],
+      ['inspect', evil],
+      ['seal', `${evil}.missing`, '--key', 'local:local:team-key'],
+    ]) {
+      const r = run(args);
+      assert.notEqual(r.code, 0);
+      assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(r.stderr), `raw control character in: ${JSON.stringify(r.stderr)}`);
+      assert.match(r.stderr, /^kms-envelope: .*"evil\\n\\u001b\[31mname\\u202e\.txt/);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 2, 'one message line and one hint line');
+    }
+    const sealed = ok(['seal', evil, '--key', 'local:local:team-key']);
+    assert.match(sealed.stderr, /^Sealed "evil\\n\\u001b\[31mname\\u202e\.txt" → "evil\\n\\u001b\[31mname\\u202e\.txt\.sealed" for /);
+    assert.ok(existsSync(f(`${evil}.sealed`)));
+  });
+
   it('keys: create/list/describe/alias/description/disable/enable/schedule/cancel with --json and tables', () => {
     const k = JSON.parse(ok(['keys', 'create', '--alias', 'k-json', '--description', 'first', '--json']).stdout.toString());
     assert.match(k.keyId, /^local-/);

@@ -88,7 +88,8 @@ describe('emulator fault rules', () => {
     assert.throws(() => validateFaults({ '*': { throttle: { rate: 2 } } }), /throttle/);
     assert.throws(() => validateFaults({ '*': { throttle: { count: 1.5 } } }), /throttle/);
     assert.throws(() => validateFaults({ '*': { explode: 1 } }), /unknown field "explode"/);
-    assert.throws(() => validateFaults({ 'aws:Encrypt': {} }), /bad selector/);
+    assert.throws(() => validateFaults({ 'gcp:Encrypt': {} }), /bad selector/);
+    assert.deepEqual(validateFaults({ 'aws:Encrypt': {}, 'aws:*': { latencyMs: 1 } }), { 'aws:Encrypt': {}, 'aws:*': { latencyMs: 1 } });
     assert.deepEqual(validateFaults({ 'alibaba:Encrypt': { drop: { rate: 0 } }, '*': {} }), {
       'alibaba:Encrypt': { drop: { rate: 0 } },
       '*': {},
@@ -139,7 +140,14 @@ describe('emulator state file', () => {
       );
       assert.match(s1.accounts[0].tencent.secretId, /^AKID[A-Za-z0-9]{32}$/);
       assert.match(s1.accounts[0].alibaba.accessKeyId, /^LTAI[A-Za-z0-9]{20}$/);
-      assert.equal(seedStore(s1), 12, '3 keys × 2 regions × 2 clouds');
+      assert.match(s1.accounts[0].aws.accessKeyId, /^AKIA[A-Z2-7]{16}$/);
+      assert.match(s1.accounts[0].awsAccountId, /^[1-9]\d{11}$/);
+      assert.equal(s1.accounts[0].aws.sessionToken, undefined);
+      const sts = s1.accounts[2].aws;
+      assert.match(sts.accessKeyId, /^ASIA[A-Z2-7]{16}$/);
+      assert.ok(sts.sessionToken && sts.expired && sts.expired.accessKeyId !== sts.accessKeyId);
+      assert.equal(s1.accountByAwsId(sts.expired.accessKeyId), s1.accounts[2], 'the expired session is still known');
+      assert.equal(seedStore(s1), 19, '3 keys × 2 regions × 3 clouds + an AWS managed key');
       assert.equal(seedStore(s1), 0, 'seeding twice does nothing');
       await s1.flush();
       const text = await fsp.readFile(path, 'utf8');
@@ -159,6 +167,50 @@ describe('emulator state file', () => {
         'same key material',
       );
       assert.equal(statSync(path).mode & 0o777, 0o600, 'still 0600 after rewrite');
+      assert.deepEqual(
+        s2.keys('aws', 'default', 'us-east-1').map((k) => [k.aliases, k.state, k.manager]),
+        [
+          [['alias/seed-enabled'], 'Enabled', 'CUSTOMER'],
+          [['alias/seed-disabled'], 'Disabled', 'CUSTOMER'],
+          [['alias/seed-pending-deletion'], 'PendingDeletion', 'CUSTOMER'],
+          [['alias/aws/secretsmanager'], 'Enabled', 'AWS'],
+        ],
+      );
+      assert.equal(s2.keys('aws', 'default', 'eu-west-1').length, 3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a state file from before AWS: accounts get AWS credentials, --seed adds only the AWS keys, the rest is kept', async () => {
+    const dir = tmp();
+    try {
+      const path = join(dir, 'state.json');
+      const s1 = await EmulatorStore.open({ statePath: path });
+      seedStore(s1);
+      await s1.flush();
+      const old = JSON.parse(await fsp.readFile(path, 'utf8'));
+      for (const a of old.accounts) {
+        delete a.aws;
+        delete a.awsAccountId;
+      }
+      delete old.seededClouds;
+      old.keys = old.keys.filter((k: { cloud: string }) => k.cloud !== 'aws');
+      writeFileSync(path, JSON.stringify(old));
+      const s2 = await EmulatorStore.open({ statePath: path });
+      assert.deepEqual(
+        s2.accounts.map((a) => a.tencent),
+        s1.accounts.map((a) => a.tencent),
+        'Tencent credentials kept',
+      );
+      assert.match(s2.accounts[0].aws.accessKeyId, /^AKIA/);
+      assert.ok(s2.accounts[2].aws.sessionToken);
+      assert.deepEqual(s2.seededClouds, ['tencent', 'alibaba']);
+      assert.equal(seedStore(s2), 7, 'only the AWS keys');
+      assert.equal(s2.keys('tencent', 'default', 'ap-guangzhou').length, 3);
+      await s2.flush();
+      const s3 = await EmulatorStore.open({ statePath: path });
+      assert.deepEqual(s3.accounts, s2.accounts, 'the new AWS credentials were written');
+      assert.equal(seedStore(s3), 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -233,7 +285,16 @@ describe('emulator admin API (loopback HTTP)', () => {
       assert.deepEqual((await j('GET', '/__admin/faults')).body, { Encrypt: { throttle: { count: 2 } } }, 'a bad PUT changes nothing');
       await fetch(em.url + '/', { method: 'POST', headers: { 'x-tc-action': 'ListKeys' }, body: '{}' });
       await fetch(em.url + '/?Action=ListKeys', { method: 'POST' });
-      assert.deepEqual((await j('GET', '/__admin/counters')).body, { total: 2, 'tencent:ListKeys': 1, 'alibaba:ListKeys': 1 });
+      const aws = await fetch(em.url + '/', { method: 'POST', headers: { 'x-amz-target': 'TrentService.ListKeys' }, body: '{}' });
+      assert.equal(aws.status, 400);
+      assert.equal(aws.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
+      assert.deepEqual(await aws.json(), { __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+      assert.deepEqual((await j('GET', '/__admin/counters')).body, {
+        total: 3,
+        'tencent:ListKeys': 1,
+        'alibaba:ListKeys': 1,
+        'aws:ListKeys': 1,
+      });
       assert.deepEqual((await j('DELETE', '/__admin/counters')).body, { total: 0 });
       em.setFaults({ '*': { latencyMs: 5 } });
       assert.deepEqual((await j('POST', '/__admin/reset')).body, { counters: { total: 0 }, faults: {} });
@@ -241,7 +302,7 @@ describe('emulator admin API (loopback HTTP)', () => {
       assert.equal((await j('GET', '/__admin/nothing')).status, 404);
       const notApi = await fetch(em.url + '/');
       assert.equal(notApi.status, 404);
-      assert.match(await notApi.text(), /X-TC-Action/);
+      assert.match(await notApi.text(), /X-TC-Action.*X-Amz-Target/);
     } finally {
       await em.stop();
     }

@@ -20,6 +20,7 @@ import {
   findArmored,
   inspect,
   isSealed,
+  MAX_CONTEXT_BYTES,
   sealBuffer,
   unsealBuffer,
   type Recipient,
@@ -312,4 +313,68 @@ test('isSealed sniffs binary messages and armored text', async () => {
   assert.equal(isSealed(Buffer.from([0x02])), false);
   assert.equal(isSealed(Buffer.alloc(0)), false);
   assert.equal(isSealed(randomBytes(4).fill(0x41)), false);
+});
+
+test('encryption context at the format limit seals (stock SDK opens it); one byte over is a usage error before any KMS call', async () => {
+  const { tencent, rT } = await setup();
+  // serialised: pair count (2) + key length (2) + "k" + value length (2) + value
+  const atLimit = { k: 'v'.repeat(MAX_CONTEXT_BYTES - 2 - 2 - 1 - 2) };
+  const blob = await sealBuffer(Buffer.from('ctx'), { recipients: [rT], context: atLimit });
+  const opened = await stock.decrypt(new CloudKeyring({ provider: tencent, region: 'ap-guangzhou', key: 'tk-1' }), blob);
+  assert.equal(opened.plaintext.toString(), 'ctx');
+  assert.equal(opened.messageHeader.encryptionContext.k, atLimit.k);
+  const calls = { ...tencent.calls };
+  for (const over of <Array<Record<string, string>>>[
+    { k: `${atLimit.k}v` },
+    { a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) },
+    { ['é'.repeat(33_000)]: '' },
+  ]) {
+    const err = await rejects(
+      sealBuffer(Buffer.from('ctx'), { recipients: [rT], context: over }),
+      'usage',
+      /more than the format's limit of 65535 bytes/,
+    );
+    assert.equal(err.exitCode, 1);
+  }
+  assert.deepEqual(tencent.calls, calls, 'no KMS call for a context that cannot fit');
+});
+
+test('header length fields at edge values: format errors in words, never a parser internal', async () => {
+  const { local, rL } = await setup();
+  const blob = await sealBuffer(Buffer.from('edges'), { recipients: [rL], context: { app: 'demo' } });
+  const contextLength = blob.readUInt16BE(35);
+  const edkCountAt = 37 + contextLength;
+  // offsets of every uint16 length in the header: context length, pair count, key/value lengths,
+  // EDK count, and the three field lengths of the EDK
+  const at = [35, 37, 39, 39 + 2 + 3, edkCountAt];
+  for (let p = edkCountAt + 2, f = 0; f < 3; f++) {
+    at.push(p);
+    p += 2 + blob.readUInt16BE(p);
+  }
+  const internal = /DataView|Offset is outside|out of bounds|readPos|needs|Malformed Header|RangeError|TypeError|undefined/;
+  let checked = 0;
+  for (const offset of at) {
+    for (const value of [0, 1, 2, 3, 0x7fff, 0xffff, blob.readUInt16BE(offset) + 1, blob.readUInt16BE(offset) - 1]) {
+      const bad = Buffer.from(blob);
+      bad.writeUInt16BE(value & 0xffff, offset);
+      for (const input of [bad, bad.subarray(0, Math.max(38, offset + 4))]) {
+        for (const run of [() => inspect(input), () => unsealBuffer(input, { resolve: resolverOf(local) })]) {
+          const err = await run().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (err === undefined) continue; // an edit that happens to leave a valid message
+          assert.ok(err instanceof KmsEnvelopeError, `offset ${offset} = ${value}: ${(err as Error).stack}`);
+          assert.doesNotMatch(err.message, internal, `offset ${offset} = ${value}`);
+          assert.ok(err.hint, `offset ${offset} = ${value}: no next step for ${err.message}`);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 100, `${checked} failures checked`);
+  // the one the adversarial run found: a context section of one byte
+  const one = Buffer.from(blob);
+  one.writeUInt16BE(1, 35);
+  await rejects(inspect(one), 'format', /^malformed header: the encryption context section is corrupt$/);
 });

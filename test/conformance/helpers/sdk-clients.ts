@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenApi, * as $OpenApi from '@alicloud/openapi-client';
+import { KMSClient } from '@aws-sdk/client-kms';
 import * as $Util from '@alicloud/tea-util';
 import { CommonClient } from 'tencentcloud-sdk-nodejs-common';
 
@@ -140,6 +141,45 @@ export async function aliFail(
       data: err.data,
     };
   }
+}
+
+export interface AwsCred {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/**
+ * The official @aws-sdk/client-kms client at url (SigV4, AWS JSON 1.1). One attempt unless told
+ * otherwise, so a test sees each refusal itself (the SDK retries throttling and clock skew).
+ */
+export function awsClient(url: string, cred: AwsCred, region = 'us-east-1', opts: { maxAttempts?: number } = {}): KMSClient {
+  return new KMSClient({
+    region,
+    endpoint: url,
+    credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, sessionToken: cred.sessionToken },
+    maxAttempts: opts.maxAttempts ?? 1,
+  });
+}
+
+export interface AwsFailure {
+  /** The error code (`__type`), which the SDK puts in `name`. */
+  code: string;
+  status?: number;
+  attempts?: number;
+  message: string;
+}
+
+/** Sends a command that must fail; resolves to the SDK exception's code, HTTP status and attempts. */
+export async function awsFail(c: KMSClient, command: object): Promise<AwsFailure> {
+  let r: unknown;
+  try {
+    r = await c.send(command as Parameters<KMSClient['send']>[0]);
+  } catch (e) {
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
+    return { code: err.name, status: err.$metadata?.httpStatusCode, attempts: err.$metadata?.attempts, message: err.message };
+  }
+  throw new Error(`expected ${command.constructor.name} to fail, got ${JSON.stringify(r)}`);
 }
 
 // ---------------------------------------------------------------- tampering proxy
