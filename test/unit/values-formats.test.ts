@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import {
   applyEdits,
+  envFromText,
   envValue,
   formatFromName,
   formatPath,
@@ -215,4 +216,36 @@ test('format from the file name', () => {
   assert.equal(formatFromName('app.env'), 'dotenv');
   assert.equal(formatFromName('README.md'), undefined);
   assert.equal(formatFromName('environment.txt'), undefined);
+});
+
+test('environment variables from a config text: .env as dotenv reads it, YAML/JSON top-level keys with numbers as written', () => {
+  const env = envFromText(fixture('app.env'), 'dotenv', 'app.env');
+  assert.equal(env.get('EMPTY_SECRET'), '');
+  assert.equal(env.get('MULTILINE_SECRET'), 'line one\nline two');
+  assert.equal(env.get('API_TOKEN'), 'single $quoted');
+  const y = envFromText(
+    'version: 1.10\nhex: 0x1F\nname: "a b"\nflag: true\nnothing:\nlist: [1, x]\nmap: {a: 1}\nkms-envelope: kmsenv:h1:AA\n',
+    'yaml',
+    'y.yaml',
+  );
+  assert.deepEqual(Object.fromEntries(y), {
+    version: '1.10',
+    hex: '0x1F',
+    name: 'a b',
+    flag: 'true',
+    nothing: '',
+    list: '[1,"x"]',
+    map: '{"a":1}',
+  });
+  const j = envFromText(
+    '{"kms-envelope": "kmsenv:h1:AA", "v": 1.10, "s": "x\\ny", "n": null, "o": {"a": [1]}, // c\n "b": false,}',
+    'json',
+    'j.json',
+  );
+  assert.deepEqual(Object.fromEntries(j), { v: '1.10', s: 'x\ny', n: '', o: '{"a":[1]}', b: 'false' });
+  assert.throws(
+    () => envFromText('"a=b": 1\n', 'yaml', 'bad.yaml'),
+    (e: KmsEnvelopeError) => e.kind === 'usage' && /bad\.yaml: "a=b" cannot be an environment variable name/.test(e.message),
+  );
+  assert.throws(() => envFromText('- 1\n', 'yaml', 'seq.yaml'), /top level is not a mapping/);
 });

@@ -71,7 +71,7 @@ async function collect(started: OpenedMessage): Promise<Buffer> {
 
 export async function sealBuffer(plaintext: Uint8Array, opts: SealOptions): Promise<Buffer> {
   try {
-    return await collect(await startSeal(once(toBuffer(plaintext)), opts));
+    return await collect(await startSeal(once(toBuffer(plaintext)), { plaintextLength: plaintext.byteLength, ...opts }));
   } catch (err) {
     throw mapError(err, opts.signal, 'seal');
   }

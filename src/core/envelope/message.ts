@@ -17,8 +17,8 @@ import {
   getDecryptionHelper,
   getEncryptHelper,
   type GetDecipher,
-  type KeyringNode,
   type NodeDecryptionMaterial,
+  type NodeMaterialsManager,
 } from '@aws-crypto/material-management-node';
 import { MessageIdLength, type MessageHeaderV2 } from '@aws-crypto/serialize';
 import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
@@ -90,16 +90,21 @@ export async function openSealSession(opts: SealOptions): Promise<SealSession> {
   checkFrameLength(frameLength);
   const context = userContext(opts.context);
   checkSealContext(opts.context ?? {});
-  const keyring = await sealKeyring(opts.recipients, opts.signal);
-  return sealSessionFor(keyring, context, frameLength);
+  const cmm = opts.materials ?? new NodeDefaultCryptographicMaterialsManager(await sealKeyring(opts.recipients, opts.signal));
+  return sealSessionFor(cmm, context, frameLength, opts.plaintextLength);
 }
 
-async function sealSessionFor(keyring: KeyringNode, context: EncryptionContext, frameLength: number): Promise<SealSession> {
-  const cmm = new NodeDefaultCryptographicMaterialsManager(keyring);
+async function sealSessionFor(
+  cmm: NodeMaterialsManager,
+  context: EncryptionContext,
+  frameLength: number,
+  plaintextLength: number | undefined,
+): Promise<SealSession> {
   const material = await cmm.getEncryptionMaterials({
     suite: new NodeAlgorithmSuite(SUITE_ID),
     encryptionContext: context,
     commitmentPolicy: COMMITMENT_POLICY,
+    ...(plaintextLength !== undefined ? { plaintextLength } : {}),
   });
   const { getCipherInfo, dispose } = getEncryptHelper(material);
   try {
@@ -218,7 +223,7 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
   const info = headerInfoOf(parsed.messageHeader);
   checkRequiredContext(info.context, opts.context);
   const { suiteId, encryptionContext, encryptedDataKeys } = parsed.messageHeader;
-  const cmm = new NodeDefaultCryptographicMaterialsManager(new UnsealKeyring(opts.resolve, opts.signal));
+  const cmm = opts.materials ?? new NodeDefaultCryptographicMaterialsManager(new UnsealKeyring(opts.resolve, opts.signal));
   let material: NodeDecryptionMaterial;
   try {
     material = await cmm.decryptMaterials({ suite: new NodeAlgorithmSuite(suiteId), encryptionContext, encryptedDataKeys });

@@ -1,3 +1,4 @@
+import type { NodeMaterialsManager } from '@aws-crypto/material-management-node';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../kms/types';
 import type { RecipientInfo } from './recipients';
 
@@ -21,6 +22,13 @@ export interface SealOptions {
   signal?: AbortSignal;
   /** Plaintext bytes consumed so far. */
   onProgress?: (bytesDone: number) => void;
+  /**
+   * Where the data key comes from instead of a new materials manager over the recipients' keyrings: a
+   * caching one shared by the values of one bulk operation (cache.ts), built for these recipients.
+   */
+  materials?: NodeMaterialsManager;
+  /** Plaintext length when known in advance (a caching materials manager counts bytes with it). */
+  plaintextLength?: number;
 }
 
 export interface UnsealOptions {
@@ -32,6 +40,8 @@ export interface UnsealOptions {
   signal?: AbortSignal;
   /** Sealed bytes consumed so far (compare with the input file size for a progress bar). */
   onProgress?: (bytesDone: number) => void;
+  /** Where the data key comes from instead of a new materials manager over the resolver (cache.ts). */
+  materials?: NodeMaterialsManager;
 }
 
 export interface HeaderInfo {

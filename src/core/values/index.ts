@@ -9,3 +9,4 @@ export * from './formats';
 export * from './policy';
 export { FileKey, parseHeader, recordAad } from './records';
 export * from './engine';
+export * from './env';

@@ -30,6 +30,13 @@ export function envValue(raw: string): string {
   return value;
 }
 
+/** Every variable of a .env text as dotenv's parse() gives it (empty values included; a later line wins). */
+export function dotenvEntries(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(LINE)) out.set(m[1]!, envValue(m[2] ?? ''));
+  return out;
+}
+
 export function parseDotenvValues(text: string, _name: string): ParsedValues {
   const slots: ValueSlot[] = [];
   let header: HeaderSlot | undefined;

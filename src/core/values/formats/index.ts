@@ -7,7 +7,7 @@ import { parseYamlValues } from './yaml';
 import type { ParsedValues, ValuesFormat } from './types';
 
 export * from './types';
-export { envValue } from './dotenv';
+export { dotenvEntries, envValue } from './dotenv';
 
 export const VALUES_FORMATS: readonly ValuesFormat[] = ['yaml', 'json', 'dotenv'];
 
