@@ -221,7 +221,16 @@ async function openUnnamed(target: string, mode: number): Promise<Body | undefin
     async publish() {
       try {
         try {
-          await linkInto(fh.fd, target);
+          // A loaded machine may refuse a fork for a moment (EAGAIN): try again before giving up on linking.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await linkInto(fh.fd, target);
+              break;
+            } catch (err) {
+              if (attempt >= 3 || !(err as { transient?: boolean }).transient) throw err;
+              await new Promise((r) => setTimeout(r, 20 * attempt));
+            }
+          }
         } catch {
           // No usable linker here after all (a stripped `ln`, no /proc): copy to a named temp file.
           // If that fails too, its error (a Node fs error with a code: ENOSPC, EACCES, …) says why.
@@ -271,10 +280,14 @@ function runWithFd(file: string, args: string[], fd: number): Promise<void> {
     const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', fd], detached: true });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
+    // Transient: the fork failed for want of resources, or something killed the child.
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(Object.assign(err, { transient: ['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE'].includes(err.code ?? '') })),
+    );
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${path.basename(file)} ${signal ?? `exited ${code}`}: ${stderr.trim()}`));
+      else
+        reject(Object.assign(new Error(`${path.basename(file)} ${signal ?? `exited ${code}`}: ${stderr.trim()}`), { transient: !!signal }));
     });
   });
 }
