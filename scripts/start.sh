@@ -91,6 +91,7 @@ fi
 unset banner
 cat <&"$EMU_FD" >>"$SANDBOX/emulator.log" &
 say "emulator: $EMU_URL (seeded keys in ap-guangzhou, ap-shanghai, cn-hangzhou, cn-shanghai)"
+say "emulator admin (faults, counters; scripts only, web pages are refused): curl -H 'X-KMS-Envelope-Admin: 1' $EMU_URL/__admin/counters"
 
 # --- sandbox profiles (secrets → keychain via stdin, never argv or files) -----------------------
 say "sandbox profiles: tencent/sandbox and alibaba/sandbox → the emulator; secrets in the OS keychain"
