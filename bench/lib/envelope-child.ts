@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { buildEncrypt } from '@aws-crypto/encrypt-node';
 import { buildDecrypt } from '@aws-crypto/decrypt-node';
 import { AlgorithmSuiteIdentifier, CommitmentPolicy } from '@aws-crypto/material-management-node';
-import { localKeyring, sealFile, unsealFile } from '../../src/core/envelope';
+import { rawAesKeyring, sealFile, unsealFile } from '../../src/core/envelope';
 import { BenchLocalProvider } from './raw-aes-provider';
 
 const [op, input, output, frameArg] = process.argv.slice(2) as [string, string, string, string | undefined];
@@ -46,7 +46,7 @@ async function main() {
     case 'esdk-seal':
     case 'esdk-unseal': {
       const policy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT;
-      const kr = localKeyring('bench-key', key);
+      const kr = rawAesKeyring('local', 'bench-key', key);
       const t =
         op === 'esdk-seal'
           ? buildEncrypt(policy).encryptStream(kr, {

@@ -12,13 +12,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { nullLogger, stderrLogger } from '../core/log';
+import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
+import type { CredentialService } from '../core/credentials/service';
 import { displayPath } from '../core/paths';
-import type { ProviderOptions } from '../core/kms/registry';
+import { findProvider, providers } from '../core/kms/registry';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../core/kms/types';
-import { PROVIDER_NAMES } from '../core/kms/types';
-import { KEY_FILE_DIR_ENV } from '../core/kms/local/file-store';
-
-export { KEY_FILE_DIR_ENV };
 
 export const CLI = 'kms-envelope';
 
@@ -94,16 +92,22 @@ export function parseContext(values: string[] | undefined): EncryptionContext {
   return ctx;
 }
 
-export function parseProviderName(v: string | undefined, fallback: ProviderName = 'local'): ProviderName {
+/** --provider: a registered provider name; without it, the first registered one (local). */
+export function parseProviderName(v: string | undefined, fallback: ProviderName = providers()[0]!.name): ProviderName {
   if (v === undefined) return fallback;
-  if (!(PROVIDER_NAMES as readonly string[]).includes(v))
-    throw usageError(`Unknown provider "${v}".`, `Use --provider ${PROVIDER_NAMES.join(' | ')}.`);
-  return v as ProviderName;
+  if (!findProvider(v))
+    throw usageError(
+      `Unknown provider "${v}".`,
+      `Use --provider ${providers()
+        .map((d) => d.name)
+        .join(' | ')}.`,
+    );
+  return v;
 }
 
-/** Applies --key-file-dir (it sets KMS_ENVELOPE_KEY_FILE_DIR for this process). */
+/** Applies --key-file-dir: it sets the key-file variable (KMS_ENVELOPE_KEY_FILE_DIR) of every provider that has one. */
 export function applyKeyFileDir(io: Io, dir: string | undefined): void {
-  if (dir) io.env[KEY_FILE_DIR_ENV] = path.resolve(dir);
+  if (dir) for (const d of providers()) if (d.keyFiles) io.env[d.keyFiles.env] = path.resolve(dir);
 }
 
 const WARNED_MARKER = '.kms-envelope-key-files-warning-shown';
@@ -112,14 +116,14 @@ const WARNED_MARKER = '.kms-envelope-key-files-warning-shown';
  * When local key material lives in opt-in key files, say so on stderr once per key-file directory
  * (a marker file in the directory records that the warning was shown).
  */
-export function warnKeyFilesOnce(io: Io): void {
-  const dir = io.env[KEY_FILE_DIR_ENV];
+export function warnKeyFilesOnce(io: Io, variable: string): void {
+  const dir = io.env[variable];
   if (!dir) return;
   const marker = path.join(path.resolve(dir), WARNED_MARKER);
   if (existsSync(marker)) return;
   io.stderr.write(
-    `${CLI}: warning: local key material is stored ON DISK in ${path.resolve(dir)} (${KEY_FILE_DIR_ENV}), protected only by file permissions (0600).\n` +
-      `  → Keep that directory out of backups and shared volumes; unset ${KEY_FILE_DIR_ENV} to use the OS keychain. This warning is shown once.\n`,
+    `${CLI}: warning: local key material is stored ON DISK in ${path.resolve(dir)} (${variable}), protected only by file permissions (0600).\n` +
+      `  → Keep that directory out of backups and shared volumes; unset ${variable} to use the OS keychain. This warning is shown once.\n`,
   );
   try {
     mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
@@ -129,14 +133,36 @@ export function warnKeyFilesOnce(io: Io): void {
   }
 }
 
-export function providerOptions(io: Io, logger: Logger, values: { profile?: string; endpoint?: string }): ProviderOptions {
+export function providerOptions(io: Io, logger: Logger, values: { profile?: string; endpoint?: string }): OpenOptions {
   return { profile: values.profile, endpoint: values.endpoint, logger, env: io.env };
 }
 
-export async function buildProvider(io: Io, name: ProviderName, opts: ProviderOptions): Promise<KmsProvider> {
-  const { createProvider } = await import('../core/kms/registry.js');
-  if (name === 'local') warnKeyFilesOnce(io);
-  return createProvider(name, opts);
+/**
+ * The CLI's own credential service (OS keychain through keytar, profiles.json in the config
+ * directory), built on first use: a local-only run never loads it.
+ */
+const credentialServices = new WeakMap<Io, Promise<CredentialService>>();
+function cliCredentialService(io: Io, logger: Logger | undefined): Promise<CredentialService> {
+  let s = credentialServices.get(io);
+  if (!s) {
+    s = import('../core/credentials/index.js').then((m) => m.createCliCredentialService({ env: io.env, logger }));
+    credentialServices.set(io, s);
+  }
+  return s;
+}
+
+/** A provider for a command: its profile's credentials resolved here and handed to it. */
+export async function buildProvider(io: Io, name: ProviderName, opts: OpenOptions): Promise<KmsProvider> {
+  const keyFiles = findProvider(name)?.keyFiles;
+  if (keyFiles) warnKeyFilesOnce(io, keyFiles.env);
+  const { openProvider } = await import('../core/credentials/connect.js');
+  return openProvider(() => cliCredentialService(io, opts.logger), name, opts);
+}
+
+/** The resolver `unseal` uses: each recipient's provider built once, through buildProvider. */
+export async function providerResolverFor(io: Io, opts: OpenOptions): Promise<ProviderResolver> {
+  const { providerResolver } = await import('../core/credentials/connect.js');
+  return providerResolver((name) => buildProvider(io, name, opts));
 }
 
 export function humanSize(n: number): string {

@@ -30,7 +30,7 @@ import {
   parse,
   parseContext,
   providerOptions,
-  warnKeyFilesOnce,
+  providerResolverFor,
   type Io,
 } from './common';
 import { HELP } from './help';
@@ -317,16 +317,7 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
   const target = values.output ?? (file === '-' ? '-' : defaultUnsealName(file));
 
   const logger = makeLogger(values.verbose);
-  const { providerResolver } = await import('../core/kms/registry.js');
-  const baseResolve = providerResolver(providerOptions(io, logger, values));
-  let warned = false;
-  const resolve = async (name: string, region: string) => {
-    if (name === 'local' && !warned) {
-      warned = true;
-      warnKeyFilesOnce(io);
-    }
-    return baseResolve(name, region);
-  };
+  const resolve = await providerResolverFor(io, providerOptions(io, logger, values));
 
   const input = await openInput(io, file);
   const out = await openOutput(io, target, !!values.force, input);

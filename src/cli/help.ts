@@ -1,4 +1,10 @@
 /** `--help` texts of the kms-envelope command line. */
+import { providers } from '../core/kms/registry';
+
+/** `local|tencent|alibaba`: the registered providers. */
+const PROVIDERS = providers()
+  .map((d) => d.name)
+  .join('|');
 
 const EXIT = `Exit codes: 0 ok, 1 usage, 2 format/crypto (not a blob, tampered, wrong context),
             3 KMS/provider, 4 credentials, 130 cancelled.`;
@@ -89,7 +95,7 @@ message id, encryption context, and each recipient as provider:region:keyId.
 ${EXIT}
 `,
 
-  keys: `Usage: kms-envelope keys <action> [--provider local|tencent|alibaba] [--region <r>] [--profile <name>]
+  keys: `Usage: kms-envelope keys <action> [--provider ${PROVIDERS}] [--region <r>] [--profile <name>]
                          [--endpoint <url>] [--json] ...
 
 Actions:

@@ -11,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic';
 import { KmsEnvelopeError, usageError } from '../core/errors';
+import { providerDescriptor } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
 import { CLI, PROVIDER_OPTIONS, buildProvider, makeLogger, parse, parseProviderName, providerOptions, table, type Io } from './common';
 import { HELP } from './help';
@@ -93,9 +94,11 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     );
   const name = parseProviderName(values.provider);
   const regions = values.region ?? [];
-  if ((action === 'import' || action === 'export') && name !== 'local') {
+  // Only key material kept on this machine (raw-AES keyrings) can be imported or exported.
+  if ((action === 'import' || action === 'export') && providerDescriptor(name).keyring.kind !== 'raw-aes') {
     throw usageError(`keys ${action} is for local keys only.`, `Cloud KMS key material stays in the cloud; use --provider local.`);
   }
+  const fixed = providerDescriptor(name).regions.fixed;
   const provider = await buildProvider(io, name, providerOptions(io, makeLogger(values.verbose), values));
   const region = singleRegion(name, action as Action, regions);
   const json = !!values.json;
@@ -104,7 +107,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     if (!values.key)
       throw usageError(
         `keys ${action} needs --key <keyId-or-alias>.`,
-        `List the keys: \`${CLI} keys list --provider ${name}${name === 'local' ? '' : ` --region ${region}`}\`.`,
+        `List the keys: \`${CLI} keys list --provider ${name}${fixed ? '' : ` --region ${region}`}\`.`,
       );
     return values.key;
   };
@@ -164,7 +167,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       const k = await provider.describeKey(region, id, { signal: io.signal });
       out(
         `Key ${keyLine(k)} will be deleted on ${fmtDate(r.deletionDate ?? k.deletionDate)}.\n` +
-          `  Blobs sealed only to it cannot be opened after that. Undo: ${CLI} keys cancel-deletion --provider ${name}${name === 'local' ? '' : ` --region ${region}`} --key ${k.keyId}\n`,
+          `  Blobs sealed only to it cannot be opened after that. Undo: ${CLI} keys cancel-deletion --provider ${name}${fixed ? '' : ` --region ${region}`} --key ${k.keyId}\n`,
         k,
       );
       return 0;
@@ -182,15 +185,20 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     case 'import':
       return importKey(io, provider, values, out);
     case 'export':
-      return exportKey(io, provider, needKey(), values);
+      return exportKey(io, provider, region, needKey(), values);
   }
 }
 
 function singleRegion(name: ProviderName, action: Action, regions: string[]): string {
-  if (name === 'local') {
-    const r = regions[0] ?? 'local';
-    if (regions.length > 1 || r !== 'local')
-      throw usageError(`Local keys have one region, "local"; got --region ${regions.join(', ')}.`, 'Leave out --region for local keys.');
+  const d = providerDescriptor(name);
+  const fixed = d.regions.fixed;
+  if (fixed) {
+    const r = regions[0] ?? fixed[0]!;
+    if (regions.length > 1 || !fixed.includes(r))
+      throw usageError(
+        `${d.label} have ${fixed.length === 1 ? `one region, "${fixed[0]}"` : `the regions ${fixed.join(', ')}`}; got --region ${regions.join(', ')}.`,
+        `Leave out --region for ${d.label.toLowerCase()}.`,
+      );
     return r;
   }
   if (action === 'list') return regions[0] ?? '';
@@ -214,8 +222,9 @@ async function listKeys(io: Io, provider: KmsProvider, name: ProviderName, regio
   if (json) {
     io.stdout.write(JSON.stringify(keys, null, 2) + '\n');
   } else if (keys.length === 0) {
+    const fixed = providerDescriptor(name).regions.fixed;
     io.stdout.write(
-      `No ${name} keys${name === 'local' ? '' : ` in ${wanted.join(', ')}`}. Create one: ${CLI} keys create --provider ${name}${name === 'local' ? '' : ' --region <region>'} --alias <name>\n`,
+      `No ${name} keys${fixed ? '' : ` in ${wanted.join(', ')}`}. Create one: ${CLI} keys create --provider ${name}${fixed ? '' : ' --region <region>'} --alias <name>\n`,
     );
   } else {
     const multi = wanted.length > 1;
@@ -228,8 +237,8 @@ async function listKeys(io: Io, provider: KmsProvider, name: ProviderName, regio
       k.state === 'PendingDeletion' ? `deleted on ${fmtDate(k.deletionDate)}` : (k.description ?? ''),
     ]);
     io.stdout.write(table([...(multi ? ['REGION'] : []), 'KEY ID', 'ALIAS', 'STATE', 'CREATED', 'DESCRIPTION'], rows));
-    if (name === 'local')
-      io.stdout.write(`\nKey material: ${(provider as { materialLocation?: string }).materialLocation ?? 'the OS keychain'}.\n`);
+    const where = (provider as { materialLocation?: string }).materialLocation;
+    if (where) io.stdout.write(`\nKey material: ${where}.\n`);
   }
   for (const f of failed) {
     io.stderr.write(`${CLI}: region ${f.region}: ${f.error!.message}\n${f.error!.hint ? `  → ${f.error!.hint}\n` : ''}`);
@@ -285,7 +294,13 @@ async function importKey(
   return 0;
 }
 
-async function exportKey(io: Io, provider: KmsProvider, key: string, values: { out?: string; force?: boolean }): Promise<number> {
+async function exportKey(
+  io: Io,
+  provider: KmsProvider,
+  region: string,
+  key: string,
+  values: { out?: string; force?: boolean },
+): Promise<number> {
   const dest = values.out;
   if (!dest)
     throw usageError(
@@ -305,7 +320,7 @@ async function exportKey(io: Io, provider: KmsProvider, key: string, values: { o
     throw usageError(`${dest} already exists.`, 'Pass --force to replace it, or choose another name.', { file: dest });
   }
   const { serializeExport } = await import('../core/kms/local/export.js');
-  const { metadata, material } = await (provider as unknown as LocalOps).exportKey('local', key, { signal: io.signal });
+  const { metadata, material } = await (provider as unknown as LocalOps).exportKey(region, key, { signal: io.signal });
   const text = serializeExport({
     keyId: metadata.keyId,
     alias: metadata.alias,

@@ -30,13 +30,13 @@ function keyFileDirOf(argv: string[]): string | undefined {
   return undefined;
 }
 
-async function delegate(what: 'profiles' | 'emulator', argv: string[]): Promise<number> {
+async function delegate(what: 'profiles' | 'emulator', argv: string[], io: Io): Promise<number> {
   if (what === 'emulator') {
     const { emulatorMain } = await import('../emulator/index.js');
     return emulatorMain(argv);
   }
   const { profilesMain } = await import('./profiles.js');
-  return profilesMain(argv);
+  return profilesMain(argv, { env: io.env });
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -64,7 +64,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'emulator':
       case 'profiles':
         verbose = false;
-        return await delegate(command, rest);
+        return await delegate(command, rest, io);
     }
     applyKeyFileDir(io, keyFileDirOf(rest));
     switch (command) {

@@ -12,14 +12,10 @@ import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createCliCredentialService } from '../core/credentials/index';
-import {
-  checkProfileName,
-  checkProvider,
-  CREDENTIAL_PROVIDERS,
-  type CredentialProviderName,
-  type CredentialService,
-} from '../core/credentials/service';
+import { checkProfileName, checkProvider, credentialProviders, type CredentialService } from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
+import { providerDescriptor } from '../core/kms/registry';
+import type { Env, ProviderName } from '../core/kms/types';
 import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
 import { redact, redactString, type Logger } from '../core/log';
@@ -31,7 +27,7 @@ export interface ProfilesIo {
   stderr?: NodeJS.WritableStream;
   /** Whether stdin is a terminal (prompt without echo) or a pipe (read lines). */
   isTTY?: boolean;
-  env?: NodeJS.ProcessEnv;
+  env?: Env;
   service?: CredentialService;
   createProvider?: CreateProviderFn;
   logger?: Logger;
@@ -42,7 +38,7 @@ export interface ProfilesIo {
 const USAGE = `Usage: kms-envelope profiles <command> [options]
 
 Commands:
-  add     --provider <tencent|alibaba> --name <n> [--region <r> ...] [--endpoint <url>]
+  add     --provider <${credentialProviders().join('|')}> --name <n> [--region <r> ...] [--endpoint <url>]
           [--sts [--expiration <iso-date>]] [--replace] [--test]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
@@ -173,39 +169,49 @@ class Asker {
   }
 }
 
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** Reads the provider's credential parts (its descriptor's, in order), one line each; `file` parts are paths. */
 async function readCredentials(
   io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream; isTTY: boolean },
-  provider: CredentialProviderName,
+  provider: ProviderName,
   sts: boolean,
   expiration: string | undefined,
 ): Promise<CloudCredentials> {
-  const names =
-    provider === 'tencent'
-      ? { id: 'SecretId', secret: 'SecretKey', token: 'Session token' }
-      : provider === 'alibaba'
-        ? { id: 'AccessKey ID', secret: 'AccessKey secret', token: 'STS security token' }
-        : { id: 'Access key id', secret: 'Secret access key', token: 'Session token' };
+  const parts = providerDescriptor(provider).credentials!.parts.filter((p) => !p.temporary || sts);
   const asker = new Asker(io);
   try {
-    const wanted = sts ? 3 : 2;
-    const id = await asker.ask(`${names.id}: `, false);
-    const secret = id === undefined ? undefined : await asker.ask(`${names.secret} (hidden): `, true);
-    const token = sts && secret !== undefined ? await asker.ask(`${names.token} (hidden): `, true) : undefined;
-    const got = [id, secret, token].filter((x) => x !== undefined).length;
-    if (got < wanted) {
+    const out: Record<string, string> = {};
+    let got = 0;
+    for (const p of parts) {
+      const line = await asker.ask(
+        `${capital(p.label)}${p.input === 'file' ? ' (path of the file)' : ''}${p.secret ? ' (hidden)' : ''}: `,
+        p.secret,
+      );
+      if (line === undefined) break;
+      got++;
+      const v = line.trim();
+      if (v) out[p.key] = p.input === 'file' ? await readPartFile(p.label, v) : v;
+    }
+    if (got < parts.length) {
       throw usageError(
-        `Expected ${wanted} lines on stdin (${[names.id, names.secret, ...(sts ? [names.token] : [])].join(', ')}), got ${got}.`,
+        `Expected ${parts.length} lines on stdin (${parts.map((p) => capital(p.label)).join(', ')}), got ${got}.`,
         `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | kms-envelope profiles add --provider ${provider} --name <n>.`,
       );
     }
-    return {
-      accessKeyId: (id ?? '').trim(),
-      accessKeySecret: (secret ?? '').trim(),
-      ...(sts ? { securityToken: (token ?? '').trim() } : {}),
-      ...(expiration ? { expiration } : {}),
-    };
+    return { ...out, ...(expiration ? { expiration } : {}) };
   } finally {
     asker.close();
+  }
+}
+
+/** The text of a file a credential part names (never quoted back in a message). */
+async function readPartFile(label: string, file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw usageError(`Cannot read the ${label} file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, 'Check the path.');
   }
 }
 
@@ -229,7 +235,7 @@ function kindText(p: ProfileInfo, now: number): string {
   return Date.parse(p.expiration) <= now ? `sts (EXPIRED ${p.expiration})` : `sts (until ${p.expiration})`;
 }
 
-function optionalProvider(p: string | undefined): CredentialProviderName | undefined {
+function optionalProvider(p: string | undefined): ProviderName | undefined {
   return p === undefined ? undefined : checkProvider(p);
 }
 
@@ -237,7 +243,7 @@ function optionalProvider(p: string | undefined): CredentialProviderName | undef
 export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promise<number> {
   const stdout = ioIn.stdout ?? process.stdout;
   const stderr = ioIn.stderr ?? process.stderr;
-  const env = ioIn.env ?? process.env;
+  const env = ioIn.env ?? {};
   const logger = ioIn.logger ?? writerLogger(stderr, env.KMS_ENVELOPE_DEBUG ? 'debug' : 'warn');
   try {
     const { values, positionals } = parse(argv);
@@ -306,7 +312,7 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
         }
         if (!list.length) {
           stdout.write(
-            `No profiles${provider ? ` for ${provider}` : ''}. Add one: kms-envelope profiles add --provider ${provider ?? '<tencent|alibaba>'} --name default\n`,
+            `No profiles${provider ? ` for ${provider}` : ''}. Add one: kms-envelope profiles add --provider ${provider ?? `<${credentialProviders().join('|')}>`} --name default\n`,
           );
           return 0;
         }
@@ -335,7 +341,7 @@ export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promi
               stored.length ? 'Say which: --provider <p>.' : 'See `kms-envelope profiles list`.',
             );
           }
-          provider = stored[0].provider as CredentialProviderName;
+          provider = stored[0].provider;
         }
         await service.removeProfile(provider, profileName);
         stdout.write(`Removed ${provider} profile ${profileName} and its secret from ${service.secretStore.description}.\n`);
@@ -365,15 +371,15 @@ async function testProfiles(
   service: CredentialService,
   ioIn: ProfilesIo,
   logger: Logger,
-  env: NodeJS.ProcessEnv,
+  env: Env,
   stdout: NodeJS.WritableStream,
   stderr: NodeJS.WritableStream,
-  provider: CredentialProviderName | undefined,
+  provider: ProviderName | undefined,
   name: string | undefined,
 ): Promise<number> {
   // Which profiles: the one resolved per provider (explicit name, or the default precedence).
-  const providers = provider ? [provider] : CREDENTIAL_PROVIDERS.filter((p) => p !== 'aws');
-  const targets: Array<{ provider: CredentialProviderName; name?: string }> = [];
+  const providers = provider ? [provider] : credentialProviders();
+  const targets: Array<{ provider: ProviderName; name?: string }> = [];
   for (const p of providers) {
     if (name === undefined) {
       if (provider) targets.push({ provider: p });
@@ -402,10 +408,10 @@ async function testOne(
   service: CredentialService,
   create: CreateProviderFn,
   logger: Logger,
-  env: NodeJS.ProcessEnv,
+  env: Env,
   stdout: NodeJS.WritableStream,
   stderr: NodeJS.WritableStream,
-  provider: CredentialProviderName,
+  provider: ProviderName,
   name: string | undefined,
   timeoutMs: number,
 ): Promise<number> {

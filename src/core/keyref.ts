@@ -1,5 +1,6 @@
 import { usageError } from './errors';
-import { PROVIDER_NAMES, type ProviderName } from './kms/types';
+import { findProvider, providers } from './kms/registry';
+import type { ProviderName } from './kms/types';
 
 /**
  * A keyref names one key: `<provider>:<region>:<keyId-or-alias>`.
@@ -23,9 +24,14 @@ export function parseKeyRef(text: string): KeyRef {
       'Write <provider>:<region>:<keyId-or-alias>, e.g. local:local:team-key or tencent:ap-guangzhou:my-alias.',
     );
   }
-  const provider = s.slice(0, a) as ProviderName;
-  if (!PROVIDER_NAMES.includes(provider) && provider !== 'aws') {
-    throw usageError(`Unknown provider "${provider}" in keyref "${s}".`, `Use one of: ${PROVIDER_NAMES.join(', ')}.`);
+  const provider = s.slice(0, a);
+  if (!findProvider(provider)) {
+    throw usageError(
+      `Unknown provider "${provider}" in keyref "${s}".`,
+      `Use one of: ${providers()
+        .map((d) => d.name)
+        .join(', ')}.`,
+    );
   }
   return { provider, region: s.slice(a + 1, b), key: s.slice(b + 1) };
 }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
  * The user's config directory for KMS Envelope (no secrets are ever written there).
  * KMS_ENVELOPE_CONFIG_DIR overrides it (tests, sandboxes, CI).
  */
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+export function configDir(env: Readonly<Record<string, string | undefined>>): string {
   if (env.KMS_ENVELOPE_CONFIG_DIR) return path.resolve(env.KMS_ENVELOPE_CONFIG_DIR);
   const home = os.homedir();
   switch (process.platform) {

@@ -113,19 +113,23 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
   const channel = vscode.window.createOutputChannel('KMS Envelope', { log: true });
   const log = channelLogger(channel);
   const ctx: CommandContext = { log };
-  const dir = configDir();
+  // The composition root hands the environment down; nothing below reads process.env.
+  const env = process.env;
+  const dir = configDir(env);
 
-  const secretStore = new LazySecretStore(() => chooseSecretStore(context, channel));
-  const credentials = new CredentialService({ secretStore, configDir: dir, logger: log });
+  const secretStore = new LazySecretStore(() => chooseSecretStore(context, channel, { env }));
+  const credentials = new CredentialService({ secretStore, configDir: dir, env, logger: log });
 
-  // The registry (and with it the local provider and the cloud SDK loaders) loads on first use.
+  // Providers are built with the credentials KeyService / the profile commands resolved and hand in.
+  // Key material kept on this machine goes to the extension's secret store unless key files are opted in.
   const createProvider: ProviderFactory & CreateProviderFn = async (name, opts) => {
     const registry = await import('../core/kms/registry.js');
-    const useKeyFiles = !!process.env.KMS_ENVELOPE_KEY_FILE_DIR;
+    const keyFiles = registry.findProvider(name)?.keyFiles;
     return registry.createProvider(name, {
       ...opts,
+      env,
       logger: opts.logger ?? log,
-      ...(name === 'local' && !useKeyFiles ? { secretStore } : {}),
+      ...(keyFiles && env[keyFiles.env] ? {} : { secretStore }),
     });
   };
 
@@ -244,7 +248,7 @@ export function activate(context: vscode.ExtensionContext): KmsEnvelopeApi {
 
   // Test hooks: in Development / Test mode, and for the packaged build under the project's test runner
   // (scripts/vscode/run.ts sets KMS_ENVELOPE_TEST_MODE for the .vsix it installs into a throw-away profile).
-  const devMode = context.extensionMode !== vscode.ExtensionMode.Production || !!process.env.KMS_ENVELOPE_TEST_MODE;
+  const devMode = context.extensionMode !== vscode.ExtensionMode.Production || !!env.KMS_ENVELOPE_TEST_MODE;
   const activationMs = performance.now() - t0;
   log.info(`KMS Envelope activated in ${activationMs.toFixed(1)} ms (config dir ${dir}).`);
   return {

@@ -7,8 +7,9 @@
  */
 import * as vscode from 'vscode';
 import { KmsEnvelopeError, usageError } from '../core/errors';
+import { localProvider } from '../core/kms/local/descriptor';
+import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
-import { PROVIDER_LABELS } from '../core/kms/types';
 import type { KeyService, RegionRef } from '../core/services/key-service';
 import type { KeyTarget } from '../core/services/envelope-service';
 import type { TreeModel, TreeNode } from '../core/services/tree-model';
@@ -36,8 +37,6 @@ export interface KeyCommandDeps {
   sealFile: (uri?: vscode.Uri, target?: KeyTarget) => Promise<unknown>;
 }
 
-const PROVIDERS: readonly string[] = ['local', 'tencent', 'alibaba', 'aws'];
-
 export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
   const { ctx, keys, model, view, picker } = d;
   const reg = (id: string, fn: (...args: any[]) => unknown) => registerCommand(ctx, id, fn);
@@ -56,7 +55,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       a &&
       typeof a === 'object' &&
       typeof a.provider === 'string' &&
-      PROVIDERS.includes(a.provider) &&
+      findProvider(a.provider) &&
       typeof a.region === 'string' &&
       typeof a.keyId === 'string'
     ) {
@@ -82,7 +81,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     if (!provider) {
       const ps = await keys.listProviders();
       const choice = await ui.prompts.pick(
-        ps.map((p) => ({ label: PROVIDER_LABELS[p], provider: p })),
+        ps.map((p) => ({ label: providerLabel(p), provider: p })),
         { title: 'Create Key: provider' },
       );
       if (!choice) dismissed();
@@ -124,14 +123,15 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
     return text;
   };
 
+  /** The provider's alias rules (its descriptor), checked as the user types. */
   const validAlias = (provider: ProviderName) => (v: string) => {
     const s = v.trim();
     if (!s) return 'Enter an alias.';
-    if (provider === 'local' && !/^[A-Za-z0-9_-]{1,60}$/.test(s)) return 'Local aliases: 1-60 letters, digits, "_" or "-".';
-    if (provider === 'local' && s.startsWith('local-')) return 'A local alias cannot start with "local-" (that is how key ids start).';
-    if (s.length > 255) return 'At most 255 characters.';
-    return undefined;
+    return findProvider(provider)?.aliases.check(s);
   };
+  /** A profile to name in a keyref target: only providers with credentials have profiles. */
+  const profileOf = (ref: { provider: ProviderName; profile: string }) =>
+    findProvider(ref.provider)?.credentials ? ref.profile : undefined;
 
   return [
     reg('kmsEnvelope.refresh', () => keys.reset()),
@@ -176,11 +176,11 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
         const all = (
           await Promise.all(
             (await keys.listProviders())
-              .filter((p) => p !== 'local')
+              .filter((p) => !findProvider(p)?.regions.fixed)
               .map(async (p) =>
                 (await keys.listProfiles(p)).map((e) => ({
                   label: e.name,
-                  description: PROVIDER_LABELS[p],
+                  description: providerLabel(p),
                   ref: { provider: p, profile: e.name },
                 })),
               ),
@@ -192,13 +192,15 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
         if (!c) dismissed();
         ref = c.ref;
       }
-      if (ref.provider === 'local') throw usageError('Local keys have one region, "local".');
-      const all = await withCancellableProgress(`Listing ${PROVIDER_LABELS[ref.provider]} regions…`, () => keys.allRegions(ref));
+      const fixed = findProvider(ref.provider)?.regions.fixed;
+      if (fixed)
+        throw usageError(`${providerLabel(ref.provider)} have ${fixed.length === 1 ? `one region, "${fixed[0]}"` : 'fixed regions'}.`);
+      const all = await withCancellableProgress(`Listing ${providerLabel(ref.provider)} regions…`, () => keys.allRegions(ref));
       const current = new Set(settings.regions(ref) ?? (await keys.getProfile(ref))?.regions ?? []);
       const picked = await ui.prompts.pickMany(
         all.map((r) => ({ label: r, picked: current.has(r) })),
         {
-          title: `Regions shown for ${PROVIDER_LABELS[ref.provider]} profile ${ref.profile}`,
+          title: `Regions shown for ${providerLabel(ref.provider)} profile ${ref.profile}`,
           placeHolder: 'Pick the regions to show (none picked: every region)',
         },
       );
@@ -218,13 +220,17 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
         'Create a Local Key',
       );
       if (choice === 'Create a Local Key')
-        return vscode.commands.executeCommand('kmsEnvelope.createKey', { provider: 'local', profile: 'default', region: 'local' });
+        return vscode.commands.executeCommand('kmsEnvelope.createKey', {
+          provider: localProvider.name,
+          profile: 'default',
+          region: localProvider.regions.fixed![0],
+        });
       return undefined;
     }),
     reg('kmsEnvelope.createKey', async (arg?: unknown) => {
       const ref = await regionArg(arg);
       const alias = await ui.prompts.input({
-        title: `Create key in ${PROVIDER_LABELS[ref.provider]} ${ref.region}`,
+        title: `Create key in ${providerLabel(ref.provider)} ${ref.region}`,
         prompt: 'Alias (how the key is shown and named in keyrefs)',
         placeHolder: 'e.g. app-config',
         validateInput: validAlias(ref.provider),
@@ -239,7 +245,8 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       const meta = await act(`Creating key ${alias.trim()} in ${ref.region}…`, ref, (p, signal) =>
         p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }),
       );
-      if (ref.provider === 'local' && settings.localKeys() === 'auto') keys.reset();
+      // A provider without credentials shows up once it has keys (localKeys: auto): redraw the providers.
+      if (!findProvider(ref.provider)?.credentials && settings.localKeys() === 'auto') keys.reset();
       const node = model.getNode(`k:${ref.provider}/${ref.profile}/${ref.region}/${meta.keyId}`);
       if (node) void view.reveal(node, { select: true }).then(undefined, () => undefined);
       vscode.window.setStatusBarMessage(`$(key) Created ${meta.alias ?? meta.keyId} in ${ref.region}`, 5000);
@@ -251,7 +258,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       const meta = k.key ?? (await (await keys.getProvider(k.ref)).describeKey(k.ref.region, k.keyId));
       if (!meta.arn)
         throw usageError(
-          `Key ${k.name} has no ARN / resource name (${PROVIDER_LABELS[k.ref.provider]} keys are named by id).`,
+          `Key ${k.name} has no ARN / resource name (${providerLabel(k.ref.provider)} keys are named by id).`,
           'Copy the key id or the keyref instead.',
         );
       return copy(meta.arn, 'ARN');
@@ -312,7 +319,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
       const days = Number(daysText.trim());
       const named = k.key?.alias ? `"${k.key.alias}" (${k.keyId})` : k.keyId;
       const ok = await ui.prompts.confirm(
-        `Schedule deletion of key ${named} in ${PROVIDER_LABELS[k.ref.provider]} ${k.ref.region}?`,
+        `Schedule deletion of key ${named} in ${providerLabel(k.ref.provider)} ${k.ref.region}?`,
         `After ${days} days the key is deleted for good, and every blob sealed only to this key can never be opened again. Until then you can cancel the deletion.`,
         'Schedule Deletion',
       );
@@ -338,11 +345,8 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
           details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, providerCode: 'Disabled' },
         });
       const keyref = `${k.ref.provider}:${k.ref.region}:${k.keyId}`;
-      await settings.setDefaultKey(keyref, k.ref.provider === 'local' ? undefined : k.ref.profile);
-      await picker.remember(
-        { provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile: k.ref.provider === 'local' ? undefined : k.ref.profile },
-        k.name,
-      );
+      await settings.setDefaultKey(keyref, profileOf(k.ref));
+      await picker.remember({ provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile: profileOf(k.ref) }, k.name);
       picker.updateStatus();
       model.rerender();
       return keyref;
@@ -376,7 +380,7 @@ export function registerKeyCommands(d: KeyCommandDeps): vscode.Disposable[] {
         region: k.ref.region,
         key: k.keyId,
         label: k.name,
-        ...(k.ref.provider === 'local' ? {} : { profile: k.ref.profile }),
+        ...(profileOf(k.ref) ? { profile: k.ref.profile } : {}),
       };
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.selections.some((s) => !s.isEmpty)) return d.sealSelection(target);

@@ -5,7 +5,7 @@
  * shows the default key; clicking it chooses another.
  */
 import * as vscode from 'vscode';
-import { PROVIDER_LABELS } from '../core/kms/types';
+import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyService } from '../core/services/key-service';
 import { keyrefOf, targetFromKeyref, targetLabel, type KeyTarget } from '../core/services/envelope-service';
 import { settings } from './settings';
@@ -90,6 +90,7 @@ export class KeyPicker implements vscode.Disposable {
     const items: KeyItem[] = [];
     const jobs: Promise<void>[] = [];
     for (const provider of await this.keys.listProviders()) {
+      const hasProfiles = !!findProvider(provider)?.credentials;
       for (const p of await this.keys.listProfiles(provider)) {
         const ref = { provider, profile: p.name };
         jobs.push(
@@ -107,14 +108,14 @@ export class KeyPicker implements vscode.Disposable {
                   if (k.state !== 'Enabled' && !anyState) continue;
                   items.push({
                     label: `$(key) ${k.alias ?? k.keyId}`,
-                    description: `${PROVIDER_LABELS[provider]} · ${region}${provider === 'local' ? '' : ` · ${p.name}`}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
+                    description: `${providerLabel(provider)} · ${region}${hasProfiles ? ` · ${p.name}` : ''}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
                     target: {
                       provider,
                       region,
                       key: k.keyId,
                       label: k.alias ?? k.keyId,
-                      ...(provider === 'local' ? {} : { profile: p.name }),
+                      ...(hasProfiles ? { profile: p.name } : {}),
                     },
                   });
                 }

@@ -7,12 +7,14 @@
  * (which stores them in the chosen SecretStore) and never logged or shown.
  */
 import * as vscode from 'vscode';
-import { checkProfileName, CREDENTIAL_PROVIDERS, type CredentialProviderName, type CredentialService } from '../core/credentials/service';
+import { checkProfileName, credentialProviders, type CredentialService } from '../core/credentials/service';
 import { testCredentials, testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { isCancelled, KmsEnvelopeError } from '../core/errors';
-import { resolveEndpoint } from '../core/kms/cloud-common';
-import { PROVIDER_LABELS } from '../core/kms/types';
+import type { CredentialPart } from '../core/kms/descriptor';
+import { checkEndpoint } from '../core/kms/endpoint';
+import { providerDescriptor, providerLabel } from '../core/kms/registry';
+import type { ProviderName } from '../core/kms/types';
 import { redactString } from '../core/log';
 
 export const PROFILE_COMMANDS = {
@@ -29,27 +31,10 @@ export interface ProfileNodeArg {
   name?: string;
 }
 
-/** Providers the UI offers (aws arrives with its provider). */
-const UI_PROVIDERS = CREDENTIAL_PROVIDERS.filter((p) => p !== 'aws');
-
-const PART_NAMES: Record<CredentialProviderName, { id: string; secret: string; token: string; console: string }> = {
-  tencent: { id: 'SecretId', secret: 'SecretKey', token: 'session token', console: 'Tencent Cloud console → CAM → API keys' },
-  alibaba: {
-    id: 'AccessKey ID',
-    secret: 'AccessKey secret',
-    token: 'STS security token',
-    console: 'Alibaba Cloud console → RAM → AccessKey',
-  },
-  aws: { id: 'access key id', secret: 'secret access key', token: 'session token', console: 'AWS console → IAM → Security credentials' },
-};
-
-function nodeTarget(arg: unknown): { provider?: CredentialProviderName; name?: string } {
+function nodeTarget(arg: unknown): { provider?: ProviderName; name?: string } {
   if (!arg || typeof arg !== 'object') return {};
   const a = arg as ProfileNodeArg;
-  const provider =
-    typeof a.provider === 'string' && (CREDENTIAL_PROVIDERS as readonly string[]).includes(a.provider)
-      ? (a.provider as CredentialProviderName)
-      : undefined;
+  const provider = typeof a.provider === 'string' && credentialProviders().includes(a.provider) ? a.provider : undefined;
   const name =
     typeof a.profile === 'string'
       ? a.profile
@@ -83,22 +68,20 @@ function validRegions(v: string): string | undefined {
 }
 
 function validEndpoint(v: string): string | undefined {
-  if (!v.trim()) return undefined;
   try {
-    resolveEndpoint(v.trim(), 'region', 'kms.{region}.example');
+    checkEndpoint(v);
     return undefined;
   } catch (err) {
     return err instanceof KmsEnvelopeError ? `${err.message} ${err.hint ?? ''}`.trim() : String(err);
   }
 }
 
-function validSecretPart(what: string, min: number, max: number) {
+/** Inline check of a credential part as it is typed (the descriptor's check; empty only where optional). */
+function validPart(part: CredentialPart) {
   return (v: string): string | undefined => {
     const s = v.trim();
-    if (!s) return `Enter the ${what}.`;
-    if (!/^[\x21-\x7e]+$/.test(s)) return `The ${what} cannot contain spaces.`;
-    if (s.length < min || s.length > max) return `The ${what} has ${s.length} characters; expected ${min}-${max}.`;
-    return undefined;
+    if (!s) return part.optional ? undefined : `Enter the ${part.label}.`;
+    return part.input === 'file' ? undefined : part.validate?.(s);
   };
 }
 
@@ -123,10 +106,10 @@ export function registerProfileCommands(
       }
     };
 
-  async function pickProvider(preset?: CredentialProviderName): Promise<CredentialProviderName> {
+  async function pickProvider(preset?: ProviderName): Promise<ProviderName> {
     if (preset) return preset;
     const picked = await vscode.window.showQuickPick(
-      UI_PROVIDERS.map((p) => ({ label: PROVIDER_LABELS[p], description: p, provider: p })),
+      credentialProviders().map((p) => ({ label: providerLabel(p), description: p, provider: p })),
       { title: 'Add Profile (1/6): provider', placeHolder: 'Which cloud is this key for?', ignoreFocusOut: true },
     );
     if (!picked) throw new Cancelled();
@@ -136,7 +119,7 @@ export function registerProfileCommands(
   async function pickProfile(
     title: string,
     filter: (p: ProfileInfo) => boolean,
-    target: { provider?: CredentialProviderName; name?: string },
+    target: { provider?: ProviderName; name?: string },
   ): Promise<ProfileInfo> {
     if (target.provider && target.name) {
       const p = await service.getProfile(target.provider, target.name);
@@ -186,53 +169,42 @@ export function registerProfileCommands(
   }
 
   interface Draft {
-    provider: CredentialProviderName;
+    provider: ProviderName;
     name: string;
     kind: 'long-term' | 'sts';
-    accessKeyId: string;
-    accessKeySecret: string;
-    securityToken?: string;
+    /** Values of the credential parts by key (file parts: the path typed). */
+    parts: Record<string, string>;
     expiration?: string;
     regions: string;
     endpoint: string;
   }
 
-  async function askSecretParts(
-    provider: CredentialProviderName,
-    kind: 'long-term' | 'sts',
-    step: (n: number) => string,
-    prev?: Partial<Draft>,
-  ) {
-    const n = PART_NAMES[provider];
-    const accessKeyId = (
-      await input({
-        title: step(3),
-        prompt: `${n.id} (from the ${n.console})`,
-        value: prev?.accessKeyId,
-        validateInput: validSecretPart(n.id, 8, 256),
-      })
-    ).trim();
-    const accessKeySecret = (
-      await input({
-        title: step(4),
-        prompt: `${n.secret} (kept in ${service.secretStore.description}, never shown again)`,
-        password: true,
-        value: prev?.accessKeySecret,
-        validateInput: validSecretPart(n.secret, 8, 256),
-      })
-    ).trim();
-    let securityToken: string | undefined;
-    let expiration: string | undefined;
-    if (kind === 'sts') {
-      securityToken = (
+  /** Asks for the provider's credential parts (its descriptor's, in order); reads `file` parts. */
+  async function askSecretParts(provider: ProviderName, kind: 'long-term' | 'sts', step: (n: number) => string, prev?: Partial<Draft>) {
+    const spec = providerDescriptor(provider).credentials!;
+    const typed: Record<string, string> = {};
+    const values: CloudCredentials = {};
+    for (const part of spec.parts.filter((p) => !p.temporary || kind === 'sts')) {
+      const where = part.secret
+        ? ` (kept in ${service.secretStore.description}, never shown again)`
+        : part.prompt
+          ? ` (${part.prompt})`
+          : '';
+      const v = (
         await input({
-          title: step(4),
-          prompt: n.token,
-          password: true,
-          value: prev?.securityToken,
-          validateInput: validSecretPart(n.token, 16, 16384),
+          title: step(part.secret ? 4 : 3),
+          prompt: `${part.input === 'file' ? `Path of the ${part.label} file` : part.label}${part.optional ? ' (optional)' : ''}${where}`,
+          password: part.secret && part.input !== 'file',
+          value: prev?.parts?.[part.key],
+          validateInput: validPart(part),
         })
       ).trim();
+      if (!v) continue;
+      typed[part.key] = v;
+      (values as Record<string, string>)[part.key] = part.input === 'file' ? await readPartFile(part, v) : v;
+    }
+    let expiration: string | undefined;
+    if (kind === 'sts') {
       expiration =
         (
           await input({
@@ -244,7 +216,34 @@ export function registerProfileCommands(
           })
         ).trim() || undefined;
     }
-    return { accessKeyId, accessKeySecret, securityToken, expiration };
+    return { typed, values, expiration };
+  }
+
+  /** Long-term or temporary (STS) credentials; asked only when the provider offers temporary ones. */
+  async function pickKind(
+    provider: ProviderName,
+    title: string,
+    current: 'long-term' | 'sts' | undefined,
+    placeHolder = 'What kind of key?',
+  ): Promise<{ keyKind: 'long-term' | 'sts' }> {
+    if (!providerDescriptor(provider).credentials?.temporary) return { keyKind: 'long-term' };
+    const kindPick = await vscode.window.showQuickPick(
+      [
+        { label: 'Long-term access key', keyKind: 'long-term' as const, picked: current !== 'sts' },
+        { label: 'Temporary key (STS) with a session token', keyKind: 'sts' as const, picked: current === 'sts' },
+      ],
+      { title, placeHolder, ignoreFocusOut: true },
+    );
+    if (!kindPick) throw new Cancelled();
+    return kindPick;
+  }
+
+  async function readPartFile(part: CredentialPart, file: string): Promise<string> {
+    try {
+      return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
+    } catch (err) {
+      throw new KmsEnvelopeError('usage', `Cannot read the ${part.label} file ${file}.`, { hint: 'Check the path.', cause: err });
+    }
   }
 
   async function addProfile(arg?: unknown): Promise<void> {
@@ -252,7 +251,7 @@ export function registerProfileCommands(
     let draft: Partial<Draft> = { provider: target.provider };
     for (;;) {
       const provider = await pickProvider(draft.provider);
-      const step = (i: number) => `Add ${PROVIDER_LABELS[provider]} Profile (${i}/6)`;
+      const step = (i: number) => `Add ${providerLabel(provider)} Profile (${i}/6)`;
       const existing = (await service.listProfiles(provider)).filter((p) => p.source === 'keychain').map((p) => p.name);
       const name = (
         await input({
@@ -271,14 +270,7 @@ export function registerProfileCommands(
           },
         })
       ).trim();
-      const kindPick = await vscode.window.showQuickPick(
-        [
-          { label: 'Long-term access key', keyKind: 'long-term' as const, picked: draft.kind !== 'sts' },
-          { label: 'Temporary key (STS) with a session token', keyKind: 'sts' as const, picked: draft.kind === 'sts' },
-        ],
-        { title: step(3), placeHolder: 'What kind of key?', ignoreFocusOut: true },
-      );
-      if (!kindPick) throw new Cancelled();
+      const kindPick = await pickKind(provider, step(3), draft.kind);
       const parts = await askSecretParts(provider, kindPick.keyKind, step, draft);
       const regions = await input({
         title: step(5),
@@ -292,17 +284,12 @@ export function registerProfileCommands(
         value: draft.endpoint ?? '',
         validateInput: validEndpoint,
       });
-      draft = { provider, name, kind: kindPick.keyKind, ...parts, regions, endpoint };
+      draft = { provider, name, kind: kindPick.keyKind, parts: parts.typed, expiration: parts.expiration, regions, endpoint };
       const regionList = regions
         .split(',')
         .map((r) => r.trim())
         .filter(Boolean);
-      const creds: CloudCredentials = {
-        accessKeyId: parts.accessKeyId,
-        accessKeySecret: parts.accessKeySecret,
-        ...(parts.securityToken ? { securityToken: parts.securityToken } : {}),
-        ...(parts.expiration ? { expiration: parts.expiration } : {}),
-      };
+      const creds: CloudCredentials = { ...parts.values, ...(parts.expiration ? { expiration: parts.expiration } : {}) };
       const result = await withTestProgress(`Testing ${provider} profile ${name}…`, (signal) =>
         testCredentials(
           createProvider,
@@ -324,7 +311,7 @@ export function registerProfileCommands(
       if (result.ok) {
         await save();
         void vscode.window.showInformationMessage(
-          `${PROVIDER_LABELS[provider]} profile "${name}" tested OK (${result.regions!.length} regions) and saved.`,
+          `${providerLabel(provider)} profile "${name}" tested OK (${result.regions!.length} regions) and saved.`,
         );
         return;
       }
@@ -339,7 +326,7 @@ export function registerProfileCommands(
       );
       if (choice === 'Save Anyway') {
         await save();
-        void vscode.window.showInformationMessage(`${PROVIDER_LABELS[provider]} profile "${name}" saved without a successful test.`);
+        void vscode.window.showInformationMessage(`${providerLabel(provider)} profile "${name}" saved without a successful test.`);
         return;
       }
       if (choice !== 'Edit') throw new Cancelled();
@@ -348,14 +335,14 @@ export function registerProfileCommands(
 
   async function testProfileCmd(arg?: unknown): Promise<void> {
     const p = await pickProfile('Test Profile', () => true, nodeTarget(arg));
-    const provider = p.provider as CredentialProviderName;
+    const provider = p.provider;
     const r = await withTestProgress(`Testing ${provider} profile ${p.name}…`, (signal) =>
       testProfile(service, createProvider, provider, p.name, { signal }),
     );
     if (r.ok) {
       log.info(`Profile ${provider}/${p.name}: OK, ${r.regions!.length} regions.`);
       void vscode.window.showInformationMessage(
-        `${PROVIDER_LABELS[provider]} profile "${p.name}": OK, ${r.regions!.length} regions${p.endpoint ? ` at ${p.endpoint}` : ''}.`,
+        `${providerLabel(provider)} profile "${p.name}": OK, ${r.regions!.length} regions${p.endpoint ? ` at ${p.endpoint}` : ''}.`,
       );
       return;
     }
@@ -366,35 +353,25 @@ export function registerProfileCommands(
       p.source === 'keychain' && r.error instanceof KmsEnvelopeError && r.error.kind === 'credentials'
         ? ['Rotate Secret', 'Show Log']
         : ['Show Log'];
-    const choice = await vscode.window.showErrorMessage(`${PROVIDER_LABELS[provider]} profile "${p.name}": ${why}`, ...actions);
+    const choice = await vscode.window.showErrorMessage(`${providerLabel(provider)} profile "${p.name}": ${why}`, ...actions);
     if (choice === 'Rotate Secret') await vscode.commands.executeCommand(PROFILE_COMMANDS.rotate, { provider, profile: p.name });
     else if (choice === 'Show Log') log.show();
   }
 
   async function rotateSecretCmd(arg?: unknown): Promise<void> {
     const p = await pickProfile('Rotate Secret: which stored profile?', (x) => x.source === 'keychain', nodeTarget(arg));
-    const provider = p.provider as CredentialProviderName;
-    const kindPick = await vscode.window.showQuickPick(
-      [
-        { label: 'Long-term access key', keyKind: 'long-term' as const, picked: p.kind !== 'sts' },
-        { label: 'Temporary key (STS) with a session token', keyKind: 'sts' as const, picked: p.kind === 'sts' },
-      ],
-      {
-        title: `Rotate Secret of ${provider}/${p.name}`,
-        placeHolder: `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`,
-        ignoreFocusOut: true,
-      },
+    const provider = p.provider;
+    const kindPick = await pickKind(
+      provider,
+      `Rotate Secret of ${provider}/${p.name}`,
+      p.kind,
+      `The new key (current: ${p.kind}${p.keyIdHint ? ', ' + p.keyIdHint : ''})`,
     );
-    if (!kindPick) throw new Cancelled();
     const parts = await askSecretParts(provider, kindPick.keyKind, () => `Rotate Secret of ${provider}/${p.name}`);
     const info = await service.rotateSecret(
       provider,
       p.name,
-      {
-        accessKeyId: parts.accessKeyId,
-        accessKeySecret: parts.accessKeySecret,
-        ...(parts.securityToken ? { securityToken: parts.securityToken, expiration: parts.expiration } : {}),
-      },
+      { ...parts.values, ...(kindPick.keyKind === 'sts' && parts.expiration ? { expiration: parts.expiration } : {}) },
       { kind: kindPick.keyKind },
     );
     const r = await withTestProgress(`Testing the new key of ${provider}/${p.name}…`, (signal) =>
@@ -412,9 +389,9 @@ export function registerProfileCommands(
 
   async function removeProfileCmd(arg?: unknown): Promise<void> {
     const p = await pickProfile('Remove Profile: which stored profile?', (x) => x.source === 'keychain', nodeTarget(arg));
-    const provider = p.provider as CredentialProviderName;
+    const provider = p.provider;
     const ok = await vscode.window.showWarningMessage(
-      `Remove the ${PROVIDER_LABELS[provider]} profile "${p.name}"?`,
+      `Remove the ${providerLabel(provider)} profile "${p.name}"?`,
       {
         modal: true,
         detail: `Its secret (key ${p.keyIdHint ?? '…'}) is deleted from ${service.secretStore.description}. Sealed files are not affected.`,

@@ -85,9 +85,9 @@ export interface ChosenSecretStore {
 export async function chooseSecretStore(
   context: vscode.ExtensionContext,
   log: vscode.LogOutputChannel,
-  opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: NodeJS.ProcessEnv } = {},
+  opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: Readonly<Record<string, string | undefined>> } = {},
 ): Promise<ChosenSecretStore> {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? {};
   let reason: string;
   if (env[FORCE_SECRET_STORAGE_ENV] === '1') {
     reason = `${FORCE_SECRET_STORAGE_ENV}=1 is set`;

@@ -11,7 +11,8 @@ import { MemorySecretStore } from '../../src/core/secrets';
 import { LocalKmsProvider, LOCAL_ERROR_CODES } from '../../src/core/kms/local/index';
 import { TencentKmsProvider } from '../../src/core/kms/tencent/index';
 import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
-import type { CloudProviderOptions } from '../../src/core/kms/cloud-common';
+import type { CloudProviderOptions } from '../../src/core/kms/cloud-call';
+import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 
 /** Test retry policy: the production attempt count, short waits. */
@@ -63,7 +64,8 @@ export interface Harness {
 }
 
 export interface HarnessFactory {
-  label: 'local' | 'tencent' | 'alibaba';
+  /** The provider's name (suite titles). */
+  label: string;
   remote: boolean;
   deletionRequiresDisabled: boolean;
   create(): Promise<Harness>;
@@ -122,7 +124,7 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
     async create() {
       const em = await startEmulator({ port: 0 });
       const acct = em.accounts.find((a) => a.name === 'default') ?? em.accounts[0];
-      const creds: CloudCredentials =
+      const creds: AccessKeyCredentials =
         label === 'tencent'
           ? { accessKeyId: acct.tencent.secretId, accessKeySecret: acct.tencent.secretKey }
           : { accessKeyId: acct.alibaba.accessKeyId, accessKeySecret: acct.alibaba.accessKeySecret };

@@ -17,7 +17,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { profilesMain, type ProfilesIo } from '../../src/cli/profiles';
 import { CredentialService } from '../../src/core/credentials/service';
 import type { CreateProviderFn } from '../../src/core/credentials/test-profile';
-import { createCloudProvider } from '../../src/core/kms/cloud-factory';
+import { createProvider } from '../../src/core/kms/registry';
 import { KEYCHAIN_SERVICE, KeytarSecretStore } from '../../src/core/secrets';
 
 const IN_KEYRING = process.env.KMS_ENVELOPE_IN_KEYRING === '1';
@@ -117,9 +117,10 @@ async function regionServer(reply: 'ok' | 'authfail') {
 
 /** createProvider for the clouds through the shared factory (the real providers and official SDKs). */
 const cloudFactory: CreateProviderFn = (name, o) =>
-  createCloudProvider(name as 'tencent' | 'alibaba', {
+  createProvider(name, {
     profile: o.profile,
     credentials: o.credentials,
+    settings: o.settings,
     endpoint: o.endpoint,
     retry: { maxAttempts: 1 },
   });

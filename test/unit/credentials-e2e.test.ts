@@ -11,7 +11,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createProvider } from '../../src/core/kms/registry';
+import { openProvider } from '../../src/core/credentials/connect';
+import { createCliCredentialService } from '../../src/core/credentials/index';
 import { KEYCHAIN_SERVICE, KeytarSecretStore } from '../../src/core/secrets';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 
@@ -97,10 +98,12 @@ describe(
         [`tencent/${tName}/long-term`, `alibaba/${aName}/sts`],
       );
 
-      // Both at once: two providers built by the registry from the two profiles, data keys in parallel.
+      // Both at once: two providers built from the two profiles (the CLI's credential service hands
+      // each its credentials), data keys in parallel.
+      const service = createCliCredentialService({ env });
       const [tc, al] = await Promise.all([
-        createProvider('tencent', { profile: tName, env }),
-        createProvider('alibaba', { profile: aName, env }),
+        openProvider(service, 'tencent', { profile: tName, env }),
+        openProvider(service, 'alibaba', { profile: aName, env }),
       ]);
       const [tKeys, aKeys] = await Promise.all([tc.listKeys('ap-guangzhou'), al.listKeys('cn-hangzhou')]);
       const tKey = tKeys.keys.find((k) => k.state === 'Enabled') ?? (await tc.createKey('ap-guangzhou', { description: 'e2e' }));

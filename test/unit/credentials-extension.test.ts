@@ -18,7 +18,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CredentialService } from '../../src/core/credentials/service';
 import type { CreateProviderFn } from '../../src/core/credentials/test-profile';
 import { credentialsError } from '../../src/core/errors';
-import { createCloudProvider } from '../../src/core/kms/cloud-factory';
+import { createProvider } from '../../src/core/kms/registry';
 import { KEYCHAIN_SERVICE, KeytarSecretStore, type SecretStore } from '../../src/core/secrets';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -175,9 +175,10 @@ async function regionServer(reply: 'ok' | 'authfail') {
 }
 
 const cloudFactory: CreateProviderFn = (name, o) =>
-  createCloudProvider(name as 'tencent' | 'alibaba', {
+  createProvider(name, {
     profile: o.profile,
     credentials: o.credentials,
+    settings: o.settings,
     endpoint: o.endpoint,
     retry: { maxAttempts: 1 },
   });

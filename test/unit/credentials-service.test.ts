@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CredentialService, type ProfileChange } from '../../src/core/credentials/service';
 import type { CloudCredentials } from '../../src/core/credentials/types';
+import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import { redact, redactString, REDACTED, type Logger } from '../../src/core/log';
 import { KEYCHAIN_SERVICE, KeytarSecretStore, MemorySecretStore, type SecretStore } from '../../src/core/secrets';
@@ -63,8 +64,8 @@ class RenamedServiceStore implements SecretStore {
 
 let ctx: Ctx;
 
-function newCreds(prefix = 'AKID', withToken = false): CloudCredentials {
-  const c: CloudCredentials = { accessKeyId: `${prefix}${hex(14)}`, accessKeySecret: `sk${hex(16)}` };
+function newCreds(prefix = 'AKID', withToken = false): AccessKeyCredentials {
+  const c: AccessKeyCredentials = { accessKeyId: `${prefix}${hex(14)}`, accessKeySecret: `sk${hex(16)}` };
   if (withToken) c.securityToken = `tok${hex(40)}`;
   ctx.secrets.push(c.accessKeyId, c.accessKeySecret, ...(c.securityToken ? [c.securityToken] : []));
   return c;

@@ -57,7 +57,7 @@ describe('no keychain reachable', () => {
       writeFileSync(
         script,
         `import { createProvider } from ${JSON.stringify(path.join(root, 'src/core/kms/registry'))};
-         createProvider('local').then((p) => p.createKey('local', { alias: 'x' })).then(
+         createProvider('local', { env: process.env }).then((p) => p.createKey('local', { alias: 'x' })).then(
            (k) => { process.stdout.write(JSON.stringify({ ok: k.keyId })); },
            (e) => { process.stdout.write(JSON.stringify({ kind: e.kind, message: e.message, hint: e.hint })); });`,
       );

@@ -28,11 +28,13 @@ import {
   FileSecretStore,
   LOCAL_ERROR_CODES,
   LocalKmsProvider,
+  localSecretStore,
   METADATA_FILE,
   parseImport,
   serializeExport,
 } from '../../src/core/kms/local/index';
-import { createProvider, localSecretStore, providerResolver } from '../../src/core/kms/registry';
+import { createProvider } from '../../src/core/kms/registry';
+import { openProvider, providerResolver } from '../../src/core/credentials/connect';
 
 const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
 const WRAP = RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
@@ -460,13 +462,14 @@ describe('registry', () => {
       const opts = { secretStore: new MemorySecretStore(), env: { KMS_ENVELOPE_CONFIG_DIR: dir } };
       const local = await createProvider('local', opts);
       assert.equal(local.name, 'local');
-      const resolve = providerResolver(opts);
+      const noService = () => assert.fail('a provider without credentials needs no credentials service');
+      const resolve = providerResolver((name) => openProvider(noService, name, opts));
       const a = await resolve('local', 'local');
       assert.equal(a, await resolve('local', 'local'));
       assert.equal(await resolve('nonesuch', 'x'), undefined);
       await assert.rejects(
-        createProvider('aws', opts),
-        (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'provider' && /aws/.test(e.message),
+        createProvider('nonesuch', opts),
+        (e: unknown) => e instanceof KmsEnvelopeError && e.kind === 'provider' && /nonesuch/.test(e.message),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

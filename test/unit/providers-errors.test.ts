@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import { TencentKmsProvider, validateTencentAlias, deriveTencentAlias } from '../../src/core/kms/tencent';
 import { AlibabaKmsProvider, alibabaKeyParam, normalizeAlibabaAlias } from '../../src/core/kms/alibaba';
-import { canonicalContext, resolveEndpoint } from '../../src/core/kms/cloud-common';
+import { resolveEndpoint } from '../../src/core/kms/endpoint';
+import { canonicalContext } from '../../src/core/kms/wire-values';
+import { tencentProvider } from '../../src/core/kms/tencent/descriptor';
 import { categorize, CloudCallError } from '../../src/core/kms/cloud-errors';
 import type { CloudCredentials } from '../../src/core/credentials/types';
 
@@ -403,8 +405,11 @@ test('helpers: canonical context, endpoints, Alibaba key and alias forms, catego
   assert.equal(alibabaKeyParam('app'), 'alias/app');
   assert.equal(normalizeAlibabaAlias('team/app'), 'alias/team/app');
   assert.throws(() => normalizeAlibabaAlias('alias/acs/oss'), /not a valid Alibaba/);
-  assert.equal(categorize(new CloudCallError('x', { code: 'RequestLimitExceeded.UinLimitExceeded' })), 'throttling');
+  assert.equal(
+    categorize(new CloudCallError('x', { code: 'RequestLimitExceeded.UinLimitExceeded' }), tencentProvider.errors),
+    'throttling',
+  );
   assert.equal(categorize(new CloudCallError('x', { status: 429 })), 'throttling');
-  assert.equal(categorize(new CloudCallError('x', { code: 'AuthFailure.TokenFailure' })), 'credentials');
+  assert.equal(categorize(new CloudCallError('x', { code: 'AuthFailure.TokenFailure' }), tencentProvider.errors), 'credentials');
   assert.equal(categorize(new CloudCallError('x', { networkCode: 'ETIMEDOUT' })), 'timeout');
 });

@@ -157,13 +157,13 @@ describe('TreeModel', () => {
     assert.match(text, /^Local keys <kms:provider\+local>/m);
     assert.match(text, /^ {2}This machine <kms:profile\+local\+local>/m);
     assert.match(text, /^ {6}No keys <kms:empty>/m);
-    assert.match(text, /^Tencent Cloud KMS <kms:provider\+tencent>/m);
+    assert.match(text, /^Tencent Cloud KMS <kms:provider\+tencent\+profiles>/m);
     assert.match(text, /^ {4}ap-guangzhou \[3 keys\] <kms:region\+tencent>/m);
-    assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias>/m);
-    assert.match(text, /^ {6}seed-disabled \[disabled · .*\] <kms:key\+disabled\+tencent\+alias>/m);
-    assert.match(text, /^ {6}seed-pending-deletion \[pending deletion · .*\] <kms:key\+pendingDeletion\+tencent\+alias>/m);
+    assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias\+arn>/m);
+    assert.match(text, /^ {6}seed-disabled \[disabled · .*\] <kms:key\+disabled\+tencent\+alias\+arn>/m);
+    assert.match(text, /^ {6}seed-pending-deletion \[pending deletion · .*\] <kms:key\+pendingDeletion\+tencent\+alias\+arn>/m);
     assert.match(text, /^ {4}ap-nanjing \[0 keys\] <kms:region\+tencent>/m);
-    assert.match(text, /^ {6}seed-enabled \[★ default · .*\] <kms:key\+enabled\+alibaba\+default\+alias>/m);
+    assert.match(text, /^ {6}seed-enabled \[★ default · .*\] <kms:key\+enabled\+alibaba\+default\+alias\+arn>/m);
     const region = model.getNode('r:tencent/emu/ap-guangzhou')!;
     const children = await model.getChildren(region);
     const key = children.find((c) => c.kind === 'key' && c.label === 'seed-enabled')!;

@@ -201,7 +201,8 @@ test('the JSON schema contributed to editors accepts what the validator accepts 
     'rules:\n  - path: ../a\n    keys: [local:local:k]\n    values: x\n',
     'rules:\n  - path: a\n    keys: [local:local:k]\n    valuez: x\n',
     'rules:\n  - path: a\n    keys: [local:local:k]\n    keyPaths: [a.b]\n    all: false\n',
-    'rules:\n  - path: a\n    keys: [aws:us-east-1:arn:aws:kms:us-east-1:1:key/x]\n    all: true\n',
+    // A keyref whose key is an ARN (colons in the key part).
+    'rules:\n  - path: a\n    keys: [alibaba:cn-hangzhou:acs:kms:cn-hangzhou:1:key/x]\n    all: true\n',
   ]) {
     check(text);
   }

@@ -1,12 +1,15 @@
 /**
  * CredentialService: the one owner of cloud profiles and their secrets (ARCHITECTURE.md, "Credentials").
  *
- * - Stored profiles: metadata (provider, name, regions, endpoint, kind, masked key id, STS expiry;
- *   never a secret) in `<configDir>/profiles.json`, written atomically; the secret part as JSON
- *   `{accessKeyId, accessKeySecret, securityToken?, expiration?}` in the SecretStore under
- *   service `kms-envelope`, account `<provider>:<profile>`.
+ * - Stored profiles: metadata (provider, name, regions, endpoint, kind, masked key id, STS expiry,
+ *   the non-secret parts; never a secret) in `<configDir>/profiles.json`, written atomically; the
+ *   secret parts as JSON (`{accessKeyId, accessKeySecret, securityToken?, expiration?}` for the
+ *   access-key clouds; the part keys of the provider's descriptor) in the SecretStore under service
+ *   `kms-envelope`, account `<provider>:<profile>`.
  * - Discovered profiles (read-only): environment variables and the clouds' CLI config files
  *   (see discovery.ts).
+ * - Which parts a provider has, their names, checks and the words of its messages come from the
+ *   provider's descriptor (src/core/kms/<provider>/descriptor.ts): nothing here names a provider.
  * - Resolution (`resolve(provider, name?)`):
  *     explicit name → the stored profile of that name, else a discovered profile of that name;
  *     no name       → the stored `default` profile, then the `env` profile (environment variables),
@@ -22,30 +25,27 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic';
 import { credentialsError, KmsEnvelopeError, usageError } from '../errors';
-import { resolveEndpoint } from '../kms/cloud-common';
-import type { ProviderName } from '../kms/types';
+import { envPartsText, maskKeyId, type CredentialSpec, type ProviderDescriptor } from '../kms/descriptor';
+import { checkEndpoint } from '../kms/endpoint';
+import { cloudProviders, findProvider, providers } from '../kms/registry';
+import type { CloudCredentials, CredentialsProvider, Env, ProviderName } from '../kms/types';
 import { nullLogger, type Logger } from '../log';
 import { configDir as defaultConfigDir } from '../paths';
 import { KEYCHAIN_SERVICE, type SecretStore } from '../secrets';
-import { CREDENTIAL_ENV, discover, ENV_PROFILE, type DiscoveredProfile } from './discovery';
-import { maskKeyId, type CloudCredentials, type CredentialsProvider, type ProfileInfo } from './types';
-
-/** Providers that take cloud credentials (`local` keeps its keys itself). */
-export type CredentialProviderName = Exclude<ProviderName, 'local'>;
-export const CREDENTIAL_PROVIDERS: readonly CredentialProviderName[] = ['tencent', 'alibaba', 'aws'];
+import { discover, ENV_PROFILE, type DiscoveredProfile } from './discovery';
+import type { ProfileInfo } from './types';
 
 export const PROFILES_FILE = 'profiles.json';
 export const DEFAULT_PROFILE = 'default';
 
-const PROVIDER_TITLES: Record<CredentialProviderName, string> = {
-  tencent: 'Tencent Cloud',
-  alibaba: 'Alibaba Cloud',
-  aws: 'AWS',
-};
+/** Names of the providers that take credentials (have profiles), in registry order. */
+export function credentialProviders(): ProviderName[] {
+  return cloudProviders().map((d) => d.name);
+}
 
 /** What addProfile takes: the profile's non-secret part; `kind` defaults from the presence of a token. */
 export interface NewProfile {
-  provider: CredentialProviderName;
+  provider: ProviderName;
   name: string;
   regions?: string[];
   endpoint?: string;
@@ -58,7 +58,7 @@ export interface ResolvedCredentials {
 }
 
 export type ProfileChange =
-  | { type: 'add' | 'remove' | 'rotate' | 'update'; provider: CredentialProviderName; name: string }
+  | { type: 'add' | 'remove' | 'rotate' | 'update'; provider: ProviderName; name: string }
   /** Profiles may have changed outside this process (profiles.json edited by the CLI): re-read everything. */
   | { type: 'reload' };
 
@@ -70,8 +70,8 @@ export interface CredentialServiceOptions {
   secretStore: SecretStore;
   /** Where profiles.json lives (default: paths.configDir(env)). */
   configDir?: string;
-  /** Environment for discovery (default: process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** Environment for discovery, as the composition root hands it down (default: none). */
+  env?: Env;
   /** Home directory holding `.tccli` and `.aliyun` (default: os.homedir()). */
   homeDir?: string;
   logger?: Logger;
@@ -82,7 +82,7 @@ export interface CredentialServiceOptions {
 }
 
 interface StoredProfile {
-  provider: CredentialProviderName;
+  provider: ProviderName;
   name: string;
   regions?: string[];
   endpoint?: string;
@@ -91,6 +91,8 @@ interface StoredProfile {
   expiration?: string;
   /** ISO time the secret was added or last rotated. */
   updatedAt?: string;
+  /** Values of the provider's non-secret parts (CredentialPart.store = 'profile'). */
+  settings?: Record<string, string>;
 }
 
 interface ProfilesFile {
@@ -100,26 +102,32 @@ interface ProfilesFile {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const REGION_RE = /^[a-z0-9][a-z0-9-]{1,49}$/;
-// Printable ASCII without spaces: every key id, secret and token of the supported clouds fits.
-const TOKEN_CHARS = /^[\x21-\x7e]+$/;
-
 export function accountFor(provider: string, name: string): string {
   return `${provider}:${name}`;
 }
 
-function isCredentialProvider(p: string): p is CredentialProviderName {
-  return (CREDENTIAL_PROVIDERS as readonly string[]).includes(p);
+/** The descriptor of a provider that takes credentials, or undefined. */
+function cloud(p: string | undefined): (ProviderDescriptor & { credentials: CredentialSpec }) | undefined {
+  const d = findProvider(p);
+  return d?.credentials ? (d as ProviderDescriptor & { credentials: CredentialSpec }) : undefined;
 }
 
 /** Validates a provider name given by a user (CLI flag, quick pick). */
-export function checkProvider(p: string | undefined): CredentialProviderName {
-  if (!p || !isCredentialProvider(p)) {
+export function checkProvider(p: string | undefined): ProviderName {
+  if (!p || !cloud(p)) {
+    const keyless = providers().filter((d) => !d.credentials);
     throw usageError(
       p ? `Unknown provider "${p}".` : 'No provider given.',
-      `Use one of: ${CREDENTIAL_PROVIDERS.join(', ')} (the local provider needs no credentials).`,
+      `Use one of: ${credentialProviders().join(', ')}${keyless.length ? ` (${keyless.map((d) => `the ${d.name} provider`).join(', ')} needs no credentials)` : ''}.`,
     );
   }
   return p;
+}
+
+function spec(provider: string): ProviderDescriptor & { credentials: CredentialSpec } {
+  const d = cloud(provider);
+  if (!d) checkProvider(provider);
+  return d!;
 }
 
 /** Validates a profile name: 1-64 letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
@@ -144,67 +152,60 @@ function checkRegions(regions: string[] | undefined): string[] | undefined {
   return out.length ? out : undefined;
 }
 
-function checkEndpoint(endpoint: string | undefined): string | undefined {
-  const e = endpoint?.trim();
-  if (!e) return undefined;
-  resolveEndpoint(e, 'region', 'kms.{region}.example'); // throws a usage error naming the problem
-  return e;
-}
-
-/** Where the key parts are named per provider, for messages. */
-function partNames(provider: CredentialProviderName): { id: string; secret: string; token: string } {
-  switch (provider) {
-    case 'tencent':
-      return { id: 'SecretId', secret: 'SecretKey', token: 'session token' };
-    case 'alibaba':
-      return { id: 'AccessKey ID', secret: 'AccessKey secret', token: 'STS security token' };
-    default:
-      return { id: 'access key id', secret: 'secret access key', token: 'session token' };
+/**
+ * Checks the parts of a profile of this kind without ever quoting a value in a message; returns them
+ * trimmed (temporary parts only for STS, plus the expiry).
+ */
+export function checkCredentials(provider: ProviderName, creds: CloudCredentials, kind: 'long-term' | 'sts'): CloudCredentials {
+  const { credentials: cs } = spec(provider);
+  const out: Record<string, string> = {};
+  for (const part of cs.parts) {
+    const v = (creds[part.key] ?? '').trim();
+    if (part.temporary && kind !== 'sts') {
+      if (v)
+        throw usageError(`A ${part.label} was given for a long-term key.`, 'Mark the profile as temporary (STS) to store a token with it.');
+      continue;
+    }
+    if (!v) {
+      if (part.optional) continue;
+      throw usageError(`The ${part.label} is empty.`, `Paste the ${part.label} from the ${cs.console}.`);
+    }
+    const problem = part.validate?.(v);
+    if (problem) throw usageError(problem, `Paste the ${part.label} again, exactly as the ${cs.console} shows it.`);
+    out[part.key] = v;
   }
-}
-
-/** Checks the secret part without ever quoting it in a message. */
-export function checkCredentials(provider: CredentialProviderName, creds: CloudCredentials, kind: 'long-term' | 'sts'): CloudCredentials {
-  const names = partNames(provider);
-  const field = (what: string, v: string | undefined, min: number, max: number): string => {
-    const s = (v ?? '').trim();
-    if (!s) throw usageError(`The ${what} is empty.`, `Paste the ${what} from the ${PROVIDER_TITLES[provider]} console.`);
-    if (!TOKEN_CHARS.test(s)) {
-      throw usageError(
-        `The ${what} contains spaces or characters that cannot be part of it.`,
-        `Paste the ${what} again, exactly as the console shows it.`,
-      );
+  const cross = cs.check?.(out);
+  if (cross) throw usageError(cross, 'Enter each value where it is asked for.');
+  if (kind === 'sts' && creds.expiration !== undefined && creds.expiration !== '') {
+    const t = Date.parse(creds.expiration);
+    if (Number.isNaN(t)) {
+      throw usageError(`The expiry "${creds.expiration}" is not a date.`, 'Write it in ISO 8601, e.g. 2030-01-31T12:00:00Z.');
     }
-    if (s.length < min || s.length > max) {
-      throw usageError(
-        `The ${what} has ${s.length} characters; expected ${min}-${max}.`,
-        `Check that you pasted the ${what}, not another value.`,
-      );
-    }
-    return s;
-  };
-  const accessKeyId = field(names.id, creds.accessKeyId, 8, 256);
-  const accessKeySecret = field(names.secret, creds.accessKeySecret, 8, 256);
-  if (accessKeyId === accessKeySecret) {
-    throw usageError(
-      `The ${names.id} and the ${names.secret} are the same value.`,
-      `Enter the ${names.id} first, then the ${names.secret}.`,
-    );
-  }
-  const out: CloudCredentials = { accessKeyId, accessKeySecret };
-  if (kind === 'sts') {
-    out.securityToken = field(names.token, creds.securityToken, 16, 16384);
-    if (creds.expiration !== undefined && creds.expiration !== '') {
-      const t = Date.parse(creds.expiration);
-      if (Number.isNaN(t)) {
-        throw usageError(`The expiry "${creds.expiration}" is not a date.`, 'Write it in ISO 8601, e.g. 2030-01-31T12:00:00Z.');
-      }
-      out.expiration = new Date(t).toISOString();
-    }
-  } else if (creds.securityToken) {
-    throw usageError(`A ${names.token} was given for a long-term key.`, 'Mark the profile as temporary (STS) to store a token with it.');
+    out.expiration = new Date(t).toISOString();
   }
   return out;
+}
+
+/** Splits checked parts into what goes to the keychain (secret JSON) and what goes to profiles.json. */
+function splitParts(cs: CredentialSpec, clean: CloudCredentials): { secret: Record<string, string>; settings: Record<string, string> } {
+  const secret: Record<string, string> = {};
+  const settings: Record<string, string> = {};
+  for (const part of cs.parts) {
+    const v = clean[part.key];
+    if (v !== undefined) (part.store === 'profile' ? settings : secret)[part.key] = v;
+  }
+  if (clean.expiration) secret.expiration = clean.expiration;
+  return { secret, settings };
+}
+
+/** STS when a temporary part (the session token) is given. */
+function kindOf(cs: CredentialSpec, creds: CloudCredentials): 'long-term' | 'sts' {
+  return cs.parts.some((p) => p.temporary && creds[p.key]) ? 'sts' : 'long-term';
+}
+
+function keyIdHintOf(cs: CredentialSpec, clean: CloudCredentials): string | undefined {
+  const v = cs.maskedPart ? clean[cs.maskedPart] : undefined;
+  return v ? maskKeyId(v) : undefined;
 }
 
 function isExpired(expiration: string | undefined, now: number): boolean {
@@ -217,7 +218,7 @@ export class CredentialService {
   readonly secretStore: SecretStore;
   readonly configDir: string;
   readonly profilesFile: string;
-  private readonly env: NodeJS.ProcessEnv;
+  private readonly env: Env;
   private readonly homeDir: string;
   private readonly logger: Logger;
   private readonly cacheMs: number;
@@ -228,7 +229,7 @@ export class CredentialService {
 
   constructor(opts: CredentialServiceOptions) {
     this.secretStore = opts.secretStore;
-    this.env = opts.env ?? process.env;
+    this.env = opts.env ?? {};
     this.configDir = opts.configDir ?? defaultConfigDir(this.env);
     this.profilesFile = path.join(this.configDir, PROFILES_FILE);
     this.homeDir = opts.homeDir ?? os.homedir();
@@ -287,9 +288,10 @@ export class CredentialService {
     }
     const list = (root as Partial<ProfilesFile>)?.profiles;
     if (!Array.isArray(list)) return [];
+    // Profiles of providers this build does not know are kept (and written back), just never listed.
     return list.filter(
       (p): p is StoredProfile =>
-        !!p && typeof p === 'object' && isCredentialProvider(String(p.provider)) && typeof p.name === 'string' && NAME_RE.test(p.name),
+        !!p && typeof p === 'object' && typeof p.provider === 'string' && typeof p.name === 'string' && NAME_RE.test(p.name),
     );
   }
 
@@ -317,6 +319,7 @@ export class CredentialService {
       ...(p.endpoint ? { endpoint: p.endpoint } : {}),
       ...(p.keyIdHint ? { keyIdHint: p.keyIdHint } : {}),
       ...(p.expiration ? { expiration: p.expiration } : {}),
+      ...(p.settings && Object.keys(p.settings).length ? { settings: { ...p.settings } } : {}),
     };
   }
 
@@ -327,10 +330,10 @@ export class CredentialService {
   // ---- queries -------------------------------------------------------------------------------
 
   /** Stored profiles first (source `keychain`), then discovered ones, per provider. No secrets. */
-  async listProfiles(provider?: CredentialProviderName): Promise<ProfileInfo[]> {
+  async listProfiles(provider?: ProviderName): Promise<ProfileInfo[]> {
     const stored = (await this.readStored()).filter((p) => !provider || p.provider === provider);
     const out: ProfileInfo[] = [];
-    for (const prov of provider ? [provider] : CREDENTIAL_PROVIDERS) {
+    for (const prov of provider ? [provider] : credentialProviders()) {
       out.push(...stored.filter((p) => p.provider === prov).map((p) => this.toInfo(p)));
       out.push(...(await this.discover(prov)).map((d) => ({ ...d.info })));
     }
@@ -338,13 +341,13 @@ export class CredentialService {
   }
 
   /** The stored profile of that name, else the first discovered one; undefined when neither exists. */
-  async getProfile(provider: CredentialProviderName, name: string): Promise<ProfileInfo | undefined> {
+  async getProfile(provider: ProviderName, name: string): Promise<ProfileInfo | undefined> {
     return (await this.find(provider, name))?.profile;
   }
 
-  private async find(provider: CredentialProviderName, name: string): Promise<ResolvedCredentials | undefined> {
+  private async find(provider: ProviderName, name: string): Promise<ResolvedCredentials | undefined> {
     const stored = (await this.readStored()).find((p) => p.provider === provider && p.name === name);
-    if (stored) return { profile: this.toInfo(stored), credentials: this.storedCredentials(stored.provider, stored.name) };
+    if (stored) return { profile: this.toInfo(stored), credentials: this.storedCredentials(stored) };
     const d = (await this.discover(provider)).find((x) => x.info.name === name);
     return d ? { profile: { ...d.info }, credentials: this.discoveredCredentials(d) } : undefined;
   }
@@ -353,10 +356,11 @@ export class CredentialService {
    * Resolves a profile and its credentials (precedence in the file comment). Throws a credentials
    * error naming the provider and how to fix it when nothing is found.
    */
-  async resolve(provider: CredentialProviderName, name?: string): Promise<ResolvedCredentials> {
+  async resolve(provider: ProviderName, name?: string): Promise<ResolvedCredentials> {
     const r = await this.tryResolve(provider, name);
     if (r) return r;
-    const title = PROVIDER_TITLES[provider];
+    const d = spec(provider);
+    const title = d.vendor;
     const stored = (await this.listProfiles(provider)).map((p) => p.name);
     if (name) {
       throw credentialsError(
@@ -365,28 +369,27 @@ export class CredentialService {
         { provider, profile: name },
       );
     }
-    const env = provider === 'aws' ? undefined : CREDENTIAL_ENV[provider];
-    const cli =
-      provider === 'tencent'
-        ? 'the tccli file ~/.tccli/default.credential'
-        : provider === 'alibaba'
-          ? 'the aliyun CLI file ~/.aliyun/config.json'
-          : 'the AWS CLI files';
+    const vars = envPartsText(d.credentials)?.replaceAll(' / ', ' and ');
+    const ways = [
+      `\`kms-envelope profiles add --provider ${provider} --name default\` (the secret goes to the OS keychain)`,
+      ...(vars ? [`export ${vars}`] : []),
+      ...(d.credentials.discoveryHint ? [`configure ${d.credentials.discoveryHint}`] : []),
+    ];
     throw credentialsError(
       `No ${title} credentials: there is no profile named default, no environment variables and no CLI config default.` +
         (stored.length ? ` Other profiles exist: ${[...new Set(stored)].join(', ')}; pass --profile <name>.` : ''),
-      `Fix it one of three ways: (1) \`kms-envelope profiles add --provider ${provider} --name default\` (the secret goes to the OS keychain); ` +
-        (env ? `(2) export ${env.id} and ${env.secret}; ` : "(2) export the provider's credential environment variables; ") +
-        `(3) configure ${cli}.`,
+      ways.length === 1
+        ? `Add a profile: ${ways[0]}.`
+        : `Fix it one of ${ways.length === 2 ? 'two' : 'three'} ways: ${ways.map((w, i) => `(${i + 1}) ${w}`).join('; ')}.`,
       { provider },
     );
   }
 
   /** Like resolve, but undefined instead of an error when nothing is found. */
-  async tryResolve(provider: CredentialProviderName, name?: string): Promise<ResolvedCredentials | undefined> {
+  async tryResolve(provider: ProviderName, name?: string): Promise<ResolvedCredentials | undefined> {
     if (name) return this.find(provider, name);
     const stored = (await this.readStored()).find((p) => p.provider === provider && p.name === DEFAULT_PROFILE);
-    if (stored) return { profile: this.toInfo(stored), credentials: this.storedCredentials(stored.provider, stored.name) };
+    if (stored) return { profile: this.toInfo(stored), credentials: this.storedCredentials(stored) };
     const found = await this.discover(provider);
     const pick =
       found.find((d) => d.info.source === 'env' && d.info.name === ENV_PROFILE) ??
@@ -398,7 +401,7 @@ export class CredentialService {
    * A credentials function for a provider/profile. Resolution happens at each call, so a profile
    * added, rotated or removed later is seen by the next request.
    */
-  credentialsFor(provider: CredentialProviderName, name?: string): CredentialsProvider {
+  credentialsFor(provider: ProviderName, name?: string): CredentialsProvider {
     return async () => (await this.resolve(provider, name)).credentials();
   }
 
@@ -433,7 +436,9 @@ export class CredentialService {
     );
   }
 
-  private storedCredentials(provider: CredentialProviderName, name: string): CredentialsProvider {
+  private storedCredentials(p: StoredProfile): CredentialsProvider {
+    const { provider, name } = p;
+    const settings = p.settings ?? {};
     return async () => {
       const account = accountFor(provider, name);
       const hit = this.cache.get(account);
@@ -453,11 +458,11 @@ export class CredentialService {
         );
       }
       this.checkNotExpired(provider, name, creds.expiration, 'keychain');
-      return { ...creds };
+      return { ...settings, ...creds };
     };
   }
 
-  private async readSecret(provider: CredentialProviderName, name: string): Promise<CloudCredentials | undefined> {
+  private async readSecret(provider: ProviderName, name: string): Promise<CloudCredentials | undefined> {
     const account = accountFor(provider, name);
     let raw: string | undefined;
     try {
@@ -467,14 +472,17 @@ export class CredentialService {
     }
     if (raw === undefined) return undefined;
     try {
-      const j = JSON.parse(raw) as Partial<CloudCredentials>;
-      if (typeof j.accessKeyId !== 'string' || typeof j.accessKeySecret !== 'string') throw new Error('fields missing');
-      return {
-        accessKeyId: j.accessKeyId,
-        accessKeySecret: j.accessKeySecret,
-        ...(typeof j.securityToken === 'string' && j.securityToken ? { securityToken: j.securityToken } : {}),
-        ...(typeof j.expiration === 'string' && j.expiration ? { expiration: j.expiration } : {}),
-      };
+      const j = JSON.parse(raw) as Record<string, unknown>;
+      const cs = spec(provider).credentials;
+      const keychainParts = cs.parts.filter((x) => x.store !== 'profile');
+      if (!j || typeof j !== 'object') throw new Error('not an object');
+      for (const x of keychainParts) if (!x.optional && !x.temporary && typeof j[x.key] !== 'string') throw new Error('fields missing');
+      const out: Record<string, string> = {};
+      for (const key of [...keychainParts.map((x) => x.key), 'expiration']) {
+        const v = j[key];
+        if (typeof v === 'string' && v) out[key] = v;
+      }
+      return out;
     } catch {
       throw credentialsError(
         `The keychain entry ${KEYCHAIN_SERVICE}/${account} is not in the format KMS Envelope writes.`,
@@ -485,10 +493,8 @@ export class CredentialService {
   }
 
   private storeError(err: unknown, what: string, provider: string, name: string): KmsEnvelopeError {
-    const envHint =
-      provider === 'tencent' || provider === 'alibaba'
-        ? ` Without a keychain, export ${CREDENTIAL_ENV[provider].id} / ${CREDENTIAL_ENV[provider].secret} instead (read without the keychain).`
-        : '';
+    const vars = cloud(provider) && envPartsText(cloud(provider)!.credentials);
+    const envHint = vars ? ` Without a keychain, export ${vars} instead (read without the keychain).` : '';
     if (err instanceof KmsEnvelopeError) {
       return new KmsEnvelopeError(err.kind, `${err.message} (while ${what})`, {
         hint: `Start or unlock the OS keychain (on Linux: gnome-keyring, or KeePassXC with its Secret Service enabled).${envHint}`,
@@ -513,10 +519,13 @@ export class CredentialService {
   async addProfile(info: NewProfile, creds: CloudCredentials, opts: { replace?: boolean } = {}): Promise<ProfileInfo> {
     const provider = checkProvider(info.provider);
     const name = checkProfileName(info.name);
-    const kind = info.kind ?? (creds.securityToken ? 'sts' : 'long-term');
+    const cs = spec(provider).credentials;
+    const kind = info.kind ?? kindOf(cs, creds);
     const regions = checkRegions(info.regions);
     const endpoint = checkEndpoint(info.endpoint);
     const clean = checkCredentials(provider, creds, kind);
+    const { secret, settings } = splitParts(cs, clean);
+    const keyIdHint = keyIdHintOf(cs, clean);
     return this.exclusive(async () => {
       const list = await this.readStored();
       const existing = list.findIndex((p) => p.provider === provider && p.name === name);
@@ -533,14 +542,15 @@ export class CredentialService {
         kind,
         ...(regions ? { regions } : {}),
         ...(endpoint ? { endpoint } : {}),
-        keyIdHint: maskKeyId(clean.accessKeyId),
+        ...(keyIdHint ? { keyIdHint } : {}),
         ...(clean.expiration ? { expiration: clean.expiration } : {}),
         updatedAt: new Date(this.now()).toISOString(),
+        ...(Object.keys(settings).length ? { settings } : {}),
       };
       const account = accountFor(provider, name);
       const previous = existing >= 0 ? await this.secretStore.get(KEYCHAIN_SERVICE, account).catch(() => undefined) : undefined;
       try {
-        await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(clean));
+        await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(secret));
       } catch (err) {
         throw this.storeError(err, `storing the secret of ${provider} profile ${name}`, provider, name);
       }
@@ -572,7 +582,7 @@ export class CredentialService {
   }
 
   private async storedOrRefuse(
-    provider: CredentialProviderName,
+    provider: ProviderName,
     name: string,
     action: 'rotate' | 'remove',
   ): Promise<{ list: StoredProfile[]; index: number }> {
@@ -583,9 +593,7 @@ export class CredentialService {
     if (d) {
       const where =
         d.info.source === 'env'
-          ? `the environment variables (${Object.values(CREDENTIAL_ENV[provider as 'tencent' | 'alibaba'])
-              .slice(0, 3)
-              .join(', ')})`
+          ? `the environment variables (${Object.values(spec(provider).credentials.env?.parts ?? {}).join(', ')})`
           : (d.file ?? d.info.source);
       throw usageError(
         `The ${provider} profile ${name} is discovered from ${d.info.source} and is read-only here.`,
@@ -603,13 +611,13 @@ export class CredentialService {
   }
 
   /** Throws a usage error explaining why, unless a stored (writable) profile of that name exists. */
-  async assertStored(provider: CredentialProviderName, name: string, action: 'rotate' | 'remove'): Promise<void> {
+  async assertStored(provider: ProviderName, name: string, action: 'rotate' | 'remove'): Promise<void> {
     await this.storedOrRefuse(checkProvider(provider), checkProfileName(name), action);
   }
 
   /** Replaces the secret of a stored profile (same kind unless the new credentials say otherwise). */
   async rotateSecret(
-    provider: CredentialProviderName,
+    provider: ProviderName,
     name: string,
     creds: CloudCredentials,
     opts: { kind?: 'long-term' | 'sts' } = {},
@@ -619,17 +627,24 @@ export class CredentialService {
     return this.exclusive(async () => {
       const { list, index } = await this.storedOrRefuse(provider, name, 'rotate');
       const old = list[index];
-      const kind = opts.kind ?? (creds.securityToken ? 'sts' : 'long-term');
+      const cs = spec(provider).credentials;
+      const kind = opts.kind ?? kindOf(cs, creds);
       const clean = checkCredentials(provider, creds, kind);
+      const { secret, settings } = splitParts(cs, clean);
       const account = accountFor(provider, name);
       try {
-        await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(clean));
+        await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(secret));
       } catch (err) {
         throw this.storeError(err, `storing the new secret of ${provider} profile ${name}`, provider, name);
       }
-      const entry: StoredProfile = { ...old, kind, keyIdHint: maskKeyId(clean.accessKeyId), updatedAt: new Date(this.now()).toISOString() };
+      const entry: StoredProfile = { ...old, kind, updatedAt: new Date(this.now()).toISOString() };
+      const keyIdHint = keyIdHintOf(cs, clean);
+      if (keyIdHint) entry.keyIdHint = keyIdHint;
+      else delete entry.keyIdHint;
       if (clean.expiration) entry.expiration = clean.expiration;
       else delete entry.expiration;
+      if (Object.keys(settings).length) entry.settings = settings;
+      else delete entry.settings;
       list[index] = entry;
       await this.writeStored(list);
       this.cache.delete(account);
@@ -640,7 +655,7 @@ export class CredentialService {
   }
 
   /** Removes a stored profile and its keychain entry. */
-  async removeProfile(provider: CredentialProviderName, name: string): Promise<void> {
+  async removeProfile(provider: ProviderName, name: string): Promise<void> {
     checkProvider(provider);
     checkProfileName(name);
     await this.exclusive(async () => {
@@ -661,11 +676,7 @@ export class CredentialService {
   }
 
   /** Updates the non-secret part (regions, endpoint) of a stored profile. */
-  async updateProfile(
-    provider: CredentialProviderName,
-    name: string,
-    patch: { regions?: string[]; endpoint?: string | null },
-  ): Promise<ProfileInfo> {
+  async updateProfile(provider: ProviderName, name: string, patch: { regions?: string[]; endpoint?: string | null }): Promise<ProfileInfo> {
     return this.exclusive(async () => {
       const { list, index } = await this.storedOrRefuse(provider, name, 'rotate');
       const entry = { ...list[index] };

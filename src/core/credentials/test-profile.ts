@@ -3,11 +3,11 @@
  * Shared by `kms-envelope profiles test` and the extension's Test Profile / Add Profile commands.
  */
 import type { Logger } from '../log';
-import type { KmsProvider, ProviderName } from '../kms/types';
-import type { CredentialProviderName, CredentialService } from './service';
-import type { CredentialsProvider, ProfileInfo } from './types';
+import type { CredentialsProvider, Env, KmsProvider, ProviderName } from '../kms/types';
+import type { CredentialService } from './service';
+import type { ProfileInfo } from './types';
 
-/** The shape of createProvider in src/core/kms/registry.ts. */
+/** The shape of createProvider in src/core/kms/registry.ts (credentials handed in). */
 export type CreateProviderFn = (
   name: ProviderName,
   opts: {
@@ -15,8 +15,9 @@ export type CreateProviderFn = (
     endpoint?: string;
     region?: string;
     logger?: Logger;
-    env?: NodeJS.ProcessEnv;
+    env?: Env;
     credentials?: CredentialsProvider;
+    settings?: Record<string, string>;
   },
 ) => Promise<KmsProvider>;
 
@@ -31,9 +32,9 @@ export interface ProfileTestResult {
 export async function testProfile(
   service: CredentialService,
   create: CreateProviderFn,
-  provider: CredentialProviderName,
+  provider: ProviderName,
   name: string | undefined,
-  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { logger?: Logger; env?: Env; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<ProfileTestResult> {
   let profile: ProfileInfo | undefined;
   let kms: KmsProvider | undefined;
@@ -46,6 +47,7 @@ export async function testProfile(
       endpoint: r.profile.endpoint,
       region: r.profile.regions?.[0],
       credentials: r.credentials,
+      settings: r.profile.settings,
       logger: opts.logger,
       env: opts.env,
     });
@@ -65,10 +67,10 @@ export async function testProfile(
  */
 export async function testCredentials(
   create: CreateProviderFn,
-  provider: CredentialProviderName,
-  profile: { name: string; endpoint?: string; regions?: string[] },
+  provider: ProviderName,
+  profile: { name: string; endpoint?: string; regions?: string[]; settings?: Record<string, string> },
   credentials: CredentialsProvider,
-  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { logger?: Logger; env?: Env; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<{ ok: boolean; regions?: string[]; error?: unknown }> {
   let kms: KmsProvider | undefined;
   try {
@@ -77,6 +79,7 @@ export async function testCredentials(
       endpoint: profile.endpoint,
       region: profile.regions?.[0],
       credentials,
+      settings: profile.settings,
       logger: opts.logger,
       env: opts.env,
     });

@@ -8,7 +8,7 @@
  */
 export type { Recipient, ProviderResolver, SealOptions, UnsealOptions, HeaderInfo, RecipientInfo } from './types';
 export type { RawAesKeySource } from './recipients';
-export { isRawAesKeySource, describeEdk, recipientLabel, LOCAL_REGION, LOCAL_KEY_NAMESPACE } from './recipients';
+export { isRawAesKeySource, describeEdk, recipientLabel } from './recipients';
 export { ARMOR_PREFIX, armor, dearmor, findArmored, isSealed, armorEncoder, armorDecoder } from './armor';
 export { sniffHead, isBinaryHead, isArmoredHead, type HeadKind } from './magic';
 export { openSealedInput, scanArmored, sniffFile, peek, type ArmoredValue, type SealedInput } from './sniff';
@@ -26,4 +26,4 @@ export {
   unsealToFile,
 } from './engine';
 export { SUITE_ID, SUITE_NAME, MAX_FRAME_LENGTH, MAX_CONTEXT_BYTES } from './header';
-export { CloudKeyring, localKeyring, LOCAL_WRAPPING_SUITE } from './keyrings';
+export { CloudKeyring, rawAesKeyring, RAW_AES_WRAPPING_SUITE } from './keyrings';

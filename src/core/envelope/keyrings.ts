@@ -1,15 +1,18 @@
 /**
- * Keyrings: how a KmsProvider becomes an Encryption SDK keyring.
+ * Keyrings: how a KmsProvider becomes an Encryption SDK keyring, by the keyring kind its descriptor
+ * declares (src/core/kms/descriptor.ts `KeyringRules`); no provider is named here.
  *
- * - CloudKeyring: one per cloud recipient (tencent, alibaba, later aws). _onEncrypt calls
- *   GenerateDataKey when the material has no data key yet (the generator) and Encrypt of the same
- *   data key otherwise; _onDecrypt calls Decrypt for its own EDKs. A seal for n recipients is a
- *   stock MultiKeyringNode (generator + children): one GenerateDataKey + (n-1) Encrypt calls.
- * - local recipients use the STOCK RawAesKeyringNode (namespace `local`, key name = key id) over the
- *   key material the local provider hands out, so any Encryption SDK can open those blobs.
- * - UnsealKeyring: walks the EDKs in header order, resolves each one's provider, and stops at the
- *   first that opens (exactly one Decrypt when the first reachable EDK works). When none works it
- *   throws one error naming every recipient, why it failed and what to do.
+ * - `kms`: CloudKeyring, one per recipient. _onEncrypt calls GenerateDataKey when the material has
+ *   no data key yet (the generator) and Encrypt of the same data key otherwise; _onDecrypt calls
+ *   Decrypt for its own EDKs. A seal for n recipients is a stock MultiKeyringNode (generator +
+ *   children): one GenerateDataKey + (n-1) Encrypt calls.
+ * - `raw-aes` (local): the STOCK RawAesKeyringNode (namespace = providerId, key name = key id) over
+ *   the key material the provider hands out, so any Encryption SDK can open those blobs.
+ * - `custom` (AWS): the descriptor's own keyrings (the stock AWS KMS keyring).
+ * - UnsealKeyring: walks the EDKs in header order, finds the providers that write each one's
+ *   providerId (several may share one) and resolves them, and stops at the first that opens
+ *   (exactly one Decrypt when the first reachable EDK works). When none works it throws one error
+ *   naming every recipient, why it failed and what to do.
  */
 // The narrow @aws-crypto packages, not @aws-crypto/client-node: that one also loads the AWS SDK
 // (KMS keyring), which tripled process start-up time and added ~25 MB of RSS to every CLI run.
@@ -24,14 +27,16 @@ import {
 } from '@aws-crypto/material-management-node';
 import { RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/raw-aes-keyring-node';
 import { CancelledError, KmsEnvelopeError, isCancelled, providerError, throwIfAborted, type ErrorKind } from '../errors';
-import { KEYRING_PROVIDER_IDS, type EncryptionContext, type KmsProvider, type ProviderName } from '../kms/types';
+import type { ProviderDescriptor } from '../kms/descriptor';
+import { providerDescriptor, providersForKeyring } from '../kms/registry';
+import type { EncryptionContext, KmsProvider } from '../kms/types';
 import {
-  LOCAL_KEY_NAMESPACE,
   describeEdk,
   encodeCloudProviderInfo,
   isRawAesKeySource,
-  rawAesKeyName,
+  parseProviderInfo,
   recipientLabel,
+  type RawAesKeySource,
   type RecipientInfo,
 } from './recipients';
 import type { ProviderResolver, Recipient } from './types';
@@ -90,7 +95,7 @@ export class CloudKeyring extends KeyringNode {
     private readonly signal?: AbortSignal,
   ) {
     super();
-    this.providerId = KEYRING_PROVIDER_IDS[recipient.provider.name];
+    this.providerId = providerDescriptor(recipient.provider.name).keyring.providerId;
   }
 
   override async _onEncrypt(material: NodeEncryptionMaterial): Promise<NodeEncryptionMaterial> {
@@ -151,39 +156,52 @@ export class CloudKeyring extends KeyringNode {
   }
 }
 
-export const LOCAL_WRAPPING_SUITE = RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
+export const RAW_AES_WRAPPING_SUITE = RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
 
-/** The stock raw-AES keyring for a local key. Copies the material (the keyring zeroes its copy). */
-export function localKeyring(keyName: string, material: Buffer): RawAesKeyringNode {
+/** The stock raw-AES keyring for one wrapping key. Copies the material (the keyring zeroes its copy). */
+export function rawAesKeyring(keyNamespace: string, keyName: string, material: Buffer): RawAesKeyringNode {
   return new RawAesKeyringNode({
     keyName,
-    keyNamespace: LOCAL_KEY_NAMESPACE,
+    keyNamespace,
     unencryptedMasterKey: new Uint8Array(material),
-    wrappingSuite: LOCAL_WRAPPING_SUITE,
+    wrappingSuite: RAW_AES_WRAPPING_SUITE,
   });
+}
+
+/** The raw-AES keyring of a key the provider hands out (keyring kind `raw-aes`). */
+async function rawAesKeyringOf(
+  d: ProviderDescriptor,
+  provider: KmsProvider,
+  region: string,
+  key: string,
+  signal?: AbortSignal,
+): Promise<RawAesKeyringNode> {
+  if (!isRawAesKeySource(provider)) {
+    throw providerError(
+      `The ${d.name} provider given cannot hand out raw AES wrapping keys (key ${key}).`,
+      `Use the built-in ${d.name} provider.`,
+      {
+        provider: d.name,
+        keyId: key,
+      },
+    );
+  }
+  const { keyName, material } = await (provider as RawAesKeySource).rawAesWrappingKey(region, key, { signal });
+  try {
+    return rawAesKeyring(d.keyring.providerId, keyName, material);
+  } finally {
+    material.fill(0);
+  }
 }
 
 /** Builds the seal keyring: a stock multi-keyring whose generator is the first recipient. */
 export async function sealKeyring(recipients: Recipient[], signal?: AbortSignal): Promise<KeyringNode> {
   const keyrings: KeyringNode[] = [];
   for (const r of recipients) {
-    if (r.provider.name !== 'local') {
-      keyrings.push(new CloudKeyring(r, signal));
-      continue;
-    }
-    if (!isRawAesKeySource(r.provider)) {
-      throw providerError(
-        `The local provider given cannot hand out raw AES wrapping keys (key ${r.key}).`,
-        'Use the built-in local provider.',
-        { provider: 'local', keyId: r.key },
-      );
-    }
-    const { keyName, material } = await r.provider.rawAesWrappingKey(r.region, r.key, { signal });
-    try {
-      keyrings.push(localKeyring(keyName, material));
-    } finally {
-      material.fill(0);
-    }
+    const d = providerDescriptor(r.provider.name);
+    if (d.keyring.custom) keyrings.push(await (await d.keyring.custom.load()).seal(r, signal));
+    else if (d.keyring.kind === 'raw-aes') keyrings.push(await rawAesKeyringOf(d, r.provider, r.region, r.key, signal));
+    else keyrings.push(new CloudKeyring(r, signal));
   }
   const [generator, ...children] = keyrings;
   return children.length ? new MultiKeyringNode({ generator, children }) : generator!;
@@ -197,12 +215,12 @@ interface Failure {
   error?: unknown;
 }
 
-const PROFILE_HINT: Record<ProviderName, string> = {
-  local: 'import the local key (kms-envelope keys import --provider local ...)',
-  tencent: 'add a Tencent Cloud profile (kms-envelope profiles add --provider tencent ...)',
-  alibaba: 'add an Alibaba Cloud profile (kms-envelope profiles add --provider alibaba ...)',
-  aws: 'add an AWS profile',
-};
+/** What to do when no provider of this kind is set up on this machine. */
+function setUpHint(d: ProviderDescriptor): string {
+  return d.credentials
+    ? `add a ${d.vendor} profile (kms-envelope profiles add --provider ${d.name} ...)`
+    : `import the ${d.name} key (kms-envelope keys import --provider ${d.name} ...)`;
+}
 
 /** Decrypt-only keyring that finds, per EDK, a provider through the resolver. */
 export class UnsealKeyring extends KeyringNode {
@@ -223,8 +241,8 @@ export class UnsealKeyring extends KeyringNode {
     for (const edk of edks) {
       throwIfAborted(this.signal);
       const recipient = describeEdk(edk);
-      const name = recipient.provider;
-      if (!name) {
+      const candidates = providersForKeyring(edk.providerId);
+      if (!candidates.length) {
         failures.push({
           recipient,
           kind: 'format',
@@ -232,53 +250,66 @@ export class UnsealKeyring extends KeyringNode {
         });
         continue;
       }
-      if (name === 'local' ? rawAesKeyName(edk) === undefined : !recipient.region || !recipient.keyId) {
-        failures.push({ recipient, kind: 'format', reason: 'malformed key information in the header (the blob was modified)' });
-        continue;
+      for (const d of candidates) {
+        await this.tryOne(d, edk, material, providers, failures);
+        if (material.hasValidKey()) return material;
       }
-      try {
-        const key = `${name}\u0000${recipient.region}`;
-        if (!providers.has(key)) providers.set(key, this.resolve(name, recipient.region));
-        const provider = await providers.get(key);
-        if (!provider) {
-          const where =
-            name === 'local'
-              ? 'this machine has no local provider'
-              : `no ${name} profile on this machine can reach region ${recipient.region}`;
-          failures.push({ recipient, kind: 'credentials', reason: where, hint: PROFILE_HINT[name] });
-          continue;
-        }
-        if (name === 'local') {
-          if (!isRawAesKeySource(provider)) throw providerError('the local provider cannot hand out raw AES wrapping keys');
-          const { keyName, material: km } = await provider.rawAesWrappingKey(recipient.region, recipient.keyId, { signal: this.signal });
-          const keyring = localKeyring(keyName, km);
-          km.fill(0);
-          await keyring.onDecrypt(material, [edk]);
-          if (!material.hasValidKey()) {
-            failures.push({
-              recipient,
-              kind: 'format',
-              reason: `local key "${recipient.keyId}" could not unwrap the data key: its key material differs from the one that sealed the blob, or the blob was modified`,
-              hint: `import the right key material for "${recipient.keyId}" (kms-envelope keys import)`,
-            });
-          }
-        } else {
-          await new CloudKeyring({ provider, region: recipient.region, key: recipient.keyId }, this.signal).onDecrypt(material, [edk]);
-        }
-      } catch (err) {
-        if (isCancelled(err) || this.signal?.aborted) throw err instanceof CancelledError ? err : new CancelledError();
-        const e = err instanceof KmsEnvelopeError ? err : undefined;
-        failures.push({
-          recipient,
-          kind: e?.kind ?? 'provider',
-          reason: (err as Error)?.message ?? String(err),
-          hint: e?.hint,
-          error: err,
-        });
-      }
-      if (material.hasValidKey()) return material;
     }
     throw noRecipientError(failures);
+  }
+
+  /** Tries one provider on one EDK; a failure is recorded, never thrown (cancellation is). */
+  private async tryOne(
+    d: ProviderDescriptor,
+    edk: EncryptedDataKey,
+    material: NodeDecryptionMaterial,
+    providers: Map<string, Promise<KmsProvider | undefined>>,
+    failures: Failure[],
+  ): Promise<void> {
+    const at = parseProviderInfo(d, edk);
+    const recipient: RecipientInfo = { ...describeEdk(edk), provider: d.name, ...(at ?? {}) };
+    if (!at || !at.region || !at.keyId) {
+      failures.push({ recipient, kind: 'format', reason: 'malformed key information in the header (the blob was modified)' });
+      return;
+    }
+    try {
+      const key = `${d.name}\u0000${at.region}`;
+      if (!providers.has(key)) providers.set(key, this.resolve(d.name, at.region));
+      const provider = await providers.get(key);
+      if (!provider) {
+        const where = d.credentials
+          ? `no ${d.name} profile on this machine can reach region ${at.region}`
+          : `this machine has no ${d.name} provider`;
+        failures.push({ recipient, kind: 'credentials', reason: where, hint: setUpHint(d) });
+        return;
+      }
+      if (d.keyring.custom) {
+        const keyring = await (await d.keyring.custom.load()).unseal({ provider, region: at.region, keyId: at.keyId }, this.signal);
+        await keyring.onDecrypt(material, [edk]);
+      } else if (d.keyring.kind === 'raw-aes') {
+        await (await rawAesKeyringOf(d, provider, at.region, at.keyId, this.signal)).onDecrypt(material, [edk]);
+        if (!material.hasValidKey()) {
+          failures.push({
+            recipient,
+            kind: 'format',
+            reason: `${d.name} key "${at.keyId}" could not unwrap the data key: its key material differs from the one that sealed the blob, or the blob was modified`,
+            hint: `import the right key material for "${at.keyId}" (kms-envelope keys import)`,
+          });
+        }
+      } else {
+        await new CloudKeyring({ provider, region: at.region, key: at.keyId }, this.signal).onDecrypt(material, [edk]);
+      }
+    } catch (err) {
+      if (isCancelled(err) || this.signal?.aborted) throw err instanceof CancelledError ? err : new CancelledError();
+      const e = err instanceof KmsEnvelopeError ? err : undefined;
+      failures.push({
+        recipient,
+        kind: e?.kind ?? 'provider',
+        reason: (err as Error)?.message ?? String(err),
+        hint: e?.hint,
+        error: err,
+      });
+    }
   }
 }
 

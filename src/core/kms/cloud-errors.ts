@@ -1,17 +1,18 @@
 /**
- * Turns failures of Tencent Cloud KMS and Alibaba Cloud KMS calls into KmsEnvelopeErrors a user
- * can act on: the cloud's code and request id in `details`, and a next step in `hint`.
+ * Turns failures of cloud KMS calls into KmsEnvelopeErrors a user can act on: the cloud's code and
+ * request id in `details`, and a next step in `hint`.
  *
  * Each provider first normalises what its SDK throws into a `CloudCallError` (code, HTTP status,
  * request id, network errno). This module then classes it for retrying (`failureClass`) and maps
- * it to a message + hint (`toKmsError`). No secret ever reaches a message: only key ids, aliases,
- * regions, profile names, endpoints and the cloud's codes.
+ * it to a message + hint (`toKmsError`), reading the cloud's codes and words from the provider's
+ * descriptor (`errors`, `aliases`, `credentials`). No secret ever reaches a message: only key ids,
+ * aliases, regions, profile names, endpoints and the cloud's codes.
  */
 import { CancelledError, KmsEnvelopeError, type ErrorKind } from '../errors';
+import { partsText, type ErrorCategory, type ErrorRules, type ProviderDescriptor } from './descriptor';
 import { AttemptTimeoutError, type FailureClass, type RetryInfo } from './retry';
-import { PROVIDER_LABELS } from './types';
 
-export type CloudProviderName = 'tencent' | 'alibaba';
+export type { ErrorCategory } from './descriptor';
 
 /** A failed cloud call, normalised across SDKs. */
 export class CloudCallError extends Error {
@@ -30,85 +31,6 @@ export class CloudCallError extends Error {
     this.networkCode = f.networkCode;
   }
 }
-
-/** What the user is told about; finer than FailureClass. */
-export type ErrorCategory =
-  | 'disabled'
-  | 'pendingDeletion'
-  | 'pendingImport'
-  | 'mustBeDisabled'
-  | 'notPendingDeletion'
-  | 'stateConflict'
-  | 'notFound'
-  | 'aliasExists'
-  | 'invalidAlias'
-  | 'decryptRefused'
-  | 'credentials'
-  | 'clockSkew'
-  | 'permission'
-  | 'serviceNotEnabled'
-  | 'region'
-  | 'throttling'
-  | 'server'
-  | 'network'
-  | 'timeout'
-  | 'invalidParameter'
-  | 'limit'
-  | 'other';
-
-/** Exact codes of both clouds (PROTOCOLS.md); prefixes are handled in `categorize`. */
-const CODE_CATEGORY: Record<string, ErrorCategory> = {
-  // Tencent KMS
-  'ResourceUnavailable.CmkDisabled': 'disabled',
-  'ResourceUnavailable.KeyPendingDelete': 'pendingDeletion',
-  'ResourceUnavailable.CmkShouldBeDisabled': 'mustBeDisabled',
-  'ResourceUnavailable.CmkNotPendingDelete': 'notPendingDeletion',
-  'ResourceUnavailable.CmkArchived': 'stateConflict',
-  'ResourceUnavailable.CmkStateNotSupport': 'stateConflict',
-  'ResourceUnavailable.CmkNotFound': 'notFound',
-  ResourceNotFound: 'notFound',
-  'InvalidParameterValue.InvalidKeyId': 'notFound',
-  'InvalidParameterValue.InvalidCiphertext': 'decryptRefused',
-  'FailedOperation.DecryptError': 'decryptRefused',
-  'InvalidParameterValue.AliasAlreadyExists': 'aliasExists',
-  'InvalidParameterValue.InvalidAlias': 'invalidAlias',
-  'LimitExceeded.CmkLimitExceeded': 'limit',
-  'AuthFailure.SignatureExpire': 'clockSkew',
-  'AuthFailure.UnauthorizedOperation': 'permission',
-  UnauthorizedOperation: 'permission',
-  UnsupportedRegion: 'region',
-  'InvalidParameterValue.InvalidRegion': 'region',
-  InternalError: 'server',
-  // Alibaba KMS
-  'Rejected.Disabled': 'disabled',
-  'Rejected.PendingDeletion': 'pendingDeletion',
-  'Rejected.PendingImport': 'pendingImport',
-  'Rejected.StateModifiedFailed': 'stateConflict',
-  'Forbidden.KeyNotFound': 'notFound',
-  'Forbidden.AliasNotFound': 'notFound',
-  'EntityNotExist.Key': 'notFound',
-  AliasAlreadyExists: 'aliasExists',
-  'EntityAlreadyExists.Alias': 'aliasExists',
-  'InvalidTimeStamp.Expired': 'clockSkew',
-  SignatureDoesNotMatch: 'credentials',
-  IncompleteSignature: 'credentials',
-  'InvalidAccessKeyId.NotFound': 'credentials',
-  'InvalidAccessKeyId.Inactive': 'credentials',
-  InvalidAccessKeyId: 'credentials',
-  'InvalidSecurityToken.Expired': 'credentials',
-  'InvalidSecurityToken.Malformed': 'credentials',
-  'InvalidSecurityToken.MismatchWithAccessKey': 'credentials',
-  SignatureNonceUsed: 'credentials',
-  'Forbidden.NoPermission': 'permission',
-  'Forbidden.RAM': 'permission',
-  'Forbidden.KmsServiceNotEnabled': 'serviceNotEnabled',
-  InvalidRegionId: 'region',
-  InvalidRegion: 'region',
-  InternalFailure: 'server',
-  ServiceUnavailableTemporary: 'server',
-  InvalidCiphertext: 'decryptRefused',
-  'Rejected.InvalidCiphertext': 'decryptRefused',
-};
 
 const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const NETWORK_ANY = new Set([...NETWORK_UNSENT, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
@@ -132,31 +54,27 @@ export function findNetworkCode(err: unknown): string | undefined {
   return undefined;
 }
 
-export function categorize(e: CloudCallError): ErrorCategory {
+/** The category of a normalised failure: network errno, then the cloud's codes (descriptor), then the HTTP status. */
+export function categorize(e: CloudCallError, rules?: ErrorRules): ErrorCategory {
   if (e.networkCode) return e.networkCode === 'ETIMEDOUT' || e.networkCode === 'ESOCKETTIMEDOUT' ? 'timeout' : 'network';
   const code = e.code ?? '';
-  const exact = CODE_CATEGORY[code];
+  const exact = rules && Object.hasOwn(rules.codes, code) ? rules.codes[code] : undefined;
   if (exact) return exact;
-  if (/^RequestLimitExceeded/.test(code) || /^Throttling/.test(code) || code === 'LimitExceeded.RequestLimitExceeded') return 'throttling';
-  if (code.startsWith('AuthFailure')) return 'credentials';
-  if (code.startsWith('InternalError') || code.startsWith('ServiceUnavailable')) return 'server';
-  if (code.startsWith('InvalidParameter') || code.startsWith('MissingParameter') || code.startsWith('UnknownParameter'))
-    return 'invalidParameter';
-  if (code.startsWith('Rejected.')) return 'stateConflict';
+  for (const [prefix, cat] of rules?.prefixes ?? []) if (code.startsWith(prefix)) return cat;
   if (e.status === 429) return 'throttling';
   if (e.status !== undefined && e.status >= 500) return 'server';
   return 'other';
 }
 
-/** Classes a normalised cloud failure for `withRetry`. */
-export function failureClass(err: unknown): FailureClass {
+/** Classes a normalised cloud failure of a provider for `withRetry`. */
+export function failureClass(err: unknown, rules?: ErrorRules): FailureClass {
   if (err instanceof AttemptTimeoutError) return 'timeout';
   if (!(err instanceof CloudCallError)) return 'fatal';
   if (err.networkCode) {
     if (NETWORK_UNSENT.has(err.networkCode)) return 'unsent';
     return err.networkCode === 'ETIMEDOUT' ? 'timeout' : 'network';
   }
-  switch (categorize(err)) {
+  switch (categorize(err, rules)) {
     case 'throttling':
       return 'throttling';
     case 'server':
@@ -168,7 +86,8 @@ export function failureClass(err: unknown): FailureClass {
 
 /** What the error mapping needs to know about the call. */
 export interface CallContext {
-  provider: CloudProviderName;
+  /** The provider whose call failed: its name, label, error codes and words. */
+  provider: ProviderDescriptor;
   profile: string;
   region: string;
   action: string;
@@ -188,14 +107,16 @@ const cli = 'kms-envelope';
 
 function keyCmd(verb: string, c: CallContext): string {
   const k = c.keyId ?? '<key>';
-  return `\`${cli} keys ${verb} --provider ${c.provider} --region ${c.region} --key ${k}${c.profile !== 'default' ? ` --profile ${c.profile}` : ''}\``;
+  return `\`${cli} keys ${verb} --provider ${c.provider.name} --region ${c.region} --key ${k}${c.profile !== 'default' ? ` --profile ${c.profile}` : ''}\``;
 }
 
 /** Maps any error of a cloud call to a KmsEnvelopeError (CancelledError and KmsEnvelopeErrors pass through). */
 export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsEnvelopeError {
   if (err instanceof KmsEnvelopeError) return err;
   if (err instanceof Error && err.name === 'AbortError') return new CancelledError();
-  const label = PROVIDER_LABELS[c.provider];
+  const d = c.provider;
+  const label = d.label;
+  const details = { provider: d.name, region: c.region, keyId: c.keyId, profile: c.profile };
   const attempts = info && info.attempts > 1 ? ` after ${info.attempts} attempts in ${(info.elapsedMs / 1000).toFixed(1)} s` : '';
   if (err instanceof AttemptTimeoutError) {
     return new KmsEnvelopeError(
@@ -204,12 +125,12 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       {
         cause: err,
         hint: timeoutHint(c),
-        details: { provider: c.provider, region: c.region, keyId: c.keyId, profile: c.profile, providerCode: 'Timeout', retryable: true },
+        details: { ...details, providerCode: 'Timeout', retryable: true },
       },
     );
   }
   const e = err instanceof CloudCallError ? err : new CloudCallError(err instanceof Error ? err.message : String(err), { cause: err });
-  const cat = categorize(e);
+  const cat = categorize(e, d.errors);
   const key = c.keyId ? `key ${c.keyId}` : 'the key';
   const codeText = e.code ? ` (${e.code}${e.requestId ? `, request ${e.requestId}` : ''})` : e.status ? ` (HTTP ${e.status})` : '';
   const cloudMsg = e.code && e.message && !e.message.includes(e.code) ? `: ${oneLine(e.message)}` : '';
@@ -227,11 +148,11 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'pendingImport':
       message = `${label}: ${key} in region ${c.region} is waiting for imported key material${codeText}.`;
-      hint = 'Import the key material in the Alibaba Cloud console, or use another key.';
+      hint = `Import the key material in the ${d.vendor} console, or use another key.`;
       break;
     case 'mustBeDisabled':
       message = `${label}: ${key} in region ${c.region} must be disabled before its deletion can be scheduled${codeText}.`;
-      hint = `Tencent Cloud only schedules the deletion of a disabled key. Disable it first: ${keyCmd('disable', c)}, then schedule the deletion again.`;
+      hint = `${d.vendor} only schedules the deletion of a disabled key. Disable it first: ${keyCmd('disable', c)}, then schedule the deletion again.`;
       break;
     case 'notPendingDeletion':
       message = `${label}: ${key} in region ${c.region} is not scheduled for deletion${codeText}.`;
@@ -243,7 +164,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'notFound':
       message = `${label}: no ${key} in region ${c.region} for profile ${c.profile}${codeText}.`;
-      hint = `Keys live in one region: check the region and key in the keyref, or list the keys: \`${cli} keys list --provider ${c.provider} --region ${c.region}\`.`;
+      hint = `Keys live in one region: check the region and key in the keyref, or list the keys: \`${cli} keys list --provider ${d.name} --region ${c.region}\`.`;
       break;
     case 'aliasExists':
       message = `${label}: the alias ${c.alias ?? ''} is already used by another key in region ${c.region}${codeText}.`;
@@ -252,10 +173,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'invalidAlias':
       message = `${label}: the alias ${c.alias ?? ''} is not accepted${codeText}${cloudMsg}.`;
-      hint =
-        c.provider === 'tencent'
-          ? 'Tencent aliases are 1–60 characters of letters, digits, - and _, and must not start with "kms-".'
-          : 'Alibaba aliases are alias/<name> with 1–255 characters of letters, digits, _, - and /, not alias/acs/...';
+      hint = d.aliases.rule;
       kind = 'usage';
       break;
     case 'decryptRefused':
@@ -267,21 +185,21 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
     case 'credentials':
       kind = 'credentials';
       message = `${label} rejected the credentials of profile ${c.profile}${codeText}${cloudMsg}.`;
-      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${c.provider} --name ${c.profile}\`): the ${c.provider === 'tencent' ? 'SecretId/SecretKey' : 'AccessKey ID/secret'} may be mistyped, disabled or deleted, or a session token expired.`;
+      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${d.name} --name ${c.profile}\`): the ${d.credentials ? partsText(d.credentials) : 'credentials'} may be mistyped, disabled or deleted, or a session token expired.`;
       break;
     case 'clockSkew':
       kind = 'credentials';
       message = `${label} rejected the request of profile ${c.profile} as expired${codeText}: the signed timestamp is too far from the cloud's clock.`;
-      hint = `Compare the local clock with real time (\`date -u\`); ${c.provider === 'tencent' ? 'Tencent accepts 5 minutes' : 'Alibaba accepts 15 minutes'} of skew. Sync the clock (NTP) and retry.`;
+      hint = `Compare the local clock with real time (\`date -u\`); ${d.errors?.words.clockSkew ?? 'the cloud accepts a few minutes of skew'}. Sync the clock (NTP) and retry.`;
       break;
     case 'permission':
       kind = 'credentials';
       message = `${label}: profile ${c.profile} may not call ${c.action} on ${key} in region ${c.region}${codeText}.`;
-      hint = `Grant the identity of profile ${c.profile} the KMS permission for ${c.action} (${c.provider === 'tencent' ? 'a CAM policy' : 'a RAM policy'}), or use another profile.`;
+      hint = `Grant the identity of profile ${c.profile} the KMS permission for ${c.action} (${d.errors?.words.policy ?? 'a policy'}), or use another profile.`;
       break;
     case 'serviceNotEnabled':
       message = `${label} is not activated for this account in region ${c.region}${codeText}.`;
-      hint = `Activate KMS in the ${c.provider === 'tencent' ? 'Tencent Cloud' : 'Alibaba Cloud'} console for this account, or use another profile.`;
+      hint = `Activate KMS in the ${d.vendor} console for this account, or use another profile.`;
       break;
     case 'region':
       message = `${label} does not know region ${c.region}${codeText}.`;
@@ -297,7 +215,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       message = `${label} failed with a server error on ${c.action} in region ${c.region}${codeText}${attempts}.`;
       hint = c.idempotent
         ? `Retry later${e.requestId ? `; the request id ${e.requestId} helps the cloud's support` : ''}.`
-        : `It is unknown whether ${c.action} took effect: list the keys (\`${cli} keys list --provider ${c.provider} --region ${c.region}\`) before repeating it.`;
+        : `It is unknown whether ${c.action} took effect: list the keys (\`${cli} keys list --provider ${d.name} --region ${c.region}\`) before repeating it.`;
       break;
     case 'network':
     case 'timeout':
@@ -324,10 +242,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
     cause: err,
     hint,
     details: {
-      provider: c.provider,
-      region: c.region,
-      keyId: c.keyId,
-      profile: c.profile,
+      ...details,
       providerCode: e.code ?? e.networkCode,
       requestId: e.requestId,
       status: e.status,
@@ -337,7 +252,7 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
 }
 
 function regionHint(c: CallContext): string {
-  return `See the regions ${PROVIDER_LABELS[c.provider]} offers: \`${cli} keys list --provider ${c.provider}\` (without --region it lists every region), and use one of them in the keyref or --region.`;
+  return `See the regions ${c.provider.label} offers: \`${cli} keys list --provider ${c.provider.name}\` (without --region it lists every region), and use one of them in the keyref or --region.`;
 }
 
 function networkHint(c: CallContext): string {

@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { CancelledError, KmsEnvelopeError, isCancelled, providerError } from '../errors';
-import { isPageTokenPlanner } from './cloud-common';
+import { isPageTokenPlanner } from './paging';
 import type { KeyMetadata, KmsProvider, ListKeysPage } from './types';
 
 export interface RegionListing {

@@ -1,99 +1,133 @@
 /**
- * Builds a KmsProvider by name for the CLI and the extension, and a ProviderResolver for unseal
- * (the blob names provider and region of each recipient; the resolver hands out one cached
- * instance per provider).
+ * The registry: THE list of providers, and how an instance of one is built once its credentials are
+ * known. Everything else asks the registry (by provider name, or by the Encryption SDK providerId a
+ * blob names) and reads the provider's descriptor; nothing else lists providers.
  *
- * `local`: LocalKmsProvider over the OS keychain (KeytarSecretStore, which loads the native keytar
- * module only on first use), or over opt-in key files when KMS_ENVELOPE_KEY_FILE_DIR is set (the
- * CLI's --key-file-dir sets it) — see src/core/kms/local/file-store.ts.
- * Cloud providers are loaded with dynamic imports so their SDKs stay off the local-only path.
+ * A new provider is its folder `src/core/kms/<name>/` (descriptor.ts + implementation) and ONE entry
+ * in BUILT_IN below (docs/providers.md). Tests and embedders may add one at run time with
+ * `registerProvider`.
+ *
+ * This module builds providers with the credentials it is HANDED (`ProviderOptions.credentials`);
+ * finding a profile and its secret is src/core/credentials' job (openProvider there composes both).
  */
-import { providerError } from '../errors';
-import type { Logger } from '../log';
+import { credentialsError, providerError, usageError } from '../errors';
+import { nullLogger, type Logger } from '../log';
 import { configDir } from '../paths';
-import { KeytarSecretStore, type SecretStore } from '../secrets';
-import type { CredentialsProvider } from '../credentials/types';
-import type { KmsProvider, ProviderName } from './types';
-import { FileSecretStore, KEY_FILE_DIR_ENV } from './local/file-store';
-import { LocalKmsProvider } from './local/index';
+import type { SecretStore } from '../secrets';
+import { chooseEndpoint } from './endpoint';
+import { envPartsText, type ProviderDescriptor } from './descriptor';
+import type { RetryPolicy } from './retry';
+import type { CredentialsProvider, Env, KmsProvider, ProviderName } from './types';
+import { alibabaProvider } from './alibaba/descriptor';
+import { localProvider } from './local/descriptor';
+import { tencentProvider } from './tencent/descriptor';
+
+/** The built-in providers, in the order the Keys view, pickers and help list them. */
+const BUILT_IN: readonly ProviderDescriptor[] = [localProvider, tencentProvider, alibabaProvider];
+
+const registered: ProviderDescriptor[] = [...BUILT_IN];
+
+/** Every registered provider, in registry order. */
+export function providers(): readonly ProviderDescriptor[] {
+  return registered;
+}
+
+/** Providers that take credentials (have profiles). */
+export function cloudProviders(): ProviderDescriptor[] {
+  return registered.filter((d) => !!d.credentials);
+}
+
+export function findProvider(name: string | undefined): ProviderDescriptor | undefined {
+  return name === undefined ? undefined : registered.find((d) => d.name === name);
+}
+
+/** The descriptor of a registered provider; a usage error naming the known ones otherwise. */
+export function providerDescriptor(name: string): ProviderDescriptor {
+  const d = findProvider(name);
+  if (!d) throw usageError(`Unknown provider "${name}".`, `Use one of: ${registered.map((x) => x.name).join(', ')}.`);
+  return d;
+}
+
+/** "Tencent Cloud KMS" (the name itself for a provider this build does not know). */
+export function providerLabel(name: string): string {
+  return findProvider(name)?.label ?? name;
+}
+
+/** Providers whose blobs carry this Encryption SDK providerId (unseal tries them in this order). */
+export function providersForKeyring(providerId: string): ProviderDescriptor[] {
+  return registered.filter((d) => d.keyring.providerId === providerId);
+}
+
+/** Adds a provider at run time (tests, embedders); dispose() removes it again. */
+export function registerProvider(d: ProviderDescriptor): { dispose(): void } {
+  if (findProvider(d.name)) throw usageError(`A provider named "${d.name}" is already registered.`);
+  registered.push(d);
+  return {
+    dispose: () => {
+      const i = registered.indexOf(d);
+      if (i >= 0) registered.splice(i, 1);
+    },
+  };
+}
 
 export interface ProviderOptions {
+  /** Profile name, for messages (`default` when none). */
   profile?: string;
-  /** Endpoint override (emulator, private endpoint); clouds only. */
-  endpoint?: string;
-  /** Default region for calls that need one (clouds). */
-  region?: string;
-  /** Where the local provider keeps key material; default: keychain, or key files when opted in. */
-  secretStore?: SecretStore;
-  logger?: Logger;
-  env?: NodeJS.ProcessEnv;
+  /** The profile's credentials, read per attempt; required by providers that take credentials. */
   credentials?: CredentialsProvider;
+  /** The profile's non-secret parts. */
+  settings?: Record<string, string>;
+  /** Explicit endpoint override (--endpoint). */
+  endpoint?: string;
+  /** The profile's endpoint override (used when there is no explicit one). */
+  profileEndpoint?: string;
+  /** Default region for calls that need one (region list). */
+  region?: string;
+  logger?: Logger;
+  /** Environment as the composition root hands it down (endpoint and key-file variables). Default: none. */
+  env?: Env;
+  /** Default: paths.configDir(env). */
+  configDir?: string;
+  /** Where key material kept on this machine lives (local); default: the provider's own choice. */
+  secretStore?: SecretStore;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
 }
 
-/** The SecretStore for local key material: opt-in key files when KMS_ENVELOPE_KEY_FILE_DIR is set, else the OS keychain. */
-export function localSecretStore(env: NodeJS.ProcessEnv = process.env): SecretStore {
-  const dir = env[KEY_FILE_DIR_ENV];
-  return dir ? new FileSecretStore(dir) : new KeytarSecretStore();
-}
-
+/** Builds a provider instance from its descriptor with the credentials handed in. */
 export async function createProvider(name: ProviderName, opts: ProviderOptions = {}): Promise<KmsProvider> {
-  const env = opts.env ?? process.env;
-  switch (name) {
-    case 'local': {
-      return new LocalKmsProvider({
-        secretStore: opts.secretStore ?? localSecretStore(env),
-        configDir: configDir(env),
-        logger: opts.logger,
-      });
-    }
-    case 'tencent':
-    case 'alibaba': {
-      // Credentials: opts.credentials → the credentials service (stored profile, or discovered
-      // env vars / tccli / aliyun CLI files) → the standard env vars. Endpoint: opts.endpoint →
-      // the profile's endpoint → KMS_ENVELOPE_ENDPOINT → public. See cloud-factory.ts.
-      const { createCloudProvider, profileResolverFrom } = await import('./cloud-factory.js');
-      let resolveProfile;
-      if (!opts.credentials) {
-        const { createCliCredentialService } = await import('../credentials/index.js');
-        resolveProfile = profileResolverFrom(createCliCredentialService({ env, logger: opts.logger }));
-      }
-      return createCloudProvider(name, {
-        profile: opts.profile,
-        credentials: opts.credentials,
-        resolveProfile,
-        endpoint: opts.endpoint,
-        defaultRegion: opts.region,
-        logger: opts.logger,
-        env,
-      });
-    }
-    case 'aws':
-    default:
-      throw providerError(
-        `The ${name} provider is not available in this build.`,
-        'Use a local key (keyref local:local:<key>), or a build of kms-envelope that includes the cloud providers.',
-        { provider: name },
-      );
+  const d = findProvider(name);
+  if (!d) {
+    throw providerError(
+      `There is no ${name} provider in this build.`,
+      `Use one of: ${registered.map((x) => x.name).join(', ')} (the keyref names the provider first: <provider>:<region>:<key>).`,
+      { provider: name },
+    );
   }
+  const env = opts.env ?? {};
+  return d.create({
+    profile: opts.profile || 'default',
+    credentials: opts.credentials ?? (d.credentials ? missingCredentials(d, opts.profile) : async () => ({})),
+    settings: opts.settings ?? {},
+    endpoint: d.endpoint ? chooseEndpoint(d, { explicit: opts.endpoint, profile: opts.profileEndpoint, env }) : undefined,
+    defaultRegion: opts.region,
+    logger: opts.logger ?? nullLogger,
+    env,
+    configDir: opts.configDir ?? configDir(env),
+    secretStore: opts.secretStore,
+    timeoutMs: opts.timeoutMs,
+    retry: opts.retry,
+  });
 }
 
-export type ProviderResolver = (name: string, region: string) => Promise<KmsProvider | undefined>;
-
-/**
- * A resolver for unseal: one provider instance per name, built on first use and cached.
- * Unknown provider names resolve to undefined (the engine then tries the next recipient).
- * A provider that fails to build (no credentials) rejects, so unseal can report why.
- */
-export function providerResolver(opts: ProviderOptions = {}): ProviderResolver {
-  const cache = new Map<string, Promise<KmsProvider>>();
-  return async (name: string) => {
-    if (!['local', 'tencent', 'alibaba', 'aws'].includes(name)) return undefined;
-    let p = cache.get(name);
-    if (!p) {
-      p = createProvider(name as ProviderName, opts);
-      cache.set(name, p);
-      p.catch(() => cache.delete(name));
-    }
-    return p;
+/** Credentials of a provider built without any: every call fails with what to do. */
+function missingCredentials(d: ProviderDescriptor, profile: string | undefined): CredentialsProvider {
+  return async () => {
+    const vars = d.credentials && envPartsText(d.credentials);
+    throw credentialsError(
+      `No ${d.vendor} credentials were given${profile ? ` for profile ${profile}` : ''}.`,
+      `Add a profile (\`kms-envelope profiles add --provider ${d.name} --name default\`, or in the sidebar)${vars ? `, or export ${vars}` : ''}.`,
+      { provider: d.name, profile },
+    );
   };
 }

@@ -1,29 +1,39 @@
 /**
- * The provider interface every KMS implements (local, tencent, alibaba, later aws).
+ * The provider interface every KMS implements (local, tencent, alibaba, and whatever is registered
+ * in ./registry.ts), plus the credentials port: what a provider is handed to sign its calls.
  * One shared conformance suite (test/conformance) runs against each implementation.
  *
- * Identifiers: `ProviderName` is the short name used in keyrefs, settings and the CLI
- * (`local`, `tencent`, `alibaba`). The Encryption SDK `providerId` written into each
- * encrypted data key is `KEYRING_PROVIDER_IDS[name]`.
+ * Identifiers: `ProviderName` is the short name used in keyrefs, settings, profiles and the CLI
+ * (`local`, `tencent`, `alibaba`, ...). The set is open: the registry is the only list, and each
+ * provider's descriptor (./<provider>/descriptor.ts) says everything else about it, including the
+ * Encryption SDK `providerId` written into each encrypted data key.
  */
-export type ProviderName = 'local' | 'tencent' | 'alibaba' | 'aws';
+export type ProviderName = string;
 
-export const PROVIDER_NAMES: readonly ProviderName[] = ['local', 'tencent', 'alibaba'];
+/** Environment variables as a composition root hands them down (never read from `process` below it). */
+export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Encryption SDK providerId written into each EDK, per provider. */
-export const KEYRING_PROVIDER_IDS: Record<ProviderName, string> = {
-  local: 'local',
-  tencent: 'tencent-kms',
-  alibaba: 'alibaba-kms',
-  aws: 'aws-kms',
-};
+/**
+ * The credentials of one profile, by part key (`CredentialPart.key` of the provider's descriptor).
+ * Lives only in memory and in the OS keychain (never in settings, logs, files or argv).
+ * Access-key clouds use `accessKeyId` / `accessKeySecret` / `securityToken` (Tencent: SecretId /
+ * SecretKey / session token; Alibaba: AccessKeyId / AccessKeySecret / SecurityToken); a provider of
+ * another shape declares its own part keys (a client key and its password, a CA certificate, ...).
+ */
+export interface CloudCredentials {
+  readonly [part: string]: string | undefined;
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  securityToken?: string;
+  /** ISO 8601 expiry of temporary (STS) credentials. */
+  expiration?: string;
+}
 
-export const PROVIDER_LABELS: Record<ProviderName, string> = {
-  local: 'Local keys',
-  tencent: 'Tencent Cloud KMS',
-  alibaba: 'Alibaba Cloud KMS',
-  aws: 'AWS KMS',
-};
+/**
+ * Hands a provider the credentials of its profile. Called once per attempt of a request (see
+ * ./cloud-call.ts), so a rotated secret or refreshed temporary key applies to the next attempt.
+ */
+export type CredentialsProvider = () => Promise<CloudCredentials>;
 
 /** Normalised key state; each provider maps its own names onto these. */
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Archived' | 'Unknown';

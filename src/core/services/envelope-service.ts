@@ -22,8 +22,8 @@ import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types'
  */
 const engine = () => import('../envelope/engine.js');
 import { formatKeyRef, parseKeyRef } from '../keyref';
+import { findProvider, providerLabel } from '../kms/registry';
 import type { EncryptionContext, ProviderName } from '../kms/types';
-import { PROVIDER_LABELS } from '../kms/types';
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import type { KeyService } from './key-service';
@@ -49,7 +49,7 @@ export function keyrefOf(t: KeyTarget): string {
 }
 
 export function targetLabel(t: KeyTarget): string {
-  return `${keyrefOf(t)}${t.profile && t.provider !== 'local' ? ` (profile ${t.profile})` : ''}`;
+  return `${keyrefOf(t)}${t.profile && findProvider(t.provider)?.credentials ? ` (profile ${t.profile})` : ''}`;
 }
 
 export interface EnvelopeServiceOptions {
@@ -81,7 +81,7 @@ export class EnvelopeService {
       const profile = t.profile ?? (await this.keys.defaultProfile(t.provider));
       if (!profile) {
         throw credentialsError(
-          `No ${PROVIDER_LABELS[t.provider]} profile is set up, so ${keyrefOf(t)} cannot be reached.`,
+          `No ${providerLabel(t.provider)} profile is set up, so ${keyrefOf(t)} cannot be reached.`,
           'Add a profile (KMS Envelope: Add Profile) or pick a key of a provider you have a profile for.',
           { provider: t.provider, region: t.region, keyId: t.key },
         );
@@ -206,7 +206,7 @@ export function headerMarkdown(info: HeaderInfo, title?: string): string {
   lines.push('| Recipient | Provider | Region | Key id |', '|---|---|---|---|');
   info.recipients.forEach((r, i) => {
     lines.push(
-      `| ${i + 1} | ${r.provider ? esc(PROVIDER_LABELS[r.provider]) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | \`${r.keyId}\` |`,
+      `| ${i + 1} | ${r.provider ? esc(providerLabel(r.provider)) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | \`${r.keyId}\` |`,
     );
   });
   lines.push('');

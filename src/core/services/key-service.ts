@@ -17,6 +17,7 @@ import { CancelledError, KmsEnvelopeError, isCancelled, providerError } from '..
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import type { CredentialsProvider, ProfileInfo } from '../credentials/types';
+import { findProvider, providers } from '../kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../kms/types';
 
 export interface ProfileRef {
@@ -32,11 +33,11 @@ export interface KeyNodeRef extends RegionRef {
   keyId: string;
 }
 
-/** A profile as the tree shows it (no secret). Local has exactly one, `default`. */
+/** A profile as the tree shows it (no secret). A provider without credentials (local) has exactly one, `default`. */
 export interface ProfileEntry {
   provider: ProviderName;
   name: string;
-  /** keychain, env, tccli, aliyun-cli, emulator; `local` for the local provider. */
+  /** keychain, env, or a discovery source (tccli, aliyun-cli, ...); `local` for a provider without credentials. */
   source: string;
   endpoint?: string;
   regions?: string[];
@@ -47,21 +48,28 @@ export interface ProfileEntry {
 
 /** The part of CredentialService (src/core/credentials/service.ts) this service uses. */
 export interface CredentialSource {
-  listProfiles(provider?: Exclude<ProviderName, 'local'>): Promise<ProfileInfo[]>;
-  resolve(provider: Exclude<ProviderName, 'local'>, name?: string): Promise<{ profile: ProfileInfo; credentials: CredentialsProvider }>;
+  listProfiles(provider?: ProviderName): Promise<ProfileInfo[]>;
+  resolve(provider: ProviderName, name?: string): Promise<{ profile: ProfileInfo; credentials: CredentialsProvider }>;
   onDidChange(listener: (e: unknown) => void): { dispose(): void };
 }
 
 /** The shape of createProvider in src/core/kms/registry.ts. */
 export type ProviderFactory = (
   name: ProviderName,
-  opts: { profile?: string; endpoint?: string; region?: string; logger?: Logger; credentials?: CredentialsProvider },
+  opts: {
+    profile?: string;
+    endpoint?: string;
+    region?: string;
+    logger?: Logger;
+    credentials?: CredentialsProvider;
+    settings?: Record<string, string>;
+  },
 ) => Promise<KmsProvider>;
 
 export interface KeyServiceOptions {
   credentials?: CredentialSource;
   createProvider: ProviderFactory;
-  /** Whether the local provider is shown (it needs no profile). */
+  /** Whether providers without credentials (local keys) are shown; those with credentials show when they have a profile. */
   showLocal: () => boolean | Promise<boolean>;
   /** The user's region choice for a profile (settings), or undefined for the default. */
   regionChoice?: (ref: ProfileRef) => string[] | undefined;
@@ -90,9 +98,13 @@ export type KeyServiceChange =
   | { scope: 'profile'; ref: ProfileRef }
   | { scope: 'region'; ref: RegionRef };
 
-export const CLOUD_PROVIDERS: readonly Exclude<ProviderName, 'local' | 'aws'>[] = ['tencent', 'alibaba'];
+/** The one profile of a provider without credentials. */
 export const LOCAL_PROFILE = 'default';
-export const LOCAL_REGION = 'local';
+
+/** Whether a provider takes credentials (has profiles); unknown names count as not. */
+const hasProfiles = (provider: ProviderName) => !!findProvider(provider)?.credentials;
+/** The fixed regions of a provider (local), or undefined when it lists them. */
+const fixedRegions = (provider: ProviderName) => findProvider(provider)?.regions.fixed;
 
 export const profileKey = (r: ProfileRef) => `${r.provider}/${r.profile}`;
 export const regionKey = (r: RegionRef) => `${r.provider}/${r.profile}/${r.region}`;
@@ -162,16 +174,18 @@ export class KeyService {
 
   // ---- profiles and providers ----------------------------------------------------------------
 
-  /** Providers that have something to show: local (when enabled) and clouds with at least one profile. */
+  /** Providers that have something to show, in registry order: those without credentials (when enabled), and those with a profile. */
   async listProviders(): Promise<ProviderName[]> {
     const out: ProviderName[] = [];
-    if (await this.opts.showLocal()) out.push('local');
-    for (const p of CLOUD_PROVIDERS) if ((await this.listProfiles(p)).length) out.push(p);
+    const showKeyless = providers().some((d) => !d.credentials) ? await this.opts.showLocal() : false;
+    for (const d of providers()) {
+      if (d.credentials ? (await this.listProfiles(d.name)).length > 0 : showKeyless) out.push(d.name);
+    }
     return out;
   }
 
   async listProfiles(provider: ProviderName): Promise<ProfileEntry[]> {
-    if (provider === 'local') return [{ provider: 'local', name: LOCAL_PROFILE, source: 'local' }];
+    if (!hasProfiles(provider)) return [{ provider, name: LOCAL_PROFILE, source: 'local' }];
     if (!this.opts.credentials) return [];
     const infos = await this.opts.credentials.listProfiles(provider);
     // A stored profile and a discovered one may share a name; resolution picks the stored one, so show that.
@@ -204,7 +218,7 @@ export class KeyService {
    * else the first profile listed.
    */
   async defaultProfile(provider: ProviderName): Promise<string | undefined> {
-    if (provider === 'local') return LOCAL_PROFILE;
+    if (!hasProfiles(provider)) return LOCAL_PROFILE;
     if (!this.opts.credentials) return undefined;
     try {
       return (await this.opts.credentials.resolve(provider)).profile.name;
@@ -228,7 +242,7 @@ export class KeyService {
   }
 
   private async build(ref: ProfileRef): Promise<KmsProvider> {
-    if (ref.provider === 'local') return this.opts.createProvider('local', { logger: this.log });
+    if (!hasProfiles(ref.provider)) return this.opts.createProvider(ref.provider, { logger: this.log });
     if (!this.opts.credentials) throw providerError(`No credentials service: cannot use ${ref.provider}.`);
     const r = await this.opts.credentials.resolve(ref.provider, ref.profile);
     return this.opts.createProvider(ref.provider, {
@@ -236,6 +250,7 @@ export class KeyService {
       endpoint: r.profile.endpoint,
       region: r.profile.regions?.[0],
       credentials: r.credentials,
+      settings: r.profile.settings,
       logger: this.log,
     });
   }
@@ -244,14 +259,15 @@ export class KeyService {
 
   /** Whether the regions shown for this profile were chosen (settings or the profile) rather than "all". */
   async hasRegionChoice(ref: ProfileRef): Promise<boolean> {
-    if (ref.provider === 'local') return true;
+    if (fixedRegions(ref.provider)) return true;
     if (this.opts.regionChoice?.(ref)?.length) return true;
     return !!(await this.getProfile(ref))?.regions?.length;
   }
 
   /** Regions shown for a profile: the settings choice, else the profile's regions, else all the provider lists. */
   async listRegions(ref: ProfileRef, signal?: AbortSignal): Promise<string[]> {
-    if (ref.provider === 'local') return [LOCAL_REGION];
+    const fixed = fixedRegions(ref.provider);
+    if (fixed) return [...fixed];
     const chosen = this.opts.regionChoice?.(ref);
     if (chosen?.length) return [...chosen];
     const profile = await this.getProfile(ref);
@@ -261,7 +277,8 @@ export class KeyService {
 
   /** Every region the provider lists (one call per profile, cached until a reset). */
   allRegions(ref: ProfileRef, signal?: AbortSignal): Promise<string[]> {
-    if (ref.provider === 'local') return Promise.resolve([LOCAL_REGION]);
+    const fixed = fixedRegions(ref.provider);
+    if (fixed) return Promise.resolve([...fixed]);
     const key = profileKey(ref);
     let p = this.regionLists.get(key);
     if (!p) {

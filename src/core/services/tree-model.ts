@@ -8,8 +8,8 @@
  * updated fields, because VS Code identifies the elements of a TreeDataProvider by object identity
  * when a change event names them. Ids are stable across refreshes, so expansion survives.
  */
+import { findProvider, providerLabel } from '../kms/registry';
 import type { KeyMetadata, ProviderName } from '../kms/types';
-import { PROVIDER_LABELS } from '../kms/types';
 import { formatKeyRef } from '../keyref';
 import { isCancelled } from '../errors';
 import type { KeyService, KeyServiceChange, ProfileEntry, ProfileRef, RegionRef, RegionState } from './key-service';
@@ -166,7 +166,7 @@ export function keyTooltip(k: KeyMetadata, profile: string): string {
     ['Alias', k.alias ? mdEscape(k.alias) : '—'],
     ['State', STATE_LABELS[k.state] ?? k.state],
     ['Description', k.description ? mdEscape(shorten(k.description, 200)) : '—'],
-    ['Provider', `${PROVIDER_LABELS[k.provider]} (profile ${mdEscape(profile)})`],
+    ['Provider', `${providerLabel(k.provider)} (profile ${mdEscape(profile)})`],
     ['Region', mdEscape(k.region)],
     ['ARN', k.arn ? '`' + k.arn + '`' : undefined],
     ['Created', k.createdAt],
@@ -275,34 +275,34 @@ export class TreeModel {
 
   private async roots(): Promise<TreeNode[]> {
     const providers = await this.keys.listProviders();
-    return providers.map((p) =>
-      this.intern<ProviderNode>({
+    return providers.map((p) => {
+      const d = findProvider(p);
+      return this.intern<ProviderNode>({
         kind: 'provider',
         id: `p:${p}`,
         provider: p,
-        label: PROVIDER_LABELS[p],
-        icon: { id: p === 'local' ? 'device-desktop' : 'cloud' },
-        contextValue: `kms:provider+${p}`,
+        label: providerLabel(p),
+        icon: { id: d?.tree?.icon ?? 'cloud' },
+        // `+profiles`: profiles can be added here (menus match the flag, never a provider name).
+        contextValue: `kms:provider+${p}${d?.credentials ? '+profiles' : ''}`,
         collapsible: 'expanded',
-        tooltip:
-          p === 'local'
-            ? 'Keys kept on this machine: key material in the OS keychain, no account and no network needed.'
-            : `${PROVIDER_LABELS[p]} profiles`,
-      }),
-    );
+        tooltip: d?.tree?.tooltip ?? `${providerLabel(p)} profiles`,
+      });
+    });
   }
 
   private async profiles(parent: ProviderNode): Promise<TreeNode[]> {
     const list = await this.keys.listProfiles(parent.provider);
+    const d = findProvider(parent.provider);
     return list.map((e) => {
       const host = endpointHost(e.endpoint);
       const sourceLabel = e.source === 'keychain' || e.source === 'local' ? '' : e.source === 'env' ? 'environment' : e.source;
       const description = [sourceLabel, host].filter(Boolean).join(' · ');
       const tooltip = [
-        `**${mdEscape(PROVIDER_LABELS[e.provider])}: ${mdEscape(e.name)}**`,
+        `**${mdEscape(providerLabel(e.provider))}: ${mdEscape(e.name)}**`,
         '',
-        e.provider === 'local'
-          ? 'Local keys on this machine.'
+        !d?.credentials
+          ? `${mdEscape(providerLabel(e.provider))} on this machine.`
           : `Source: ${e.source === 'keychain' ? 'stored profile (secret in the OS keychain)' : mdEscape(e.source)}`,
         e.kind ? `\n\nKind: ${e.kind === 'sts' ? 'temporary (STS)' : 'long-term key'}` : '',
         e.keyIdHint ? `\n\nKey id: \`${e.keyIdHint}\`` : '',
@@ -317,10 +317,11 @@ export class TreeModel {
         provider: e.provider,
         profile: e.name,
         entry: e,
-        label: e.provider === 'local' ? 'This machine' : e.name,
+        label: (!d?.credentials && d?.tree?.profileLabel) || e.name,
         description: description || undefined,
-        icon: { id: e.provider === 'local' ? 'vm' : 'account' },
-        contextValue: `kms:profile+${e.provider}+${e.source}`,
+        icon: { id: d?.tree?.profileIcon ?? 'account' },
+        // `+credentials`: a profile with a secret (Test / Rotate / Remove match the flag, never a provider name).
+        contextValue: `kms:profile+${e.provider}+${e.source}${d?.credentials ? '+credentials' : ''}`,
         collapsible: 'expanded',
         tooltip,
       });
@@ -376,7 +377,7 @@ export class TreeModel {
       icon: st?.error ? { id: 'warning', color: 'list.warningForeground' } : { id: 'globe' },
       contextValue: `kms:region+${ref.provider}${st?.error ? '+error' : ''}`,
       collapsible: expand ? 'expanded' : 'collapsed',
-      tooltip: `**${mdEscape(region)}** — ${mdEscape(PROVIDER_LABELS[ref.provider])}, profile ${mdEscape(ref.profile)}`,
+      tooltip: `**${mdEscape(region)}** — ${mdEscape(providerLabel(ref.provider))}, profile ${mdEscape(ref.profile)}`,
     });
   }
 
@@ -469,6 +470,7 @@ export class TreeModel {
     const flags = [STATE_FLAGS[k.state] ?? 'unknown', ref.provider];
     if (isDefault) flags.push('default');
     if (k.alias) flags.push('alias');
+    if (k.arn) flags.push('arn');
     const desc: string[] = [];
     if (isDefault) desc.push('★ default');
     if (k.state !== 'Enabled') desc.push(STATE_LABELS[k.state]?.toLowerCase() ?? k.state);

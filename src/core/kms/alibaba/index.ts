@@ -19,25 +19,17 @@
 import type * as OpenApi from '@alicloud/openapi-client';
 import { formatError, KmsEnvelopeError, usageError } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
-import {
-  canonicalContext,
-  clampPageSize,
-  decodePageToken,
-  encodePageToken,
-  cloudCall,
-  isoDate,
-  requestCredentials,
-  resolveEndpoint,
-  TtlCache,
-  validateDeletionWindow,
-  type CloudProviderOptions,
-  type PageTokenPlanner,
-  type ResolvedEndpoint,
-} from '../cloud-common';
+import { TtlCache } from '../cache';
+import { cloudCall, type CloudProviderOptions } from '../cloud-call';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
+import { checkDeletionWindow } from '../descriptor';
+import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
+import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
+import { canonicalContext, isoDate } from '../wire-values';
 import { mapLimit } from '../retry';
 import type {
   CallOptions,
+  CloudCredentials,
   CreateKeyOptions,
   DataKey,
   EncryptionContext,
@@ -47,13 +39,13 @@ import type {
   ListKeysOptions,
   ListKeysPage,
 } from '../types';
+import { alibabaProvider } from './descriptor';
 
 export const ALIBABA_API_VERSION = '2016-01-20';
-export const ALIBABA_ENDPOINT_TEMPLATE = 'kms.{region}.aliyuncs.com';
-export const ALIBABA_DEFAULT_REGION = 'cn-hangzhou';
+export const ALIBABA_ENDPOINT_TEMPLATE = alibabaProvider.endpoint!.template;
+export const ALIBABA_DEFAULT_REGION = alibabaProvider.regions.default!;
 export const ALIBABA_MAX_PAGE = 100;
 
-const ALIAS_NAME = /^alias\/[A-Za-z0-9_/-]{1,255}$/;
 const KEY_ID = /^(key-[A-Za-z0-9]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
 export type AlibabaKmsProviderOptions = CloudProviderOptions;
@@ -89,15 +81,9 @@ const ALIAS_NOT_FOUND = new Set(['Forbidden.AliasNotFound', 'EntityNotExist.Alia
 /** `name` or `alias/name` → `alias/name`, validated. */
 export function normalizeAlibabaAlias(alias: string): string {
   const a = alias.trim();
-  const full = a.startsWith('alias/') ? a : `alias/${a}`;
-  if (!ALIAS_NAME.test(full) || full.startsWith('alias/acs/')) {
-    throw usageError(
-      `"${alias}" is not a valid Alibaba Cloud KMS alias.`,
-      'Use alias/<name> (or just <name>) with 1–255 characters of letters, digits, _, - and /; alias/acs/... is reserved for cloud services.',
-      { provider: 'alibaba' },
-    );
-  }
-  return full;
+  const problem = alibabaProvider.aliases.check(a);
+  if (problem) throw usageError(`"${alias}" is not a valid Alibaba Cloud KMS alias.`, problem, { provider: 'alibaba' });
+  return a.startsWith('alias/') ? a : `alias/${a}`;
 }
 
 /** What Alibaba's KeyId parameter gets for a keyref's key part: key id, ARN, or alias/... */
@@ -131,13 +117,13 @@ export function normalizeAlibabaError(err: unknown): unknown {
 }
 
 export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
-  readonly name = 'alibaba' as const;
+  readonly name = alibabaProvider.name;
   readonly profile: string;
-  readonly deletionWindow = { min: 7, max: 366, default: 7 };
+  readonly deletionWindow = alibabaProvider.deletionWindow;
 
   private readonly opts: AlibabaKmsProviderOptions;
   private readonly log: Logger;
-  private readonly clients = new Map<string, Promise<{ client: OpenApi.default; sdk: typeof OpenApi }>>();
+  private sdk?: Promise<typeof OpenApi>;
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
 
   constructor(opts: AlibabaKmsProviderOptions) {
@@ -146,10 +132,8 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     this.log = opts.logger ?? nullLogger;
   }
 
-  /** Drops the cached clients (the SDK keeps its connections in its own keep-alive agent). */
-  dispose(): void {
-    this.clients.clear();
-  }
+  /** Nothing to close: clients live for one attempt, and the SDK keeps its connections in its own keep-alive agent. */
+  dispose(): void {}
 
   endpointFor(region: string): ResolvedEndpoint {
     return resolveEndpoint(this.opts.endpoint, region, ALIBABA_ENDPOINT_TEMPLATE);
@@ -160,33 +144,22 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     return !!this.opts.endpoint && !this.opts.endpoint.includes('{region}');
   }
 
-  private client(region: string, ep: ResolvedEndpoint) {
-    const cacheKey = `${region}|${ep.url}`;
-    let c = this.clients.get(cacheKey);
-    if (!c) {
-      c = import('@alicloud/openapi-client').then((sdk) => {
-        // The client asks this object for credentials on every request; it hands out those the
-        // provider fetched for the request being signed (see requestCredentials).
-        const credential = {
-          getCredential: async () => {
-            const cr = requestCredentials.getStore();
-            return {
-              accessKeyId: cr?.accessKeyId,
-              accessKeySecret: cr?.accessKeySecret,
-              securityToken: cr?.securityToken,
-              type: cr?.securityToken ? 'sts' : 'access_key',
-            };
-          },
-        };
-        const config = new sdk.Config({ endpoint: ep.host, protocol: ep.protocol, regionId: region });
-        // Typed as the credentials package's class; the client only calls getCredential().
-        config.credential = credential as unknown as OpenApi.Config['credential'];
-        return { client: new sdk.default(config), sdk };
-      });
-      this.clients.set(cacheKey, c);
-      c.catch(() => this.clients.delete(cacheKey));
-    }
-    return c;
+  /** A client for one attempt, signing with the credentials handed to that attempt (a plain object: cheap). */
+  private async client(region: string, ep: ResolvedEndpoint, cr: CloudCredentials) {
+    const sdk = await (this.sdk ??= import('@alicloud/openapi-client'));
+    const config = new sdk.Config({ endpoint: ep.host, protocol: ep.protocol, regionId: region });
+    // The client asks this object for the credentials of each request it signs.
+    const credential = {
+      getCredential: async () => ({
+        accessKeyId: cr.accessKeyId,
+        accessKeySecret: cr.accessKeySecret,
+        securityToken: cr.securityToken,
+        type: cr.securityToken ? 'sts' : 'access_key',
+      }),
+    };
+    // Typed as the credentials package's class; the client only calls getCredential().
+    config.credential = credential as unknown as OpenApi.Config['credential'];
+    return { client: new sdk.default(config), sdk };
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
@@ -201,7 +174,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     if (this.regionInRequest()) query.RegionId = region;
     const spec = {
-      provider: 'alibaba',
+      provider: alibabaProvider,
       profile: this.profile,
       region,
       action,
@@ -211,8 +184,8 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       log: this.log,
       normalize: normalizeAlibabaError,
     } as const;
-    return cloudCall<T>(spec, async ({ timeoutMs }) => {
-      const { client, sdk } = await this.client(region, ep);
+    return cloudCall<T>(spec, async ({ timeoutMs, credentials }) => {
+      const { client, sdk } = await this.client(region, ep, credentials);
       const apiParams = new sdk.Params({
         action,
         version: ALIBABA_API_VERSION,
@@ -462,7 +435,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     pendingWindowInDays: number,
     opts?: CallOptions,
   ): Promise<{ deletionDate?: string }> {
-    validateDeletionWindow('alibaba', pendingWindowInDays, this.deletionWindow.min, this.deletionWindow.max);
+    checkDeletionWindow(alibabaProvider, pendingWindowInDays);
     const keyParam = alibabaKeyParam(keyId);
     await this.call(
       region,

@@ -14,7 +14,9 @@ import { writeFileAtomic } from '../../atomic';
 import { credentialsError, usageError } from '../../errors';
 import type { SecretStore } from '../../secrets';
 
-export const KEY_FILE_DIR_ENV = 'KMS_ENVELOPE_KEY_FILE_DIR';
+import { KEY_FILE_DIR_ENV } from './descriptor';
+
+export { KEY_FILE_DIR_ENV };
 const SAFE = /^[A-Za-z0-9._-]{1,128}$/;
 const SUFFIX = '.key';
 

@@ -19,8 +19,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { KmsEnvelopeError, formatError, providerError, throwIfAborted, usageError } from '../../errors';
 import type { Logger } from '../../log';
 import { nullLogger } from '../../log';
-import { configDir } from '../../paths';
-import { LOCAL_KEYS_SERVICE, type SecretStore } from '../../secrets';
+import { KeytarSecretStore, LOCAL_KEYS_SERVICE, type SecretStore } from '../../secrets';
 import type {
   CallOptions,
   CreateKeyOptions,
@@ -30,18 +29,20 @@ import type {
   KmsProvider,
   ListKeysOptions,
   ListKeysPage,
+  Env,
 } from '../types';
+import { KEY_FILE_DIR_ENV, LOCAL_REGION, localProvider } from './descriptor';
+import { FileSecretStore } from './file-store';
 import { LocalMetadataStore, type LocalKeyFile, type LocalKeyRecord } from './metadata';
 import { unwrap, wrap } from './wire';
 
 export { LOCAL_KEY_NAMESPACE, contextAad, edkFromCiphertext, ciphertextFromEdk } from './wire';
-export { FileSecretStore, KEY_FILE_DIR_ENV } from './file-store';
+export { FileSecretStore } from './file-store';
+export { ALIAS_PATTERN, KEY_FILE_DIR_ENV, LOCAL_REGION } from './descriptor';
 export { parseImport, serializeExport, EXPORT_FORMAT, type LocalKeyExport } from './export';
 export { METADATA_FILE } from './metadata';
 
-export const LOCAL_REGION = 'local';
 export const KEY_BYTES = 32;
-export const ALIAS_PATTERN = /^[A-Za-z0-9_-]{1,60}$/;
 export const KEY_ID_PATTERN = /^local-[A-Za-z0-9_-]{1,80}$/;
 const DAY_MS = 86_400_000;
 
@@ -62,8 +63,8 @@ export const LOCAL_ERROR_CODES = {
 export interface LocalProviderOptions {
   /** Where key material lives: KeytarSecretStore (OS keychain), FileSecretStore (opt-in) or memory (tests). */
   secretStore: SecretStore;
-  /** Directory of local-keys.json; default configDir(). */
-  configDir?: string;
+  /** Directory of local-keys.json (paths.configDir). */
+  configDir: string;
   logger?: Logger;
   /** Clock, for tests of the deletion purge. */
   now?: () => number;
@@ -87,10 +88,16 @@ export interface RawAesWrappingKey {
 const cli = 'kms-envelope';
 const keyCmd = (verb: string, key: string) => `\`${cli} keys ${verb} --provider local --key ${key}\``;
 
+/** The SecretStore for local key material: opt-in key files when KMS_ENVELOPE_KEY_FILE_DIR is set, else the OS keychain. */
+export function localSecretStore(env: Env): SecretStore {
+  const dir = env[KEY_FILE_DIR_ENV];
+  return dir ? new FileSecretStore(dir) : new KeytarSecretStore();
+}
+
 export class LocalKmsProvider implements KmsProvider {
-  readonly name = 'local' as const;
+  readonly name = localProvider.name;
   readonly profile = 'default';
-  readonly deletionWindow = { min: 7, max: 30, default: 30 };
+  readonly deletionWindow = localProvider.deletionWindow;
   readonly store: LocalMetadataStore;
   readonly secrets: SecretStore;
   private readonly log: Logger;
@@ -98,7 +105,7 @@ export class LocalKmsProvider implements KmsProvider {
 
   constructor(opts: LocalProviderOptions) {
     this.secrets = opts.secretStore;
-    this.store = new LocalMetadataStore(opts.configDir ?? configDir());
+    this.store = new LocalMetadataStore(opts.configDir);
     this.log = opts.logger ?? nullLogger;
     this.now = opts.now ?? Date.now;
   }
@@ -501,15 +508,9 @@ function label(rec: LocalKeyRecord): string {
 }
 
 function normaliseAlias(alias: string): string {
-  const a = alias.startsWith('alias/') ? alias.slice(6) : alias;
-  if (!ALIAS_PATTERN.test(a) || a.startsWith('local-')) {
-    throw usageError(
-      `"${alias}" is not a valid local key alias.`,
-      'Use 1–60 letters, digits, "_" or "-", not starting with "local-" (that prefix is for key ids).',
-      { provider: 'local', region: LOCAL_REGION },
-    );
-  }
-  return a;
+  const problem = localProvider.aliases.check(alias);
+  if (problem) throw usageError(`"${alias}" is not a valid local key alias.`, problem, { provider: 'local', region: LOCAL_REGION });
+  return alias.startsWith('alias/') ? alias.slice(6) : alias;
 }
 
 function toMetadata(rec: LocalKeyRecord): KeyMetadata {

@@ -15,25 +15,17 @@ import { randomBytes } from 'node:crypto';
 import type { CommonClient } from 'tencentcloud-sdk-nodejs-common';
 import { formatError, usageError } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
-import {
-  AgentPool,
-  canonicalContext,
-  clampPageSize,
-  decodePageToken,
-  encodePageToken,
-  cloudCall,
-  requestCredentials,
-  resolveEndpoint,
-  TtlCache,
-  unixToIso,
-  validateDeletionWindow,
-  type CloudProviderOptions,
-  type PageTokenPlanner,
-  type ResolvedEndpoint,
-} from '../cloud-common';
+import { TtlCache } from '../cache';
+import { cloudCall, type CloudProviderOptions } from '../cloud-call';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
+import { checkDeletionWindow } from '../descriptor';
+import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
+import { AgentPool } from '../http-agent';
+import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
+import { canonicalContext, unixToIso } from '../wire-values';
 import type {
   CallOptions,
+  CloudCredentials,
   CreateKeyOptions,
   DataKey,
   EncryptionContext,
@@ -43,14 +35,14 @@ import type {
   ListKeysOptions,
   ListKeysPage,
 } from '../types';
+import { TENCENT_ALIAS, tencentProvider } from './descriptor';
 
 export const TENCENT_API_VERSION = '2019-01-18';
-export const TENCENT_PUBLIC_ENDPOINT = 'kms.tencentcloudapi.com';
-export const TENCENT_DEFAULT_REGION = 'ap-guangzhou';
+export const TENCENT_PUBLIC_ENDPOINT = tencentProvider.endpoint!.template;
+export const TENCENT_DEFAULT_REGION = tencentProvider.regions.default!;
 export const TENCENT_MAX_PAGE = 200;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ALIAS = /^[A-Za-z0-9_-]{1,60}$/;
 
 export type TencentKmsProviderOptions = CloudProviderOptions;
 
@@ -79,13 +71,8 @@ const STATES: Record<string, KeyState> = {
 
 /** Validates a Tencent alias (before any call, so the user gets a usage error at once). */
 export function validateTencentAlias(alias: string): void {
-  if (!ALIAS.test(alias) || alias.toLowerCase().startsWith('kms-')) {
-    throw usageError(
-      `"${alias}" is not a valid Tencent Cloud KMS alias.`,
-      'Use 1–60 characters of letters, digits, - and _, not starting with "kms-" (reserved by Tencent Cloud).',
-      { provider: 'tencent' },
-    );
-  }
+  const problem = tencentProvider.aliases.check(alias);
+  if (problem) throw usageError(`"${alias}" is not a valid Tencent Cloud KMS alias.`, problem, { provider: 'tencent' });
 }
 
 /** The alias CreateKey uses when none is given: `key-YYYYMMDD-HHMMSS-<6 hex>` (UTC). */
@@ -119,14 +106,14 @@ export function normalizeTencentError(err: unknown): unknown {
 }
 
 export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
-  readonly name = 'tencent' as const;
+  readonly name = tencentProvider.name;
   readonly profile: string;
-  readonly deletionWindow = { min: 7, max: 30, default: 7 };
+  readonly deletionWindow = tencentProvider.deletionWindow;
 
   private readonly opts: TencentKmsProviderOptions;
   private readonly log: Logger;
   private readonly agents = new AgentPool();
-  private readonly clients = new Map<string, Promise<CommonClient>>();
+  private sdk?: Promise<typeof import('tencentcloud-sdk-nodejs-common')>;
   private readonly aliasCache = new TtlCache<string>(60_000);
 
   constructor(opts: TencentKmsProviderOptions) {
@@ -138,45 +125,35 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
   /** Closes idle keep-alive connections (tests, extension deactivate). */
   dispose(): void {
     this.agents.destroy();
-    this.clients.clear();
   }
 
   endpointFor(region: string): ResolvedEndpoint {
     return resolveEndpoint(this.opts.endpoint, region, TENCENT_PUBLIC_ENDPOINT);
   }
 
-  private client(region: string, ep: ResolvedEndpoint): Promise<CommonClient> {
-    const cacheKey = `${region}|${ep.url}`;
-    let c = this.clients.get(cacheKey);
-    if (!c) {
-      c = import('tencentcloud-sdk-nodejs-common').then((sdk) => {
-        const timeoutMs = this.opts.timeoutMs ?? 15_000;
-        return new sdk.CommonClient(ep.host, TENCENT_API_VERSION, {
-          credential: {
-            getCredential: async () => {
-              const cr = requestCredentials.getStore();
-              return { secretId: cr?.accessKeyId, secretKey: cr?.accessKeySecret, token: cr?.securityToken };
-            },
-          },
-          region,
-          profile: {
-            language: 'en-US',
-            httpProfile: {
-              endpoint: ep.host,
-              protocol: `${ep.protocol}://`,
-              // The SDK's own timeout (seconds) backs up the per-attempt timeout of retry.ts.
-              reqTimeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
-              // Loopback endpoints get our agent, so http_proxy is never applied to 127.0.0.1;
-              // public endpoints keep the SDK's default (which honours http_proxy).
-              ...(ep.loopback ? { agent: this.agents.get(ep.protocol) } : {}),
-            },
-          },
-        });
-      });
-      this.clients.set(cacheKey, c);
-      c.catch(() => this.clients.delete(cacheKey));
-    }
-    return c;
+  /**
+   * A client for one attempt, signing with the credentials handed to that attempt (the client is a
+   * plain object; connections live in the agent, which loopback endpoints share through the pool).
+   */
+  private async client(region: string, ep: ResolvedEndpoint, cr: CloudCredentials): Promise<CommonClient> {
+    const sdk = await (this.sdk ??= import('tencentcloud-sdk-nodejs-common'));
+    const timeoutMs = this.opts.timeoutMs ?? 15_000;
+    return new sdk.CommonClient(ep.host, TENCENT_API_VERSION, {
+      credential: { secretId: cr.accessKeyId, secretKey: cr.accessKeySecret, token: cr.securityToken },
+      region,
+      profile: {
+        language: 'en-US',
+        httpProfile: {
+          endpoint: ep.host,
+          protocol: `${ep.protocol}://`,
+          // The SDK's own timeout (seconds) backs up the per-attempt timeout of retry.ts.
+          reqTimeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+          // Loopback endpoints get our agent, so http_proxy is never applied to 127.0.0.1;
+          // public endpoints keep the SDK's default (which honours http_proxy).
+          ...(ep.loopback ? { agent: this.agents.get(ep.protocol) } : {}),
+        },
+      },
+    });
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
@@ -190,7 +167,7 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     const body: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
     const spec = {
-      provider: 'tencent',
+      provider: tencentProvider,
       profile: this.profile,
       region,
       action,
@@ -200,8 +177,8 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
       log: this.log,
       normalize: normalizeTencentError,
     } as const;
-    return cloudCall<T>(spec, async ({ signal }) => {
-      const client = await this.client(region, ep);
+    return cloudCall<T>(spec, async ({ signal, credentials }) => {
+      const client = await this.client(region, ep, credentials);
       const res = (await client.request(action, body, { signal })) as T & { RequestId?: string };
       return { result: res, requestId: res?.RequestId };
     });
@@ -228,7 +205,7 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
   async resolveKeyId(region: string, keyIdOrAlias: string, signal?: AbortSignal): Promise<string> {
     const k = keyIdOrAlias.trim();
     if (!k) throw usageError('No key given.', 'Pass a key id or alias.', { provider: 'tencent', region });
-    if (UUID.test(k) || !ALIAS.test(k)) return k;
+    if (UUID.test(k) || !TENCENT_ALIAS.test(k)) return k;
     return this.aliasCache.get(`${region}|${k}`, async () => {
       const res = await this.call<{ KeyMetadatas?: TcKeyMetadata[] }>(
         region,
@@ -341,7 +318,7 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     pendingWindowInDays: number,
     opts?: CallOptions,
   ): Promise<{ deletionDate?: string }> {
-    validateDeletionWindow('tencent', pendingWindowInDays, this.deletionWindow.min, this.deletionWindow.max);
+    checkDeletionWindow(tencentProvider, pendingWindowInDays);
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
     const res = await this.call<{ DeletionDate?: number }>(
       region,
