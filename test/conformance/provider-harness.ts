@@ -15,8 +15,15 @@ import type { CloudProviderOptions } from '../../src/core/kms/cloud-call';
 import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 
-/** Test retry policy: the production attempt count, short waits. */
-export const TEST_RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
+/** Test retry policy: the production attempt count for errors, four for throttling too, short waits (no seconds of backoff). */
+export const TEST_RETRY = {
+  maxAttempts: 4,
+  baseDelayMs: 5,
+  maxDelayMs: 20,
+  throttleMaxAttempts: 4,
+  throttleBaseDelayMs: 5,
+  throttleMaxDelayMs: 20,
+};
 
 export type InjectedFault = 'throttle' | 'error' | 'unavailable' | 'drop';
 
