@@ -19,7 +19,10 @@
  * - a malformed key ARN → NotFoundException "Invalid arn …"; a key ARN of another region →
  *   NotFoundException; of another account → AccessDeniedException (no key policy grants it here);
  * - a ciphertext from another region → InvalidCiphertextException; from another account → AccessDeniedException;
- * - mutating an AWS managed key (alias/aws/…) → AccessDeniedException, as its key policy refuses it;
+ * - mutating an AWS managed key (alias/aws/…), or using it directly for Encrypt / Decrypt /
+ *   GenerateDataKey → AccessDeniedException, as its key policy refuses both (kms:ViaService);
+ * - a ciphertext whose header names no known account, region or key (changed, or the key deleted
+ *   since) → InvalidCiphertextException;
  * - an x-amz-security-token that is not signed → InvalidSignatureException.
  * Not emulated: asymmetric, HMAC, multi-Region and imported-material keys (UnsupportedOperationException
  * at CreateKey; Origin EXTERNAL gives a key stuck in PendingImport), grants, key policies, Recipient.
@@ -36,7 +39,7 @@ export const AWS_TARGET_PREFIX = 'TrentService.';
 export const AWS_CONTENT_TYPE = 'application/x-amz-json-1.1';
 export const AWS_MAX_SKEW_MS = 5 * 60_000;
 
-/** Regions of the AWS partitions (aws, aws-cn, aws-us-gov) where KMS runs, as of 2025. */
+/** Regions of the AWS partitions (aws, aws-cn, aws-us-gov), as in the AWS SDK's partition data of 2026 (written out: no SDK code here). */
 export const AWS_REGIONS: readonly string[] = [
   'us-east-1',
   'us-east-2',
@@ -52,6 +55,7 @@ export const AWS_REGIONS: readonly string[] = [
   'ap-southeast-3',
   'ap-southeast-4',
   'ap-southeast-5',
+  'ap-southeast-6',
   'ap-southeast-7',
   'ap-northeast-1',
   'ap-northeast-2',
@@ -69,8 +73,10 @@ export const AWS_REGIONS: readonly string[] = [
   'il-central-1',
   'me-south-1',
   'me-central-1',
+  'me-west-1',
   'mx-central-1',
   'sa-east-1',
+  'sa-west-1',
   'cn-north-1',
   'cn-northwest-1',
   'us-gov-west-1',
@@ -373,8 +379,12 @@ function stateText(state: string): string {
 const invalidState = (ctx: Ctx, k: StoredKey) =>
   new AwsError('KMSInvalidStateException', `${keyArn(ctx, k.keyId)} is ${stateText(k.state)}.`);
 
-/** Encrypt / Decrypt / GenerateDataKey need an Enabled key (PROTOCOLS-aws-kms.md §7). */
+/**
+ * Encrypt / Decrypt / GenerateDataKey need an Enabled key (PROTOCOLS-aws-kms.md §7), and a customer
+ * managed one: an AWS managed key's policy allows it only through its service (kms:ViaService).
+ */
 function requireUsable(ctx: Ctx, k: StoredKey): void {
+  if (k.manager === 'AWS') throw accessDenied(ctx, keyArn(ctx, k.keyId));
   if (k.state === 'Enabled') return;
   if (k.state === 'Disabled') throw new AwsError('DisabledException', `${keyArn(ctx, k.keyId)} is disabled.`);
   throw invalidState(ctx, k);
@@ -747,7 +757,13 @@ const actions: Record<string, Action> = {
     if (!parsed || parsed.cloud !== 'aws')
       throw new AwsError('InvalidCiphertextException', 'The ciphertext is not a ciphertext of AWS KMS (it does not parse).');
     const blobArn = `arn:${awsPartition(parsed.region)}:kms:${parsed.region}:${parsed.accountId}:key/${parsed.keyId}`;
-    if (parsed.accountId !== ctx.account.awsAccountId) throw accessDenied(ctx, blobArn);
+    const notOurs = () => new AwsError('InvalidCiphertextException', 'The ciphertext was altered: it names no key this service has.');
+    if (!isKeyId(parsed.keyId) || !AWS_REGIONS.includes(parsed.region)) throw notOurs();
+    if (parsed.accountId !== ctx.account.awsAccountId) {
+      // Another account's key (no key policy here grants it), or a header changed in transit.
+      if (ctx.env.store.accounts.some((a) => a.awsAccountId === parsed.accountId)) throw accessDenied(ctx, blobArn);
+      throw notOurs();
+    }
     if (parsed.region !== ctx.region)
       throw new AwsError(
         'InvalidCiphertextException',
@@ -762,7 +778,7 @@ const actions: Record<string, Action> = {
         );
     }
     const k = ctx.env.store.key('aws', ctx.account.name, ctx.region, parsed.keyId);
-    if (!k) throw new AwsError('NotFoundException', `Key '${keyArn(ctx, parsed.keyId)}' does not exist`);
+    if (!k) throw notOurs(); // a changed key id, or a key deleted since
     requireUsable(ctx, k);
     requireEncryptDecrypt(ctx, k, algorithm);
     dryRun(p);

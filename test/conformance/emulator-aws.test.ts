@@ -244,7 +244,7 @@ describe('emulator: AWS KMS through the official SDK', () => {
       assert.equal((await awsFail(k, new CreateKeyCommand(bad))).code, 'UnsupportedOperationException', JSON.stringify(bad));
   });
 
-  it('the seeded keys are there in two regions with their aliases and states; the AWS managed key cannot be changed', async () => {
+  it('the seeded keys are there in two regions with their aliases and states; the AWS managed key cannot be used or changed directly', async () => {
     for (const region of [RA, RB]) {
       const k = c(region);
       const aliases = (await k.send(new ListAliasesCommand({}))).Aliases!;
@@ -261,8 +261,9 @@ describe('emulator: AWS KMS through the official SDK', () => {
     const managed = (await k.send(new DescribeKeyCommand({ KeyId: 'alias/aws/secretsmanager' }))).KeyMetadata!;
     assert.equal(managed.KeyManager, 'AWS');
     assert.equal((await k.send(new GetKeyRotationStatusCommand({ KeyId: managed.KeyId }))).KeyRotationEnabled, true);
-    assert.ok((await k.send(new EncryptCommand({ KeyId: 'alias/aws/secretsmanager', Plaintext: Buffer.from('x') }))).CiphertextBlob);
     for (const cmd of [
+      new EncryptCommand({ KeyId: 'alias/aws/secretsmanager', Plaintext: Buffer.from('x') }),
+      new GenerateDataKeyCommand({ KeyId: managed.KeyId, NumberOfBytes: 32 }),
       new DisableKeyCommand({ KeyId: managed.KeyId }),
       new ScheduleKeyDeletionCommand({ KeyId: managed.KeyId }),
       new UpdateKeyDescriptionCommand({ KeyId: managed.KeyId, Description: 'mine' }),
@@ -420,6 +421,11 @@ describe('emulator: AWS KMS through the official SDK', () => {
       'InvalidCiphertextException',
       'changed ciphertext byte',
     );
+    const raw = Buffer.from(blob);
+    for (let i = 5; i < raw.length; i += 7) {
+      const f = await awsFail(c(), new DecryptCommand({ CiphertextBlob: flipByte(raw, i), EncryptionContext: { tenant: 'a' } }));
+      assert.equal(f.code, 'InvalidCiphertextException', `byte ${i} changed`);
+    }
     assert.equal(
       (await awsFail(c(), new DecryptCommand({ CiphertextBlob: Buffer.from('no blob at all') }))).code,
       'InvalidCiphertextException',

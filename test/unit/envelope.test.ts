@@ -10,6 +10,10 @@ import {
   RawAesWrappingSuiteIdentifier,
   buildClient,
 } from '@aws-crypto/client-node';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import {
   ARMOR_PREFIX,
@@ -23,6 +27,8 @@ import {
   MAX_CONTEXT_BYTES,
   sealBuffer,
   unsealBuffer,
+  unsealFile,
+  unsealStream,
   type Recipient,
 } from '../../src/core/envelope';
 import { FakeCloudKms, FakeLocal, pattern, resolverOf } from './envelope/fakes';
@@ -113,6 +119,55 @@ test('stock SDK opens our blobs and we open stock blobs (local raw-AES and cloud
     const theirsCloud = await stock.encrypt(new CloudKeyring(rT), pt, { suiteId: SUITE, frameLength });
     const o2 = await unsealBuffer(theirsCloud.result, { resolve: resolverOf(tencent) });
     assert.ok(o2.plaintext.equals(pt), `ours opens stock CloudKeyring blob, ${size} B`);
+  }
+});
+
+test('stock messages of the default, signing suite 0x0578 open (signature checked), by buffer, stream and file; a changed byte does not', async () => {
+  const { local, material } = await setup();
+  const dir = await mkdtemp(join(tmpdir(), 'kms-signed-'));
+  try {
+    for (const [size, frameLength] of [
+      [0, 4096],
+      [1, 4096],
+      [4096, 4096],
+      [3 * 1024 + 5, 1024],
+      [200_000, 65536],
+    ]) {
+      const pt = pattern(size, size + 3);
+      // The SDK's default suite under REQUIRE_ENCRYPT_REQUIRE_DECRYPT: 0x0578, ECDSA P-384 signature in a footer.
+      const { result } = await stock.encrypt(stockLocalKeyring(material), pt, { frameLength, encryptionContext: { env: 'prod' } });
+      assert.equal(result.readUInt16BE(1), 0x0578);
+      const info = await inspect(result);
+      assert.equal(info.suiteName, 'ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY_ECDSA_P384');
+      assert.deepEqual(info.context, { env: 'prod' }, 'the public key is the SDK’s, not the user’s context');
+      const b = await unsealBuffer(result, { resolve: resolverOf(local), context: { env: 'prod' } });
+      assert.ok(b.plaintext.equals(pt), `buffer, ${size} B`);
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (c: Buffer) => chunks.push(c));
+      await unsealStream(Readable.from([result.subarray(0, 7), result.subarray(7)]), out, { resolve: resolverOf(local) });
+      assert.ok(Buffer.concat(chunks).equals(pt), `stream, ${size} B`);
+      const file = join(dir, `m-${size}`);
+      await writeFile(file, result);
+      await unsealFile(file, `${file}.out`, { resolve: resolverOf(local) });
+      assert.ok((await readFile(`${file}.out`)).equals(pt), `file, ${size} B`);
+    }
+    const { result } = await stock.encrypt(stockLocalKeyring(material), pattern(5000), { frameLength: 1024 });
+    for (const [at, re] of [
+      [result.length - 1, /signature \(ECDSA P-384\) does not verify/],
+      [result.length - 60, /signature \(ECDSA P-384\) does not verify|failed authentication/],
+    ] as const) {
+      const bad = Buffer.from(result);
+      bad[at] = bad[at]! ^ 0x01;
+      await rejects(unsealBuffer(bad, { resolve: resolverOf(local) }), 'format', re);
+    }
+    await rejects(unsealBuffer(result.subarray(0, result.length - 3), { resolve: resolverOf(local) }), 'format', /truncated/);
+    await rejects(unsealBuffer(Buffer.concat([result, Buffer.from([0])]), { resolve: resolverOf(local) }), 'format', /after the signature/);
+    // Our own blobs stay unsigned.
+    const ours = await sealBuffer(pattern(10), { recipients: [{ provider: local, region: 'local', key: 'team' }] });
+    assert.equal(ours.readUInt16BE(1), 0x0478);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

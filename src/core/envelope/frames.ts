@@ -67,13 +67,29 @@ export class FrameSealer {
   }
 }
 
-/** Decrypts the framed body; yields plaintext only after each frame's tag verified. */
+/** The ESDK's signature verifier of a signing-suite message (fed the header already). */
+export interface SignatureCheck {
+  update(data: Buffer): unknown;
+  awsCryptoVerify(signature: Buffer): boolean;
+}
+
+/**
+ * Decrypts the framed body; yields plaintext only after each frame's tag verified. With `verify`
+ * (signing suite), every body byte goes into the signature check, and the footer after the final
+ * frame (uint16 length, DER ECDSA signature) must verify before the final frame's plaintext is yielded.
+ */
 export async function* readFrames(
   reader: ChunkReader,
   parsed: ParsedHeader,
   getDecipher: GetDecipher,
   signal?: AbortSignal,
+  verify?: SignatureCheck,
 ): AsyncGenerator<Buffer> {
+  const take = (n: number): Buffer[] => {
+    const parts = reader.take(n);
+    if (verify) for (const p of parts) verify.update(p);
+    return parts;
+  };
   const { messageId } = parsed.messageHeader;
   for (let seq = 1; ; seq++) {
     throwIfAborted(signal);
@@ -97,7 +113,7 @@ export async function* readFrames(
         `frame out of order: expected frame ${seq}, found ${head.sequenceNumber === FINAL_SEQ ? 'a bad final-frame marker' : head.sequenceNumber}`,
         FORMAT_HINTS.modified,
       );
-    reader.take(head.readPos);
+    take(head.readPos);
     const d = getDecipher(head.iv);
     d.setAAD(frameAad(messageId, seq, head.contentLength, head.isFinalFrame));
     const clear: Buffer[] = [];
@@ -107,25 +123,42 @@ export async function* readFrames(
           `truncated: the message ends inside frame ${seq} (${head.contentLength - left} of ${head.contentLength} bytes)`,
           FORMAT_HINTS.truncated,
         );
-      for (const p of reader.take(left)) {
+      for (const p of take(left)) {
         clear.push(d.update(p));
         left -= p.length;
       }
     }
     if (!(await reader.fill(TAG_LENGTH)))
       throw formatError(`truncated: the message ends inside the tag of frame ${seq}`, FORMAT_HINTS.truncated);
-    d.setAuthTag(Buffer.concat(reader.take(TAG_LENGTH)));
+    d.setAuthTag(Buffer.concat(take(TAG_LENGTH)));
     try {
       clear.push(d.final());
     } catch (err) {
       throw formatError(`frame ${seq} failed authentication: the body was modified`, FORMAT_HINTS.modified, undefined, err);
     }
+    if (head.isFinalFrame && verify) await checkSignature(reader, verify);
     for (const c of clear) if (c.length) yield c;
     if (head.isFinalFrame) {
-      if (await reader.fill(1)) throw formatError(`unexpected data after the final frame (frame ${seq})`, FORMAT_HINTS.trailing);
+      if (await reader.fill(1))
+        throw formatError(`unexpected data after the ${verify ? 'signature' : `final frame (frame ${seq})`}`, FORMAT_HINTS.trailing);
       return;
     }
   }
+}
+
+/** Reads the footer of a signing-suite message and checks its signature over header and body. */
+async function checkSignature(reader: ChunkReader, verify: SignatureCheck): Promise<void> {
+  if (!(await reader.fill(2))) throw formatError('truncated: the message ends before its signature', FORMAT_HINTS.truncated);
+  const length = Buffer.concat(reader.take(2)).readUInt16BE(0);
+  if (length === 0 || !(await reader.fill(length)))
+    throw formatError(`truncated: the message ends inside its signature (${length} bytes announced)`, FORMAT_HINTS.truncated);
+  let ok = false;
+  try {
+    ok = verify.awsCryptoVerify(Buffer.concat(reader.take(length)));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw formatError('the message signature (ECDSA P-384) does not verify: the message was modified', FORMAT_HINTS.modified);
 }
 
 /** A frame header the ESDK's decoder refused, in words (never the decoder's own text). */

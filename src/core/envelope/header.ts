@@ -1,6 +1,6 @@
 /**
- * The message header of the AWS Encryption SDK message format v2 (key-committing, non-signing suite
- * 0x0478), and nothing else: its limits, marshalling a header from its fields, parsing one from bytes
+ * The message header of the AWS Encryption SDK message format v2 (key-committing suite 0x0478; the
+ * signing suite 0x0578 the stock ESDK writes by default is read too), and nothing else: its limits, marshalling a header from its fields, parsing one from bytes
  * (with errors that say what is wrong, never a parser's internal text), and the plain-data view of it
  * (HeaderInfo). No I/O, no KMS, no body (frames.ts); how a header is read from a source and
  * authenticated with a data key is message.ts. Serialisation itself is the ESDK's @aws-crypto/serialize,
@@ -26,7 +26,7 @@ import { RESERVED_CONTEXT_PREFIX, compareUtf8, userContext } from './keyrings';
 import { describeEdk } from './recipients';
 import type { HeaderInfo } from './types';
 
-/** The only suite we write and read: AES-256-GCM, HKDF-SHA512, key commitment, no signature. */
+/** The suite we write: AES-256-GCM, HKDF-SHA512, key commitment, no signature. */
 export const SUITE_ID = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
 if (SUITE_ID !== 0x0478) throw new Error('Encryption SDK suite id changed: expected 0x0478.');
 export const SUITE_NAME = 'ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY';
@@ -175,7 +175,8 @@ function unknownHeaderProblem(b: Buffer): string {
  * (read more and call again); throws a format error when the bytes cannot be a header we open.
  */
 export function parseHeader(b: Buffer, maxRecipients: number): ParsedHeader | undefined {
-  const parsed = parseHeaderFields(b, maxRecipients);
+  // A message's signature follows its body (frames.ts verifies it), so the signing suite is read here.
+  const parsed = parseHeaderFields(b, maxRecipients, { signed: true });
   if (!parsed) return undefined;
   const h = parsed.messageHeader;
   if (h.contentType !== ContentType.FRAMED_DATA)
@@ -189,7 +190,7 @@ export function parseHeader(b: Buffer, maxRecipients: number): ParsedHeader | un
  * parseHeader without the checks that concern a body (content type, frame length): for a header that
  * stands alone, as the header entry of a file of sealed values does (src/core/values).
  */
-export function parseHeaderFields(b: Buffer, maxRecipients: number): ParsedHeader | undefined {
+export function parseHeaderFields(b: Buffer, maxRecipients: number, opts: { signed?: boolean } = {}): ParsedHeader | undefined {
   if (b.length === 0) return undefined;
   if (b[0] === 1) throw formatError('message format version 1 (non-committing) is not supported', FORMAT_HINTS.unsupported);
   let parsed: ParsedHeader | false;
@@ -209,9 +210,10 @@ export function parseHeaderFields(b: Buffer, maxRecipients: number): ParsedHeade
   }
   if (!parsed) return undefined;
   const h = parsed.messageHeader;
+  if (h.suiteId === SIGNING_SUITE_ID && opts.signed) return parsed;
   if (h.suiteId === SIGNING_SUITE_ID)
     throw formatError(
-      'the blob uses the signing suite 0x0578, which kms-envelope does not open',
+      'a header of the signing suite 0x0578 stands alone here, without the body its signature covers',
       'Open it with the AWS Encryption SDK CLI.',
     );
   if (h.suiteId !== SUITE_ID) throw formatError(`unsupported algorithm suite ${hex(h.suiteId, 4)}`, FORMAT_HINTS.unsupported);

@@ -3,7 +3,9 @@
  * data-key material through the stock CMM, writes the header (header.ts) and authenticates it, and
  * hands out a FrameSealer; unseal reads and parses the header from a source, checks the required
  * context, asks the keyrings for the data key (one KMS call), verifies key commitment and the header
- * tag, and hands out the frame reader (frames.ts). Buffers, streams and files build on these
+ * tag, and hands out the frame reader (frames.ts). Messages of the signing suite 0x0578 (what the stock
+ * ESDK writes by default) are read too: the frame reader then checks the ECDSA P-384 signature at
+ * the end, before the last frame's plaintext is handed out. Buffers, streams and files build on these
  * (engine.ts, files.ts).
  *
  * What decides security comes from the ESDK: data-key material from NodeDefaultCryptographicMaterialsManager
@@ -24,9 +26,10 @@ import { MessageIdLength, type MessageHeaderV2 } from '@aws-crypto/serialize';
 import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
 import type { EncryptionContext } from '../kms/types';
 import { escapeControls } from '../paths';
-import { FrameSealer, readFrames } from './frames';
+import { FrameSealer, readFrames, type SignatureCheck } from './frames';
 import {
   COMMITMENT_POLICY,
+  SIGNING_SUITE_ID,
   SUITE_ID,
   buf,
   checkFrameLength,
@@ -44,6 +47,9 @@ import {
 import { UnsealKeyring, sealKeyring, userContext } from './keyrings';
 import { ChunkReader } from './reader';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
+
+/** The context key that carries a signing suite's public key (the ESDK's reserved name). */
+const PUBLIC_KEY_CONTEXT = 'aws-crypto-public-key';
 
 /**
  * Plaintext bytes per frame, chosen by measurement (seal/unseal of 256 MiB in memory, best of 3,
@@ -159,8 +165,8 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
 export function authenticateHeader(
   material: NodeDecryptionMaterial,
   parsed: ParsedHeader,
-): { getDecipher: GetDecipher; dispose: () => void } {
-  const { getDecipherInfo, dispose } = getDecryptionHelper(material);
+): { getDecipher: GetDecipher; dispose: () => void; verify?: SignatureCheck } {
+  const { getDecipherInfo, getVerify, dispose } = getDecryptionHelper(material);
   try {
     let getDecipher: GetDecipher;
     try {
@@ -187,7 +193,12 @@ export function authenticateHeader(
         err,
       );
     }
-    return { getDecipher, dispose };
+    if (!getVerify) return { getDecipher, dispose };
+    // Signing suite: the signature covers the header as written (v2: the header, then its auth tag) and the body.
+    const verify = getVerify();
+    verify.update(buf(parsed.rawHeader));
+    verify.update(buf(parsed.headerAuth.headerAuthTag));
+    return { getDecipher, dispose, verify };
   } catch (err) {
     dispose();
     throw err;
@@ -223,6 +234,11 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
   const info = headerInfoOf(parsed.messageHeader);
   checkRequiredContext(info.context, opts.context);
   const { suiteId, encryptionContext, encryptedDataKeys } = parsed.messageHeader;
+  if (suiteId === SIGNING_SUITE_ID && !encryptionContext[PUBLIC_KEY_CONTEXT])
+    throw formatError(
+      'the blob claims the signing suite 0x0578 but carries no public key to check its signature: the header was modified',
+      FORMAT_HINTS.modified,
+    );
   const cmm = opts.materials ?? new NodeDefaultCryptographicMaterialsManager(new UnsealKeyring(opts.resolve, opts.signal));
   let material: NodeDecryptionMaterial;
   try {
@@ -230,7 +246,7 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
   } catch (err) {
     throw mapError(err, opts.signal, 'unseal');
   }
-  const { getDecipher, dispose } = authenticateHeader(material, parsed);
+  const { getDecipher, dispose, verify } = authenticateHeader(material, parsed);
   let bodyReader = reader;
   if (bodySource) {
     // The header (and what it references) stays in the header reader's own buffers.
@@ -239,5 +255,5 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
     const { onProgress } = opts;
     bodyReader = new ChunkReader(bodySource(rest), onProgress && ((n) => onProgress(before + n)));
   }
-  return { info, body: readFrames(bodyReader, parsed, getDecipher, opts.signal), dispose };
+  return { info, body: readFrames(bodyReader, parsed, getDecipher, opts.signal, verify), dispose };
 }
