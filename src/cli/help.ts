@@ -1,6 +1,12 @@
 /** `--help` texts of the kms-envelope command line. */
 import { providers } from '../core/kms/registry';
 
+/** `tencent|alibaba`: the registered providers that take credentials (profiles). */
+const CLOUDS = providers()
+  .filter((d) => d.credentials)
+  .map((d) => d.name)
+  .join('|');
+
 /** `local|tencent|alibaba`: the registered providers. */
 const PROVIDERS = providers()
   .map((d) => d.name)
@@ -31,7 +37,7 @@ Usage:
   kms-envelope inspect <file|-> [--json]
   kms-envelope keys list|create|describe|enable|disable|alias|description|schedule-deletion|cancel-deletion|import|export
                [--provider <p>] [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
-  kms-envelope profiles add|list|test|remove ...
+  kms-envelope profiles add|list|test|rotate|remove ...
   kms-envelope emulator [--port N] [--state <file>] [--seed] ...
   kms-envelope --version
 
@@ -124,5 +130,28 @@ Import under the same key id (the export carries it) to open blobs sealed on ano
 
 ${COMMON}
 ${EXIT}
+`,
+
+  profiles: `Usage: kms-envelope profiles <command> [options]
+
+Commands:
+  add     --provider <${CLOUDS}> --name <n> [--region <r> ...] [--endpoint <url>]
+          [--sts [--expiration <iso-date>]] [--replace] [--test]
+          Reads the key id and the secret (and with --sts the session token) as lines on
+          stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+  list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
+  test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
+  rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]
+          Replaces the secret of a stored profile (read like "add").
+  remove  --name <n> [--provider <p>]      Removes a stored profile and its keychain entry.
+
+--profile is accepted as a synonym of --name.
+Secrets live only in the OS keychain (service "kms-envelope", account "<provider>:<name>").
+Discovered profiles (environment variables, ~/.tccli, ~/.aliyun/config.json) are read-only.
+
+  -v, --verbose         log details to stderr (never secrets)
+  -h, --help
+
+Exit codes: 0 ok, 1 usage, 3 provider error, 4 credentials error.
 `,
 };

@@ -5,7 +5,7 @@
  *   kms-envelope unseal <file|-> [-o <out>] [--context k=v ...]
  *   kms-envelope inspect <file|-> [--json]
  *   kms-envelope keys <action> --provider <p> [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
- *   kms-envelope profiles ...    (src/cli/profiles.ts)
+ *   kms-envelope profiles add|list|test|rotate|remove ...
  *   kms-envelope emulator ...    (src/emulator)
  *   exit: 0 ok, 1 usage, 2 format/crypto, 3 KMS/provider, 4 credentials, 130 cancelled
  *
@@ -28,15 +28,6 @@ function keyFileDirOf(argv: string[]): string | undefined {
     if (a.startsWith('--key-file-dir=')) return a.slice('--key-file-dir='.length);
   }
   return undefined;
-}
-
-async function delegate(what: 'profiles' | 'emulator', argv: string[], io: Io): Promise<number> {
-  if (what === 'emulator') {
-    const { emulatorMain } = await import('../emulator/index.js');
-    return emulatorMain(argv);
-  }
-  const { profilesMain } = await import('./profiles.js');
-  return profilesMain(argv, { env: io.env });
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -62,9 +53,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.stdout.write(`${CLI} ${version}\n`);
         return 0;
       case 'emulator':
-      case 'profiles':
         verbose = false;
-        return await delegate(command, rest, io);
+        return await (await import('../emulator/index.js')).emulatorMain(rest);
     }
     applyKeyFileDir(io, keyFileDirOf(rest));
     switch (command) {
@@ -76,6 +66,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./envelope.js')).inspectCommand(rest, io);
       case 'keys':
         return await (await import('./keys.js')).keysCommand(rest, io);
+      case 'profiles':
+        return await (await import('./profiles.js')).profilesCommand(rest, io);
       default:
         io.stderr.write(
           `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, profiles, emulator (\`${CLI} --help\`).\n`,
@@ -104,7 +96,7 @@ const CANCEL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUI
 function run(): void {
   const ctl = new AbortController();
   const command = process.argv[2];
-  if (command !== 'emulator' && command !== 'profiles') {
+  if (command !== 'emulator') {
     const onSignal = (sig: NodeJS.Signals) => {
       if (ctl.signal.aborted) {
         discardPendingSync();
