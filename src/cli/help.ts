@@ -136,9 +136,11 @@ ${EXIT}
 
 Commands:
   add     --provider <${CLOUDS}> --name <n> [--region <r> ...] [--endpoint <url>]
-          [--sts [--expiration <iso-date>]] [--replace] [--test]
+          [--sts [--expiration <iso-date>]] [--replace] [--test [--save-anyway]]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+          --test calls the region list with them BEFORE saving: if that fails nothing is
+          stored (exit 3/4), unless --save-anyway.
   list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
   test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
   rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]

@@ -361,6 +361,43 @@ async function sweepOnce(dir: string): Promise<void> {
   if (files.length) for (const l of sweepListeners) l({ dir: key, files });
 }
 
+// ---- what a write would replace ------------------------------------------------------------------
+
+/** What is at an output path now, looked at without following a symbolic link. */
+export interface ExistingTarget {
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+  /** A symbolic link's target as written in the link. */
+  linkTo?: string;
+  /** A symbolic link whose target does not exist. */
+  dangling?: boolean;
+}
+
+/**
+ * What a write to `target` would replace, or undefined when nothing is there. A symbolic link counts
+ * as existing even when its target does not: a write renames over the link itself (never through it).
+ */
+export async function existingTarget(target: string): Promise<ExistingTarget | undefined> {
+  const st = await fsp.lstat(target).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw err;
+  });
+  if (!st) return undefined;
+  if (st.isSymbolicLink()) {
+    const linkTo = await fsp.readlink(target).catch(() => '?');
+    const dangling = await fsp.stat(target).then(
+      () => false,
+      () => true,
+    );
+    return { kind: 'symlink', linkTo, dangling };
+  }
+  return { kind: st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other' };
+}
+
+/** `a symbolic link to x` / `a symbolic link to x, which does not exist`, for messages. */
+export function describeLink(t: ExistingTarget): string {
+  return `a symbolic link to ${t.linkTo}${t.dangling ? ', which does not exist' : ''}`;
+}
+
 // ---- the writer ---------------------------------------------------------------------------------
 
 export async function createAtomicFile(target: string, mode = 0o600, opts: AtomicFileOptions = {}): Promise<AtomicFile> {
