@@ -35,6 +35,9 @@ Usage:
   kms-envelope seal <file|-> [-o <out>] --key <keyref> [--key <keyref> ...] [--context k=v ...] [--armor]
   kms-envelope unseal <file|-> [-o <out>] [--context k=v ...]
   kms-envelope inspect <file|-> [--json]
+  kms-envelope seal --values <file> [-o <out>|-] [--rewrap]     values of a YAML/JSON/.env file, by .kms-envelope.yaml
+  kms-envelope unseal --values <file> [-o <out>|-]
+  kms-envelope exec --env <file> [--env <file> ...] -- <command> [args ...]
   kms-envelope keys list|create|describe|enable|disable|alias|description|schedule-deletion|cancel-deletion|import|export
                [--provider <p>] [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
   kms-envelope profiles add|list|test|rotate|remove ...
@@ -65,6 +68,8 @@ KMS and wrapped by each further key; any one of the keys opens the blob.
                          <file>.sealed.txt; stdin input goes to stdout
   -a, --armor            write one line of text: kmsenv:v1:<base64> (for config files, chat, YAML)
   -f, --force            replace an existing output file
+  --values               seal the values of a config file by its policy instead
+                         (kms-envelope seal --values --help)
 
 The output is written atomically: it appears complete, or not at all.
 ${KEYREF}
@@ -77,7 +82,9 @@ ${EXIT}
 
 Opens a sealed blob. The blob names its keys (provider, region, key id), so no --key is needed;
 the first key this machine can use opens it. Binary and armored (kmsenv:v1:…) input are both
-recognised; in a text file up to 16 MiB holding exactly one armored value, that value is opened.
+recognised; a text file with one armored value gives that value; a text file (up to 64 MiB) with
+several sealed values, or with values sealed by policy, gives the text with every value unsealed
+in its place (kms-envelope unseal --values --help).
 
   -c, --context <k=v>    require this context entry in the blob (repeatable); a mismatch exits 2
   -o, --output <out>     output file, or - for stdout. Default: the input name without .sealed /

@@ -68,9 +68,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./keys.js')).keysCommand(rest, io);
       case 'profiles':
         return await (await import('./profiles.js')).profilesCommand(rest, io);
+      case 'exec':
+        return await (await import('./exec.js')).execCommand(rest, io);
       default:
         io.stderr.write(
-          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, profiles, emulator (\`${CLI} --help\`).\n`,
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, profiles, emulator (\`${CLI} --help\`).\n`,
         );
         return 1;
     }
@@ -96,7 +98,8 @@ const CANCEL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUI
 function run(): void {
   const ctl = new AbortController();
   const command = process.argv[2];
-  if (command !== 'emulator') {
+  // exec handles its own signals: before the command starts they cancel, afterwards they go to it.
+  if (command !== 'emulator' && command !== 'exec') {
     const onSignal = (sig: NodeJS.Signals) => {
       if (ctl.signal.aborted) {
         discardPendingSync();
