@@ -138,17 +138,22 @@ export function discardPendingSync(): void {
   pending.clear();
 }
 
+/** Closes the handle the first time it is called; later calls do nothing. */
+function closeOnce(fh: fsp.FileHandle): () => Promise<void> {
+  let closed = false;
+  return async () => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
+}
+
 async function openNamed(target: string, mode: number): Promise<Body> {
   await sweepOnce(path.dirname(target));
   const tempPath = tempNameFor(target);
   const fh = await fsp.open(tempPath, 'wx', mode);
   pending.add(tempPath);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await fh.close();
-  };
+  const close = closeOnce(fh);
   return {
     fh,
     tempPath,
@@ -208,12 +213,7 @@ async function openUnnamed(target: string, mode: number): Promise<Body | undefin
     // missing folder: the named path runs next and reports real problems with the usual error.
     return undefined;
   }
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await fh.close();
-  };
+  const close = closeOnce(fh);
   return {
     fh,
     tempPath: `/proc/self/fd/${fh.fd}`,
