@@ -168,6 +168,23 @@ test('a retry hint from the cloud is honoured; one past the overall timeout give
   assert.ok(info.exhausted);
 });
 
+test('an override of maxAttempts alone applies to throttling too (maxAttempts 1: no retry at all)', async () => {
+  assert.equal(resolvePolicy({ maxAttempts: 1 }).throttleMaxAttempts, 1);
+  assert.equal(resolvePolicy({ maxAttempts: 3, throttleMaxAttempts: 6 }).throttleMaxAttempts, 6);
+  assert.equal(resolvePolicy({ baseDelayMs: 1 }).throttleMaxAttempts, resolvePolicy().throttleMaxAttempts);
+  let calls = 0;
+  await assert.rejects(
+    withRetry(
+      async () => {
+        calls++;
+        throw new Fail('throttling');
+      },
+      { idempotent: true, classify, policy: { maxAttempts: 1 } },
+    ),
+  );
+  assert.equal(calls, 1);
+});
+
 test('throttle backoff is equal jitter: half the cap, plus up to as much again', () => {
   const p = resolvePolicy({ throttleBaseDelayMs: 400, throttleMaxDelayMs: 3000 });
   assert.equal(

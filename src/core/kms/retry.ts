@@ -39,7 +39,10 @@ export interface RetryPolicy {
   totalTimeMs: number;
   /** Timeout of one attempt (request sent → response read). */
   timeoutMs: number;
-  /** Attempts in total when the failures are throttling. */
+  /**
+   * Attempts in total when the failures are throttling. An override that sets `maxAttempts` but not
+   * this one sets both (`{ maxAttempts: 1 }` means no retry at all, as a benchmark wants).
+   */
   throttleMaxAttempts: number;
   /** Throttling: backoff cap before the first retry, doubled per retry (equal jitter). */
   throttleBaseDelayMs: number;
@@ -118,6 +121,7 @@ export class AttemptTimeoutError extends Error {
 
 export function resolvePolicy(p?: Partial<RetryPolicy>): RetryPolicy {
   const out = { ...DEFAULT_RETRY_POLICY, ...(p ?? {}) };
+  if (p?.maxAttempts !== undefined && p.throttleMaxAttempts === undefined) out.throttleMaxAttempts = p.maxAttempts;
   out.maxAttempts = Math.max(1, Math.floor(out.maxAttempts));
   out.throttleMaxAttempts = Math.max(1, Math.floor(out.throttleMaxAttempts));
   return out;
