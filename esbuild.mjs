@@ -16,6 +16,9 @@ const common = {
   sourcemap: !production,
   minify: production,
   external: ['vscode', 'keytar'],
+  // jsonc-parser's "main" is a UMD build whose internal require() calls esbuild cannot follow; its
+  // ESM build ("module") bundles cleanly.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   logLevel: 'warning',
   legalComments: 'none',
 };
@@ -70,7 +73,7 @@ const cli = {
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
   banner: { js: "import { createRequire as __kmsCreateRequire } from 'node:module'; const require = __kmsCreateRequire(import.meta.url);" },
-  alias: { '@aws-crypto/client-node': './src/cli/esdk-slim.ts' },
+  alias: { ...common.alias, '@aws-crypto/client-node': './src/cli/esdk-slim.ts' },
 };
 const cliLauncher =
   "#!/usr/bin/env node\n// Launcher of the kms-envelope CLI (built by esbuild.mjs; the code is in dist/cli/).\nimport('./cli/main.mjs');\n";

@@ -85,4 +85,11 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Front doors stay readable: a command is a short function; tables and helpers take the rest
+    // (src/cli/envelope.ts is the envelope helper's, being restructured with the envelope library).
+    files: ['src/extension/**', 'src/cli/**'],
+    ignores: ['src/cli/envelope.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
+  },
 );

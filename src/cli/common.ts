@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { nullLogger, stderrLogger } from '../core/log';
+import { redactString, stderrLogger } from '../core/log';
 import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
 import type { CredentialService } from '../core/credentials/service';
 import { displayPath } from '../core/paths';
@@ -35,11 +35,24 @@ export const PROVIDER_OPTIONS = {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** parseArgs with our error style: unknown or malformed options are usage errors naming the command. */
-export function parse<O extends Options>(argv: string[], options: O, command: string) {
+/** Unknown options that look like a secret being passed on the command line. */
+const SECRETISH_OPTION = /secret|key|token|password|passwd|credential/i;
+
+/**
+ * parseArgs with our error style: unknown or malformed options are usage errors naming the command.
+ * With `secretHint`, an unknown option that looks like a secret (`--secret-key=…`) is refused as
+ * such, with that hint (how this command takes secrets instead); its value is never echoed.
+ */
+export function parse<O extends Options>(argv: string[], options: O, command: string, opts: { secretHint?: string } = {}) {
   try {
     return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (err) {
+    const opt = /'(-{1,2}[^'=\s]*)/.exec((err as Error).message)?.[1] ?? '';
+    if (opts.secretHint && (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && SECRETISH_OPTION.test(opt))
+      throw usageError(
+        `${opt} is not an option: secrets are never taken from the command line (shell history, process list).`,
+        opts.secretHint,
+      );
     const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
     throw usageError(msg, `See \`${CLI} ${command} --help\`.`);
   }
@@ -53,27 +66,29 @@ export interface Io {
   signal: AbortSignal;
 }
 
+/** Prints an error as `kms-envelope: message` and `  → next step` (redacted); returns its exit code. */
 export function printError(io: Io, err: unknown, verbose = false): number {
   if (err instanceof KmsEnvelopeError) {
     let message = err.message;
     const file = err.details.file;
     const shown = file && displayPath(file);
     if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
-    io.stderr.write(`${CLI}: ${message}\n`);
-    if (err.hint) io.stderr.write(`  → ${err.hint}\n`);
+    io.stderr.write(`${CLI}: ${redactString(message)}\n`);
+    if (err.hint) io.stderr.write(`  → ${redactString(err.hint)}\n`);
     if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${err.cause.message})\n`);
     return err.exitCode;
   }
   const e = err as Error;
   io.stderr.write(
-    `${CLI}: internal error: ${e?.message ?? String(err)}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`,
+    `${CLI}: internal error: ${redactString(e?.message ?? String(err))}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`,
   );
   if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
   return 1;
 }
 
-export function makeLogger(verbose: boolean | undefined): Logger {
-  return verbose ? stderrLogger('debug') : nullLogger;
+/** Logs on stderr, redacted: warnings always (an unreadable CLI config file, a key that could not be purged), debug with --verbose. */
+export function makeLogger(verbose: boolean | undefined, out: NodeJS.WritableStream = process.stderr): Logger {
+  return stderrLogger(verbose ? 'debug' : 'warn', out);
 }
 
 /** `--context k=v` (repeated) → a map; duplicates, empty keys and reserved names are usage errors. */

@@ -208,6 +208,7 @@ async function sealInto(input: Input, out: Output, armored: boolean, opts: SealO
 }
 
 export async function sealCommand(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--values')) return (await import('./values.js')).sealValuesCommand(argv, io);
   const { values, positionals } = parse(
     argv,
     {
@@ -293,6 +294,7 @@ function withFile(err: unknown, label: string): unknown {
 }
 
 export async function unsealCommand(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--values')) return (await import('./values.js')).unsealValuesCommand(argv, io);
   const { values, positionals } = parse(
     argv,
     {
@@ -323,6 +325,17 @@ export async function unsealCommand(argv: string[], io: Io): Promise<number> {
     await withOutput(out, async () => {
       const { unsealStream, unsealToFile } = await import('../core/envelope/engine.js');
       const opts = { resolve, context, signal: io.signal, onProgress };
+      // A text holding several sealed values (or values sealed by policy): each unsealed in its place.
+      const many = input.path && (await (await import('./values.js')).unsealTextValues(io, input.path, input.label, resolve, context));
+      if (many) {
+        input.stream.destroy();
+        return pipeline(
+          (async function* () {
+            yield many.bytes;
+          })(),
+          out.stream,
+        );
+      }
       const { sniffFile } = await import('../core/envelope/sniff.js');
       if (input.handle && out.file && (await sniffFile(input.handle)) === 'binary') {
         try {

@@ -1,6 +1,12 @@
 /** `--help` texts of the kms-envelope command line. */
 import { providers } from '../core/kms/registry';
 
+/** `tencent|alibaba`: the registered providers that take credentials (profiles). */
+const CLOUDS = providers()
+  .filter((d) => d.credentials)
+  .map((d) => d.name)
+  .join('|');
+
 /** `local|tencent|alibaba`: the registered providers. */
 const PROVIDERS = providers()
   .map((d) => d.name)
@@ -29,9 +35,12 @@ Usage:
   kms-envelope seal <file|-> [-o <out>] --key <keyref> [--key <keyref> ...] [--context k=v ...] [--armor]
   kms-envelope unseal <file|-> [-o <out>] [--context k=v ...]
   kms-envelope inspect <file|-> [--json]
+  kms-envelope seal --values <file> [-o <out>|-] [--rewrap]     values of a YAML/JSON/.env file, by .kms-envelope.yaml
+  kms-envelope unseal --values <file> [-o <out>|-]
+  kms-envelope exec --env <file> [--env <file> ...] -- <command> [args ...]
   kms-envelope keys list|create|describe|enable|disable|alias|description|schedule-deletion|cancel-deletion|import|export
                [--provider <p>] [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
-  kms-envelope profiles add|list|test|remove ...
+  kms-envelope profiles add|list|test|rotate|remove ...
   kms-envelope emulator [--port N] [--state <file>] [--seed] ...
   kms-envelope --version
 
@@ -59,6 +68,8 @@ KMS and wrapped by each further key; any one of the keys opens the blob.
                          <file>.sealed.txt; stdin input goes to stdout
   -a, --armor            write one line of text: kmsenv:v1:<base64> (for config files, chat, YAML)
   -f, --force            replace an existing output file
+  --values               seal the values of a config file by its policy instead
+                         (kms-envelope seal --values --help)
 
 The output is written atomically: it appears complete, or not at all.
 ${KEYREF}
@@ -71,7 +82,9 @@ ${EXIT}
 
 Opens a sealed blob. The blob names its keys (provider, region, key id), so no --key is needed;
 the first key this machine can use opens it. Binary and armored (kmsenv:v1:…) input are both
-recognised; in a text file up to 16 MiB holding exactly one armored value, that value is opened.
+recognised; a text file with one armored value gives that value; a text file (up to 64 MiB) with
+several sealed values, or with values sealed by policy, gives the text with every value unsealed
+in its place (kms-envelope unseal --values --help).
 
   -c, --context <k=v>    require this context entry in the blob (repeatable); a mismatch exits 2
   -o, --output <out>     output file, or - for stdout. Default: the input name without .sealed /
@@ -124,5 +137,28 @@ Import under the same key id (the export carries it) to open blobs sealed on ano
 
 ${COMMON}
 ${EXIT}
+`,
+
+  profiles: `Usage: kms-envelope profiles <command> [options]
+
+Commands:
+  add     --provider <${CLOUDS}> --name <n> [--region <r> ...] [--endpoint <url>]
+          [--sts [--expiration <iso-date>]] [--replace] [--test]
+          Reads the key id and the secret (and with --sts the session token) as lines on
+          stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+  list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
+  test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
+  rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]
+          Replaces the secret of a stored profile (read like "add").
+  remove  --name <n> [--provider <p>]      Removes a stored profile and its keychain entry.
+
+--profile is accepted as a synonym of --name.
+Secrets live only in the OS keychain (service "kms-envelope", account "<provider>:<name>").
+Discovered profiles (environment variables, ~/.tccli, ~/.aliyun/config.json) are read-only.
+
+  -v, --verbose         log details to stderr (never secrets)
+  -h, --help
+
+Exit codes: 0 ok, 1 usage, 3 provider error, 4 credentials error.
 `,
 };

@@ -76,6 +76,115 @@ function describeText(k: KeyMetadata): string {
   );
 }
 
+type Values = ReturnType<typeof parse<typeof KEY_OPTIONS>>['values'];
+
+/** One run of a keys action: the provider built from the options, the one region, output in text or JSON. */
+interface KeyRun {
+  io: Io;
+  action: Action;
+  values: Values;
+  name: ProviderName;
+  provider: KmsProvider;
+  region: string;
+  regions: string[];
+  /** Writes `text`, or `data` as JSON with --json. */
+  out(text: string, data: unknown): void;
+}
+
+/** Whether the provider has fixed regions (local: "local"), so no --region is written in hints. */
+const fixedRegions = (name: ProviderName) => providerDescriptor(name).regions.fixed;
+
+/** --key, required. */
+function needKey(r: KeyRun): string {
+  if (!r.values.key)
+    throw usageError(
+      `keys ${r.action} needs --key <keyId-or-alias>.`,
+      `List the keys: \`${CLI} keys list --provider ${r.name}${fixedRegions(r.name) ? '' : ` --region ${r.region}`}\`.`,
+    );
+  return r.values.key;
+}
+
+/** The key id behind --key (an alias resolves to its key). */
+async function keyIdOf(r: KeyRun): Promise<string> {
+  return (await r.provider.describeKey(r.region, needKey(r), { signal: r.io.signal })).keyId;
+}
+
+const describeAgain = (r: KeyRun, id: string) => r.provider.describeKey(r.region, id, { signal: r.io.signal });
+
+const KEY_ACTIONS: Record<Action, (r: KeyRun) => Promise<number>> = {
+  list: (r) => listKeys(r.io, r.provider, r.name, r.regions, !!r.values.json),
+  create: async (r) => {
+    const k = await r.provider.createKey(r.region, { alias: r.values.alias, description: r.values.description, signal: r.io.signal });
+    r.out(`Created ${keyLine(k)}\n  seal with: ${CLI} seal <file> --key ${k.provider}:${k.region}:${k.alias ?? k.keyId}\n`, k);
+    return 0;
+  },
+  describe: async (r) => {
+    const k = await r.provider.describeKey(r.region, needKey(r), { signal: r.io.signal });
+    r.out(describeText(k), k);
+    return 0;
+  },
+  enable: (r) => enableOrDisable(r, true),
+  disable: (r) => enableOrDisable(r, false),
+  alias: async (r) => {
+    if (!r.values.alias)
+      throw usageError(
+        'keys alias needs --alias <new-alias>.',
+        `e.g. \`${CLI} keys alias --provider ${r.name} --key <id> --alias team-key\`.`,
+      );
+    const id = await keyIdOf(r);
+    await r.provider.setAlias(r.region, id, r.values.alias, { signal: r.io.signal });
+    r.out(`Alias of ${id} is now ${r.values.alias}\n`, await describeAgain(r, id));
+    return 0;
+  },
+  description: async (r) => {
+    if (r.values.description === undefined)
+      throw usageError('keys description needs --description <text>.', 'Pass --description "" to clear it.');
+    const id = await keyIdOf(r);
+    await r.provider.setDescription(r.region, id, r.values.description, { signal: r.io.signal });
+    r.out(`Description of ${id} updated\n`, await describeAgain(r, id));
+    return 0;
+  },
+  'schedule-deletion': scheduleDeletion,
+  'cancel-deletion': async (r) => {
+    const id = await keyIdOf(r);
+    await r.provider.cancelDeletion(r.region, id, { signal: r.io.signal });
+    const k = await describeAgain(r, id);
+    r.out(
+      `Deletion of ${keyLine(k)} cancelled; the key is ${k.state}. Enable it to use it: ${CLI} keys enable --provider ${r.name} --key ${k.keyId}\n`,
+      k,
+    );
+    return 0;
+  },
+  import: (r) => importKey(r.io, r.provider, r.values, r.out),
+  export: (r) => exportKey(r.io, r.provider, r.region, needKey(r), r.values),
+};
+
+async function enableOrDisable(r: KeyRun, enable: boolean): Promise<number> {
+  const id = await keyIdOf(r);
+  await (enable
+    ? r.provider.enableKey(r.region, id, { signal: r.io.signal })
+    : r.provider.disableKey(r.region, id, { signal: r.io.signal }));
+  const k = await describeAgain(r, id);
+  r.out(`${enable ? 'Enabled' : 'Disabled'} ${keyLine(k)}\n`, k);
+  return 0;
+}
+
+async function scheduleDeletion(r: KeyRun): Promise<number> {
+  const w = r.provider.deletionWindow;
+  const days = r.values.days === undefined ? w.default : Number(r.values.days);
+  if (!Number.isInteger(days))
+    throw usageError(`--days "${r.values.days}" is not a whole number.`, `Pass --days between ${w.min} and ${w.max}.`);
+  const id = await keyIdOf(r);
+  const res = await r.provider.scheduleDeletion(r.region, id, days, { signal: r.io.signal });
+  const k = await describeAgain(r, id);
+  r.out(
+    `Key ${keyLine(k)} will be deleted on ${fmtDate(res.deletionDate ?? k.deletionDate)}.\n` +
+      `  Blobs sealed only to it cannot be opened after that. Undo: ${CLI} keys cancel-deletion --provider ${r.name}${fixedRegions(r.name) ? '' : ` --region ${r.region}`} --key ${k.keyId}\n`,
+    k,
+  );
+  return 0;
+}
+
 export async function keysCommand(argv: string[], io: Io): Promise<number> {
   const action = argv[0];
   if (!action || action === '--help' || action === '-h' || action === 'help') {
@@ -98,95 +207,10 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
   if ((action === 'import' || action === 'export') && providerDescriptor(name).keyring.kind !== 'raw-aes') {
     throw usageError(`keys ${action} is for local keys only.`, `Cloud KMS key material stays in the cloud; use --provider local.`);
   }
-  const fixed = providerDescriptor(name).regions.fixed;
-  const provider = await buildProvider(io, name, providerOptions(io, makeLogger(values.verbose), values));
+  const provider = await buildProvider(io, name, providerOptions(io, makeLogger(values.verbose, io.stderr), values));
   const region = singleRegion(name, action as Action, regions);
-  const json = !!values.json;
-  const out = (text: string, data: unknown) => io.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : text);
-  const needKey = () => {
-    if (!values.key)
-      throw usageError(
-        `keys ${action} needs --key <keyId-or-alias>.`,
-        `List the keys: \`${CLI} keys list --provider ${name}${fixed ? '' : ` --region ${region}`}\`.`,
-      );
-    return values.key;
-  };
-
-  switch (action as Action) {
-    case 'list':
-      return listKeys(io, provider, name, regions, json);
-    case 'create': {
-      const k = await provider.createKey(region, { alias: values.alias, description: values.description, signal: io.signal });
-      out(`Created ${keyLine(k)}\n  seal with: ${CLI} seal <file> --key ${k.provider}:${k.region}:${k.alias ?? k.keyId}\n`, k);
-      return 0;
-    }
-    case 'describe': {
-      const k = await provider.describeKey(region, needKey(), { signal: io.signal });
-      out(describeText(k), k);
-      return 0;
-    }
-    case 'enable':
-    case 'disable': {
-      const key = needKey();
-      const id = (await provider.describeKey(region, key, { signal: io.signal })).keyId;
-      await (action === 'enable'
-        ? provider.enableKey(region, id, { signal: io.signal })
-        : provider.disableKey(region, id, { signal: io.signal }));
-      const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(`${action === 'enable' ? 'Enabled' : 'Disabled'} ${keyLine(k)}\n`, k);
-      return 0;
-    }
-    case 'alias': {
-      if (!values.alias)
-        throw usageError(
-          'keys alias needs --alias <new-alias>.',
-          `e.g. \`${CLI} keys alias --provider ${name} --key <id> --alias team-key\`.`,
-        );
-      const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
-      await provider.setAlias(region, id, values.alias, { signal: io.signal });
-      const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(`Alias of ${k.keyId} is now ${values.alias}\n`, k);
-      return 0;
-    }
-    case 'description': {
-      if (values.description === undefined)
-        throw usageError('keys description needs --description <text>.', 'Pass --description "" to clear it.');
-      const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
-      await provider.setDescription(region, id, values.description, { signal: io.signal });
-      const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(`Description of ${k.keyId} updated\n`, k);
-      return 0;
-    }
-    case 'schedule-deletion': {
-      const w = provider.deletionWindow;
-      const days = values.days === undefined ? w.default : Number(values.days);
-      if (!Number.isInteger(days))
-        throw usageError(`--days "${values.days}" is not a whole number.`, `Pass --days between ${w.min} and ${w.max}.`);
-      const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
-      const r = await provider.scheduleDeletion(region, id, days, { signal: io.signal });
-      const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(
-        `Key ${keyLine(k)} will be deleted on ${fmtDate(r.deletionDate ?? k.deletionDate)}.\n` +
-          `  Blobs sealed only to it cannot be opened after that. Undo: ${CLI} keys cancel-deletion --provider ${name}${fixed ? '' : ` --region ${region}`} --key ${k.keyId}\n`,
-        k,
-      );
-      return 0;
-    }
-    case 'cancel-deletion': {
-      const id = (await provider.describeKey(region, needKey(), { signal: io.signal })).keyId;
-      await provider.cancelDeletion(region, id, { signal: io.signal });
-      const k = await provider.describeKey(region, id, { signal: io.signal });
-      out(
-        `Deletion of ${keyLine(k)} cancelled; the key is ${k.state}. Enable it to use it: ${CLI} keys enable --provider ${name} --key ${k.keyId}\n`,
-        k,
-      );
-      return 0;
-    }
-    case 'import':
-      return importKey(io, provider, values, out);
-    case 'export':
-      return exportKey(io, provider, region, needKey(), values);
-  }
+  const out = (text: string, data: unknown) => io.stdout.write(values.json ? JSON.stringify(data, null, 2) + '\n' : text);
+  return KEY_ACTIONS[action as Action]({ io, action: action as Action, values, name, provider, region, regions, out });
 }
 
 function singleRegion(name: ProviderName, action: Action, regions: string[]): string {
@@ -222,7 +246,7 @@ async function listKeys(io: Io, provider: KmsProvider, name: ProviderName, regio
   if (json) {
     io.stdout.write(JSON.stringify(keys, null, 2) + '\n');
   } else if (keys.length === 0) {
-    const fixed = providerDescriptor(name).regions.fixed;
+    const fixed = fixedRegions(name);
     io.stdout.write(
       `No ${name} keys${fixed ? '' : ` in ${wanted.join(', ')}`}. Create one: ${CLI} keys create --provider ${name}${fixed ? '' : ' --region <region>'} --alias <name>\n`,
     );

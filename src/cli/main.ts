@@ -5,7 +5,7 @@
  *   kms-envelope unseal <file|-> [-o <out>] [--context k=v ...]
  *   kms-envelope inspect <file|-> [--json]
  *   kms-envelope keys <action> --provider <p> [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
- *   kms-envelope profiles ...    (src/cli/profiles.ts)
+ *   kms-envelope profiles add|list|test|rotate|remove ...
  *   kms-envelope emulator ...    (src/emulator)
  *   exit: 0 ok, 1 usage, 2 format/crypto, 3 KMS/provider, 4 credentials, 130 cancelled
  *
@@ -29,15 +29,6 @@ function keyFileDirOf(argv: string[]): string | undefined {
   return undefined;
 }
 
-async function delegate(what: 'profiles' | 'emulator', argv: string[], io: Io): Promise<number> {
-  if (what === 'emulator') {
-    const { emulatorMain } = await import('../emulator/index.js');
-    return emulatorMain(argv);
-  }
-  const { profilesMain } = await import('./profiles.js');
-  return profilesMain(argv, { env: io.env });
-}
-
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   let verbose = rest.includes('--verbose') || rest.includes('-v');
@@ -57,9 +48,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.stdout.write(`${CLI} ${version}\n`);
         return 0;
       case 'emulator':
-      case 'profiles':
         verbose = false;
-        return await delegate(command, rest, io);
+        return await (await import('../emulator/index.js')).emulatorMain(rest);
     }
     applyKeyFileDir(io, keyFileDirOf(rest));
     switch (command) {
@@ -71,9 +61,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./envelope.js')).inspectCommand(rest, io);
       case 'keys':
         return await (await import('./keys.js')).keysCommand(rest, io);
+      case 'profiles':
+        return await (await import('./profiles.js')).profilesCommand(rest, io);
+      case 'exec':
+        return await (await import('./exec.js')).execCommand(rest, io);
       default:
         io.stderr.write(
-          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, keys, profiles, emulator (\`${CLI} --help\`).\n`,
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, profiles, emulator (\`${CLI} --help\`).\n`,
         );
         return 1;
     }
@@ -90,7 +84,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
 function run(): void {
   const ctl = new AbortController();
   const command = process.argv[2];
-  if (command !== 'emulator' && command !== 'profiles') {
+  // exec handles its own signals: before the command starts they cancel, afterwards they go to it.
+  if (command !== 'emulator' && command !== 'exec') {
     const onSignal = (sig: NodeJS.Signals) => {
       if (ctl.signal.aborted) process.exit(130);
       ctl.abort(new CancelledError(`Interrupted (${sig}).`));

@@ -1,5 +1,7 @@
 /**
- * `kms-envelope profiles …`: add, list, test, rotate and remove cloud profiles.
+ * `kms-envelope profiles …`: add, list, test, rotate and remove cloud profiles. Parsed, helped,
+ * tabled and reported through common.ts like every other subcommand (errors are thrown to the
+ * caller, which prints them with printError and exits with their code).
  *
  * Secrets are read from stdin (lines, when stdin is not a terminal) or prompted for without echo
  * (when it is); never from argv, where they would land in shell history and the process list.
@@ -10,48 +12,24 @@
  */
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { createCliCredentialService } from '../core/credentials/index';
 import { checkProfileName, checkProvider, credentialProviders, type CredentialService } from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { providerDescriptor } from '../core/kms/registry';
-import type { Env, ProviderName } from '../core/kms/types';
+import type { ProviderName } from '../core/kms/types';
 import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
-import { redact, redactString, type Logger } from '../core/log';
+import { redactString, type Logger } from '../core/log';
+import { CLI, makeLogger, parse, table, type Io } from './common';
+import { HELP } from './help';
 
-/** Injectable I/O, for tests and for embedding; every field defaults to the process's own. */
-export interface ProfilesIo {
-  stdin?: NodeJS.ReadableStream;
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
-  /** Whether stdin is a terminal (prompt without echo) or a pipe (read lines). */
-  isTTY?: boolean;
-  env?: Env;
+/** What tests and embedders may hand in instead of the defaults (keychain service, registry, 30 s). */
+export interface ProfilesDeps {
   service?: CredentialService;
   createProvider?: CreateProviderFn;
-  logger?: Logger;
   /** Timeout of `profiles test` in ms (default 30 000). */
   testTimeoutMs?: number;
 }
-
-const USAGE = `Usage: kms-envelope profiles <command> [options]
-
-Commands:
-  add     --provider <${credentialProviders().join('|')}> --name <n> [--region <r> ...] [--endpoint <url>]
-          [--sts [--expiration <iso-date>]] [--replace] [--test]
-          Reads the key id and the secret (and with --sts the session token) as lines on
-          stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
-  list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
-  test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
-  rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]
-          Replaces the secret of a stored profile (read like "add").
-  remove  --name <n> [--provider <p>]      Removes a stored profile and its keychain entry.
-
---profile is accepted as a synonym of --name.
-Secrets live only in the OS keychain (service "kms-envelope", account "<provider>:<name>").
-Discovered profiles (environment variables, ~/.tccli, ~/.aliyun/config.json) are read-only.
-Exit codes: 0 ok, 1 usage, 3 provider error, 4 credentials error.`;
 
 const OPTIONS = {
   provider: { type: 'string' },
@@ -64,43 +42,29 @@ const OPTIONS = {
   replace: { type: 'boolean' },
   test: { type: 'boolean' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-const SECRETISH_OPTION = /secret|key|token|password|passwd|credential/i;
+const SECRET_HINT = `Pipe them on stdin, one per line: printf '%s\\n%s\\n' "$ID" "$SECRET" | ${CLI} profiles add --provider <p> --name <n>, or run it in a terminal to be prompted.`;
 
-function parse(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const m = /'(-{1,2}[^'=\s]*)/.exec((err as Error).message);
-    const opt = m?.[1] ?? '';
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && SECRETISH_OPTION.test(opt)) {
-      throw usageError(
-        `${opt} is not an option: secrets are never taken from the command line (shell history, process list).`,
-        'Pipe them on stdin, one per line: printf \'%s\\n%s\\n\' "$ID" "$SECRET" | kms-envelope profiles add --provider <p> --name <n>, or run it in a terminal to be prompted.',
-      );
-    }
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw usageError(`Unknown option ${opt}.`, 'See `kms-envelope profiles --help`.');
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
-      throw usageError(`Option ${opt} needs a value.`, 'See `kms-envelope profiles --help`.');
-    throw usageError('The arguments could not be parsed.', 'See `kms-envelope profiles --help`.');
-  }
+type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
+
+/** One run of a profiles action: parsed options, the service, and where output goes. */
+interface Run {
+  io: Io;
+  values: Values;
+  /** --name or --profile. */
+  name?: string;
+  service: CredentialService;
+  deps: ProfilesDeps;
+  logger: Logger;
 }
 
-function writerLogger(out: NodeJS.WritableStream, level: 'warn' | 'info' | 'debug'): Logger {
-  const order = ['trace', 'debug', 'info', 'warn', 'error'];
-  const min = order.indexOf(level);
-  const emit =
-    (lvl: string) =>
-    (message: string | Error, ...args: unknown[]) => {
-      if (order.indexOf(lvl) < min) return;
-      const text = message instanceof Error ? message.message : message;
-      const extra = args.length ? ' ' + args.map((a) => JSON.stringify(redact(a))).join(' ') : '';
-      out.write(`[${lvl}] ${redactString(text)}${extra}\n`);
-    };
-  return { trace: emit('trace'), debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+interface AskerIo {
+  stdin: NodeJS.ReadableStream;
+  stderr: NodeJS.WritableStream;
+  isTTY: boolean;
+  /** Ctrl-C outside a terminal (SIGINT, from main.ts): stop waiting for input. */
+  signal?: AbortSignal;
 }
 
 /** Reads answers one after another from one readline interface (TTY: prompts, hidden when asked). */
@@ -111,7 +75,7 @@ class Asker {
   private waiting?: { resolve: (s: string) => void; reject: (e: Error) => void };
   private closed = false;
 
-  constructor(private readonly io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream; isTTY: boolean }) {
+  constructor(private readonly io: AskerIo) {
     const stderr = io.stderr;
     const isMuted = () => this.muted;
     const output = new Writable({
@@ -134,12 +98,15 @@ class Asker {
       this.waiting = undefined;
       w?.reject(io.isTTY ? new CancelledError('Cancelled: the input was closed.') : new Error('eof'));
     });
-    this.rl.on('SIGINT', () => {
+    const cancel = () => {
       const w = this.waiting;
       this.waiting = undefined;
       w?.reject(new CancelledError());
       this.rl.close();
-    });
+    };
+    this.rl.on('SIGINT', cancel);
+    io.signal?.addEventListener('abort', cancel, { once: true });
+    this.rl.on('close', () => io.signal?.removeEventListener('abort', cancel));
   }
 
   async ask(prompt: string, hidden: boolean): Promise<string | undefined> {
@@ -173,7 +140,7 @@ const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** Reads the provider's credential parts (its descriptor's, in order), one line each; `file` parts are paths. */
 async function readCredentials(
-  io: { stdin: NodeJS.ReadableStream; stderr: NodeJS.WritableStream; isTTY: boolean },
+  io: AskerIo,
   provider: ProviderName,
   sts: boolean,
   expiration: string | undefined,
@@ -196,7 +163,7 @@ async function readCredentials(
     if (got < parts.length) {
       throw usageError(
         `Expected ${parts.length} lines on stdin (${parts.map((p) => capital(p.label)).join(', ')}), got ${got}.`,
-        `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | kms-envelope profiles add --provider ${provider} --name <n>.`,
+        `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | ${CLI} profiles add --provider ${provider} --name <n>.`,
       );
     }
     return { ...out, ...(expiration ? { expiration } : {}) };
@@ -215,20 +182,6 @@ async function readPartFile(label: string, file: string): Promise<string> {
   }
 }
 
-function pad(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
-}
-
 function kindText(p: ProfileInfo, now: number): string {
   if (p.kind !== 'sts') return 'long-term';
   if (!p.expiration) return 'sts';
@@ -239,198 +192,178 @@ function optionalProvider(p: string | undefined): ProviderName | undefined {
   return p === undefined ? undefined : checkProvider(p);
 }
 
-/** Entry point, dispatched from src/cli/main.ts for `kms-envelope profiles …`. Returns the exit code. */
-export async function profilesMain(argv: string[], ioIn: ProfilesIo = {}): Promise<number> {
-  const stdout = ioIn.stdout ?? process.stdout;
-  const stderr = ioIn.stderr ?? process.stderr;
-  const env = ioIn.env ?? {};
-  const logger = ioIn.logger ?? writerLogger(stderr, env.KMS_ENVELOPE_DEBUG ? 'debug' : 'warn');
-  try {
-    const { values, positionals } = parse(argv);
-    const [command, ...rest] = positionals;
-    if (values.help || command === 'help' || command === undefined) {
-      (command === undefined && !values.help ? stderr : stdout).write(USAGE + '\n');
-      return command === undefined && !values.help ? 1 : 0;
-    }
-    if (rest.length) {
-      // Never echo stray arguments: one of them may be a secret typed by mistake.
+const stdinOf = (io: Io): AskerIo => ({ stdin: io.stdin, stderr: io.stderr, isTTY: !!io.stdin.isTTY, signal: io.signal });
+
+function checkExpiration(values: Values): void {
+  if (values.expiration && !values.sts) throw usageError('--expiration applies to temporary keys only.', 'Add --sts.');
+}
+
+async function add(r: Run): Promise<number> {
+  const { io, values, service } = r;
+  const provider = checkProvider(values.provider);
+  const profileName = checkProfileName(r.name);
+  checkExpiration(values);
+  const existing = (await service.listProfiles(provider)).find((p) => p.name === profileName && p.source === 'keychain');
+  if (existing && !values.replace) {
+    throw usageError(
+      `A ${provider} profile named ${profileName} already exists.`,
+      `Rotate its secret (\`${CLI} profiles rotate --provider ${provider} --name ${profileName}\`), or pass --replace.`,
+      { provider, profile: profileName },
+    );
+  }
+  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration);
+  const info = await service.addProfile(
+    { provider, name: profileName, regions: values.region, endpoint: values.endpoint, kind: values.sts ? 'sts' : 'long-term' },
+    creds,
+    { replace: !!values.replace },
+  );
+  io.stdout.write(`Saved ${provider} profile ${info.name} (key ${info.keyIdHint}); the secret is in ${service.secretStore.description}.\n`);
+  if (values.test) return testProfiles(r, provider, info.name);
+  io.stdout.write(`Check it: ${CLI} profiles test --provider ${provider} --name ${info.name}\n`);
+  return 0;
+}
+
+async function rotate(r: Run): Promise<number> {
+  const { io, values, service } = r;
+  const provider = checkProvider(values.provider);
+  const profileName = checkProfileName(r.name);
+  checkExpiration(values);
+  // Explains a read-only (discovered) or missing profile before asking for a secret.
+  await service.assertStored(provider, profileName, 'rotate');
+  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration);
+  const info = await service.rotateSecret(provider, profileName, creds, { kind: values.sts ? 'sts' : 'long-term' });
+  io.stdout.write(`Rotated the secret of ${provider} profile ${info.name} (key ${info.keyIdHint}).\n`);
+  return 0;
+}
+
+async function list(r: Run): Promise<number> {
+  const { io, values } = r;
+  const provider = optionalProvider(values.provider);
+  const profiles = await r.service.listProfiles(provider);
+  if (values.json) {
+    io.stdout.write(JSON.stringify(profiles, null, 2) + '\n');
+  } else if (!profiles.length) {
+    io.stdout.write(
+      `No profiles${provider ? ` for ${provider}` : ''}. Add one: ${CLI} profiles add --provider ${provider ?? `<${credentialProviders().join('|')}>`} --name default\n`,
+    );
+  } else {
+    const now = Date.now();
+    const rows = profiles.map((p) => [
+      p.provider,
+      p.name,
+      p.source,
+      kindText(p, now),
+      p.keyIdHint ?? '',
+      p.regions?.join(',') ?? '',
+      p.endpoint ?? '',
+    ]);
+    io.stdout.write(table(['PROVIDER', 'NAME', 'SOURCE', 'KIND', 'KEY ID', 'REGIONS', 'ENDPOINT'], rows));
+  }
+  return 0;
+}
+
+async function test(r: Run): Promise<number> {
+  const provider = optionalProvider(r.values.provider);
+  if (r.name !== undefined) checkProfileName(r.name);
+  return testProfiles(r, provider, r.name);
+}
+
+async function remove(r: Run): Promise<number> {
+  const profileName = checkProfileName(r.name);
+  let provider = optionalProvider(r.values.provider);
+  if (!provider) {
+    const stored = (await r.service.listProfiles()).filter((p) => p.name === profileName && p.source === 'keychain');
+    if (stored.length !== 1) {
       throw usageError(
-        `Unexpected argument #${positionals.length} after "profiles ${command}".`,
-        'Options start with --; secrets are read from stdin. See `kms-envelope profiles --help`.',
+        stored.length
+          ? `Profiles named ${profileName} exist for ${stored.map((p) => p.provider).join(' and ')}.`
+          : `There is no stored profile named ${profileName}.`,
+        stored.length ? 'Say which: --provider <p>.' : `See \`${CLI} profiles list\`.`,
       );
     }
-    if (values.name !== undefined && values.profile !== undefined && values.name !== values.profile) {
-      throw usageError('--name and --profile name different profiles.', 'Give one of them.');
-    }
-    const name = values.name ?? values.profile;
-    const service = ioIn.service ?? createCliCredentialService({ env, logger });
-    const io = { stdin: ioIn.stdin ?? process.stdin, stderr, isTTY: ioIn.isTTY ?? !!(process.stdin as { isTTY?: boolean }).isTTY };
-
-    switch (command) {
-      case 'add': {
-        const provider = checkProvider(values.provider);
-        const profileName = checkProfileName(name);
-        if (values.expiration && !values.sts) throw usageError('--expiration applies to temporary keys only.', 'Add --sts.');
-        const existing = (await service.listProfiles(provider)).find((p) => p.name === profileName && p.source === 'keychain');
-        if (existing && !values.replace) {
-          throw usageError(
-            `A ${provider} profile named ${profileName} already exists.`,
-            `Rotate its secret (\`kms-envelope profiles rotate --provider ${provider} --name ${profileName}\`), or pass --replace.`,
-            { provider, profile: profileName },
-          );
-        }
-        const creds = await readCredentials(io, provider, !!values.sts, values.expiration);
-        const info = await service.addProfile(
-          { provider, name: profileName, regions: values.region, endpoint: values.endpoint, kind: values.sts ? 'sts' : 'long-term' },
-          creds,
-          { replace: !!values.replace },
-        );
-        stdout.write(
-          `Saved ${provider} profile ${info.name} (key ${info.keyIdHint}); the secret is in ${service.secretStore.description}.\n`,
-        );
-        if (values.test) return await testProfiles(service, ioIn, logger, env, stdout, stderr, provider, info.name);
-        stdout.write(`Check it: kms-envelope profiles test --provider ${provider} --name ${info.name}\n`);
-        return 0;
-      }
-      case 'rotate': {
-        const provider = checkProvider(values.provider);
-        const profileName = checkProfileName(name);
-        if (values.expiration && !values.sts) throw usageError('--expiration applies to temporary keys only.', 'Add --sts.');
-        // Explains a read-only (discovered) or missing profile before asking for a secret.
-        await service.assertStored(provider, profileName, 'rotate');
-        const creds = await readCredentials(io, provider, !!values.sts, values.expiration);
-        const info = await service.rotateSecret(provider, profileName, creds, { kind: values.sts ? 'sts' : 'long-term' });
-        stdout.write(`Rotated the secret of ${provider} profile ${info.name} (key ${info.keyIdHint}).\n`);
-        return 0;
-      }
-      case 'list': {
-        const provider = optionalProvider(values.provider);
-        const list = await service.listProfiles(provider);
-        if (values.json) {
-          stdout.write(JSON.stringify(list, null, 2) + '\n');
-          return 0;
-        }
-        if (!list.length) {
-          stdout.write(
-            `No profiles${provider ? ` for ${provider}` : ''}. Add one: kms-envelope profiles add --provider ${provider ?? `<${credentialProviders().join('|')}>`} --name default\n`,
-          );
-          return 0;
-        }
-        const now = Date.now();
-        const rows = [['PROVIDER', 'NAME', 'SOURCE', 'KIND', 'KEY ID', 'REGIONS', 'ENDPOINT']];
-        for (const p of list)
-          rows.push([p.provider, p.name, p.source, kindText(p, now), p.keyIdHint ?? '', p.regions?.join(',') ?? '', p.endpoint ?? '']);
-        stdout.write(pad(rows));
-        return 0;
-      }
-      case 'test': {
-        const provider = optionalProvider(values.provider);
-        if (name !== undefined) checkProfileName(name);
-        return await testProfiles(service, ioIn, logger, env, stdout, stderr, provider, name);
-      }
-      case 'remove': {
-        const profileName = checkProfileName(name);
-        let provider = optionalProvider(values.provider);
-        if (!provider) {
-          const stored = (await service.listProfiles()).filter((p) => p.name === profileName && p.source === 'keychain');
-          if (stored.length !== 1) {
-            throw usageError(
-              stored.length
-                ? `Profiles named ${profileName} exist for ${stored.map((p) => p.provider).join(' and ')}.`
-                : `There is no stored profile named ${profileName}.`,
-              stored.length ? 'Say which: --provider <p>.' : 'See `kms-envelope profiles list`.',
-            );
-          }
-          provider = stored[0].provider;
-        }
-        await service.removeProfile(provider, profileName);
-        stdout.write(`Removed ${provider} profile ${profileName} and its secret from ${service.secretStore.description}.\n`);
-        return 0;
-      }
-      default:
-        throw usageError(
-          `Unknown command "profiles ${command}".`,
-          'Commands: add, list, test, rotate, remove (kms-envelope profiles --help).',
-        );
-    }
-  } catch (err) {
-    return report(err, stderr);
+    provider = stored[0].provider;
   }
+  await r.service.removeProfile(provider, profileName);
+  r.io.stdout.write(`Removed ${provider} profile ${profileName} and its secret from ${r.service.secretStore.description}.\n`);
+  return 0;
 }
 
-function report(err: unknown, stderr: NodeJS.WritableStream): number {
-  if (err instanceof KmsEnvelopeError) {
-    stderr.write(`kms-envelope: ${redactString(err.describe())}\n`);
-    return err.exitCode;
+const ACTIONS: Record<string, (r: Run) => Promise<number>> = { add, list, test, rotate, remove };
+
+/** Entry point, dispatched from src/cli/main.ts for `kms-envelope profiles …`. Returns the exit code; throws usage/other errors. */
+export async function profilesCommand(argv: string[], io: Io, deps: ProfilesDeps = {}): Promise<number> {
+  const action = argv[0];
+  if (!action || action === '--help' || action === '-h' || action === 'help') {
+    (action ? io.stdout : io.stderr).write(HELP.profiles);
+    return action ? 0 : 1;
   }
-  stderr.write(`kms-envelope: ${redactString(err instanceof Error ? err.message : String(err))}\n`);
-  return 1;
+  const run = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+  if (!run)
+    throw usageError(`Unknown command "profiles ${action}".`, `Commands: ${Object.keys(ACTIONS).join(', ')} (\`${CLI} profiles --help\`).`);
+  const { values, positionals } = parse(argv.slice(1), OPTIONS, `profiles ${action}`, { secretHint: SECRET_HINT });
+  if (values.help) return (io.stdout.write(HELP.profiles), 0);
+  if (positionals.length) {
+    // Never echo stray arguments: one of them may be a secret typed by mistake.
+    throw usageError(
+      `Unexpected argument #${positionals.length + 1} after "profiles ${action}".`,
+      `Options start with --; secrets are read from stdin. See \`${CLI} profiles --help\`.`,
+    );
+  }
+  if (values.name !== undefined && values.profile !== undefined && values.name !== values.profile)
+    throw usageError('--name and --profile name different profiles.', 'Give one of them.');
+  const logger = makeLogger(values.verbose, io.stderr);
+  const service = deps.service ?? createCliCredentialService({ env: io.env, logger });
+  return run({ io, values, name: values.name ?? values.profile, service, deps, logger });
 }
 
-async function testProfiles(
-  service: CredentialService,
-  ioIn: ProfilesIo,
-  logger: Logger,
-  env: Env,
-  stdout: NodeJS.WritableStream,
-  stderr: NodeJS.WritableStream,
-  provider: ProviderName | undefined,
-  name: string | undefined,
-): Promise<number> {
-  // Which profiles: the one resolved per provider (explicit name, or the default precedence).
+/** Tests the profile resolved per provider (explicit name, or the default precedence), or every profile. */
+async function testProfiles(r: Run, provider: ProviderName | undefined, name: string | undefined): Promise<number> {
   const providers = provider ? [provider] : credentialProviders();
   const targets: Array<{ provider: ProviderName; name?: string }> = [];
   for (const p of providers) {
     if (name === undefined) {
       if (provider) targets.push({ provider: p });
       else
-        for (const info of await service.listProfiles(p)) {
+        for (const info of await r.service.listProfiles(p)) {
           if (!targets.some((t) => t.provider === p && t.name === info.name)) targets.push({ provider: p, name: info.name });
         }
-    } else if (provider || (await service.getProfile(p, name))) targets.push({ provider: p, name });
+    } else if (provider || (await r.service.getProfile(p, name))) targets.push({ provider: p, name });
   }
   if (!targets.length) {
     throw usageError(
       name ? `There is no profile named ${name}.` : 'There are no profiles to test.',
-      'See `kms-envelope profiles list`, or add one: `kms-envelope profiles add --provider <p> --name <n>`.',
+      `See \`${CLI} profiles list\`, or add one: \`${CLI} profiles add --provider <p> --name <n>\`.`,
     );
   }
-  const create = ioIn.createProvider ?? (await import('../core/kms/registry.js')).createProvider;
+  const create = r.deps.createProvider ?? (await import('../core/kms/registry.js')).createProvider;
   let code = 0;
   for (const t of targets) {
-    const rc = await testOne(service, create, logger, env, stdout, stderr, t.provider, t.name, ioIn.testTimeoutMs ?? 30_000);
+    const rc = await testOne(r, create, t.provider, t.name);
     if (rc !== 0 && code === 0) code = rc;
   }
   return code;
 }
 
-async function testOne(
-  service: CredentialService,
-  create: CreateProviderFn,
-  logger: Logger,
-  env: Env,
-  stdout: NodeJS.WritableStream,
-  stderr: NodeJS.WritableStream,
-  provider: ProviderName,
-  name: string | undefined,
-  timeoutMs: number,
-): Promise<number> {
-  const r = await testProfile(service, create, provider, name, { logger, env, timeoutMs });
-  const label = `${provider}/${r.profile?.name ?? name ?? 'default'}${r.profile ? ` (${r.profile.source})` : ''}`;
-  if (r.ok) {
-    const where = r.profile?.endpoint ? ` at ${r.profile.endpoint}` : '';
-    stdout.write(`OK    ${label}: answered with ${r.regions!.length} regions${where}.\n`);
+/** One profile: `OK    provider/name (source): …` on stdout, or `FAIL  …` and the next step on stderr. */
+async function testOne(r: Run, create: CreateProviderFn, provider: ProviderName, name: string | undefined): Promise<number> {
+  const timeoutMs = r.deps.testTimeoutMs ?? 30_000;
+  const t = await testProfile(r.service, create, provider, name, { logger: r.logger, env: r.io.env, timeoutMs, signal: r.io.signal });
+  const label = `${provider}/${t.profile?.name ?? name ?? 'default'}${t.profile ? ` (${t.profile.source})` : ''}`;
+  if (t.ok) {
+    const where = t.profile?.endpoint ? ` at ${t.profile.endpoint}` : '';
+    r.io.stdout.write(`OK    ${label}: answered with ${t.regions!.length} regions${where}.\n`);
     return 0;
   }
-  const e = r.error;
+  const e = t.error;
+  if (r.io.signal.aborted) throw new CancelledError();
   if (e instanceof KmsEnvelopeError) {
-    stderr.write(`FAIL  ${label}: ${redactString(e.describe())}\n`);
+    r.io.stderr.write(`FAIL  ${label}: ${redactString(e.describe())}\n`);
     return e.exitCode;
   }
   const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-  stderr.write(
+  r.io.stderr.write(
     `FAIL  ${label}: ${timedOut ? `no answer within ${timeoutMs / 1000} s` : redactString(e instanceof Error ? e.message : String(e))}\n` +
-      `  → Check the endpoint${r.profile?.endpoint ? ` (${r.profile.endpoint})` : ''} and the network, then run the test again.\n`,
+      `  → Check the endpoint${t.profile?.endpoint ? ` (${t.profile.endpoint})` : ''} and the network, then run the test again.\n`,
   );
   return 3;
 }

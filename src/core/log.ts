@@ -52,15 +52,18 @@ export function redactString(s: string): string {
 /** A logger that writes nothing. */
 export const nullLogger: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-/** Logger to stderr for the CLI, honouring a level. */
-export function stderrLogger(level: 'error' | 'warn' | 'info' | 'debug' | 'trace' = 'warn'): Logger {
+/** Logger to stderr (or `out`) for the CLI, honouring a level. */
+export function stderrLogger(
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace' = 'warn',
+  out: NodeJS.WritableStream = process.stderr,
+): Logger {
   const order = ['trace', 'debug', 'info', 'warn', 'error'];
   const min = order.indexOf(level);
   const emit = (lvl: string, message: string | Error, args: unknown[]) => {
     if (order.indexOf(lvl) < min) return;
     const text = message instanceof Error ? message.message : message;
     const extra = args.length ? ' ' + args.map((a) => JSON.stringify(redact(a))).join(' ') : '';
-    process.stderr.write(`[${lvl}] ${redactString(text)}${extra}\n`);
+    out.write(`[${lvl}] ${redactString(text)}${extra}\n`);
   };
   return {
     trace: (m, ...a) => emit('trace', m, a),

@@ -6,6 +6,8 @@
 import * as vscode from 'vscode';
 import { isCancelled } from '../core/errors';
 import { KEYCHAIN_SERVICE, KeytarSecretStore, type SecretStore } from '../core/secrets';
+import type { ExtensionLogger } from './log';
+import { ui } from './ui';
 
 /** SecretStorage has no listing; the accounts of each service are kept in an index entry beside them. */
 export class VscodeSecretStore implements SecretStore {
@@ -84,7 +86,7 @@ export interface ChosenSecretStore {
  */
 export async function chooseSecretStore(
   context: vscode.ExtensionContext,
-  log: vscode.LogOutputChannel,
+  log: Pick<ExtensionLogger, 'info' | 'warn' | 'show'>,
   opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: Readonly<Record<string, string | undefined>> } = {},
 ): Promise<ChosenSecretStore> {
   const env = opts.env ?? {};
@@ -112,8 +114,8 @@ export async function chooseSecretStore(
   );
   if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
     await context.globalState.update(FALLBACK_SHOWN_KEY, true);
-    void vscode.window
-      .showInformationMessage(
+    void ui.prompts
+      .offer(
         `KMS Envelope: no OS keychain here, so cloud secrets are kept in ${where}. The command line cannot read them; use environment variables there.`,
         'Show Log',
       )
@@ -122,4 +124,33 @@ export async function chooseSecretStore(
       });
   }
   return { store, kind: 'secret-storage', reason };
+}
+
+/** Picks keytar or SecretStorage on first use (the probe can take a moment; activation does not wait). */
+export class LazySecretStore implements SecretStore {
+  private chosen?: Promise<ChosenSecretStore>;
+  private resolved?: ChosenSecretStore;
+  constructor(private readonly choose: () => Promise<ChosenSecretStore>) {}
+  get description(): string {
+    return this.resolved?.store.description ?? 'the OS keychain';
+  }
+  get kind(): ChosenSecretStore['kind'] | undefined {
+    return this.resolved?.kind;
+  }
+  private async store(): Promise<SecretStore> {
+    this.chosen ??= this.choose().then((c) => (this.resolved = c));
+    return (await this.chosen).store;
+  }
+  async get(service: string, account: string) {
+    return (await this.store()).get(service, account);
+  }
+  async set(service: string, account: string, secret: string) {
+    return (await this.store()).set(service, account, secret);
+  }
+  async delete(service: string, account: string) {
+    return (await this.store()).delete(service, account);
+  }
+  async list(service: string) {
+    return (await this.store()).list(service);
+  }
 }

@@ -1,12 +1,13 @@
 /**
  * Shared UI plumbing:
  * - Prompts: every question the extension asks a person (input boxes, quick picks, modal
- *   confirmations, offers with buttons) goes through one object. Production uses vscode.window;
- *   the integration tests replace only this object (never the work behind it) through the API's
- *   `testing.setPrompts`, which exists only when the extension runs in Development or Test mode.
- * - runCommand: the one wrapper every command goes through. It logs (redacted), shows an error
- *   once with actions (Open Log, Retry, Enable Key, Add Profile) and treats cancellation as not a
- *   failure.
+ *   confirmations, offers with buttons) and every message it shows (notes, errors) goes through one
+ *   object. Production uses vscode.window; the integration tests replace only this object (never the
+ *   work behind it) through the API's `testing.setPrompts`, which exists only when the extension
+ *   runs in Development or Test mode.
+ * - registerCommands: the one wrapper every command goes through. It logs (redacted), shows an error
+ *   once with actions (Open Log, Retry, Enable Key, Add Profile, or what the command attached) and
+ *   treats cancellation as not a failure.
  * - withCancellableProgress: window.withProgress with cancel, CancellationToken → AbortSignal.
  */
 import * as vscode from 'vscode';
@@ -20,8 +21,14 @@ export interface Prompts {
   pickMany<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions): Promise<T[] | undefined>;
   /** A modal warning naming what is about to happen; true only when `action` was chosen. */
   confirm(message: string, detail: string, action: string): Promise<boolean>;
+  /** A modal warning with several ways on; resolves to the action chosen (undefined: dismissed). */
+  choose(message: string, detail: string | undefined, ...actions: string[]): Promise<string | undefined>;
   /** A non-modal message with buttons; resolves to the button chosen (or undefined). */
   offer(message: string, ...actions: string[]): Promise<string | undefined>;
+  /** A brief note that asks nothing (a success, or a warning that needs no answer). */
+  inform(message: string, level?: 'info' | 'warning'): void;
+  /** An error notification (the command wrapper's); resolves to the action chosen (or undefined). */
+  error(message: string, ...actions: string[]): Promise<string | undefined>;
 }
 
 export const windowPrompts: Prompts = {
@@ -29,7 +36,11 @@ export const windowPrompts: Prompts = {
   pick: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: false }),
   pickMany: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: true }),
   confirm: async (message, detail, action) => (await vscode.window.showWarningMessage(message, { modal: true, detail }, action)) === action,
+  choose: async (message, detail, ...actions) => vscode.window.showWarningMessage(message, { modal: true, detail }, ...actions),
   offer: async (message, ...actions) => vscode.window.showInformationMessage(message, ...actions),
+  inform: (message, level = 'info') =>
+    void (level === 'warning' ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message)),
+  error: async (message, ...actions) => vscode.window.showErrorMessage(message, ...actions),
 };
 
 /** Holder so the tests can swap the prompts after activation. */
@@ -54,8 +65,31 @@ export function describe(err: unknown): string {
   return redactString(err instanceof Error ? err.message : String(err));
 }
 
+/** A command handler: what executeCommand callers get back is its result. */
+export type Handler = (...args: any[]) => unknown;
+
+/** A button on a command's error notification. */
+export interface ErrorAction {
+  title: string;
+  run(): Thenable<unknown> | Promise<unknown> | void;
+}
+
+/** Actions a handler attached to the error it throws (shown before the wrapper's own). */
+const attached = new WeakMap<object, ErrorAction[]>();
+
+/** Attaches actions to an error for the wrapper to offer; returns the error (`throw withActions(err, …)`). */
+export function withActions<E extends object>(err: E, ...actions: ErrorAction[]): E {
+  attached.set(err, [...(attached.get(err) ?? []), ...actions]);
+  return err;
+}
+
+/** Registers every command of the table through the wrapper. */
+export function registerCommands(ctx: CommandContext, table: Record<string, Handler>): vscode.Disposable[] {
+  return Object.entries(table).map(([id, fn]) => registerCommand(ctx, id, fn));
+}
+
 /** Registers a command through the wrapper. The handler's result is returned to executeCommand callers. */
-export function registerCommand(ctx: CommandContext, id: string, fn: (...args: any[]) => unknown): vscode.Disposable {
+export function registerCommand(ctx: CommandContext, id: string, fn: Handler): vscode.Disposable {
   const run = async (...args: unknown[]): Promise<unknown> => {
     const t0 = Date.now();
     try {
@@ -69,15 +103,7 @@ export function registerCommand(ctx: CommandContext, id: string, fn: (...args: a
         return undefined;
       }
       ctx.lastError = { command: id, error: err };
-      const e = err instanceof KmsEnvelopeError ? err : undefined;
-      const where = e
-        ? Object.entries(e.details)
-            .filter(([, v]) => v !== undefined && v !== '')
-            .map(([k, v]) => `${k}=${String(v)}`)
-            .join(' ')
-        : '';
-      ctx.log.error(`${id} failed: ${describe(err)}${where ? ` [${where}]` : ''}`);
-      if (err instanceof Error && !(err instanceof KmsEnvelopeError) && err.stack) ctx.log.debug(redactString(err.stack));
+      logFailure(ctx, id, err);
       if (err && typeof err === 'object' && shown.has(err)) return undefined;
       if (err && typeof err === 'object') shown.add(err);
       void showError(ctx, id, err, args);
@@ -87,38 +113,53 @@ export function registerCommand(ctx: CommandContext, id: string, fn: (...args: a
   return vscode.commands.registerCommand(id, run);
 }
 
-async function showError(ctx: CommandContext, id: string, err: unknown, args: unknown[]): Promise<void> {
+function logFailure(ctx: CommandContext, id: string, err: unknown): void {
   const e = err instanceof KmsEnvelopeError ? err : undefined;
-  const actions: string[] = [];
+  const where = e
+    ? Object.entries(e.details)
+        .filter(([, v]) => v !== undefined && v !== '')
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')
+    : '';
+  ctx.log.error(`${id} failed: ${describe(err)}${where ? ` [${where}]` : ''}`);
+  if (err instanceof Error && !(err instanceof KmsEnvelopeError) && err.stack) ctx.log.debug(redactString(err.stack));
+}
+
+/** The buttons of an error notification: attached ones, then what the error's kind suggests, then Open Log. */
+function errorActions(ctx: CommandContext, id: string, err: unknown, args: unknown[]): ErrorAction[] {
+  const e = err instanceof KmsEnvelopeError ? err : undefined;
+  const rerun = () => vscode.commands.executeCommand(id, ...args);
+  const actions: ErrorAction[] = [...((err && typeof err === 'object' ? attached.get(err) : undefined) ?? [])];
   const disabled = !!e?.details.providerCode && /disabled/i.test(e.details.providerCode) && !!e.details.keyId;
-  if (disabled) actions.push('Enable Key');
-  if (e?.kind === 'credentials') actions.push('Add Profile');
-  if (!e || e.kind === 'provider' || e.kind === 'io' || e.kind === 'credentials') actions.push('Retry');
-  actions.push('Open Log');
-  const choice = await vscode.window.showErrorMessage(describe(err), ...actions);
-  if (choice === 'Open Log') ctx.log.show();
-  else if (choice === 'Retry') await vscode.commands.executeCommand(id, ...args);
-  else if (choice === 'Add Profile')
-    await vscode.commands.executeCommand('kmsEnvelope.addProfile', e?.details.provider ? { provider: e.details.provider } : undefined);
-  else if (choice === 'Enable Key' && e) {
-    const enabled = await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
-      provider: e.details.provider,
-      profile: e.details.profile,
-      region: e.details.region,
-      keyId: e.details.keyId,
+  if (e && disabled)
+    actions.push({
+      title: 'Enable Key',
+      run: async () => {
+        const { provider, profile, region, keyId } = e.details;
+        if (await vscode.commands.executeCommand('kmsEnvelope.enableKey', { provider, profile, region, keyId })) await rerun();
+      },
     });
-    if (enabled) await vscode.commands.executeCommand(id, ...args);
-  }
+  if (e?.kind === 'credentials')
+    actions.push({
+      title: 'Add Profile',
+      run: () =>
+        vscode.commands.executeCommand('kmsEnvelope.addProfile', e.details.provider ? { provider: e.details.provider } : undefined),
+    });
+  if (!e || e.kind === 'provider' || e.kind === 'io' || e.kind === 'credentials') actions.push({ title: 'Retry', run: rerun });
+  actions.push({ title: 'Open Log', run: () => ctx.log.show() });
+  return actions;
+}
+
+async function showError(ctx: CommandContext, id: string, err: unknown, args: unknown[]): Promise<void> {
+  const actions = errorActions(ctx, id, err, args);
+  const choice = await ui.prompts.error(describe(err), ...actions.map((a) => a.title));
+  await actions.find((a) => a.title === choice)?.run();
 }
 
 export interface ProgressReporter {
   report(message: string, increment?: number): void;
 }
 
-/**
- * Runs `fn` under a cancellable progress notification; the Cancel button aborts the signal, and the
- * resulting CancelledError makes the command end quietly.
- */
 /** Operations under way; deactivate (and the tests' stand-in for the Cancel button) abort them. */
 const active = new Set<AbortController>();
 
@@ -133,6 +174,10 @@ export function activeOperationCount(): number {
   return active.size;
 }
 
+/**
+ * Runs `fn` under a cancellable progress notification; the Cancel button aborts the signal, and the
+ * resulting CancelledError makes the command end quietly.
+ */
 export async function withCancellableProgress<T>(
   title: string,
   fn: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>,

@@ -19,7 +19,7 @@ export async function api(): Promise<KmsEnvelopeApi> {
 }
 
 export type Answer = (
-  kind: 'input' | 'pick' | 'pickMany' | 'confirm' | 'offer',
+  kind: 'input' | 'pick' | 'pickMany' | 'confirm' | 'choose' | 'offer',
   question: {
     title?: string;
     message?: string;
@@ -30,9 +30,16 @@ export type Answer = (
   },
 ) => unknown;
 
-/** Prompts answered from a queue; an unexpected question fails the test that caused it. */
+/**
+ * Prompts answered from a queue; an unexpected question fails the test that caused it. Notes
+ * (`inform`) and error notifications (`error`) ask nothing: they are recorded in `asked` (and
+ * `messages`) without taking an answer from the queue; an error's button is chosen only when a
+ * test sets `errorChoice`.
+ */
 export class ScriptedPrompts implements Prompts {
-  readonly asked: Array<{ kind: string; title?: string; message?: string; detail?: string; items?: string[] }> = [];
+  readonly asked: Array<{ kind: string; title?: string; message?: string; detail?: string; items?: string[]; actions?: string[] }> = [];
+  /** Which button to press on the next error notification (then cleared). */
+  errorChoice?: string;
   private readonly queue: Answer[] = [];
   unexpected?: string;
 
@@ -43,8 +50,19 @@ export class ScriptedPrompts implements Prompts {
   get pending(): number {
     return this.queue.length;
   }
+  /** What was shown without a question: notes and errors, as `level: text`. */
+  get messages(): string[] {
+    return this.asked.filter((a) => a.kind === 'inform' || a.kind === 'error').map((a) => `${a.title}: ${a.message}`);
+  }
   private next(kind: Parameters<Answer>[0], q: Parameters<Answer>[1]): unknown {
-    this.asked.push({ kind, title: q.title, message: q.message, detail: q.detail, items: q.items?.map((i) => i.label) });
+    this.asked.push({
+      kind,
+      title: q.title,
+      message: q.message,
+      detail: q.detail,
+      items: q.items?.map((i) => i.label),
+      actions: q.actions,
+    });
     const a = this.queue.shift();
     if (!a) {
       this.unexpected = `unexpected ${kind}: ${q.title ?? q.message}`;
@@ -74,8 +92,21 @@ export class ScriptedPrompts implements Prompts {
   async confirm(message: string, detail: string, action: string) {
     return this.next('confirm', { message, detail, actions: [action] }) as boolean;
   }
+  async choose(message: string, detail: string | undefined, ...actions: string[]) {
+    return this.next('choose', { message, detail, actions }) as string | undefined;
+  }
   async offer(message: string, ...actions: string[]) {
     return this.next('offer', { message, actions }) as string | undefined;
+  }
+  inform(message: string, level: 'info' | 'warning' = 'info') {
+    this.asked.push({ kind: 'inform', title: level, message });
+  }
+  async error(message: string, ...actions: string[]) {
+    this.asked.push({ kind: 'error', title: 'error', message, actions });
+    const choice = this.errorChoice;
+    this.errorChoice = undefined;
+    if (choice !== undefined && !actions.includes(choice)) throw new Error(`error button ${choice} not offered: ${actions.join(', ')}`);
+    return choice;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * `kms-envelope profiles …` (profilesMain) with the REAL OS keychain (scripts/with-keyring.sh):
+ * `kms-envelope profiles …` (profilesCommand, errors printed by common.ts's printError as main.ts does) with the REAL OS keychain (scripts/with-keyring.sh):
  * secrets from piped stdin lines and from a (fake) terminal with hidden input, list / test /
  * rotate / remove, `profiles test` through the real Tencent / Alibaba providers and their official
  * SDKs against a canned loopback server, and no secret in any file, output or log afterwards.
@@ -14,7 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { profilesMain, type ProfilesIo } from '../../src/cli/profiles';
+import { printError, type Io } from '../../src/cli/common';
+import { profilesCommand, type ProfilesDeps } from '../../src/cli/profiles';
 import { CredentialService } from '../../src/core/credentials/service';
 import type { CreateProviderFn } from '../../src/core/credentials/test-profile';
 import { createProvider } from '../../src/core/kms/registry';
@@ -66,19 +67,27 @@ async function run(
   if (opts.input !== undefined) stdin.end(opts.input);
   else stdin.end();
   const env = opts.env ?? {};
-  const io: ProfilesIo = {
-    stdin,
-    stdout,
-    stderr,
-    isTTY: false,
-    env,
-    service: svc(env),
-    createProvider: opts.createProvider,
-    testTimeoutMs: 10_000,
-  };
-  const code = await profilesMain(argv, io);
+  const code = await profiles(
+    argv,
+    { stdin, stdout, stderr, env },
+    { service: svc(env), createProvider: opts.createProvider, testTimeoutMs: 10_000 },
+  );
   ctx.outputs.push(out, err);
   return { code, stdout: out, stderr: err };
+}
+
+/** `kms-envelope profiles …` as main.ts runs it: the command, and printError for what it throws. */
+async function profiles(
+  argv: string[],
+  streams: { stdin: PassThrough; stdout: PassThrough; stderr: PassThrough; env: NodeJS.ProcessEnv },
+  deps: ProfilesDeps,
+): Promise<number> {
+  const io = { ...streams, signal: new AbortController().signal } as unknown as Io;
+  try {
+    return await profilesCommand(argv, io, deps);
+  } catch (err) {
+    return printError(io, err);
+  }
 }
 
 /** A canned KMS on 127.0.0.1 that answers the region-list call of both clouds and records requests. */
@@ -305,14 +314,8 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
         stdin.write(`${next[1]}\r`);
       }
     });
-    const code = await profilesMain(['add', '--provider', 'tencent', '--name', name], {
-      stdin,
-      stdout,
-      stderr,
-      isTTY: true,
-      env: {},
-      service: svc(),
-    });
+    Object.assign(stdin, { isTTY: true });
+    const code = await profiles(['add', '--provider', 'tencent', '--name', name], { stdin, stdout, stderr, env: {} }, { service: svc() });
     ctx.outputs.push(out, err);
     assert.equal(code, 0, err);
     assert.match(err, /SecretId: /);
@@ -374,8 +377,10 @@ describe('profiles without a Secret Service', () => {
     const script = path.join(ctx.root, 'cli-no-keychain.ts');
     await fsp.writeFile(
       script,
-      `import { profilesMain } from ${JSON.stringify(path.join(REPO, 'src/cli/profiles.ts'))};
-       profilesMain(process.argv.slice(2)).then((code) => { process.exitCode = code; });`,
+      `import { printError } from ${JSON.stringify(path.join(REPO, 'src/cli/common.ts'))};
+       import { profilesCommand } from ${JSON.stringify(path.join(REPO, 'src/cli/profiles.ts'))};
+       const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: new AbortController().signal };
+       profilesCommand(process.argv.slice(2), io).then((code) => { process.exitCode = code; }, (err) => { process.exitCode = printError(io, err); });`,
     );
     const env = {
       PATH: process.env.PATH,

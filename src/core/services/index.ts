@@ -2,3 +2,4 @@
 export * from './key-service';
 export * from './tree-model';
 export * from './envelope-service';
+export * from './values-service';

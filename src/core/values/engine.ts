@@ -303,6 +303,11 @@ export class ValuesSession {
     return this.lastSealed;
   }
 
+  /** The plaintext text that goes with sealedText. */
+  get plainText(): string {
+    return this.lastPlain;
+  }
+
   /**
    * Seals `plain` again: values sealed before stay sealed (their records kept when the plaintext is
    * the same), values the policy selects are sealed too. `changed` is false (and no KMS is called)

@@ -1,0 +1,154 @@
+/**
+ * The extension's services, built once at activation (rust-analyzer's `ctx.ts` is the model): the
+ * log, the secret store, credentials, keys, the tree, the envelope service, the key picker and the
+ * editor-facing parts. Commands receive this object; nothing here calls a KMS or the keychain, so
+ * activation stays in the low milliseconds (the registry, the cloud SDKs and keytar load on first use).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CredentialService } from '../core/credentials/service';
+import type { CreateProviderFn } from '../core/credentials/test-profile';
+import { configDir } from '../core/paths';
+import { EnvelopeService } from '../core/services/envelope-service';
+import { KeyService, type ProviderFactory } from '../core/services/key-service';
+import { TreeModel, type TreeNode } from '../core/services/tree-model';
+import { FileCommands, INSPECT_SCHEME } from './files';
+import { KeyPicker } from './key-picker';
+import { channelLogger, type ExtensionLogger } from './log';
+import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
+import { chooseSecretStore, LazySecretStore } from './secret-storage';
+import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
+import { SECTION, settings } from './settings';
+import { KeyTreeProvider, VIEW_ID } from './tree';
+import { cancelAllOperations, type CommandContext } from './ui';
+
+export interface Services {
+  readonly context: vscode.ExtensionContext;
+  readonly log: ExtensionLogger;
+  /** What the command wrapper needs (the log, the last error for the tests). */
+  readonly cmd: CommandContext;
+  /** The environment the composition root handed down (nothing below reads process.env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly configDir: string;
+  readonly secretStore: LazySecretStore;
+  readonly credentials: CredentialService;
+  readonly createProvider: ProviderFactory & CreateProviderFn;
+  readonly keys: KeyService;
+  readonly model: TreeModel;
+  readonly treeProvider: KeyTreeProvider;
+  readonly treeView: vscode.TreeView<TreeNode>;
+  readonly envelope: EnvelopeService;
+  readonly picker: KeyPicker;
+  readonly selections: SelectionCommands;
+  readonly files: FileCommands;
+  readonly sealedFs: SealedFileSystem;
+}
+
+async function localKeysExist(dir: string): Promise<boolean> {
+  try {
+    const data = JSON.parse(await fsp.readFile(path.join(dir, 'local-keys.json'), 'utf8')) as { keys?: unknown[] };
+    return Array.isArray(data.keys) && data.keys.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Builds every service; what needs disposing goes to context.subscriptions. */
+export function createServices(context: vscode.ExtensionContext, env: NodeJS.ProcessEnv): Services {
+  const channel = vscode.window.createOutputChannel('KMS Envelope', { log: true });
+  const log = channelLogger(channel);
+  const dir = configDir(env);
+  const secretStore = new LazySecretStore(() => chooseSecretStore(context, log, { env }));
+  const credentials = new CredentialService({ secretStore, configDir: dir, env, logger: log });
+
+  // Providers are built with the credentials KeyService / the profile commands resolved and hand in.
+  // Key material kept on this machine goes to the extension's secret store unless key files are opted in.
+  const createProvider: ProviderFactory & CreateProviderFn = async (name, opts) => {
+    const registry = await import('../core/kms/registry.js');
+    const keyFiles = registry.findProvider(name)?.keyFiles;
+    return registry.createProvider(name, {
+      ...opts,
+      env,
+      logger: opts.logger ?? log,
+      ...(keyFiles && env[keyFiles.env] ? {} : { secretStore }),
+    });
+  };
+
+  const keys = new KeyService({
+    credentials,
+    createProvider,
+    showLocal: async () => {
+      const v = settings.localKeys();
+      return v === 'always' || (v === 'auto' && (await localKeysExist(dir)));
+    },
+    regionChoice: (ref) => settings.regions(ref),
+    pageSize: () => settings.pageSize(),
+    logger: log,
+  });
+  const model = new TreeModel(keys, { defaultKey: () => settings.defaultKey() });
+  const treeProvider = new KeyTreeProvider(model, log);
+  const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true });
+  const envelope = new EnvelopeService(keys, { frameLength: () => settings.frameLength(), logger: log });
+  const picker = new KeyPicker(context, keys);
+  const selections = new SelectionCommands(envelope, picker, log);
+  const files = new FileCommands(envelope, picker, log);
+  const sealedFs = new SealedFileSystem(envelope, log);
+  context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
+  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files);
+  const cmd: CommandContext = { log };
+  return {
+    context,
+    log,
+    cmd,
+    env,
+    configDir: dir,
+    secretStore,
+    credentials,
+    createProvider,
+    keys,
+    model,
+    treeProvider,
+    treeView,
+    envelope,
+    picker,
+    selections,
+    files,
+    sealedFs,
+  };
+}
+
+/** The editor-facing registrations: the kms-sealed: file system, hover, decorations, context keys, watchers. */
+export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
+  // Profiles changed by the CLI (profiles.json rewritten) refresh the tree too.
+  const profilesJson = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.configDir), 'profiles.json'));
+  const reloadProfiles = () => s.credentials.reload();
+  return [
+    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
+    new SealedAutoSave(s.log),
+    vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, s.files),
+    vscode.window.registerFileDecorationProvider(s.files),
+    vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
+    new SealedValueContext(),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (d.uri.scheme === SEALED_SCHEME) s.sealedFs.forget(d.uri);
+    }),
+    vscode.window.tabGroups.onDidChangeTabs((e) => s.files.onTabsOpened(e.opened)),
+    vscode.workspace.onDidChangeConfiguration((e) => onSettingsChanged(s, e)),
+    profilesJson,
+    profilesJson.onDidChange(reloadProfiles),
+    profilesJson.onDidCreate(reloadProfiles),
+    profilesJson.onDidDelete(reloadProfiles),
+  ];
+}
+
+function onSettingsChanged(s: Services, e: vscode.ConfigurationChangeEvent): void {
+  if (!e.affectsConfiguration(SECTION)) return;
+  const changed = (...keys: string[]) => keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
+  if (changed('defaultKey', 'defaultKeyProfile')) {
+    s.picker.updateStatus();
+    s.model.rerender();
+  }
+  if (changed('regions', 'localKeys', 'tree.pageSize')) s.keys.reset();
+  if (changed('sealedSuffix')) s.files.refreshDecorations();
+}
