@@ -4,7 +4,7 @@
 // same way, is a bare node:http server in a child process answering every request with a canned
 // success body (no signature check, no crypto): the ratio is emulator / baseline throughput.
 // Bounded: a fixed number of requests per measurement (with a time cap), loopback only.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import { join, resolve } from 'node:path';
 import { aliCall, alibabaClient, tcCall, tencentClient } from '../test/conformance/helpers/sdk-clients';
@@ -135,6 +135,50 @@ async function main(): Promise<void> {
     console.log(fmt('baseline: bare node:http, canned reply (Alibaba SDK V3)', aBase));
     console.log(fmt('emulator: Alibaba ACS3 verify + AES-256-GCM (Alibaba SDK V3)', aEmu));
     console.log(`  ratio emulator/baseline (Alibaba): ${(aEmu.rps / aBase.rps).toFixed(2)}`);
+
+    // `kms-envelope bench` (the built CLI, its own process) against the same emulator and key, with
+    // the same 32 requests in flight: it must not be its own bottleneck (target ≥ 0.8× the SDK clients).
+    const cliBench = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist/cli.js'),
+        'bench',
+        '--key',
+        `alibaba:cn-hangzhou:${alKey}`,
+        '--endpoint',
+        emu.info.url,
+        '--concurrency',
+        String(CLIENTS),
+        '--duration',
+        '3',
+        '--json',
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          ALIBABA_CLOUD_ACCESS_KEY_ID: acct.alibaba.accessKeyId,
+          ALIBABA_CLOUD_ACCESS_KEY_SECRET: acct.alibaba.accessKeySecret,
+        },
+      },
+    );
+    if (cliBench.status !== 0) throw new Error(`kms-envelope bench failed: ${cliBench.stderr}`);
+    const b = JSON.parse(cliBench.stdout) as {
+      requestsPerSecond: number;
+      ok: number;
+      elapsedS: number;
+      latencyMs: { p50: number; p99: number };
+    };
+    console.log(
+      fmt('kms-envelope bench --case encrypt (alibaba keyref, CLI)', {
+        rps: b.requestsPerSecond,
+        p50: b.latencyMs.p50,
+        p99: b.latencyMs.p99,
+        n: b.ok,
+        seconds: b.elapsedS,
+      }),
+    );
+    console.log(`  ratio kms-envelope bench / SDK clients (Alibaba Encrypt, target ≥ 0.8): ${(b.requestsPerSecond / aEmu.rps).toFixed(2)}`);
   } finally {
     agent.destroy();
     emu.proc.kill('SIGTERM');

@@ -41,6 +41,7 @@ Usage:
   kms-envelope keys list|create|describe|enable|disable|alias|description|schedule-deletion|cancel-deletion|import|export
                [--provider <p>] [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
   kms-envelope profiles add|list|test|rotate|remove ...
+  kms-envelope bench --key <keyref> [--case <c>] [--concurrency N] [--duration S] [--data-size B] [--rate R] [--json]
   kms-envelope emulator [--port N] [--state <file>] [--seed] ...
   kms-envelope --version
 
@@ -146,6 +147,10 @@ Commands:
           [--sts [--expiration <iso-date>]] [--replace] [--test]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+          --provider alibaba --instance-endpoint <url> --client-key-file <clientKey_….json>
+          --ca-file <PrivateKmsCA_….pem> --region <r>: a KMS 3.0 instance (provider alibaba-instance);
+          stdin: the client key password, then optionally an AccessKey ID and secret (to list and
+          manage its keys through the public gateway).
   list    [--provider <p>] [--json]        Profiles (stored and discovered), without secrets.
   test    [--name <n>] [--provider <p>]    Calls the provider's region list with the profile.
   rotate  --provider <p> --name <n> [--sts [--expiration <iso-date>]]
@@ -160,5 +165,31 @@ Discovered profiles (environment variables, ~/.tccli, ~/.aliyun/config.json) are
   -h, --help
 
 Exit codes: 0 ok, 1 usage, 3 provider error, 4 credentials error.
+`,
+
+  bench: `Usage: kms-envelope bench --key <keyref> [--profile <name>] [--endpoint <url>] [--case <case>]
+                          [--concurrency N] [--duration S] [--data-size B] [--rate R] [--json] [--yes]
+
+Load test of one key: as many requests as answered with N in flight for S seconds, then requests,
+requests/s, latency min/avg/p50/p90/p99/max (ms) and errors by code. A live line per second on a
+terminal. Requests are not retried (throttling and errors are counted, not hidden).
+
+  --case encrypt            Encrypt of --data-size bytes (default)
+         decrypt            Decrypt of one such ciphertext (made first)
+         generate-data-key  GenerateDataKey (2 calls on a KMS 3.0 instance: key, then its wrap)
+         seal               a whole seal of --data-size bytes (1 GenerateDataKey + local crypto)
+         unseal             a whole unseal of one such blob (1 Decrypt + local crypto)
+  --concurrency N   requests in flight (default 32)
+  --duration S      seconds (default 10)
+  --data-size B     plaintext bytes (default 32; up to 4096 for encrypt/decrypt, 64 MiB for seal/unseal)
+  --rate R          at most R requests started per second
+  --json            the result as JSON on stdout
+  --yes             do not ask before sending requests to an endpoint that is not on this machine
+
+KMS calls cost money and count against the account's quota: against a remote endpoint bench says how
+many requests it may send and asks first (in a terminal), or needs --yes.
+
+${COMMON}
+${EXIT}
 `,
 };

@@ -6,6 +6,7 @@
  *   kms-envelope inspect <file|-> [--json]
  *   kms-envelope keys <action> --provider <p> [--profile <name>] [--region <r>] [--endpoint <url>] [--json] ...
  *   kms-envelope profiles add|list|test|rotate|remove ...
+ *   kms-envelope bench --key <keyref> [--case …] [--concurrency N] [--duration S] [--json] ...   (src/cli/bench.ts)
  *   kms-envelope emulator ...    (src/emulator)
  *   exit: 0 ok, 1 usage, 2 format/crypto, 3 KMS/provider, 4 credentials, 130 cancelled
  *
@@ -65,9 +66,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await (await import('./profiles.js')).profilesCommand(rest, io);
       case 'exec':
         return await (await import('./exec.js')).execCommand(rest, io);
+      case 'bench':
+        return await (await import('./bench.js')).benchCommand(rest, io);
       default:
         io.stderr.write(
-          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, profiles, emulator (\`${CLI} --help\`).\n`,
+          `${CLI}: unknown command "${command}".\n  → Commands: seal, unseal, inspect, exec, keys, bench, profiles, emulator (\`${CLI} --help\`).\n`,
         );
         return 1;
     }

@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { createCliCredentialService } from '../core/credentials/index';
 import { checkProfileName, checkProvider, credentialProviders, type CredentialService } from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
-import { providerDescriptor } from '../core/kms/registry';
+import { providerDescriptor, providers } from '../core/kms/registry';
 import type { ProviderName } from '../core/kms/types';
 import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
@@ -46,7 +46,20 @@ const OPTIONS = {
 
 const SECRET_HINT = `Pipe them on stdin, one per line: printf '%s\\n%s\\n' "$ID" "$SECRET" | ${CLI} profiles add --provider <p> --name <n>, or run it in a terminal to be prompted.`;
 
-type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
+/** Options that give a credential part on the command line (`--ca-file`), from every provider's parts. */
+function partFlags(): Record<string, { type: 'string' }> {
+  const out: Record<string, { type: 'string' }> = {};
+  for (const d of providers()) for (const p of d.credentials?.parts ?? []) if (p.flag && !p.secret) out[p.flag] = { type: 'string' };
+  return out;
+}
+
+type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'] & Record<string, unknown>;
+
+/** `--provider alibaba --instance-endpoint …` names the provider that is that variant of alibaba. */
+function providerOf(values: Values): ProviderName {
+  const variant = providers().find((d) => d.variantOf?.provider === values.provider && values[d.variantOf?.flag ?? ''] !== undefined);
+  return checkProvider(variant?.name ?? values.provider);
+}
 
 /** One run of a profiles action: parsed options, the service, and where output goes. */
 interface Run {
@@ -144,8 +157,16 @@ async function readCredentials(
   provider: ProviderName,
   sts: boolean,
   expiration: string | undefined,
+  flags: Record<string, unknown> = {},
 ): Promise<CloudCredentials> {
-  const parts = providerDescriptor(provider).credentials!.parts.filter((p) => !p.temporary || sts);
+  const all = providerDescriptor(provider).credentials!.parts.filter((p) => !p.temporary || sts);
+  // Parts given as options (--ca-file …) are not asked for.
+  const given: Record<string, string> = {};
+  for (const p of all) {
+    const v = p.flag ? flags[p.flag] : undefined;
+    if (typeof v === 'string') given[p.key] = p.input === 'file' ? await readPartFile(p.label, v) : v;
+  }
+  const parts = all.filter((p) => given[p.key] === undefined);
   const asker = new Asker(io);
   try {
     const out: Record<string, string> = {};
@@ -160,13 +181,15 @@ async function readCredentials(
       const v = line.trim();
       if (v) out[p.key] = p.input === 'file' ? await readPartFile(p.label, v) : v;
     }
-    if (got < parts.length) {
+    // Trailing optional parts may be left out (stdin ends first).
+    const needed = parts.length - [...parts].reverse().findIndex((p) => !p.optional);
+    if (got < Math.min(parts.length, needed)) {
       throw usageError(
         `Expected ${parts.length} lines on stdin (${parts.map((p) => capital(p.label)).join(', ')}), got ${got}.`,
         `Pipe them one per line, e.g. printf '%s\\n%s\\n' "$ID" "$SECRET" | ${CLI} profiles add --provider ${provider} --name <n>.`,
       );
     }
-    return { ...out, ...(expiration ? { expiration } : {}) };
+    return { ...given, ...out, ...(expiration ? { expiration } : {}) };
   } finally {
     asker.close();
   }
@@ -200,7 +223,7 @@ function checkExpiration(values: Values): void {
 
 async function add(r: Run): Promise<number> {
   const { io, values, service } = r;
-  const provider = checkProvider(values.provider);
+  const provider = providerOf(values);
   const profileName = checkProfileName(r.name);
   checkExpiration(values);
   const existing = (await service.listProfiles(provider)).find((p) => p.name === profileName && p.source === 'keychain');
@@ -211,13 +234,15 @@ async function add(r: Run): Promise<number> {
       { provider, profile: profileName },
     );
   }
-  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration);
+  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration, values);
   const info = await service.addProfile(
     { provider, name: profileName, regions: values.region, endpoint: values.endpoint, kind: values.sts ? 'sts' : 'long-term' },
     creds,
     { replace: !!values.replace },
   );
-  io.stdout.write(`Saved ${provider} profile ${info.name} (key ${info.keyIdHint}); the secret is in ${service.secretStore.description}.\n`);
+  io.stdout.write(
+    `Saved ${provider} profile ${info.name}${info.keyIdHint ? ` (key ${info.keyIdHint})` : ''}; the secret is in ${service.secretStore.description}.\n`,
+  );
   if (values.test) return testProfiles(r, provider, info.name);
   io.stdout.write(`Check it: ${CLI} profiles test --provider ${provider} --name ${info.name}\n`);
   return 0;
@@ -225,12 +250,12 @@ async function add(r: Run): Promise<number> {
 
 async function rotate(r: Run): Promise<number> {
   const { io, values, service } = r;
-  const provider = checkProvider(values.provider);
+  const provider = providerOf(values);
   const profileName = checkProfileName(r.name);
   checkExpiration(values);
   // Explains a read-only (discovered) or missing profile before asking for a secret.
   await service.assertStored(provider, profileName, 'rotate');
-  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration);
+  const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration, values);
   const info = await service.rotateSecret(provider, profileName, creds, { kind: values.sts ? 'sts' : 'long-term' });
   io.stdout.write(`Rotated the secret of ${provider} profile ${info.name} (key ${info.keyIdHint}).\n`);
   return 0;
@@ -300,7 +325,7 @@ export async function profilesCommand(argv: string[], io: Io, deps: ProfilesDeps
   const run = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
   if (!run)
     throw usageError(`Unknown command "profiles ${action}".`, `Commands: ${Object.keys(ACTIONS).join(', ')} (\`${CLI} profiles --help\`).`);
-  const { values, positionals } = parse(argv.slice(1), OPTIONS, `profiles ${action}`, { secretHint: SECRET_HINT });
+  const { values, positionals } = parse(argv.slice(1), { ...OPTIONS, ...partFlags() }, `profiles ${action}`, { secretHint: SECRET_HINT });
   if (values.help) return (io.stdout.write(HELP.profiles), 0);
   if (positionals.length) {
     // Never echo stray arguments: one of them may be a secret typed by mistake.

@@ -213,6 +213,8 @@ interface Failure {
   kind: ErrorKind;
   hint?: string;
   error?: unknown;
+  /** No provider of this kind is set up here (no profile): not worth reporting when another was tried. */
+  notSetUp?: boolean;
 }
 
 /** What to do when no provider of this kind is set up on this machine. */
@@ -250,10 +252,15 @@ export class UnsealKeyring extends KeyringNode {
         });
         continue;
       }
+      const mine: Failure[] = [];
       for (const d of candidates) {
-        await this.tryOne(d, edk, material, providers, failures);
+        await this.tryOne(d, edk, material, providers, mine);
         if (material.hasValidKey()) return material;
       }
+      // Providers sharing a providerId (Alibaba's public gateway and a KMS 3.0 instance): one that is
+      // not set up here is noise when another one was tried.
+      const tried = mine.filter((f) => !f.notSetUp);
+      failures.push(...(tried.length ? tried : mine));
     }
     throw noRecipientError(failures);
   }
@@ -280,7 +287,7 @@ export class UnsealKeyring extends KeyringNode {
         const where = d.credentials
           ? `no ${d.name} profile on this machine can reach region ${at.region}`
           : `this machine has no ${d.name} provider`;
-        failures.push({ recipient, kind: 'credentials', reason: where, hint: setUpHint(d) });
+        failures.push({ recipient, kind: 'credentials', reason: where, hint: setUpHint(d), notSetUp: true });
         return;
       }
       if (d.keyring.custom) {

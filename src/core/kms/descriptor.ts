@@ -40,6 +40,12 @@ export interface ProviderDescriptor {
   readonly tree?: TreeLook;
   /** Opt-in key files for key material kept on this machine: the variable that names their folder. */
   readonly keyFiles?: { readonly env: string };
+  /**
+   * A way of reaching another provider's keys (an Alibaba KMS 3.0 instance for `alibaba`): the
+   * front doors offer it with that provider, and `profiles add --provider <provider> --<flag> …`
+   * means this one.
+   */
+  readonly variantOf?: { readonly provider: ProviderName; readonly flag: string };
   /** Identifiers of the cloud's own that name a key by themselves, accepted wherever a keyref is (AWS key ARNs). */
   readonly keyrefs?: KeyRefForms;
   /** Builds a provider instance (import the implementation here, lazily). */
@@ -145,6 +151,11 @@ export interface CredentialPart {
   readonly optional?: boolean;
   /** `file`: the user gives a path and the front door reads the file's text into the value. */
   readonly input?: 'line' | 'file';
+  /**
+   * A command-line option that gives this part (`ca-file` → `--ca-file <path>`) instead of a line on
+   * stdin. Only for parts that are not secret (a file part's path is not; its content may be).
+   */
+  readonly flag?: string;
   /** Where to find it, shown with the prompt (`from the Tencent Cloud console → CAM → API keys`). */
   readonly prompt?: string;
   /** What is wrong with a value (never quoting it), or undefined when it is acceptable. */

@@ -56,6 +56,8 @@ export interface KeyMetadata {
   keySpec?: string;
   origin?: string;
   rotationEnabled?: boolean;
+  /** Alibaba: the KMS 3.0 instance (kst-…) that holds the key. */
+  instanceId?: string;
 }
 
 export interface ListKeysPage {

@@ -168,6 +168,7 @@ export function keyTooltip(k: KeyMetadata, profile: string): string {
     ['Description', k.description ? mdEscape(shorten(k.description, 200)) : '—'],
     ['Provider', `${providerLabel(k.provider)} (profile ${mdEscape(profile)})`],
     ['Region', mdEscape(k.region)],
+    ['KMS instance', k.instanceId ? '`' + k.instanceId + '`' : undefined],
     ['ARN', k.arn ? '`' + k.arn + '`' : undefined],
     ['Created', k.createdAt],
     ['Deletion date', k.deletionDate],
@@ -419,8 +420,9 @@ export class TreeModel {
           message: st.error.message,
           hint: st.error.hint,
           label: shorten(st.error.message, 120),
-          description: 'click to retry',
-          icon: { id: 'error', color: 'errorForeground' },
+          // A usage error (an instance-only profile cannot list keys) says what to change; a retry would not help.
+          description: st.error.kind === 'usage' ? undefined : 'click to retry',
+          icon: st.error.kind === 'usage' ? { id: 'info' } : { id: 'error', color: 'errorForeground' },
           contextValue: 'kms:error+region',
           collapsible: 'none',
           command: { command: TREE_COMMANDS.retry, title: 'Retry' },
@@ -474,6 +476,7 @@ export class TreeModel {
     const desc: string[] = [];
     if (isDefault) desc.push('★ default');
     if (k.state !== 'Enabled') desc.push(STATE_LABELS[k.state]?.toLowerCase() ?? k.state);
+    if (k.instanceId) desc.push(k.instanceId);
     if (k.description) desc.push(shorten(k.description, 40));
     else if (k.alias) desc.push(shorten(k.keyId, 24));
     return this.intern<KeyNode>({

@@ -61,6 +61,8 @@ interface AliKeyMetadata {
   Origin?: string;
   DeleteDate?: string;
   AutomaticRotation?: string;
+  /** The KMS 3.0 instance holding the key. */
+  DKMSInstanceId?: string;
 }
 
 interface AliAlias {
@@ -226,6 +228,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       keySpec: m.KeySpec || undefined,
       origin: m.Origin || undefined,
       rotationEnabled: m.AutomaticRotation ? m.AutomaticRotation === 'Enabled' : undefined,
+      instanceId: m.DKMSInstanceId || undefined,
     };
   }
 
@@ -320,6 +323,15 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   }
 
   async createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
+    return this.create(region, opts);
+  }
+
+  /** CreateKey placing the key in a KMS 3.0 instance (DKMSInstanceId); the instance provider's management. */
+  async createKeyInInstance(region: string, instanceId: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
+    return this.create(region, opts, instanceId);
+  }
+
+  private async create(region: string, opts?: CreateKeyOptions, instanceId?: string): Promise<KeyMetadata> {
     const alias = opts?.alias?.trim() ? normalizeAlibabaAlias(opts.alias) : undefined;
     if (alias) {
       // Refuse before creating a key whose alias could not be set.
@@ -347,6 +359,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       'CreateKey',
       {
         KeySpec: 'Aliyun_AES_256',
+        DKMSInstanceId: instanceId,
         KeyUsage: 'ENCRYPT/DECRYPT',
         ProtectionLevel: 'SOFTWARE',
         Description: opts?.description || undefined,
