@@ -84,7 +84,10 @@ describe('Alibaba KMS 3.0 instance profiles (instance-only and transfer) against
       assert.ok(e instanceof KmsEnvelopeError);
       assert.equal(e.details.providerCode, 'InstanceOnlyProfile');
       assert.match(e.message, /with a client key only: the instance gateway cannot list keys/);
-      assert.match(e.hint ?? '', /Add an AccessKey .* to the profile \(`kms-envelope profiles rotate --provider alibaba-instance --name instance/);
+      assert.match(
+        e.hint ?? '',
+        /Add an AccessKey .* to the profile \(`kms-envelope profiles rotate --provider alibaba-instance --name instance/,
+      );
       assert.match(e.hint ?? '', /Sealing with a key you know works now: alibaba-instance:cn-hangzhou:/);
       return true;
     });
