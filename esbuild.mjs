@@ -63,13 +63,20 @@ const dynamicCjsInterop = {
   },
 };
 
+// `--cli-out <dir>` (scripts/pack-cli.mjs): only the CLI, production, into <dir>/cli.js + <dir>/cli/
+// (the npm package), leaving dist/ alone.
+const cliOutArg = process.argv.indexOf('--cli-out');
+const cliOut = cliOutArg > 0 ? process.argv[cliOutArg + 1] : undefined;
+if (cliOutArg > 0 && !cliOut) throw new Error('--cli-out needs a directory');
+const out = cliOut ?? 'dist';
+
 const cli = {
   ...common,
   plugins: [dynamicCjsInterop],
   format: 'esm',
   splitting: true,
   entryPoints: { main: 'src/cli/main.ts' },
-  outdir: 'dist/cli',
+  outdir: `${out}/cli`,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
   banner: { js: "import { createRequire as __kmsCreateRequire } from 'node:module'; const require = __kmsCreateRequire(import.meta.url);" },
@@ -78,24 +85,51 @@ const cli = {
 const cliLauncher =
   "#!/usr/bin/env node\n// Launcher of the kms-envelope CLI (built by esbuild.mjs; the code is in dist/cli/).\nimport('./cli/main.mjs');\n";
 
-const builds = [{ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }, cli];
+// The universal .vsix (scripts/package.sh --target universal sets KMS_ENVELOPE_TARGET) ships no native
+// module: KMS_ENVELOPE_KEYCHAIN=false makes src/extension/secret-storage.ts choose VS Code's SecretStorage,
+// and `keytar` resolves to a module that only says it is absent, so the bundle requires no keytar at all.
+const universal = process.env.KMS_ENVELOPE_TARGET === 'universal';
+const noKeytar = {
+  name: 'no-keytar',
+  setup(build) {
+    build.onResolve({ filter: /^keytar$/ }, () => ({ path: 'keytar', namespace: 'no-keytar' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-keytar' }, () => ({
+      contents: "throw new Error('keytar is not part of the universal KMS Envelope package (secrets are kept in VS Code SecretStorage)');",
+      loader: 'js',
+    }));
+  },
+};
+const extension = {
+  ...common,
+  entryPoints: ['src/extension/extension.ts'],
+  outfile: 'dist/extension.js',
+  define: { KMS_ENVELOPE_KEYCHAIN: String(!universal) },
+  ...(universal ? { external: ['vscode'], plugins: [noKeytar] } : {}),
+};
 
-mkdirSync('dist', { recursive: true });
-rmSync('dist/cli.js.map', { force: true });
+const builds = cliOut ? [cli] : [extension, cli];
+
+mkdirSync(out, { recursive: true });
+rmSync(`${out}/cli.js.map`, { force: true });
 // The launcher is replaced atomically: a CLI started while we build never sees half a file.
-writeFileSync('dist/.cli.js.tmp', cliLauncher, { mode: 0o755 });
-chmodSync('dist/.cli.js.tmp', 0o755);
-renameSync('dist/.cli.js.tmp', 'dist/cli.js');
+writeFileSync(`${out}/.cli.js.tmp`, cliLauncher, { mode: 0o755 });
+chmodSync(`${out}/.cli.js.tmp`, 0o755);
+renameSync(`${out}/.cli.js.tmp`, `${out}/cli.js`);
 
 if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();
 } else {
-  const [, cliResult] = await Promise.all([esbuild.build(builds[0]), esbuild.build({ ...cli, metafile: true })]);
+  const [cliResult] = await Promise.all([esbuild.build({ ...cli, metafile: true }), ...(cliOut ? [] : [esbuild.build(extension)])]);
   // Remove chunks of earlier builds only now (hashed names pile up otherwise); removing dist/cli
   // before building would break CLI runs that start during the build (tests, other terminals).
   const keep = new Set(Object.keys(cliResult.metafile.outputs).map((f) => resolve(f)));
-  for (const f of readdirSync('dist/cli', { recursive: true, withFileTypes: true })) {
+  for (const f of readdirSync(`${out}/cli`, { recursive: true, withFileTypes: true })) {
     const p = resolve(f.parentPath ?? f.path, f.name);
     if (f.isFile() && !keep.has(p)) rmSync(p, { force: true });
+  }
+  // The npm packages the CLI loads at run time (left external): the npm package's dependencies.
+  if (cliOut) {
+    const ext = Object.values(cliResult.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !isBuiltin(i.path)));
+    writeFileSync(`${out}/externals.json`, JSON.stringify([...new Set(ext.map((i) => i.path))].sort()) + '\n');
   }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests in a real VS Code (code-server 4.100.3 / VS Code 1.100.3) and a real browser (Debian Chromium):
 #   1. integration: mocha suites in test/integration inside the extension host, extension from source
-#   2. package: npm run package, then the integration suites against the installed .vsix
+#   2. package: npm run package (this platform) and --target universal (no native module), then the
+#      @packaged integration suites against each installed .vsix, and the @untrusted suite against the
+#      platform one in an untrusted folder (Restricted Mode)
 #   3. e2e: Playwright scenarios in test/e2e driving the workbench UI, from source and from the .vsix
 #      (screenshots in test-results/e2e/)
 # Called by scripts/test.sh (npm test); runs alone too. All under a private D-Bus + gnome-keyring.
@@ -39,13 +41,22 @@ run_step "integration (extension from source)" \
   node --import tsx scripts/vscode/run.ts --no-build --emulator auto --timeout 300
 
 vsix=""
+universal=""
 package_step() { vsix=$(bash scripts/package.sh | tail -n1) && [ -f "$vsix" ]; }
-run_step "package (.vsix)" package_step
-# The package step leaves a production build in dist/; put the development build (source maps) back.
+universal_step() { universal=$(bash scripts/package.sh --target universal | tail -n1) && [ -f "$universal" ]; }
+run_step "package (.vsix for this platform)" package_step
+run_step "package (universal .vsix)" universal_step
+# The package steps leave a production build in dist/; put the development build (source maps) back.
 node esbuild.mjs
 if [ -n "$vsix" ] && [ -f "$vsix" ]; then
   run_step "integration against the installed $vsix" \
     node --import tsx scripts/vscode/run.ts --no-build --vsix "$vsix" --emulator auto --timeout 300
+  run_step "Restricted Mode: $vsix in an untrusted folder" \
+    node --import tsx scripts/vscode/run.ts --no-build --vsix "$vsix" --untrusted --timeout 300
+fi
+if [ -n "$universal" ] && [ -f "$universal" ]; then
+  run_step "integration against the installed $universal" \
+    node --import tsx scripts/vscode/run.ts --no-build --vsix "$universal" --label vsix-universal --emulator auto --timeout 300
 fi
 
 e2e_args=()

@@ -40,6 +40,8 @@ export interface CodeServerOptions {
   logFile?: string;
   /** Fixed port (npm start); default a free one chosen by the OS. */
   port?: number;
+  /** Workspace trust on, the folder untrusted (Restricted Mode, no prompt); default: trust disabled. */
+  untrusted?: boolean;
 }
 
 export interface CodeServer {
@@ -73,7 +75,14 @@ const DEFAULT_SETTINGS = {
   'window.restoreWindows': 'none',
 };
 
-function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir: string): string[] {
+// Restricted Mode without the modal question: the folder opens untrusted.
+const UNTRUSTED_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.emptyWindow': false,
+};
+
+function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir: string, untrusted = false): string[] {
   return [
     join(cs, 'out', 'node', 'entry.js'),
     '--config',
@@ -84,7 +93,7 @@ function serverArgs(cs: string, root: string, userDataDir: string, extensionsDir
     extensionsDir,
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(untrusted ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
   ];
 }
@@ -159,7 +168,10 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   // A persistent root (npm start) keeps the user's own settings from earlier runs.
   const settingsFile = join(userDataDir, 'User', 'settings.json');
   if (!opts.root || !existsSync(settingsFile))
-    writeFileSync(settingsFile, JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({ ...DEFAULT_SETTINGS, ...(opts.untrusted ? UNTRUSTED_SETTINGS : {}), ...opts.settings }, null, 2),
+    );
   // An explicit (empty) config file keeps code-server from writing ~/.config/code-server/config.yaml.
   writeFileSync(join(root, 'config.yaml'), 'auth: none\n');
   const logFile = opts.logFile ?? join(root, 'code-server.log');
@@ -186,7 +198,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   }
 
   const bind = `127.0.0.1:${opts.port ?? 0}`;
-  const args = [...serverArgs(cs, root, userDataDir, extensionsDir), '--auth', 'none', '--bind-addr', bind, workspace];
+  const args = [...serverArgs(cs, root, userDataDir, extensionsDir, opts.untrusted), '--auth', 'none', '--bind-addr', bind, workspace];
   // detached: its own process group, so stop() also ends the extension host and pty helpers.
   const proc = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   trackGroup(proc);

@@ -13,6 +13,8 @@
 //   --timeout <seconds>  the whole run fails after this long (default 300)
 //   --label <name>       names the artifacts in test-results/ (default integration or vsix)
 //   --keep               keep the temp dirs (user data, logs) and print where they are
+//   --untrusted          workspace trust on and the folder untrusted (Restricted Mode); runs the suites
+//                        tagged "@untrusted" unless --grep is given
 // Prints one line per test and a last line `N passed, N failed[, N skipped]`; exit 0 only if
 // at least one test ran and none failed. Everything started here is stopped on exit, error, Ctrl+C.
 import { spawnSync } from 'node:child_process';
@@ -42,6 +44,7 @@ interface Args {
   timeoutS: number;
   label: string;
   keep: boolean;
+  untrusted: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -52,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     timeoutS: 300,
     label: '',
     keep: false,
+    untrusted: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -68,11 +72,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--timeout') a.timeoutS = Number(val());
     else if (k === '--label') a.label = val();
     else if (k === '--keep') a.keep = true;
+    else if (k === '--untrusted') a.untrusted = true;
     else throw new Error(`unknown option ${k} (see the header of scripts/vscode/run.ts)`);
   }
   if (!Number.isFinite(a.timeoutS) || a.timeoutS <= 0) throw new Error('--timeout must be a positive number of seconds');
-  a.label ||= a.vsix ? 'vsix' : 'integration';
+  a.label ||= a.untrusted ? 'untrusted' : a.vsix ? 'vsix' : 'integration';
   // The installed build runs in production mode (no testing hooks): only suites tagged for it.
+  if (a.untrusted && a.grep === undefined) a.grep = '@untrusted';
   if (a.vsix && a.grep === undefined) a.grep = '@packaged';
   return a;
 }
@@ -137,6 +143,7 @@ async function main(): Promise<number> {
       KMS_ENVELOPE_TEST_TMP: testTmp,
       KMS_ENVELOPE_TEST_RESULTS: resultsFile,
       KMS_ENVELOPE_TEST_MODE: args.vsix ? 'vsix' : 'source',
+      ...(args.untrusted ? { KMS_ENVELOPE_TEST_UNTRUSTED: '1' } : {}),
       KMS_ENVELOPE_REPO_ROOT: REPO_ROOT,
       ...(args.grep ? { KMS_ENVELOPE_TEST_GREP: args.grep } : {}),
       ...(emulator ? { KMS_ENVELOPE_EMULATOR_URL: emulator.url, KMS_ENVELOPE_EMULATOR_EXPORTS: JSON.stringify(emulator.exports) } : {}),
@@ -146,6 +153,7 @@ async function main(): Promise<number> {
       root: join(root, 'vscode'),
       env: { ...env, KMS_ENVELOPE_TEST_EXTENSIONS_DIR: join(root, 'vscode', 'extensions') },
       installVsix: args.vsix ? [args.vsix] : [],
+      untrusted: args.untrusted,
     });
     console.log(
       `code-server ${server.origin} (${args.vsix ? `installed ${relative(REPO_ROOT, args.vsix)}` : 'extension from source'}${args.grep ? `, tests matching /${args.grep}/` : ''}), started in ${Date.now() - t0} ms`,

@@ -1,7 +1,8 @@
 /**
  * Where the extension keeps secrets: the OS keychain through keytar (shared with the CLI), or,
  * where keytar cannot load or no Secret Service answers (remote SSH / WSL / container hosts,
- * headless Linux), VS Code's own SecretStorage, said ONCE to the user.
+ * headless Linux), VS Code's own SecretStorage, said ONCE to the user. The universal .vsix
+ * (no native module, scripts/package.sh --target universal) uses SecretStorage by design.
  */
 import * as vscode from 'vscode';
 import { isCancelled } from '../core/errors';
@@ -68,6 +69,14 @@ export class VscodeSecretStore implements SecretStore {
   }
 }
 
+/**
+ * Set by esbuild.mjs: false in the universal .vsix, whose bundle carries no keytar at all (the OS
+ * keychain behind VS Code is reached through SecretStorage instead). Undefined when run from source.
+ */
+declare const KMS_ENVELOPE_KEYCHAIN: boolean | undefined;
+/** Whether this build ships keytar (every platform package and the source tree; not the universal package). */
+export const KEYCHAIN_BUNDLED: boolean = typeof KMS_ENVELOPE_KEYCHAIN === 'boolean' ? KMS_ENVELOPE_KEYCHAIN : true;
+
 const FALLBACK_SHOWN_KEY = 'kmsEnvelope.secretStorageFallbackShown';
 /** Set to 1 to skip the keychain probe and use VS Code's SecretStorage (tests, locked-down hosts). */
 export const FORCE_SECRET_STORAGE_ENV = 'KMS_ENVELOPE_FORCE_SECRET_STORAGE';
@@ -82,14 +91,21 @@ export interface ChosenSecretStore {
 /**
  * Probes keytar with one short read; falls back to SecretStorage when keytar cannot load or no
  * Secret Service answers. The fallback is logged on every activation and shown to the user once
- * per installation (globalState), naming where secrets are kept.
+ * per installation (globalState), naming where secrets are kept. A build without keytar (the
+ * universal package) goes to SecretStorage without probing.
  */
 export async function chooseSecretStore(
   context: vscode.ExtensionContext,
   log: Pick<ExtensionLogger, 'info' | 'warn' | 'show'>,
-  opts: { probeTimeoutMs?: number; keychain?: SecretStore; env?: Readonly<Record<string, string | undefined>> } = {},
+  opts: {
+    probeTimeoutMs?: number;
+    keychain?: SecretStore;
+    env?: Readonly<Record<string, string | undefined>>;
+    keychainBundled?: boolean;
+  } = {},
 ): Promise<ChosenSecretStore> {
   const env = opts.env ?? {};
+  if (!(opts.keychainBundled ?? KEYCHAIN_BUNDLED)) return universalSecretStore(context, log);
   let reason: string;
   if (env[FORCE_SECRET_STORAGE_ENV] === '1') {
     reason = `${FORCE_SECRET_STORAGE_ENV}=1 is set`;
@@ -124,6 +140,29 @@ export async function chooseSecretStore(
       });
   }
   return { store, kind: 'secret-storage', reason };
+}
+
+const UNIVERSAL_REASON = 'this is the universal KMS Envelope package, which has no native OS keychain module';
+
+/** The universal package: SecretStorage by design, logged each time and said once, with the way to the shared keychain. */
+function universalSecretStore(context: vscode.ExtensionContext, log: Pick<ExtensionLogger, 'info' | 'show'>): ChosenSecretStore {
+  log.info(
+    `Cloud secrets and local keys are kept in VS Code's SecretStorage (${UNIVERSAL_REASON}). The kms-envelope CLI cannot read them; ` +
+      'the package for your platform keeps them in the OS keychain the CLI shares.',
+  );
+  if (!context.globalState.get<boolean>(FALLBACK_SHOWN_KEY)) {
+    void context.globalState.update(FALLBACK_SHOWN_KEY, true);
+    void ui.prompts
+      .offer(
+        "KMS Envelope (universal package) keeps cloud secrets and local keys in VS Code's SecretStorage. The kms-envelope command line cannot read them: " +
+          'use environment variables there, or install the KMS Envelope package for your platform to share the OS keychain.',
+        'Show Log',
+      )
+      .then((choice) => {
+        if (choice === 'Show Log') log.show();
+      });
+  }
+  return { store: new VscodeSecretStore(context.secrets), kind: 'secret-storage', reason: UNIVERSAL_REASON };
 }
 
 /** Picks keytar or SecretStorage on first use (the probe can take a moment; activation does not wait). */

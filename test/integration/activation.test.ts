@@ -1,7 +1,7 @@
 // The extension loads and activates in a real VS Code extension host, from the source tree or from
 // the packaged .vsix, and its manifest and its registered commands agree.
 import * as assert from 'node:assert/strict';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
 import { EXTENSION_ID, activateExtension, testEnv } from './helpers';
@@ -46,6 +46,20 @@ suite('activation @packaged', () => {
     } else {
       assert.ok(ext.extensionPath.length > 0);
     }
+  });
+
+  test('runs on the workspace side of a remote window: UI in a browser, the host on the server with the workspace files', () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    assert.deepEqual((ext.packageJSON as { extensionKind?: string[] }).extensionKind, ['workspace']);
+    assert.equal(ext.extensionKind, vscode.ExtensionKind.Workspace);
+    if (testEnv.mode === 'electron') return; // a desktop window without a remote is all local
+    // code-server is a remote window: the workbench runs in Chromium, this host next to the files.
+    assert.equal(vscode.env.uiKind, vscode.UIKind.Web);
+    assert.ok(vscode.env.remoteName, 'a code-server window is a remote window (remoteName is its host:port)');
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'the runner opens a folder');
+    assert.equal(folder.uri.scheme, 'file', 'the host sees the workspace as local files (Seal File writes beside them)');
+    assert.ok(existsSync(folder.uri.fsPath), `${folder.uri.fsPath} is not on this host's disk`);
   });
 
   test('every command in contributes.commands is registered', async () => {

@@ -252,4 +252,48 @@ suite('extension: profile commands', () => {
     assert.equal(p.asked.length, 1);
     ui.prompts = windowPrompts;
   });
+
+  test('universal build (no keytar bundled): SecretStorage without a probe, said once, naming the platform package', async () => {
+    const a = await api();
+    let probed = 0;
+    const untouched: SecretStore = {
+      description: 'the OS keychain',
+      get: async () => (probed++, undefined),
+      set: async () => void probed++,
+      delete: async () => (probed++, false),
+      list: async () => (probed++, []),
+    };
+    const state = new Map<string, unknown>();
+    const secretMap = new Map<string, string>();
+    const context = {
+      secrets: {
+        get: async (k: string) => secretMap.get(k),
+        store: async (k: string, v: string) => void secretMap.set(k, v),
+        delete: async (k: string) => void secretMap.delete(k),
+        onDidChange: () => ({ dispose() {} }),
+      },
+      globalState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => void state.set(k, v), keys: () => [] },
+    } as unknown as vscode.ExtensionContext;
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), show() {} };
+    const p = scripted(a).answer(say(undefined));
+    ui.prompts = p;
+    try {
+      const first = await chooseSecretStore(context, log, { keychain: untouched, keychainBundled: false, env: {} });
+      const second = await chooseSecretStore(context, log, { keychain: untouched, keychainBundled: false, env: {} });
+      assert.equal(probed, 0, 'the keychain was touched');
+      assert.equal(first.kind, 'secret-storage');
+      assert.equal(second.kind, 'secret-storage');
+      assert.match(first.reason!, /universal KMS Envelope package/);
+      await first.store.set(KEYCHAIN_SERVICE, 'tencent:dev', 'shh');
+      assert.equal(secretMap.get(`secret:${KEYCHAIN_SERVICE}/tencent:dev`), 'shh', 'kept in SecretStorage');
+      assert.deepEqual(await second.store.list(KEYCHAIN_SERVICE), ['tencent:dev']);
+      const offers = p.asked.filter((q) => q.kind === 'offer');
+      assert.equal(offers.length, 1, 'said once');
+      assert.match(offers[0].message!, /universal package.*SecretStorage.*command line cannot read them.*package for your platform/);
+      assert.equal(lines.filter((l) => /^info Cloud secrets and local keys are kept in VS Code's SecretStorage/.test(l)).length, 2);
+    } finally {
+      ui.prompts = windowPrompts;
+    }
+  });
 });

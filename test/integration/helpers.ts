@@ -1,6 +1,6 @@
 // Helpers for suites that run inside the real extension host (see README.md in this folder).
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -58,6 +58,16 @@ export function requireEmulator(): EmulatorInfo {
   const e = testEnv.emulator;
   assert.ok(e, 'KMS_ENVELOPE_EMULATOR_URL is not set: run with `scripts/vscode/run.ts --emulator`');
   return e;
+}
+
+/**
+ * Which package the host runs: `universal` (the .vsix without keytar: secrets in VS Code's SecretStorage)
+ * or `platform` (keytar inside; the source tree counts as one).
+ */
+export function packageFlavour(): 'platform' | 'universal' {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is not loaded in this host`);
+  return existsSync(join(ext.extensionPath, 'node_modules', 'keytar')) ? 'platform' : 'universal';
 }
 
 /** Activates the extension (it activates on its view/commands) and returns it. */

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID } from './helpers';
+import { readFileSync } from 'node:fs';
+import { EXTENSION_ID, packageFlavour } from './helpers';
 
 type Keytar = {
   setPassword(service: string, account: string, password: string): Promise<void>;
@@ -14,7 +15,18 @@ type Keytar = {
 };
 
 suite('keychain in the extension host @packaged', () => {
+  test('the universal package carries no keytar: no node_modules, no require of it in the bundle', async function () {
+    if (packageFlavour() !== 'universal') this.skip();
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const req = createRequire(join(ext.extensionPath, 'dist', 'extension.js'));
+    assert.throws(() => req.resolve('keytar'), /Cannot find module/);
+    const bundle = readFileSync(join(ext.extensionPath, 'dist', 'extension.js'), 'utf8');
+    assert.ok(!bundle.includes('require("keytar")'), 'the universal bundle requires keytar');
+    assert.ok(bundle.includes('keytar is not part of the universal KMS Envelope package'));
+  });
+
   test("the extension's own keytar round-trips a secret through the OS keychain", async function () {
+    if (packageFlavour() === 'universal') this.skip();
     // Linux without a session bus has no Secret Service at all (a headless CI box outside with-keyring.sh).
     if (process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS) this.skip();
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
