@@ -412,6 +412,8 @@ export class CredentialService {
       try {
         c = await d.load();
       } catch (err) {
+        // A provider's discovery that knows the remedy (an expired SSO login) says it itself.
+        if (err instanceof KmsEnvelopeError) throw err;
         throw credentialsError(
           `The ${provider} profile ${name} (from ${source}) cannot be read: ${(err as Error).message}.`,
           source === 'env'

@@ -76,6 +76,7 @@ export function findNetworkCode(err: unknown): string | undefined {
 export function categorize(e: CloudCallError, rules?: ErrorRules): ErrorCategory {
   if (e.networkCode) return e.networkCode === 'ETIMEDOUT' || e.networkCode === 'ESOCKETTIMEDOUT' ? 'timeout' : 'network';
   const code = e.code ?? '';
+  for (const [c, pattern, cat] of rules?.messages ?? []) if (c === code && pattern.test(e.message)) return cat;
   const exact = rules && Object.hasOwn(rules.codes, code) ? rules.codes[code] : undefined;
   if (exact) return exact;
   for (const [prefix, cat] of rules?.prefixes ?? []) if (code.startsWith(prefix)) return cat;
