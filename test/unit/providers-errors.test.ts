@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import { TencentKmsProvider, validateTencentAlias, deriveTencentAlias } from '../../src/core/kms/tencent';
 import { AlibabaKmsProvider, alibabaKeyParam, normalizeAlibabaAlias } from '../../src/core/kms/alibaba';
+import { AwsKmsProvider } from '../../src/core/kms/aws';
 import { resolveEndpoint } from '../../src/core/kms/endpoint';
 import { canonicalContext } from '../../src/core/kms/wire-values';
 import { tencentProvider } from '../../src/core/kms/tencent/descriptor';
@@ -208,6 +209,24 @@ test('tencent: a Retry-After the cloud (or a gateway) sends is honoured; one pas
   assert.deepEqual(await p.listRegions(), ['ap-guangzhou']);
   assert.ok(Date.now() - t1 >= 290, 'waited the 0.3 s asked for (the backoff alone is under 5 ms)');
   p.dispose();
+});
+
+test('aws: a ThrottlingException with Retry-After past the budget is not retried and names the wait; a throttled Encrypt advises on concurrency and quota', async () => {
+  const s = await cannedServer();
+  servers.push(s);
+  const p = new AwsKmsProvider({ profile: 'dev', credentials: creds('AKIAEXAMPLE0001', 'secret'), endpoint: s.url, retry: fastRetry });
+  const throttled = (headers?: Record<string, string>) => ({
+    status: 400,
+    body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'req-aws-1', ...(headers ?? {}) },
+  });
+  s.queue.push(throttled({ 'retry-after': '90' }));
+  const err = await p.encryptDataKey('us-east-1', '11111111-2222-3333-4444-555555555555', Buffer.alloc(32), {}).catch((e) => e);
+  assert.equal(s.seen.length, 1, 'the 90 s asked for is past the budget: no retry');
+  assert.equal(err.details.providerCode, 'ThrottlingException');
+  assert.match(err.hint, /AWS asked to wait 90 s before the next request/);
+  assert.match(err.hint, /fewer seals or unseals at the same time.*ask AWS to raise the account's KMS request quota/);
+  p.dispose?.();
 });
 
 test('tencent: persistent 5xx gives up after 4 attempts and says so', async () => {

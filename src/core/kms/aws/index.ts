@@ -56,7 +56,7 @@ import { credentialsError, formatError, isCancelled, KmsEnvelopeError, usageErro
 import { nullLogger, type Logger } from '../../log';
 import { TtlCache } from '../cache';
 import { cloudCall, type CloudProviderOptions } from '../cloud-call';
-import { CloudCallError, findNetworkCode } from '../cloud-errors';
+import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
@@ -124,13 +124,19 @@ export function normalizeAwsError(err: unknown): unknown {
   if (err instanceof CloudCallError || err instanceof KmsEnvelopeError) return err;
   if (!(err instanceof Error)) return new CloudCallError(String(err), {});
   if (err.name === 'AbortError') return err;
-  const e = err as Error & { $metadata?: { httpStatusCode?: number; requestId?: string }; $fault?: string; $response?: unknown };
+  const e = err as Error & {
+    $metadata?: { httpStatusCode?: number; requestId?: string };
+    $fault?: string;
+    $response?: { headers?: Record<string, string | undefined> };
+  };
   if (e.name === 'TimeoutError') return new CloudCallError(e.message, { networkCode: 'ETIMEDOUT', cause: err });
   if (e.$metadata && (e.$fault || e.$metadata.httpStatusCode)) {
     const status = e.$metadata.httpStatusCode;
     // A 2xx/3xx/... answer that is not KMS's JSON: the SDK names the error after the status or "Unknown".
     const code = e.name && e.name !== 'Error' && e.name !== 'UnknownError' && e.name !== 'Unknown' ? e.name : undefined;
-    return new CloudCallError(e.message || `HTTP ${status}`, { code, status, requestId: e.$metadata.requestId, cause: err });
+    // The raw answer's Retry-After, when KMS or a proxy sends one: cloudCall waits at least that long.
+    const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
+    return new CloudCallError(e.message || `HTTP ${status}`, { code, status, requestId: e.$metadata.requestId, retryAfterMs, cause: err });
   }
   const net = findNetworkCode(err);
   if (net) return new CloudCallError(e.message, { networkCode: net, cause: err });
