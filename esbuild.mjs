@@ -37,7 +37,15 @@ const dynamicCjsInterop = {
   name: 'dynamic-cjs-interop',
   setup(build) {
     build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.kind !== 'dynamic-import' || args.namespace === 'cjs-facade' || args.path.startsWith('node:') || isBuiltin(args.path))
+      // Only our own dynamic imports: a package's dynamic import inside node_modules (the AWS SDK's
+      // `import('@smithy/core/event-streams')`) already expects what esbuild gives it.
+      if (
+        args.kind !== 'dynamic-import' ||
+        args.namespace === 'cjs-facade' ||
+        args.path.startsWith('node:') ||
+        isBuiltin(args.path) ||
+        /[\\/]node_modules[\\/]/.test(args.importer)
+      )
         return undefined;
       return { path: args.path, namespace: 'cjs-facade', pluginData: { resolveDir: args.resolveDir } };
     });

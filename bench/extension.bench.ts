@@ -12,6 +12,7 @@
 // payload and runs it through scripts/vscode/run.ts; inside the extension host (mocha's `suite`
 // global exists) it is the measuring suite, writing test-results/extension-bench.json.
 import { performance } from 'node:perf_hooks';
+import { emulatorAdmin } from '../src/emulator/admin-client';
 
 const LATENCY_MS = 50;
 const KEYS = 2000;
@@ -49,15 +50,7 @@ if (typeof suite === 'function') {
 
       const url = process.env.KMS_ENVELOPE_EMULATOR_URL!;
       const x = JSON.parse(process.env.KMS_ENVELOPE_EMULATOR_EXPORTS ?? '{}') as Record<string, string>;
-      const admin = async (method: string, path: string, body?: unknown) => {
-        const r = await fetch(`${url}${path}`, {
-          method,
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
-        return r.json() as Promise<Record<string, number>>;
-      };
+      const admin = (method: string, path: string, body?: unknown) => emulatorAdmin(url, method, path, body);
       await api.credentials.addProfile(
         { provider: 'tencent', name: 'bench', endpoint: url, regions: REGIONS },
         { accessKeyId: x.TENCENTCLOUD_SECRET_ID, accessKeySecret: x.TENCENTCLOUD_SECRET_KEY },

@@ -5,6 +5,8 @@
 //    wall time as a ratio to the serial sum of request latencies (requests counted by the
 //    emulator × 50 ms). A ratio well below 1 shows the parallelism; 1.0 would be fully serial.
 //    For Tencent the fully serial listing is also measured in the same run, as a baseline.
+//    AWS: also the first region's first page (what the Keys view shows first) as a ratio to ONE
+//    request's latency (ListKeys, then DescribeKey + GetKeyRotationStatus per key in parallel).
 // 2. KMS calls per seal / unseal counted by the emulator: must be exactly 1 per recipient.
 //
 // Key creation happens before timing and is not counted.
@@ -13,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { startEmulator } from '../src/emulator/index';
 import { TencentKmsProvider } from '../src/core/kms/tencent/index';
 import { AlibabaKmsProvider } from '../src/core/kms/alibaba/index';
+import { AwsKmsProvider } from '../src/core/kms/aws/index';
 import { listAllKeys } from '../src/core/kms/list-all';
 import { mapLimit } from '../src/core/kms/retry';
 import { sealBuffer, unsealBuffer, type ProviderResolver } from '../src/core/envelope/index';
@@ -22,6 +25,7 @@ const KEYS = 2000;
 const LATENCY_MS = 50;
 const TC_REGIONS = ['ap-guangzhou', 'ap-shanghai', 'ap-beijing', 'ap-singapore', 'eu-frankfurt'];
 const ALI_REGIONS = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing', 'ap-southeast-1', 'eu-central-1'];
+const AWS_REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'us-west-2', 'eu-central-1'];
 
 async function main(): Promise<void> {
   const em = await startEmulator({ port: 0 });
@@ -36,11 +40,17 @@ async function main(): Promise<void> {
     endpoint: em.url,
     credentials: async () => ({ accessKeyId: a.alibaba.accessKeyId, accessKeySecret: a.alibaba.accessKeySecret }),
   });
+  const aws = new AwsKmsProvider({
+    profile: 'bench',
+    endpoint: em.url,
+    credentials: async () => ({ accessKeyId: a.aws.accessKeyId, accessKeySecret: a.aws.secretAccessKey }),
+  });
   try {
     process.stdout.write(`setup: creating ${KEYS} keys per cloud over 5 regions (not timed)…\n`);
     const t0 = performance.now();
     await mapLimit([...Array(KEYS).keys()], 32, (i) => tc.createKey(TC_REGIONS[i % 5], { alias: `bench-${i}` }));
     await mapLimit([...Array(KEYS).keys()], 32, (i) => ali.createKey(ALI_REGIONS[i % 5], {}));
+    await mapLimit([...Array(KEYS).keys()], 32, (i) => aws.createKey(AWS_REGIONS[i % 5], i % 2 ? {} : { alias: `bench-${i}` }));
     process.stdout.write(`setup done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n\n`);
 
     const listing = async (label: string, p: KmsProvider, regions: string[], concurrency: number, pageSize?: number) => {
@@ -68,19 +78,38 @@ async function main(): Promise<void> {
     const tcSmall = await listing('tencent  listAllKeys (parallel, page 50)', tc, TC_REGIONS, 16, 50);
     const tcSerial = await listing('tencent  serial baseline (concurrency 1)', tc, TC_REGIONS, 1);
     const aliPar = await listing('alibaba  listAllKeys (parallel, +DescribeKey×8)', ali, ALI_REGIONS, 16);
+    const awsPar = await listing('aws      listAllKeys (parallel, +DescribeKey×10)', aws, AWS_REGIONS, 16);
     process.stdout.write(
       `\nratio wall/serial-sum: tencent ${(tcPar.wall / tcPar.serialSum).toFixed(3)} (page 50: ${(tcSmall.wall / tcSmall.serialSum).toFixed(3)}), ` +
-        `alibaba ${(aliPar.wall / aliPar.serialSum).toFixed(3)}; tencent parallel vs measured serial: ${(tcPar.wall / tcSerial.wall).toFixed(3)}\n\n`,
+        `alibaba ${(aliPar.wall / aliPar.serialSum).toFixed(3)}, aws ${(awsPar.wall / awsPar.serialSum).toFixed(3)}; ` +
+        `tencent parallel vs measured serial: ${(tcPar.wall / tcSerial.wall).toFixed(3)}\n`,
     );
+    // AWS, the first region's first page (the Keys view's first rows) against one request's latency.
+    em.setFaults({ '*': { latencyMs: LATENCY_MS } });
+    for (const pageSize of [100, 25]) {
+      em.resetCounters();
+      const s = performance.now();
+      const page = await aws.listKeys(AWS_REGIONS[0], { pageSize });
+      const wall = performance.now() - s;
+      process.stdout.write(
+        `aws      first page of ${AWS_REGIONS[0]} (${page.keys.length} keys, ${em.counters().total} requests): ` +
+          `wall=${wall.toFixed(0)} ms = ${(wall / LATENCY_MS).toFixed(1)} × one request's ${LATENCY_MS} ms\n`,
+      );
+    }
+    em.setFaults({});
+    process.stdout.write('\n');
 
     // KMS calls per seal / unseal.
     const tcKey = (await tc.createKey('ap-guangzhou', { alias: `bench-seal-${randomBytes(3).toString('hex')}` })).keyId;
     const aliKey = (await ali.createKey('cn-hangzhou', {})).keyId;
+    const awsA = (await aws.createKey('us-east-1', { alias: `bench-seal-${randomBytes(3).toString('hex')}` })).alias!;
+    const awsB = (await aws.createKey('eu-west-1', {})).keyId;
     const only =
       (p: KmsProvider): ProviderResolver =>
       async (n) =>
         n === p.name ? p : undefined;
     const both: ProviderResolver = async (n) => (n === 'tencent' ? tc : n === 'alibaba' ? ali : undefined);
+    const all: ProviderResolver = async (n, r) => (n === 'aws' ? aws : await both(n, r));
     const N = 20;
     const cases: Array<[string, Parameters<typeof sealBuffer>[1]['recipients'], ProviderResolver]> = [
       ['1 recipient (tencent)', [{ provider: tc, region: 'ap-guangzhou', key: tcKey }], only(tc)],
@@ -92,6 +121,24 @@ async function main(): Promise<void> {
           { provider: ali, region: 'cn-hangzhou', key: aliKey },
         ],
         both,
+      ],
+      ['1 recipient (aws, by alias)', [{ provider: aws, region: 'us-east-1', key: `alias/${awsA}` }], only(aws)],
+      [
+        '2 recipients (aws us-east-1 + eu-west-1)',
+        [
+          { provider: aws, region: 'us-east-1', key: `alias/${awsA}` },
+          { provider: aws, region: 'eu-west-1', key: awsB },
+        ],
+        only(aws),
+      ],
+      [
+        '3 recipients (aws + tencent + alibaba)',
+        [
+          { provider: aws, region: 'us-east-1', key: `alias/${awsA}` },
+          { provider: tc, region: 'ap-guangzhou', key: tcKey },
+          { provider: ali, region: 'cn-hangzhou', key: aliKey },
+        ],
+        all,
       ],
     ];
     process.stdout.write(`KMS calls counted by the emulator, average over ${N} seals / unseals of 64 KiB\n`);
@@ -116,6 +163,7 @@ async function main(): Promise<void> {
   } finally {
     tc.dispose();
     ali.dispose();
+    aws.dispose();
     await em.stop();
   }
 }

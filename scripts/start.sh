@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm start`: a VS Code with KMS Envelope loaded from this checkout, a loopback KMS emulator with
-# seeded Tencent and Alibaba keys, sandbox profiles for both clouds and a local key — no cloud account.
+# seeded Tencent, Alibaba and AWS keys, sandbox profiles for the three clouds and a local key — no cloud account.
 #
 #   npm start [-- --web] [-- --port N] [-- --emulator-port N] [-- --reset]
 #     --web             use the bundled code-server even where a desktop `code` exists
@@ -72,7 +72,7 @@ trap 'exit 130' INT TERM
 say "starting the KMS emulator on 127.0.0.1:$EMU_PORT (state: .cache/sandbox/emulator-state.json)"
 exec {EMU_FD}< <(exec "${CLI[@]}" emulator --seed --host 127.0.0.1 --port "$EMU_PORT" --state "$SANDBOX/emulator-state.json" 2>&1)
 EMU_PID=$!
-EMU_URL="" TC_ID="" TC_KEY="" ALI_ID="" ALI_KEY="" banner=""
+EMU_URL="" TC_ID="" TC_KEY="" ALI_ID="" ALI_KEY="" AWS_ID="" AWS_KEY="" banner=""
 while IFS= read -r -t 30 line <&"$EMU_FD"; do
   banner+="$line"$'\n'
   case "$line" in
@@ -81,26 +81,32 @@ while IFS= read -r -t 30 line <&"$EMU_FD"; do
     "export TENCENTCLOUD_SECRET_KEY="*) TC_KEY="${line#*=}" ;;
     "export ALIBABA_CLOUD_ACCESS_KEY_ID="*) ALI_ID="${line#*=}" ;;
     "export ALIBABA_CLOUD_ACCESS_KEY_SECRET="*) ALI_KEY="${line#*=}" ;;
+    "export AWS_ACCESS_KEY_ID="*) AWS_ID="${line#*=}" ;;
+    "export AWS_SECRET_ACCESS_KEY="*) AWS_KEY="${line#*=}" ;;
     *"Stop with Ctrl+C"*) break ;;
   esac
 done
-if [ -z "$EMU_URL" ] || [ -z "$TC_ID" ] || [ -z "$TC_KEY" ] || [ -z "$ALI_ID" ] || [ -z "$ALI_KEY" ]; then
+if [ -z "$EMU_URL" ] || [ -z "$TC_ID" ] || [ -z "$TC_KEY" ] || [ -z "$ALI_ID" ] || [ -z "$ALI_KEY" ] || [ -z "$AWS_ID" ] || [ -z "$AWS_KEY" ]; then
   echo "$banner" | grep -v -i -E 'secret|key_id|access_key' >&2 || true
   die "the emulator did not start on 127.0.0.1:$EMU_PORT (port in use? npm start -- --emulator-port N)"
 fi
 unset banner
 cat <&"$EMU_FD" >>"$SANDBOX/emulator.log" &
-say "emulator: $EMU_URL (seeded keys in ap-guangzhou, ap-shanghai, cn-hangzhou, cn-shanghai)"
+say "emulator: $EMU_URL (seeded keys in ap-guangzhou, ap-shanghai, cn-hangzhou, cn-shanghai, us-east-1, eu-west-1)"
+say "emulator admin (faults, counters; scripts only, web pages are refused): curl -H 'X-KMS-Envelope-Admin: 1' $EMU_URL/__admin/counters"
 
 # --- sandbox profiles (secrets → keychain via stdin, never argv or files) -----------------------
-say "sandbox profiles: tencent/sandbox and alibaba/sandbox → the emulator; secrets in the OS keychain"
+say "sandbox profiles: tencent/sandbox, alibaba/sandbox and aws/sandbox → the emulator; secrets in the OS keychain"
 printf '%s\n%s\n' "$TC_ID" "$TC_KEY" | "${CLI[@]}" profiles add --provider tencent --name sandbox \
   --endpoint "$EMU_URL" --region ap-guangzhou --region ap-shanghai --replace >/dev/null \
   || die "kms-envelope profiles add --provider tencent failed"
 printf '%s\n%s\n' "$ALI_ID" "$ALI_KEY" | "${CLI[@]}" profiles add --provider alibaba --name sandbox \
   --endpoint "$EMU_URL" --region cn-hangzhou --region cn-shanghai --replace >/dev/null \
   || die "kms-envelope profiles add --provider alibaba failed"
-unset TC_ID TC_KEY ALI_ID ALI_KEY
+printf '%s\n%s\n' "$AWS_ID" "$AWS_KEY" | "${CLI[@]}" profiles add --provider aws --name sandbox \
+  --endpoint "$EMU_URL" --region us-east-1 --region eu-west-1 --replace >/dev/null \
+  || die "kms-envelope profiles add --provider aws failed"
+unset TC_ID TC_KEY ALI_ID ALI_KEY AWS_ID AWS_KEY
 if ! "${CLI[@]}" keys list --provider local --json | node -e "
   let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => {
     const keys = JSON.parse(s); const has = (k) => k.alias === 'sandbox' || (k.aliases ?? []).includes('sandbox');
@@ -123,8 +129,8 @@ W="$SANDBOX/workspace"
 Everything here talks to the local KMS emulator (127.0.0.1) and a local key; nothing reaches a cloud.
 
 1. Click the **KMS Envelope** icon in the activity bar: the **Keys** view shows the `sandbox`
-   profiles of Tencent Cloud and Alibaba Cloud (regions with seeded keys: enabled, disabled, pending
-   deletion) and the local key `sandbox`.
+   profiles of Tencent Cloud, Alibaba Cloud and AWS (regions with seeded keys: enabled, disabled,
+   pending deletion) and the local key `sandbox`.
 2. Open `app.env`, select the value of `DB_PASSWORD`, press F1 → **KMS Envelope: Seal Selection**,
    pick a key. The value becomes one armored line; **Unseal Selection** turns it back.
 3. Right-click `service.yaml` in the Explorer → **Seal File**; open the `.sealed` file with

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { createAtomicWriteStream, type AtomicFile } from '../core/atomic';
+import { createAtomicWriteStream, describeLink, existingTarget, type AtomicFile } from '../core/atomic';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import { parseKeyRef } from '../core/keyref';
 import { displayPath, escapeControls } from '../core/paths';
@@ -51,6 +51,9 @@ async function openInput(io: Io, file: string): Promise<Input> {
   if (file === '-') {
     if (io.stdin.isTTY)
       throw usageError('Refusing to read the input from a terminal.', `Pipe data in (\`… | ${CLI} seal - --key …\`) or give a file name.`);
+    // A signal while the input waits for data (a hung-up `ssh … kms-envelope unseal -`) must end the
+    // run now: the engine sees the abort only between chunks, so stop the input too.
+    io.signal.addEventListener('abort', () => io.stdin.destroy(), { once: true });
     return { stream: io.stdin, label: 'stdin' };
   }
   let st;
@@ -108,19 +111,30 @@ async function openOutput(io: Io, target: string, force: boolean, input: Input):
     throw usageError(`The output ${displayPath(target)} is the input file.`, 'Write to another file (-o), then rename it if you must.', {
       file: target,
     });
-  const exists = await fsp.stat(abs).then(
-    (s) => s,
-    () => undefined,
-  );
-  if (exists?.isDirectory())
+  // lstat, not stat: a symbolic link is an existing output even when it dangles, and a write
+  // replaces the link itself (rename), never the file it points to.
+  const exists = await existingTarget(abs);
+  if (exists?.kind === 'directory')
     throw usageError(`The output ${displayPath(target)} is a directory.`, 'Give a file name with -o.', { file: target });
+  const link = exists?.kind === 'symlink' ? exists : undefined;
   if (exists && !force)
-    throw usageError(`${displayPath(target)} already exists.`, 'Pass --force to replace it, or choose another name with -o.', {
-      file: target,
-    });
+    throw usageError(
+      `${displayPath(target)} already exists${link ? ` (${escapeControls(describeLink(link))})` : ''}.`,
+      link
+        ? 'Pass --force to replace the link itself with the output (the file it points to is not touched), or choose another name with -o.'
+        : 'Pass --force to replace it, or choose another name with -o.',
+      { file: target },
+    );
   try {
     const w = await createAtomicWriteStream(abs);
-    return { stream: w.stream, file: w.file, label: target, commit: () => w.commit(), abort: () => w.abort() };
+    const commit = async () => {
+      await w.commit();
+      if (link)
+        io.stderr.write(
+          `${CLI}: replaced the symbolic link ${displayPath(target)} (${escapeControls(describeLink(link))}) with the output; the file it pointed to was not touched.\n`,
+        );
+    };
+    return { stream: w.stream, file: w.file, label: target, commit, abort: () => w.abort() };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new KmsEnvelopeError(

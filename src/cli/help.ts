@@ -149,9 +149,11 @@ ${EXIT}
 
 Commands:
   add     --provider <${CLOUDS}> --name <n> [--region <r> ...] [--endpoint <url>]
-          [--sts [--expiration <iso-date>]] [--replace] [--test]
+          [--sts [--expiration <iso-date>]] [--replace] [--test [--save-anyway]]
           Reads the key id and the secret (and with --sts the session token) as lines on
           stdin, or prompts for them without echo in a terminal. Never pass them as arguments.
+          --test calls the region list with them BEFORE saving: if that fails nothing is
+          stored (exit 3/4), unless --save-anyway.
           --provider alibaba --instance-endpoint <url> --client-key-file <clientKey_….json>
           --ca-file <PrivateKmsCA_….pem> --region <r>: a KMS 3.0 instance (provider alibaba-instance);
           stdin: the client key password, then optionally an AccessKey ID and secret (to list and

@@ -9,7 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../core/atomic';
+import { describeLink, existingTarget, writeFileAtomic } from '../core/atomic';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import { providerDescriptor } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
@@ -333,15 +333,11 @@ async function exportKey(
     );
   if (dest === '-' && io.stdout.isTTY)
     throw usageError('Refusing to print key material to a terminal.', 'Redirect stdout to a file or a pipe, or give --out <file>.');
-  if (
-    dest !== '-' &&
-    !values.force &&
-    (await fsp.stat(dest).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    throw usageError(`${dest} already exists.`, 'Pass --force to replace it, or choose another name.', { file: dest });
+  // A symbolic link (even a dangling one) is an existing file: the write would replace the link.
+  const existing = dest === '-' ? undefined : await existingTarget(dest);
+  if (existing && !values.force) {
+    const link = existing.kind === 'symlink' ? ` (${describeLink(existing)})` : '';
+    throw usageError(`${dest} already exists${link}.`, 'Pass --force to replace it, or choose another name.', { file: dest });
   }
   const { serializeExport } = await import('../core/kms/local/export.js');
   const { metadata, material } = await (provider as unknown as LocalOps).exportKey(region, key, { signal: io.signal });
@@ -357,6 +353,10 @@ async function exportKey(
     io.stdout.write(text);
   } else {
     await writeFileAtomic(path.resolve(dest), text, 0o600);
+    if (existing?.kind === 'symlink')
+      io.stderr.write(
+        `${CLI}: replaced the symbolic link ${dest} (${describeLink(existing)}) with the export; the file it pointed to was not touched.\n`,
+      );
     io.stderr.write(
       `Exported ${keyLine(metadata)} to ${dest} (mode 0600). It holds the key itself: anyone with this file opens every blob sealed to the key.\n` +
         `  Import elsewhere: ${CLI} keys import --provider local --in ${dest}\n`,

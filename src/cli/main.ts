@@ -15,6 +15,7 @@
  * imports only node:util-based helpers; each command, the envelope engine (Encryption SDK), the
  * cloud SDKs, keytar and the emulator are loaded on demand with dynamic imports.
  */
+import { discardPendingSync, onStaleTempFilesRemoved } from '../core/atomic';
 import { CancelledError, isCancelled } from '../core/errors';
 import { CLI, applyKeyFileDir, printError, type Io } from './common';
 import { HELP } from './help';
@@ -34,6 +35,10 @@ function keyFileDirOf(argv: string[]): string | undefined {
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   let verbose = rest.includes('--verbose') || rest.includes('-v');
+  // Where outputs go through named temp files (not Linux), a write removes those a killed run left.
+  const offSweep = onStaleTempFilesRemoved(({ dir, files }) =>
+    io.stderr.write(`${CLI}: removed ${files.length} temp file(s) an interrupted run left in ${dir}: ${files.join(', ')}\n`),
+  );
   try {
     switch (command) {
       case undefined:
@@ -93,26 +98,40 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return new CancelledError().exitCode;
     }
     return printError(io, err, verbose);
+  } finally {
+    offSweep();
   }
 }
 
-/** Process entry: wires stdio, Ctrl-C (first: clean abort; second: immediate exit) and the exit code. */
+/**
+ * Signals that end a seal or unseal cleanly: Ctrl-C, a closed terminal or dropped SSH session (HUP),
+ * Ctrl-\\ (QUIT), `kill` (TERM). The first aborts the work, which drops the output; a second one exits
+ * at once (removing a named temp file on the way; an unnamed one vanishes with the process).
+ */
+const CANCEL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/** Process entry: wires stdio, the cancel signals and the exit code. */
 function run(): void {
   const ctl = new AbortController();
   const command = process.argv[2];
   // exec handles its own signals: before the command starts they cancel, afterwards they go to it.
   if (command !== 'emulator' && command !== 'exec') {
     const onSignal = (sig: NodeJS.Signals) => {
-      if (ctl.signal.aborted) process.exit(130);
+      if (ctl.signal.aborted) {
+        discardPendingSync();
+        process.exit(130);
+      }
       ctl.abort(new CancelledError(`Interrupted (${sig}).`));
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of CANCEL_SIGNALS) process.on(sig, onSignal);
+    process.on('exit', discardPendingSync);
   }
   // A closed stdout (`kms-envelope … | head`) is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   });
+  // After a hang-up the terminal is gone: a failed message must not turn a clean cancel into a crash.
+  process.stderr.on('error', () => undefined);
   const io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: ctl.signal };
   main(process.argv.slice(2), io).then(
     (code) => {

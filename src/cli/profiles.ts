@@ -13,11 +13,11 @@
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import { createCliCredentialService } from '../core/credentials/index';
-import { checkProfileName, checkProvider, credentialProviders, type CredentialService } from '../core/credentials/service';
+import { checkProfileName, checkProvider, credentialProviders, type CredentialService, type NewProfile } from '../core/credentials/service';
 import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { providerDescriptor, providers } from '../core/kms/registry';
 import type { ProviderName } from '../core/kms/types';
-import { testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
+import { testCredentials, testProfile, type CreateProviderFn } from '../core/credentials/test-profile';
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
 import { redactString, type Logger } from '../core/log';
 import { CLI, makeLogger, parse, table, type Io } from './common';
@@ -41,6 +41,7 @@ const OPTIONS = {
   expiration: { type: 'string' },
   replace: { type: 'boolean' },
   test: { type: 'boolean' },
+  'save-anyway': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -234,18 +235,45 @@ async function add(r: Run): Promise<number> {
       { provider, profile: profileName },
     );
   }
+  if (values['save-anyway'] && !values.test)
+    throw usageError('--save-anyway applies to --test only.', 'Add --test, or drop --save-anyway.');
   const creds = await readCredentials(stdinOf(io), provider, !!values.sts, values.expiration, values);
-  const info = await service.addProfile(
-    { provider, name: profileName, regions: values.region, endpoint: values.endpoint, kind: values.sts ? 'sts' : 'long-term' },
-    creds,
-    { replace: !!values.replace },
-  );
+  const draft = {
+    provider,
+    name: profileName,
+    regions: values.region,
+    endpoint: values.endpoint,
+    kind: values.sts ? 'sts' : 'long-term',
+  } as const;
+  // --test tries the credentials BEFORE anything is stored: a mistyped secret is not saved.
+  const failed = values.test ? await testDraft(r, draft, creds) : 0;
+  if (failed && !values['save-anyway']) {
+    io.stderr.write(
+      `Not saved: the test of ${provider} profile ${profileName} failed, so nothing was stored.\n` +
+        `  → Fix what the test names, then run the same \`${CLI} profiles add\` again; --save-anyway keeps a profile whose test fails.\n`,
+    );
+    return failed;
+  }
+  const info = await service.addProfile(draft, creds, { replace: !!values.replace });
   io.stdout.write(
-    `Saved ${provider} profile ${info.name}${info.keyIdHint ? ` (key ${info.keyIdHint})` : ''}; the secret is in ${service.secretStore.description}.\n`,
+    `Saved ${provider} profile ${info.name}${info.keyIdHint ? ` (key ${info.keyIdHint})` : ''}${failed ? ' although its test failed (--save-anyway)' : ''}; the secret is in ${service.secretStore.description}.\n`,
   );
-  if (values.test) return testProfiles(r, provider, info.name);
-  io.stdout.write(`Check it: ${CLI} profiles test --provider ${provider} --name ${info.name}\n`);
-  return 0;
+  if (!values.test) io.stdout.write(`Check it: ${CLI} profiles test --provider ${provider} --name ${info.name}\n`);
+  return failed;
+}
+
+/** `profiles add --test`: the region list with credentials not stored yet; prints OK/FAIL like `profiles test`. */
+async function testDraft(r: Run, draft: NewProfile & { provider: ProviderName }, creds: CloudCredentials): Promise<number> {
+  const d = r.service.draftProfile(draft, creds);
+  const create = r.deps.createProvider ?? (await import('../core/kms/registry.js')).createProvider;
+  const timeoutMs = r.deps.testTimeoutMs ?? 30_000;
+  const t = await testCredentials(create, draft.provider, d, async () => d.credentials, {
+    logger: r.logger,
+    env: r.io.env,
+    timeoutMs,
+    signal: r.io.signal,
+  });
+  return printTest(r, `${draft.provider}/${d.name} (not saved yet)`, { ...t, profile: { endpoint: d.endpoint } }, timeoutMs);
 }
 
 async function rotate(r: Run): Promise<number> {
@@ -374,6 +402,16 @@ async function testOne(r: Run, create: CreateProviderFn, provider: ProviderName,
   const timeoutMs = r.deps.testTimeoutMs ?? 30_000;
   const t = await testProfile(r.service, create, provider, name, { logger: r.logger, env: r.io.env, timeoutMs, signal: r.io.signal });
   const label = `${provider}/${t.profile?.name ?? name ?? 'default'}${t.profile ? ` (${t.profile.source})` : ''}`;
+  return printTest(r, label, t, timeoutMs);
+}
+
+/** `OK    label: …` on stdout, or `FAIL  label: …` and the next step on stderr; the exit code. */
+function printTest(
+  r: Run,
+  label: string,
+  t: { ok: boolean; regions?: string[]; error?: unknown; profile?: { endpoint?: string } },
+  timeoutMs: number,
+): number {
   if (t.ok) {
     const where = t.profile?.endpoint ? ` at ${t.profile.endpoint}` : '';
     r.io.stdout.write(`OK    ${label}: answered with ${t.regions!.length} regions${where}.\n`);

@@ -7,6 +7,8 @@ import type { ProviderName } from './kms/types';
  * Examples: `local:local:team-key`, `tencent:ap-guangzhou:my-alias`,
  * `alibaba:cn-hangzhou:alias/app`, `alibaba:cn-hangzhou:key-hzz6...`.
  * The key part may itself contain ':' (ARNs); only the first two colons split.
+ * A provider may also accept identifiers of its cloud as keyrefs (descriptor `keyrefs`: an AWS key
+ * ARN `arn:aws:kms:us-east-1:111122223333:key/<id>` is `aws:us-east-1:<that ARN>`).
  */
 export interface KeyRef {
   provider: ProviderName;
@@ -16,6 +18,13 @@ export interface KeyRef {
 
 export function parseKeyRef(text: string): KeyRef {
   const s = text.trim();
+  // A provider's own identifiers (an AWS key ARN) name provider, region and key by themselves.
+  if (!findProvider(s.slice(0, s.indexOf(':')))) {
+    for (const d of providers()) {
+      const own = d.keyrefs?.parse(s);
+      if (own) return { provider: d.name, region: own.region, key: own.key };
+    }
+  }
   const a = s.indexOf(':');
   const b = a < 0 ? -1 : s.indexOf(':', a + 1);
   if (a <= 0 || b <= a + 1 || b === s.length - 1) {

@@ -2,6 +2,7 @@
  * `kms-envelope emulator`: runs the KMS emulator in the foreground until SIGINT/SIGTERM.
  * Prints its URL and paste-able `export` lines for the credentials of account "default".
  */
+import { ADMIN_HEADER } from './admin-client';
 import { parseArgs } from 'node:util';
 import { stderrLogger } from '../core/log';
 import { parseFaultFlag, type FaultConfig } from './faults';
@@ -37,8 +38,10 @@ Options:
   --verbose              log every request to stderr
   -h, --help             this help
 
-Admin API on the same port (loopback clients only): GET /__admin/health, GET|PUT|DELETE /__admin/faults,
-GET|DELETE /__admin/counters, POST /__admin/reset.
+Admin API on the same port: GET /__admin/health, GET|PUT|DELETE /__admin/faults, GET|DELETE
+/__admin/counters, POST /__admin/reset. Every request needs the header X-KMS-Envelope-Admin: 1, a
+loopback client and Host, no Origin (web pages are refused) and Content-Type: application/json on
+PUT/POST, e.g. curl -H 'X-KMS-Envelope-Admin: 1' http://127.0.0.1:18765/__admin/counters
 `;
 
 function usage(message: string): number {
@@ -157,7 +160,12 @@ export async function emulatorMain(argv: string[]): Promise<number> {
       );
   }
   if (em.instance) lines.push('', ...instanceLines(em.instance));
-  lines.push('', `Admin (loopback only): ${em.url}/__admin/health, /__admin/faults, /__admin/counters. Stop with Ctrl+C.`, '');
+  lines.push(
+    '',
+    `Admin (loopback, no web pages): curl -H '${ADMIN_HEADER}: 1' ${em.url}/__admin/counters (also /__admin/health, /__admin/faults, /__admin/reset; JSON bodies)`,
+    'Stop with Ctrl+C.',
+    '',
+  );
 
   const running = em;
   // Signal handlers go in before anything is printed: a script that reacts to the output at once

@@ -4,7 +4,9 @@
  * Tencent Cloud API 3.0, one with `X-Amz-Target` is AWS KMS (JSON 1.1), one with `x-acs-action` or an
  * `Action` parameter is Alibaba Cloud RPC.
  *
- * Admin API on the same port, answered only for loopback clients (127.0.0.0/8, ::1):
+ * Admin API on the same port, answered only for loopback clients (127.0.0.0/8, ::1) whose request
+ * carries `X-KMS-Envelope-Admin: 1`, a loopback `Host`, no `Origin` and JSON bodies, so no web page can
+ * reach it (src/emulator/admin-client.ts says why, and has a client):
  *   GET    /__admin/health     {"ok":true,"url","accounts":[names],"statePath"}
  *   GET    /__admin/faults     the current FaultConfig (counts show what is left)
  *   PUT    /__admin/faults     replace it (JSON FaultConfig; {} clears)
@@ -19,7 +21,8 @@ import { parse as parseQuery } from 'node:querystring';
 import { nullLogger, type Logger } from '../core/log';
 import { alibabaFault, handleAlibaba } from './alibaba';
 import { awsAction, awsFault, handleAws } from './aws';
-import { header, type HandlerEnv, type RawRequest, type Reply } from './common';
+import { ADMIN_HEADER } from './admin-client';
+import { header, hostWithoutPort, type HandlerEnv, type RawRequest, type Reply } from './common';
 import { Faults, validateFaults, type FaultConfig, type FaultKind } from './faults';
 import type { EmulatorStore } from './state';
 import { handleTencent, tencentError } from './tencent';
@@ -213,6 +216,8 @@ export class EmulatorServer {
       body: JSON.stringify(v) + '\n',
     });
     if (!isLoopback(remote)) return json(403, { error: 'the emulator admin API answers loopback clients only' });
+    const refused = adminRefusal(raw);
+    if (refused) return json(refused[0], { error: refused[1] });
     const route = `${raw.method} ${raw.path}`;
     switch (route) {
       case 'GET /__admin/health':
@@ -253,6 +258,22 @@ export class EmulatorServer {
         });
     }
   }
+}
+
+/** Why an admin request from a loopback client is refused (see admin-client.ts), or undefined. */
+function adminRefusal(raw: RawRequest): [number, string] | undefined {
+  const origin = header(raw, 'origin');
+  if (origin !== undefined)
+    return [403, `the emulator admin API refuses requests from web pages (Origin: ${origin}); call it from a script or test`];
+  const host = hostWithoutPort(header(raw, 'host') ?? '').toLowerCase();
+  if (!(host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)))
+    return [403, `the emulator admin API answers only requests to a loopback host (127.0.0.1, localhost, [::1]), not "${host}"`];
+  if (header(raw, ADMIN_HEADER.toLowerCase()) !== '1')
+    return [403, `the emulator admin API needs the header ${ADMIN_HEADER}: 1 on every request`];
+  const type = (header(raw, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if ((raw.method === 'PUT' || raw.method === 'POST') && type !== 'application/json')
+    return [415, `the emulator admin API takes JSON bodies only: send Content-Type: application/json (got ${type || 'none'})`];
+  return undefined;
 }
 
 function firstParam(raw: RawRequest, name: string): string | undefined {

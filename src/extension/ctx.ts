@@ -7,6 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { onStaleTempFilesRemoved } from '../core/atomic';
 import { CredentialService } from '../core/credentials/service';
 import type { CreateProviderFn } from '../core/credentials/test-profile';
 import { configDir } from '../core/paths';
@@ -126,6 +127,12 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   return [
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
     new SealedAutoSave(s.log),
+    // Where files go through named temp files (not Linux), a write removes those a killed run left.
+    {
+      dispose: onStaleTempFilesRemoved(({ dir, files }) =>
+        s.log.warn(`Removed ${files.length} temp file(s) an interrupted write left in ${dir}: ${files.join(', ')}`),
+      ),
+    },
     vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, s.files),
     vscode.window.registerFileDecorationProvider(s.files),
     vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),

@@ -28,8 +28,9 @@ function isTarget(a: unknown): a is KeyTarget {
   return !!t && typeof t === 'object' && typeof t.provider === 'string' && typeof t.region === 'string' && typeof t.key === 'string';
 }
 
+/** Something is at `p`; a symbolic link counts even when it dangles (writing there replaces the link). */
 async function exists(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
+  return fsp.lstat(p).then(
     () => true,
     () => false,
   );

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { emulatorAdmin } from '../../src/emulator/admin-client';
 import { aliCall, alibabaClient, tcCall, tcFail, tencentClient } from './helpers/sdk-clients';
 
 const ROOT = resolve(__dirname, '../..');
@@ -113,7 +114,7 @@ describe('kms-envelope emulator (the command)', () => {
       accessKeySecret: first.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
     });
     const made = (await aliCall(ali, 'CreateKey', { Description: 'made before restart' }, 'cn-shanghai')).KeyMetadata.KeyId;
-    const counters = (await (await fetch(`${url}/__admin/counters`)).json()) as Record<string, number>;
+    const counters = await emulatorAdmin(url, 'GET', 'counters');
     assert.equal(counters['tencent:Encrypt'], 2);
     assert.equal(counters['alibaba:CreateKey'], 1);
 

@@ -11,12 +11,20 @@ import { MemorySecretStore } from '../../src/core/secrets';
 import { LocalKmsProvider, LOCAL_ERROR_CODES } from '../../src/core/kms/local/index';
 import { TencentKmsProvider } from '../../src/core/kms/tencent/index';
 import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
+import { AwsKmsProvider } from '../../src/core/kms/aws/index';
 import type { CloudProviderOptions } from '../../src/core/kms/cloud-call';
 import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 
-/** Test retry policy: the production attempt count, short waits. */
-export const TEST_RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
+/** Test retry policy: the production attempt count for errors, four for throttling too, short waits (no seconds of backoff). */
+export const TEST_RETRY = {
+  maxAttempts: 4,
+  baseDelayMs: 5,
+  maxDelayMs: 20,
+  throttleMaxAttempts: 4,
+  throttleBaseDelayMs: 5,
+  throttleMaxDelayMs: 20,
+};
 
 export type InjectedFault = 'throttle' | 'error' | 'unavailable' | 'drop';
 
@@ -58,6 +66,8 @@ export interface Harness {
   stsCredentials?: CloudCredentials;
   /** The same cloud provider against a fresh emulator whose clock is `skewMs` ahead. */
   withSkewedEmulator?(skewMs: number): Promise<{ provider: KmsProvider; stop(): Promise<void> }>;
+  /** The provider's SDK corrects its clock from the cloud's answer and sends again (AWS), instead of failing. */
+  correctsClockSkew?: boolean;
   /** The action that lists keys (Tencent ListKeyDetail, Alibaba ListKeys). */
   listAction: string;
   dispose(): Promise<void>;
@@ -71,7 +81,7 @@ export interface HarnessFactory {
   create(): Promise<Harness>;
 }
 
-function control(em: RunningEmulator, cloud: 'tencent' | 'alibaba'): EmulatorControl {
+function control(em: RunningEmulator, cloud: 'tencent' | 'alibaba' | 'aws'): EmulatorControl {
   return {
     raw: em,
     resetCounters: () => em.resetCounters(),
@@ -191,4 +201,59 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
   };
 }
 
-export const harnesses: HarnessFactory[] = [local, cloudFactory('tencent'), cloudFactory('alibaba')];
+/** AWS KMS through @aws-sdk/client-kms against the emulator's AWS JSON 1.1 front end. */
+const aws: HarnessFactory = {
+  label: 'aws',
+  remote: true,
+  deletionRequiresDisabled: false,
+  async create() {
+    const em = await startEmulator({ port: 0 });
+    const credsOf = (x: (typeof em.accounts)[number]): CloudCredentials => ({
+      accessKeyId: x.aws.accessKeyId,
+      accessKeySecret: x.aws.secretAccessKey,
+      securityToken: x.aws.sessionToken,
+    });
+    const creds = credsOf(em.accounts.find((a) => a.name === 'default') ?? em.accounts[0]);
+    const made: AwsKmsProvider[] = [];
+    const build = (endpoint: string, c: CloudCredentials): KmsProvider => {
+      const p = new AwsKmsProvider({ profile: 'conformance', credentials: async () => c, endpoint, retry: TEST_RETRY, timeoutMs: 5000 });
+      made.push(p);
+      return p;
+    };
+    const sts = em.accounts.find((x) => x.name === 'sts');
+    return {
+      provider: build(em.url, creds),
+      regionA: 'us-east-1',
+      regionB: 'eu-west-1',
+      regionPaging: 'ap-southeast-2',
+      codes: {
+        disabled: 'DisabledException',
+        pendingDeletion: 'KMSInvalidStateException',
+        notPendingDeletion: 'KMSInvalidStateException',
+      },
+      aliasRef: (a) => `alias/${a}`,
+      missingKeyId: '00000000-0000-4000-8000-000000000000',
+      multipleAliases: true,
+      decryptFailureKind: 'provider',
+      stateAfterCancel: 'Disabled',
+      emulator: control(em, 'aws'),
+      withEndpoint: (url) => build(url, creds),
+      withCredentials: (c) => build(em.url, c),
+      accessKeyId: creds.accessKeyId!,
+      stsCredentials: sts ? credsOf(sts) : undefined,
+      async withSkewedEmulator(skewMs) {
+        const skewed = await startEmulator({ port: 0, now: () => Date.now() + skewMs });
+        const p = build(skewed.url, credsOf(skewed.accounts[0]));
+        return { provider: p, stop: () => skewed.stop() };
+      },
+      correctsClockSkew: true,
+      listAction: 'ListKeys',
+      async dispose() {
+        for (const p of made) p.dispose();
+        await em.stop();
+      },
+    };
+  },
+};
+
+export const harnesses: HarnessFactory[] = [local, cloudFactory('tencent'), cloudFactory('alibaba'), aws];

@@ -324,9 +324,13 @@ export function conformanceSuite(make: HarnessFactory): void {
         await rejectsKms(h.withCredentials({ ...sts, securityToken: undefined }).listRegions(), (e) => assert.equal(e.kind, 'credentials'));
       });
 
-      it('clock skew: a signature the cloud finds expired names the clock', async () => {
+      it('clock skew: a signature the cloud finds expired names the clock (or the SDK corrects its clock and sends again)', async () => {
         const skewed = await h.withSkewedEmulator!(20 * 60_000);
         try {
+          if (h.correctsClockSkew) {
+            assert.ok((await skewed.provider.listRegions()).includes(h.regionA), 'sent again with the corrected clock');
+            return;
+          }
           await rejectsKms(skewed.provider.listRegions(), (e) => {
             assert.equal(e.kind, 'credentials');
             assert.match(e.details.providerCode ?? '', /SignatureExpire|InvalidTimeStamp\.Expired/);

@@ -1,4 +1,4 @@
-// The `npm start` sandbox in the real UI: the Keys view lists the local key and both clouds' seeded
+// The `npm start` sandbox in the real UI: the Keys view lists the local key and the clouds' seeded
 // keys (emulator on 127.0.0.1), the editor context menu seals a selected value in place, the explorer
 // context menu seals a file and the notification offers to delete the plaintext original.
 import assert from 'node:assert/strict';
@@ -26,10 +26,10 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     await wb?.close();
   });
 
-  it('the Keys view lists the local key and the seeded keys of both clouds', async () => {
+  it('the Keys view lists the local key and the seeded keys of Tencent, Alibaba and AWS', async () => {
     await wb.openKmsView();
     const rows = wb.treeRows('Keys');
-    for (const label of ['Local keys', 'Tencent Cloud KMS', 'Alibaba Cloud KMS']) {
+    for (const label of ['Local keys', 'Tencent Cloud KMS', 'Alibaba Cloud KMS', 'AWS KMS']) {
       await rows.filter({ hasText: label }).first().waitFor({ state: 'visible', timeout: 45_000 });
     }
     // Generous: regions load over HTTP from the emulator, and a loaded 2-core CI box is slow.
@@ -46,6 +46,10 @@ describe('sandbox: keys, editor and explorer menus (emulator + local key)', () =
     assert.ok(
       texts.some((t) => t.startsWith('cn-hangzhou')),
       `no Alibaba region row in ${JSON.stringify(texts)}`,
+    );
+    assert.ok(
+      texts.some((t) => t.startsWith('us-east-1')),
+      `no AWS region row in ${JSON.stringify(texts)}`,
     );
     assert.ok(texts.filter((t) => t.startsWith('seed-disabled')).length >= 2, 'disabled seeded keys are not listed');
     await wb.screenshot('sandbox-keys-view');

@@ -60,7 +60,7 @@ export function cli(ctx: PrepareContext, args: string[], stdin = ''): string {
 }
 
 /**
- * The `npm start` sandbox: profiles tencent/sandbox and alibaba/sandbox pointing at the emulator
+ * The `npm start` sandbox: profiles tencent/sandbox, alibaba/sandbox and aws/sandbox pointing at the emulator
  * (secrets into the keychain through the CLI's stdin) and a local key with alias "sandbox".
  */
 export function addSandboxProfiles(ctx: PrepareContext): void {
@@ -102,6 +102,11 @@ export function addSandboxProfiles(ctx: PrepareContext): void {
       'cn-shanghai',
     ],
     `${x.ALIBABA_CLOUD_ACCESS_KEY_ID}\n${x.ALIBABA_CLOUD_ACCESS_KEY_SECRET}\n`,
+  );
+  cli(
+    ctx,
+    ['profiles', 'add', '--provider', 'aws', '--name', 'sandbox', '--endpoint', e.url, '--region', 'us-east-1', '--region', 'eu-west-1'],
+    `${x.AWS_ACCESS_KEY_ID}\n${x.AWS_SECRET_ACCESS_KEY}\n`,
   );
   cli(ctx, ['keys', 'create', '--provider', 'local', '--alias', 'sandbox', '--description', 'e2e sandbox key']);
 }

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { emulatorAdmin } from '../../src/emulator/admin-client';
 import type { KmsEnvelopeApi, TreeSnapshotNode } from '../../src/extension/extension';
 import type { Prompts } from '../../src/extension/ui';
 import { activateExtension, requireEmulator, testEnv } from './helpers';
@@ -155,20 +156,13 @@ export async function addEmulatorProfiles(a: KmsEnvelopeApi): Promise<string> {
   return em.url;
 }
 
-/** The emulator's admin API (loopback only). */
+/** The emulator's admin API (loopback only, with its admin header: src/emulator/admin-client.ts). */
 export async function setFaults(faults: Record<string, unknown>): Promise<void> {
-  const em = requireEmulator();
-  const r = await fetch(`${em.url}/__admin/faults`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(faults),
-  });
-  assert.equal(r.status, 200, `setting faults: ${await r.text()}`);
+  await emulatorAdmin(requireEmulator().url, 'PUT', 'faults', faults);
 }
 
 export async function counters(): Promise<Record<string, number>> {
-  const r = await fetch(`${requireEmulator().url}/__admin/counters`);
-  return (await r.json()) as Record<string, number>;
+  return emulatorAdmin(requireEmulator().url, 'GET', 'counters');
 }
 
 export async function setSetting(key: string, value: unknown): Promise<void> {

@@ -6,7 +6,19 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -236,6 +248,39 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     assert.equal(readFileSync(f('o.txt'), 'utf8'), 'original');
   });
 
+  it('a symbolic link at -o, even a dangling one, is an existing output: refused without --force; --force replaces the link, not its target, and says so', () => {
+    mkdirSync(f('links'), { recursive: true });
+    writeFileSync(f('links/plain.txt'), 'linked secret');
+    ok(['seal', 'links/plain.txt', '--key', 'local:local:team-key']);
+    symlinkSync('nowhere/missing.txt', f('links/dangling'));
+    symlinkSync('victim.txt', f('links/to-victim'));
+    writeFileSync(f('links/victim.txt'), 'do not overwrite me');
+    for (const [link, target] of [
+      ['dangling', 'nowhere/missing.txt, which does not exist'],
+      ['to-victim', 'victim.txt'],
+    ] as const) {
+      const r = run(['unseal', 'links/plain.txt.sealed', '-o', `links/${link}`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`links/${link} already exists \\(a symbolic link to ${target}\\)`));
+      assert.match(r.stderr, /--force to replace the link itself/);
+      assert.ok(lstatSync(f(`links/${link}`)).isSymbolicLink(), 'the link is still there');
+    }
+    assert.equal(run(['keys', 'export', '--key', 'team-key', '--out', 'links/dangling']).code, 1, 'keys export refuses it too');
+    assert.ok(!existsSync(f('links/nowhere')), 'nothing was written through the link');
+
+    const r = ok(['unseal', 'links/plain.txt.sealed', '-o', 'links/to-victim', '--force']);
+    assert.match(
+      r.stderr,
+      /replaced the symbolic link links\/to-victim \(a symbolic link to victim\.txt\) with the output; the file it pointed to was not touched/,
+    );
+    assert.ok(lstatSync(f('links/to-victim')).isFile());
+    assert.equal(readFileSync(f('links/to-victim'), 'utf8'), 'linked secret');
+    assert.equal(readFileSync(f('links/victim.txt'), 'utf8'), 'do not overwrite me');
+    const d = ok(['unseal', 'links/plain.txt.sealed', '-o', 'links/dangling', '--force']);
+    assert.match(d.stderr, /replaced the symbolic link links\/dangling \(a symbolic link to nowhere\/missing\.txt, which does not exist\)/);
+    assert.equal(readFileSync(f('links/dangling'), 'utf8'), 'linked secret');
+  });
+
   it('an encryption context over the format limit is a usage error (exit 1), no output', () => {
     writeFileSync(f('b.txt'), 'bounded');
     const big = run(['seal', 'b.txt', '--key', 'local:local:team-key', '--context', `k=${'x'.repeat(70_000)}`]);
@@ -398,6 +443,16 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
     assert.ok(!existsSync(f('nb.sealed')));
   });
 
+  /** Whether a process writes into `dir`: a file there, or an unnamed (O_TMPFILE) file it holds open there. */
+  const writingInto = (pid: number, dir: string): boolean => {
+    if (readdirSync(dir).length) return true;
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + '/'));
+    } catch {
+      return false;
+    }
+  };
+
   it('Ctrl-C during a seal: exit 130, no output and no temp file', async () => {
     mkdirSync(f('sig'), { recursive: true });
     const child = spawn(process.execPath, [cli, 'seal', '-', '-o', path.join('sig', 'out.sealed'), '--key', 'local:local:team-key'], {
@@ -418,7 +473,7 @@ describe('kms-envelope CLI (built)', { skip: !inKeyring && 'run under scripts/wi
           child.stdin.write(chunk);
           sent++;
         }
-        if (readdirSync(f('sig')).some((n) => n.endsWith('.tmp')) && sent >= 8) {
+        if (writingInto(child.pid!, f('sig')) && sent >= 8) {
           clearInterval(t);
           resolve();
         }

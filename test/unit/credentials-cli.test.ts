@@ -192,7 +192,8 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
       createProvider: cloudFactory,
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`OK    alibaba/${aName} \\(keychain\\): answered with 2 regions at ${server.url}`));
+    assert.match(r.stdout, new RegExp(`OK    alibaba/${aName} \\(not saved yet\\): answered with 2 regions at ${server.url}`));
+    assert.match(r.stdout, new RegExp(`Saved alibaba profile ${aName} \\(key LTAI…`));
 
     assert.match(inKeychain(`tencent:${tName}`), new RegExp(`label = kms-envelope/tencent:${tName}`));
     assert.match(inKeychain(`alibaba:${aName}`), new RegExp(`label = kms-envelope/alibaba:${aName}`));
@@ -290,6 +291,39 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`FAIL  tencent/${name} \\(keychain\\):`));
     assert.match(r.stderr, /SecretIdNotFound|SecretId/);
+  });
+
+  it('add --test with a wrong secret stores nothing (no profile, no keychain entry) unless --save-anyway', async () => {
+    const c = creds();
+    const name = `typo-${hex(3)}`;
+    ctx.accounts.push(`tencent:${name}`);
+    const server = await regionServer('authfail');
+    const add = (...extra: string[]) =>
+      run(['add', '--provider', 'tencent', '--name', name, '--endpoint', server.url, '--test', ...extra], {
+        input: `${c.id}\n${c.secret}\n`,
+        createProvider: cloudFactory,
+      });
+    let r = await add();
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, new RegExp(`FAIL  tencent/${name} \\(not saved yet\\):.*SecretId`));
+    assert.match(r.stderr, new RegExp(`Not saved: the test of tencent profile ${name} failed, so nothing was stored`));
+    assert.match(r.stderr, /--save-anyway/);
+    assert.doesNotMatch(r.stdout, /Saved/);
+    assert.equal(server.seen.length, 1, 'tested once, with the typed credentials');
+    assert.equal(await svc().getProfile('tencent', name), undefined, 'no profile');
+    if (IN_KEYRING) assert.doesNotMatch(inKeychain(`tencent:${name}`), /label/, 'no keychain entry');
+    assert.doesNotMatch((await run(['list'])).stdout, new RegExp(name));
+
+    r = await add('--save-anyway');
+    assert.equal(r.code, 4, 'the test still failed');
+    assert.match(
+      r.stdout,
+      new RegExp(`Saved tencent profile ${name} \\(key AKID…${c.id.slice(-4)}\\) although its test failed \\(--save-anyway\\)`),
+    );
+    assert.equal((await svc().getProfile('tencent', name))?.name, name);
+    const bad = await run(['add', '--provider', 'tencent', '--name', `x-${hex(2)}`, '--save-anyway'], { input: `${c.id}\n${c.secret}\n` });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--save-anyway applies to --test only/);
   });
 
   it('terminal: prompts on stderr and does not echo the secret', async () => {

@@ -83,13 +83,13 @@ describe(
         `${def.tencent.secretId}\n${def.tencent.secretKey}\n`,
       );
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`OK    tencent/${tName} \\(keychain\\): answered with \\d+ regions at ${emu.url}`));
+      assert.match(r.stdout, new RegExp(`OK    tencent/${tName} \\(not saved yet\\): answered with \\d+ regions at ${emu.url}`));
       r = await cli(
         ['profiles', 'add', '--provider', 'alibaba', '--name', aName, '--endpoint', emu.url, '--region', 'cn-hangzhou', '--sts', '--test'],
         `${sts.alibaba.accessKeyId}\n${sts.alibaba.accessKeySecret}\n${sts.alibaba.securityToken}\n`,
       );
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`OK    alibaba/${aName} \\(keychain\\): answered with \\d+ regions`));
+      assert.match(r.stdout, new RegExp(`OK    alibaba/${aName} \\(not saved yet\\): answered with \\d+ regions`));
 
       r = await cli(['profiles', 'list', '--json']);
       assert.equal(r.code, 0, r.stderr);

@@ -13,6 +13,7 @@ import { seedStore } from '../../src/emulator/seed';
 import { EmulatorServer, isLoopback } from '../../src/emulator/server';
 import { EmulatorStore } from '../../src/emulator/state';
 import { startEmulator } from '../../src/emulator';
+import { ADMIN_HEADERS } from '../../src/emulator/admin-client';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'kms-emu-'));
 
@@ -249,7 +250,14 @@ describe('emulator state file', () => {
 describe('emulator admin API (loopback HTTP)', () => {
   it('refuses clients that are not on loopback', async () => {
     const server = new EmulatorServer({ store: await EmulatorStore.open() });
-    const req = (method: string, path: string) => ({ method, path, query: '', headers: {}, body: Buffer.alloc(0) });
+    // Otherwise a well-formed admin request (src/emulator/admin-client.ts): only the client's address is wrong.
+    const req = (method: string, path: string) => ({
+      method,
+      path,
+      query: '',
+      headers: { host: '127.0.0.1:18765', 'x-kms-envelope-admin': '1', 'content-type': 'application/json' },
+      body: Buffer.alloc(0),
+    });
     for (const remote of ['10.1.2.3', '192.168.0.10', '::ffff:172.16.0.1', '2001:db8::1', undefined]) {
       const r = server.adminRequest(req('PUT', '/__admin/faults'), remote);
       assert.equal(r.status, 403, String(remote));
@@ -265,6 +273,7 @@ describe('emulator admin API (loopback HTTP)', () => {
       const j = async (method: string, path: string, body?: unknown) => {
         const r = await fetch(em.url + path, {
           method,
+          headers: ADMIN_HEADERS,
           body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         });
         return { status: r.status, body: (await r.json()) as any };

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import { TencentKmsProvider, validateTencentAlias, deriveTencentAlias } from '../../src/core/kms/tencent';
 import { AlibabaKmsProvider, alibabaKeyParam, normalizeAlibabaAlias } from '../../src/core/kms/alibaba';
+import { AwsKmsProvider } from '../../src/core/kms/aws';
 import { resolveEndpoint } from '../../src/core/kms/endpoint';
 import { canonicalContext } from '../../src/core/kms/wire-values';
 import { tencentProvider } from '../../src/core/kms/tencent/descriptor';
@@ -51,7 +52,7 @@ async function cannedServer() {
 const creds =
   (id = 'AKIDtest0001', secret = 'secret-one'): (() => Promise<CloudCredentials>) =>
   async () => ({ accessKeyId: id, accessKeySecret: secret });
-const fastRetry = { baseDelayMs: 1, maxDelayMs: 5 };
+const fastRetry = { baseDelayMs: 1, maxDelayMs: 5, throttleBaseDelayMs: 1, throttleMaxDelayMs: 5 };
 const servers: Array<{ close(): Promise<void> }> = [];
 after(async () => {
   await Promise.all(servers.map((s) => s.close()));
@@ -151,6 +152,81 @@ test('tencent: throttling and HTTP 5xx are retried and then succeed', async () =
   assert.deepEqual(await p.listRegions(), ['ap-beijing', 'ap-guangzhou']);
   assert.equal(s.seen.length, 3);
   p.dispose();
+});
+
+test('throttled seal/unseal calls advise waiting, lower concurrency or a higher quota (not fewer regions); listing advises fewer regions', async () => {
+  const s = await cannedServer();
+  servers.push(s);
+  const p = new TencentKmsProvider({
+    profile: 'dev',
+    credentials: creds(),
+    endpoint: s.url,
+    retry: { ...fastRetry, throttleMaxAttempts: 3 },
+  });
+  const key = '11111111-2222-3333-4444-555555555555';
+  for (let i = 0; i < 6; i++) s.queue.push(tcErr('RequestLimitExceeded', 'Your current request times exceeds the frequency limit.'));
+  const seal = await p.generateDataKey('ap-guangzhou', key, {}).catch((e) => e);
+  assert.equal(s.seen.length, 3, 'throttleMaxAttempts');
+  assert.match(
+    seal.message,
+    /Tencent Cloud KMS throttled GenerateDataKey in region ap-guangzhou \(RequestLimitExceeded.*\) after 3 attempts/,
+  );
+  assert.match(seal.hint, /request rate in ap-guangzhou is used up \(retried with backoff for [\d.]+ s\)/);
+  assert.match(seal.hint, /Wait a minute/);
+  assert.match(seal.hint, /fewer seals or unseals at the same time \(lower the job's concurrency\)/);
+  assert.match(seal.hint, /ask Tencent Cloud to raise the account's KMS request quota \(QPS\) in ap-guangzhou/);
+  assert.doesNotMatch(seal.hint, /regions/);
+  const unseal = await p.decryptDataKey('ap-guangzhou', key, Buffer.from('C'), {}).catch((e) => e);
+  assert.match(unseal.hint, /fewer seals or unseals/);
+  const ali = new AlibabaKmsProvider({
+    profile: 'dev',
+    credentials: creds(),
+    endpoint: s.url,
+    retry: { ...fastRetry, throttleMaxAttempts: 1 },
+  });
+  s.queue.push(aliErr(400, 'Throttling.User', 'Request was denied due to user flow control.'));
+  const aliSeal = await ali.encryptDataKey('cn-hangzhou', 'key-abc123', Buffer.alloc(32), {}).catch((e) => e);
+  assert.match(aliSeal.hint, /fewer seals or unseals.*ask Alibaba Cloud to raise/);
+  s.queue.push(tcErr('RequestLimitExceeded'), tcErr('RequestLimitExceeded'), tcErr('RequestLimitExceeded'));
+  const list = await p.listKeys('ap-guangzhou').catch((e) => e);
+  assert.match(list.hint, /fewer keys or regions at once/);
+  p.dispose();
+});
+
+test('tencent: a Retry-After the cloud (or a gateway) sends is honoured; one past the overall timeout ends the retries at once', async () => {
+  const s = await cannedServer();
+  servers.push(s);
+  const p = new TencentKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, retry: fastRetry });
+  s.queue.push({ status: 429, body: {}, headers: { 'retry-after': '120' } });
+  const t0 = Date.now();
+  const err = await p.listRegions().catch((e) => e);
+  assert.ok(Date.now() - t0 < 5_000);
+  assert.equal(s.seen.length, 1, 'not retried: the wait asked for is past the 30 s budget');
+  assert.equal(err.details.status, 429);
+  assert.match(err.hint, /Tencent Cloud asked to wait 120 s before the next request/);
+  s.queue.push({ status: 503, body: {}, headers: { 'retry-after': '0.3' } }, tcOk({ Regions: ['ap-guangzhou'] }));
+  const t1 = Date.now();
+  assert.deepEqual(await p.listRegions(), ['ap-guangzhou']);
+  assert.ok(Date.now() - t1 >= 290, 'waited the 0.3 s asked for (the backoff alone is under 5 ms)');
+  p.dispose();
+});
+
+test('aws: a ThrottlingException with Retry-After past the budget is not retried and names the wait; a throttled Encrypt advises on concurrency and quota', async () => {
+  const s = await cannedServer();
+  servers.push(s);
+  const p = new AwsKmsProvider({ profile: 'dev', credentials: creds('AKIAEXAMPLE0001', 'secret'), endpoint: s.url, retry: fastRetry });
+  const throttled = (headers?: Record<string, string>) => ({
+    status: 400,
+    body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'req-aws-1', ...(headers ?? {}) },
+  });
+  s.queue.push(throttled({ 'retry-after': '90' }));
+  const err = await p.encryptDataKey('us-east-1', '11111111-2222-3333-4444-555555555555', Buffer.alloc(32), {}).catch((e) => e);
+  assert.equal(s.seen.length, 1, 'the 90 s asked for is past the budget: no retry');
+  assert.equal(err.details.providerCode, 'ThrottlingException');
+  assert.match(err.hint, /AWS asked to wait 90 s before the next request/);
+  assert.match(err.hint, /fewer seals or unseals at the same time.*ask AWS to raise the account's KMS request quota/);
+  p.dispose?.();
 });
 
 test('tencent: persistent 5xx gives up after 4 attempts and says so', async () => {

@@ -8,6 +8,7 @@ import {
   isRetryable,
   mapLimit,
   resolvePolicy,
+  throttleDelay,
   withRetry,
   type FailureClass,
 } from '../../src/core/kms/retry';
@@ -21,13 +22,13 @@ class Fail extends Error {
 const classify = (e: unknown): FailureClass => (e instanceof Fail ? e.cls : 'fatal');
 const fast = { baseDelayMs: 1, maxDelayMs: 4, timeoutMs: 1000 };
 
-test('retries throttling until success, with full-jitter backoff bounded by the cap', async () => {
+test('retries server errors until success, with full-jitter backoff bounded by the cap', async () => {
   let calls = 0;
   const delays: number[] = [];
   const out = await withRetry(
     async () => {
       calls++;
-      if (calls < 3) throw new Fail('throttling');
+      if (calls < 3) throw new Fail('server');
       return 'ok';
     },
     {
@@ -42,6 +43,166 @@ test('retries throttling until success, with full-jitter backoff bounded by the 
   assert.equal(calls, 3);
   // retry 1: cap 10 → 9; retry 2: cap min(15, 20) = 15 → 14
   assert.deepEqual(delays, [9, 14]);
+});
+
+/** A fake clock: sleep() moves it on at once, so seconds of backoff take no time. */
+function fakeClock() {
+  let t = 0;
+  const waits: number[] = [];
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      waits.push(ms);
+      t += ms;
+    },
+    waits,
+    advance: (ms: number) => (t += ms),
+  };
+}
+
+test('throttling outlasts a real rate limit: backoff over seconds (equal jitter), within the overall timeout', async () => {
+  // A KMS refusing every request for its first 12 s (a rate-limit window), each answer taking 50 ms.
+  for (const random of [() => 0, () => 0.5, () => 0.999]) {
+    const clock = fakeClock();
+    const starts: number[] = [];
+    const out = await withRetry(
+      async () => {
+        starts.push(clock.now());
+        clock.advance(50);
+        if (clock.now() < 12_000) throw new Fail('throttling');
+        return 'sealed';
+      },
+      { idempotent: true, classify, random, now: clock.now, sleep: clock.sleep },
+    );
+    assert.equal(out, 'sealed');
+    const p = resolvePolicy();
+    assert.ok(starts.length <= p.throttleMaxAttempts, `attempts ${starts.length}`);
+    assert.ok(clock.now() <= p.totalTimeMs, `done within the overall timeout: ${clock.now()} ms`);
+    // Exponential with equal jitter: each wait at least half its cap, the caps doubling from 0.5 s to 8 s.
+    clock.waits.forEach((w, i) => {
+      const cap = Math.min(p.throttleMaxDelayMs, p.throttleBaseDelayMs * 2 ** i);
+      assert.ok(w >= cap / 2 && w <= cap, `wait ${i + 1}: ${w} ms of cap ${cap}`);
+    });
+  }
+});
+
+test('persistent throttling gives up within the overall timeout, after seconds, and says how long it tried', async () => {
+  const clock = fakeClock();
+  let calls = 0;
+  const err = await withRetry(
+    async () => {
+      calls++;
+      throw new Fail('throttling');
+    },
+    {
+      idempotent: true,
+      classify,
+      random: () => 0.5,
+      now: clock.now,
+      sleep: clock.sleep,
+      finalize: (_e, info) => info,
+    },
+  ).catch((e: unknown) => e as { attempts: number; elapsedMs: number; exhausted: boolean });
+  const p = resolvePolicy();
+  assert.equal(calls, p.throttleMaxAttempts);
+  assert.equal(err.attempts, p.throttleMaxAttempts);
+  assert.ok(err.exhausted);
+  assert.ok(err.elapsedMs >= 10_000 && err.elapsedMs <= p.totalTimeMs, `tried for ${err.elapsedMs} ms`);
+  // Server errors keep the short schedule: 4 attempts within a second or so.
+  const c2 = fakeClock();
+  let n = 0;
+  await withRetry(
+    async () => {
+      n++;
+      throw new Fail('server');
+    },
+    { idempotent: true, classify, random: () => 0.999, now: c2.now, sleep: c2.sleep },
+  ).catch(() => undefined);
+  assert.equal(n, p.maxAttempts);
+  assert.ok(c2.now() < 1_000);
+});
+
+test('a retry hint from the cloud is honoured; one past the overall timeout gives up at once, saying what was asked', async () => {
+  const clock = fakeClock();
+  const starts: number[] = [];
+  class Hinted extends Fail {
+    constructor(readonly after: number) {
+      super('throttling');
+    }
+  }
+  const retryAfter = (e: unknown) => (e instanceof Hinted ? e.after : undefined);
+  await withRetry(
+    async () => {
+      starts.push(clock.now());
+      if (starts.length < 3) throw new Hinted(3_000);
+      return 'ok';
+    },
+    { idempotent: true, classify, random: () => 0, retryAfter, now: clock.now, sleep: clock.sleep },
+  );
+  assert.deepEqual(starts, [0, 3_000, 6_000], 'waits the 3 s asked for (more than the backoff)');
+  // 503 + Retry-After on a server error: honoured too.
+  const c2 = fakeClock();
+  const s2: number[] = [];
+  await withRetry(
+    async () => {
+      s2.push(c2.now());
+      if (s2.length < 2) throw Object.assign(new Fail('server'), { after: 1_500 });
+      return 'ok';
+    },
+    { idempotent: true, classify, random: () => 0, retryAfter: (e) => (e as { after?: number }).after, now: c2.now, sleep: c2.sleep },
+  );
+  assert.deepEqual(s2, [0, 1_500]);
+  // Asked to come back in two minutes, with 30 s of budget: no pointless waiting.
+  const c3 = fakeClock();
+  let calls = 0;
+  const info = await withRetry(
+    async () => {
+      calls++;
+      throw new Hinted(120_000);
+    },
+    { idempotent: true, classify, retryAfter, now: c3.now, sleep: c3.sleep, finalize: (_e, i) => i },
+  ).catch((e: unknown) => e as { retryAfterMs?: number; exhausted: boolean });
+  assert.equal(calls, 1);
+  assert.equal(c3.now(), 0);
+  assert.equal(info.retryAfterMs, 120_000);
+  assert.ok(info.exhausted);
+});
+
+test('an override of maxAttempts alone applies to throttling too (maxAttempts 1: no retry at all)', async () => {
+  assert.equal(resolvePolicy({ maxAttempts: 1 }).throttleMaxAttempts, 1);
+  assert.equal(resolvePolicy({ maxAttempts: 3, throttleMaxAttempts: 6 }).throttleMaxAttempts, 6);
+  assert.equal(resolvePolicy({ baseDelayMs: 1 }).throttleMaxAttempts, resolvePolicy().throttleMaxAttempts);
+  let calls = 0;
+  await assert.rejects(
+    withRetry(
+      async () => {
+        calls++;
+        throw new Fail('throttling');
+      },
+      { idempotent: true, classify, policy: { maxAttempts: 1 } },
+    ),
+  );
+  assert.equal(calls, 1);
+});
+
+test('throttle backoff is equal jitter: half the cap, plus up to as much again', () => {
+  const p = resolvePolicy({ throttleBaseDelayMs: 400, throttleMaxDelayMs: 3000 });
+  assert.equal(
+    throttleDelay(p, 1, () => 0),
+    200,
+  );
+  assert.equal(
+    throttleDelay(p, 1, () => 0.999),
+    399,
+  );
+  assert.equal(
+    throttleDelay(p, 3, () => 0.5),
+    1200,
+  );
+  assert.equal(
+    throttleDelay(p, 9, () => 0),
+    1500,
+  );
 });
 
 test('backoff is full jitter: 0 with random 0, cap·random otherwise', () => {
@@ -160,7 +321,7 @@ test('total time budget stops retries', async () => {
       {
         idempotent: true,
         classify,
-        policy: { maxAttempts: 100, baseDelayMs: 20, maxDelayMs: 20, totalTimeMs: 150, timeoutMs: 1000 },
+        policy: { totalTimeMs: 150, timeoutMs: 1000, throttleMaxAttempts: 100, throttleBaseDelayMs: 20, throttleMaxDelayMs: 20 },
         random: () => 1,
       },
     ),
@@ -198,7 +359,7 @@ test('cancellation during the backoff wait rejects with CancelledError', async (
       idempotent: true,
       classify,
       signal: ctl.signal,
-      policy: { maxAttempts: 5, baseDelayMs: 5000, maxDelayMs: 5000, timeoutMs: 1000 },
+      policy: { throttleMaxAttempts: 5, throttleBaseDelayMs: 5000, throttleMaxDelayMs: 5000, timeoutMs: 1000 },
       random: () => 1,
     },
   );

@@ -412,6 +412,8 @@ export class CredentialService {
       try {
         c = await d.load();
       } catch (err) {
+        // A provider's discovery that knows the remedy (an expired SSO login) says it itself.
+        if (err instanceof KmsEnvelopeError) throw err;
         throw credentialsError(
           `The ${provider} profile ${name} (from ${source}) cannot be read: ${(err as Error).message}.`,
           source === 'env'
@@ -511,6 +513,26 @@ export class CredentialService {
   }
 
   // ---- changes -------------------------------------------------------------------------------
+
+  /**
+   * A new profile checked exactly as addProfile checks it, but not stored: what testing credentials
+   * before saving them needs (`testCredentials`), so a wrong secret never has to be saved to be tried.
+   */
+  draftProfile(
+    info: NewProfile,
+    creds: CloudCredentials,
+  ): { name: string; endpoint?: string; regions?: string[]; settings: Record<string, string>; credentials: CloudCredentials } {
+    const provider = checkProvider(info.provider);
+    const cs = spec(provider).credentials;
+    const clean = checkCredentials(provider, creds, info.kind ?? kindOf(cs, creds));
+    return {
+      name: checkProfileName(info.name),
+      endpoint: checkEndpoint(info.endpoint),
+      regions: checkRegions(info.regions),
+      settings: splitParts(cs, clean).settings,
+      credentials: clean,
+    };
+  }
 
   /**
    * Adds a stored profile: the secret to the SecretStore, the rest to profiles.json.

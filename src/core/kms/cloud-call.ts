@@ -7,7 +7,7 @@
 import { credentialsError, KmsEnvelopeError } from '../errors';
 import type { Logger } from '../log';
 import { envPartsText, requiredParts, type ProviderDescriptor } from './descriptor';
-import { failureClass, toKmsError, type CallContext } from './cloud-errors';
+import { CloudCallError, failureClass, toKmsError, type CallContext } from './cloud-errors';
 import type { ResolvedEndpoint } from './endpoint';
 import { withRetry, type AttemptContext, type RetryPolicy } from './retry';
 import type { CloudCredentials, CredentialsProvider } from './types';
@@ -130,6 +130,7 @@ export function cloudCall<T>(spec: CloudCallSpec, attempt: (a: CloudAttempt) => 
       signal: call.signal,
       policy: { ...options.retry, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) },
       classify: (err) => failureClass(err, provider.errors),
+      retryAfter: (err) => (err instanceof CloudCallError ? err.retryAfterMs : undefined),
       onRetry: ({ attempt: n, delayMs, failure }) => log.info(`${what}: ${failure} on attempt ${n}, retrying in ${delayMs} ms`),
       finalize: (err, info) => toKmsError(err, ctx, info),
     },

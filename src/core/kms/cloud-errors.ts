@@ -22,15 +22,33 @@ export class CloudCallError extends Error {
   readonly requestId?: string;
   /** Node errno-style code of a transport failure (ECONNREFUSED, ETIMEDOUT, ...). */
   readonly networkCode?: string;
-  constructor(message: string, f: { code?: string; status?: number; requestId?: string; networkCode?: string; cause?: unknown }) {
+  /** The wait the cloud asked for before the next request (a `Retry-After` header), in ms. */
+  readonly retryAfterMs?: number;
+  constructor(
+    message: string,
+    f: { code?: string; status?: number; requestId?: string; networkCode?: string; retryAfterMs?: number; cause?: unknown },
+  ) {
     super(message, f.cause !== undefined ? { cause: f.cause } : undefined);
     this.name = 'CloudCallError';
     this.code = f.code || undefined;
     this.status = f.status;
     this.requestId = f.requestId || undefined;
     this.networkCode = f.networkCode;
+    this.retryAfterMs = f.retryAfterMs;
   }
 }
+
+/** A `Retry-After` header value (delay-seconds or an HTTP date) as ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Data-plane actions (a seal or unseal makes them), named alike by every cloud: their throttling advice differs. */
+const DATA_ACTIONS = /^(Encrypt|Decrypt|ReEncrypt|GenerateDataKey)/;
 
 const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const NETWORK_ANY = new Set([...NETWORK_UNSENT, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
@@ -58,6 +76,7 @@ export function findNetworkCode(err: unknown): string | undefined {
 export function categorize(e: CloudCallError, rules?: ErrorRules): ErrorCategory {
   if (e.networkCode) return e.networkCode === 'ETIMEDOUT' || e.networkCode === 'ESOCKETTIMEDOUT' ? 'timeout' : 'network';
   const code = e.code ?? '';
+  for (const [c, pattern, cat] of rules?.messages ?? []) if (c === code && pattern.test(e.message)) return cat;
   const exact = rules && Object.hasOwn(rules.codes, code) ? rules.codes[code] : undefined;
   if (exact) return exact;
   for (const [prefix, cat] of rules?.prefixes ?? []) if (code.startsWith(prefix)) return cat;
@@ -205,12 +224,17 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       message = `${label} does not know region ${c.region}${codeText}.`;
       hint = regionHint(c);
       break;
-    case 'throttling':
+    case 'throttling': {
       message = `${label} throttled ${c.action} in region ${c.region}${codeText}${attempts}.`;
-      hint = info?.exhausted
-        ? 'Requests were retried with backoff and were still throttled: wait a moment and retry, or list fewer regions at once.'
-        : 'Wait a moment and retry.';
+      const retried = info?.exhausted && info.attempts > 1 ? ` (retried with backoff for ${seconds(info.elapsedMs)})` : '';
+      const asked =
+        info?.retryAfterMs !== undefined ? ` ${d.vendor} asked to wait ${seconds(info.retryAfterMs)} before the next request.` : '';
+      const quota = `ask ${d.vendor} to raise the account's KMS request quota (QPS) in ${c.region}`;
+      hint = DATA_ACTIONS.test(c.action)
+        ? `The account's KMS request rate in ${c.region} is used up${retried}.${asked} Wait a minute and run it again; run fewer seals or unseals at the same time (lower the job's concurrency); or ${quota}.`
+        : `The account's KMS request rate in ${c.region} is used up${retried}.${asked} Wait a minute and run it again, work on fewer keys or regions at once, or ${quota}.`;
       break;
+    }
     case 'server':
       message = `${label} failed with a server error on ${c.action} in region ${c.region}${codeText}${attempts}.`;
       hint = c.idempotent
@@ -263,6 +287,10 @@ function networkHint(c: CallContext): string {
 
 function timeoutHint(c: CallContext): string {
   return `${networkHint(c)} Slow networks: raise the timeout.`;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
 function oneLine(s: string): string {

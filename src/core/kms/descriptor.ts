@@ -46,6 +46,8 @@ export interface ProviderDescriptor {
    * means this one.
    */
   readonly variantOf?: { readonly provider: ProviderName; readonly flag: string };
+  /** Identifiers of the cloud's own that name a key by themselves, accepted wherever a keyref is (AWS key ARNs). */
+  readonly keyrefs?: KeyRefForms;
   /** Builds a provider instance (import the implementation here, lazily). */
   create(ctx: ProviderContext): Promise<KmsProvider>;
 }
@@ -260,6 +262,11 @@ export interface ErrorRules {
   readonly codes: Readonly<Record<string, ErrorCategory>>;
   /** Code prefixes, tried in order after the exact codes (`AuthFailure` → credentials). */
   readonly prefixes?: ReadonlyArray<readonly [string, ErrorCategory]>;
+  /**
+   * For clouds that tell failures apart only in the message: a code and a message pattern, tried
+   * first (AWS: InvalidSignatureException "Signature expired: …" is clock skew).
+   */
+  readonly messages?: ReadonlyArray<readonly [string, RegExp, ErrorCategory]>;
   /** The provider's words in hints. */
   readonly words: {
     /** `Tencent accepts 5 minutes of skew`. */
@@ -267,6 +274,14 @@ export interface ErrorRules {
     /** The permission system: `a CAM policy`. */
     readonly policy: string;
   };
+}
+
+/** A provider's own identifiers that work as keyrefs (`arn:aws:kms:<region>:<account>:key/<id>`). */
+export interface KeyRefForms {
+  /** Region and key named by the text, or undefined when it is not such an identifier. */
+  parse(text: string): { region: string; key: string } | undefined;
+  /** One example, for help texts. */
+  readonly example: string;
 }
 
 export interface TreeLook {

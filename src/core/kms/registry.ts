@@ -20,11 +20,12 @@ import type { RetryPolicy } from './retry';
 import type { CredentialsProvider, Env, KmsProvider, ProviderName } from './types';
 import { alibabaProvider } from './alibaba/descriptor';
 import { alibabaInstanceProvider } from './alibaba-instance/descriptor';
+import { awsProvider } from './aws/descriptor';
 import { localProvider } from './local/descriptor';
 import { tencentProvider } from './tencent/descriptor';
 
 /** The built-in providers, in the order the Keys view, pickers and help list them. */
-const BUILT_IN: readonly ProviderDescriptor[] = [localProvider, tencentProvider, alibabaProvider, alibabaInstanceProvider];
+const BUILT_IN: readonly ProviderDescriptor[] = [localProvider, tencentProvider, alibabaProvider, alibabaInstanceProvider, awsProvider];
 
 const registered: ProviderDescriptor[] = [...BUILT_IN];
 

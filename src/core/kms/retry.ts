@@ -1,11 +1,19 @@
 /**
  * Retries, per-attempt timeouts and cancellation for calls to a cloud KMS.
  *
- * Policy (shared by the Tencent and Alibaba providers):
+ * Policy (shared by the cloud providers through cloudCall):
  * - Exponential backoff with FULL jitter: before attempt n+1 wait `random() * min(maxDelayMs, baseDelayMs * 2^(n-1))`
  *   (AWS Architecture Blog, "Exponential Backoff And Jitter": full jitter spreads retries of many
  *   parallel callers best, which matters when a region listing runs dozens of requests at once).
- * - Bounded: at most `maxAttempts` attempts, and no retry that would start after `totalTimeMs`.
+ * - Throttling has a schedule of its own, over seconds: a rate limit refills per second, so four
+ *   tries within half a second (the schedule above) all hit the same exhausted limit. Waits grow
+ *   from `throttleBaseDelayMs` (0.5 s) doubling to `throttleMaxDelayMs` (8 s) with EQUAL jitter (half
+ *   of each wait fixed, half random: spread, yet never an immediate retry), up to
+ *   `throttleMaxAttempts` (8) attempts: about 16–30 s in all.
+ * - A retry hint from the cloud (`Retry-After`, via `retryAfter`) is honoured: the wait is at least
+ *   that long, and when it would end past the budget the call gives up at once and says so.
+ * - Bounded: at most `maxAttempts` attempts (`throttleMaxAttempts` when the last failure was
+ *   throttling), and no retry that would start after `totalTimeMs`, the overall timeout.
  * - Only failures that may succeed when repeated are retried: throttling, 5xx, network errors, timeouts.
  * - Only requests that are safe to repeat are retried after they may have reached the server.
  *   A request marked `idempotent: false` (CreateKey, CreateAlias, ScheduleKeyDeletion, CancelKeyDeletion)
@@ -31,6 +39,15 @@ export interface RetryPolicy {
   totalTimeMs: number;
   /** Timeout of one attempt (request sent → response read). */
   timeoutMs: number;
+  /**
+   * Attempts in total when the failures are throttling. An override that sets `maxAttempts` but not
+   * this one sets both (`{ maxAttempts: 1 }` means no retry at all, as a benchmark wants).
+   */
+  throttleMaxAttempts: number;
+  /** Throttling: backoff cap before the first retry, doubled per retry (equal jitter). */
+  throttleBaseDelayMs: number;
+  /** Throttling: upper bound of one backoff wait. */
+  throttleMaxDelayMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
@@ -39,6 +56,9 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxDelayMs: 2_000,
   totalTimeMs: 30_000,
   timeoutMs: 15_000,
+  throttleMaxAttempts: 8,
+  throttleBaseDelayMs: 500,
+  throttleMaxDelayMs: 8_000,
 });
 
 /**
@@ -67,6 +87,8 @@ export interface RetryInfo {
   lastClass: FailureClass;
   /** True when the caller's retry budget (attempts or total time) ran out on a retryable failure. */
   exhausted: boolean;
+  /** The wait the cloud asked for with the last failure, when it did (ms). */
+  retryAfterMs?: number;
 }
 
 export interface RetryOptions {
@@ -80,8 +102,13 @@ export interface RetryOptions {
   onRetry?(info: { attempt: number; delayMs: number; failure: FailureClass; error: unknown }): void;
   /** Turns the last error into what is thrown (e.g. a KmsEnvelopeError with a hint). */
   finalize?(err: unknown, info: RetryInfo): unknown;
+  /** The wait the cloud asks for with this failure (a `Retry-After`), in ms, if any. */
+  retryAfter?(err: unknown): number | undefined;
   /** Random source in [0,1), for tests. */
   random?: () => number;
+  /** Clock and backoff sleep, for tests (a fake clock that `sleep` advances runs seconds of backoff at once). */
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Raised inside an attempt when it ran out of time. */
@@ -94,7 +121,9 @@ export class AttemptTimeoutError extends Error {
 
 export function resolvePolicy(p?: Partial<RetryPolicy>): RetryPolicy {
   const out = { ...DEFAULT_RETRY_POLICY, ...(p ?? {}) };
+  if (p?.maxAttempts !== undefined && p.throttleMaxAttempts === undefined) out.throttleMaxAttempts = p.maxAttempts;
   out.maxAttempts = Math.max(1, Math.floor(out.maxAttempts));
+  out.throttleMaxAttempts = Math.max(1, Math.floor(out.throttleMaxAttempts));
   return out;
 }
 
@@ -109,6 +138,15 @@ export function isRetryable(cls: FailureClass, idempotent: boolean): boolean {
 export function backoffDelay(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.floor(random() * cap);
+}
+
+/**
+ * Equal-jitter backoff before retry number `retry` after throttling: half of
+ * `min(throttleMaxDelayMs, throttleBaseDelayMs * 2^(retry-1))` always, plus up to as much again at random.
+ */
+export function throttleDelay(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
+  const cap = Math.min(policy.throttleMaxDelayMs, policy.throttleBaseDelayMs * 2 ** Math.max(0, retry - 1));
+  return Math.floor(cap / 2 + (random() * cap) / 2);
 }
 
 /** Sleeps, or rejects with CancelledError as soon as the signal aborts. */
@@ -175,7 +213,9 @@ export async function runAttempt<T>(
 export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, opts: RetryOptions): Promise<T> {
   const policy = resolvePolicy(opts.policy);
   const random = opts.random ?? Math.random;
-  const start = Date.now();
+  const now = opts.now ?? Date.now;
+  const wait = opts.sleep ?? sleep;
+  const start = now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await runAttempt(op, attempt, policy.timeoutMs, opts.signal);
@@ -183,15 +223,24 @@ export async function withRetry<T>(op: (ctx: AttemptContext) => Promise<T>, opts
       if (err instanceof CancelledError || opts.signal?.aborted) throw err instanceof CancelledError ? err : new CancelledError();
       const cls = err instanceof AttemptTimeoutError ? 'timeout' : opts.classify(err);
       const retryable = isRetryable(cls, opts.idempotent);
-      const delay = backoffDelay(policy, attempt, random);
-      const elapsed = Date.now() - start;
-      const outOfBudget = attempt >= policy.maxAttempts || elapsed + delay > policy.totalTimeMs;
+      const throttled = cls === 'throttling';
+      const asked = opts.retryAfter?.(err);
+      const retryAfterMs = asked !== undefined && Number.isFinite(asked) && asked >= 0 ? Math.ceil(asked) : undefined;
+      const delay = Math.max(throttled ? throttleDelay(policy, attempt, random) : backoffDelay(policy, attempt, random), retryAfterMs ?? 0);
+      const elapsed = now() - start;
+      const outOfBudget = attempt >= (throttled ? policy.throttleMaxAttempts : policy.maxAttempts) || elapsed + delay > policy.totalTimeMs;
       if (!retryable || outOfBudget) {
-        const info: RetryInfo = { attempts: attempt, elapsedMs: elapsed, lastClass: cls, exhausted: retryable && outOfBudget };
+        const info: RetryInfo = {
+          attempts: attempt,
+          elapsedMs: elapsed,
+          lastClass: cls,
+          exhausted: retryable && outOfBudget,
+          retryAfterMs,
+        };
         throw opts.finalize ? opts.finalize(err, info) : err;
       }
       opts.onRetry?.({ attempt, delayMs: delay, failure: cls, error: err });
-      await sleep(delay, opts.signal);
+      await wait(delay, opts.signal);
     }
   }
 }

@@ -17,7 +17,7 @@ import { formatError, usageError } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
 import { TtlCache } from '../cache';
 import { cloudCall, type CloudProviderOptions } from '../cloud-call';
-import { CloudCallError, findNetworkCode } from '../cloud-errors';
+import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
@@ -85,16 +85,17 @@ export function deriveTencentAlias(now = new Date()): string {
 export function normalizeTencentError(err: unknown): unknown {
   if (err instanceof CloudCallError) return err;
   if (!(err instanceof Error)) return new CloudCallError(String(err), {});
-  const e = err as Error & { code?: unknown; httpCode?: unknown; requestId?: unknown; type?: unknown };
+  const e = err as Error & { code?: unknown; httpCode?: unknown; requestId?: unknown; type?: unknown; retryAfter?: unknown };
   if (e.name === 'AbortError' || e.name === 'KmsEnvelopeError' || e.name === 'CancelledError') return err;
   const requestId = typeof e.requestId === 'string' ? e.requestId : undefined;
+  const retryAfterMs = parseRetryAfter(typeof e.retryAfter === 'string' ? e.retryAfter : undefined);
   // API errors arrive with HTTP 200 and Response.Error.Code (the SDK puts it in .code).
   if (typeof e.code === 'string' && e.code && !/^E[A-Z_]+$/.test(e.code)) {
-    return new CloudCallError(e.message, { code: e.code, requestId, cause: err });
+    return new CloudCallError(e.message, { code: e.code, requestId, retryAfterMs, cause: err });
   }
-  // Non-200: the SDK keeps only the status (message = status text).
+  // Non-200: the SDK keeps only the status (message = status text) and, through keepRetryAfter, Retry-After.
   if (typeof e.httpCode === 'number') {
-    return new CloudCallError(`HTTP ${e.httpCode} ${e.message}`.trim(), { status: e.httpCode, requestId, cause: err });
+    return new CloudCallError(`HTTP ${e.httpCode} ${e.message}`.trim(), { status: e.httpCode, requestId, retryAfterMs, cause: err });
   }
   const net = findNetworkCode(err);
   if (net) return new CloudCallError(e.message, { networkCode: net, cause: err });
@@ -103,6 +104,26 @@ export function normalizeTencentError(err: unknown): unknown {
     return new CloudCallError(`unreadable answer: ${e.message}`, { code: 'InvalidResponse', cause: err });
   }
   return new CloudCallError(e.message, { cause: err });
+}
+
+/**
+ * The SDK keeps only the status of a non-200 answer, and a gateway in front of the API may say how
+ * long to wait (429/503 with Retry-After): keep that header on the error (`retryAfter`) so the retry
+ * honours it. Wraps the SDK's parseResponse; if a later SDK renames it, the hint is simply not seen.
+ */
+function keepRetryAfter(client: CommonClient): void {
+  const c = client as unknown as { parseResponse?: (res: { headers?: { get(n: string): string | null } }) => Promise<unknown> };
+  const parse = c.parseResponse;
+  if (typeof parse !== 'function') return;
+  c.parseResponse = async (res) => {
+    try {
+      return await parse.call(client, res);
+    } catch (err) {
+      const after = res?.headers?.get('retry-after');
+      if (after && err && typeof err === 'object') (err as { retryAfter?: string }).retryAfter = after;
+      throw err;
+    }
+  };
 }
 
 export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
@@ -138,7 +159,7 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
   private async client(region: string, ep: ResolvedEndpoint, cr: CloudCredentials): Promise<CommonClient> {
     const sdk = await (this.sdk ??= import('tencentcloud-sdk-nodejs-common'));
     const timeoutMs = this.opts.timeoutMs ?? 15_000;
-    return new sdk.CommonClient(ep.host, TENCENT_API_VERSION, {
+    const client = new sdk.CommonClient(ep.host, TENCENT_API_VERSION, {
       credential: { secretId: cr.accessKeyId, secretKey: cr.accessKeySecret, token: cr.securityToken },
       region,
       profile: {
@@ -154,6 +175,8 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
         },
       },
     });
+    keepRetryAfter(client);
+    return client;
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
