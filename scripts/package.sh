@@ -85,7 +85,7 @@ zip_cat() {
 # A platform package holds the bundle and keytar's native module, and nothing else from node_modules;
 # the universal one holds no node_modules at all, and its bundle requires no keytar.
 listing=$(zip_list "$out")
-need=(extension/package.json extension/dist/extension.js extension/dist/icon.png extension/media/kms.svg)
+need=(extension/package.json extension/dist/extension.js extension/dist/icon.png extension/media/kms.svg extension/schemas/kms-envelope-policy.schema.json)
 if [ "$target" != universal ]; then
   need+=(extension/node_modules/keytar/lib/keytar.js extension/node_modules/keytar/build/Release/keytar.node extension/node_modules/keytar/package.json)
 fi

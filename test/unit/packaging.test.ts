@@ -191,6 +191,7 @@ describe('vsce ls: exactly the intended files', () => {
     'LICENSE',
     'CHANGELOG.md',
     'media/kms.svg',
+    'schemas/kms-envelope-policy.schema.json',
     'dist/icon.png',
     'dist/extension.js',
     ...walkthrough,

@@ -207,3 +207,27 @@ test('the JSON schema contributed to editors accepts what the validator accepts 
     check(text);
   }
 });
+
+test('package.json contributes the schema for .kms-envelope.yaml; it accepts the issue example as written and refuses a bad one', () => {
+  const root = join(__dirname, '..', '..');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const entry = pkg.contributes.yamlValidation?.find((v: { fileMatch: string | string[] }) => [v.fileMatch].flat().includes(POLICY_FILE));
+  assert.ok(entry, 'contributes.yamlValidation names .kms-envelope.yaml');
+  assert.equal(entry.url, './schemas/kms-envelope-policy.schema.json');
+  assert.ok(pkg.devDependencies.ajv, 'ajv is a declared devDependency (not a transitive one)');
+  const schema = JSON.parse(readFileSync(join(root, entry.url), 'utf8'));
+  const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+  const issue = `rules:
+  - path: "config/*.yaml"          # glob, relative to the policy file's folder
+    keys: [local:local:team, tencent:ap-guangzhou:alias-app]
+    values: "(?i)(password|secret|token)"   # regex on the key name (the last path segment)
+`;
+  assert.equal(validate(parseYaml(issue)), true, JSON.stringify(validate.errors));
+  parsePolicy(issue, '/p/.kms-envelope.yaml');
+  // keys as one string, an unknown field, a glob that leaves the folder: each refused, by path.
+  const bad = parseYaml('rules:\n  - path: "../config/*.yaml"\n    keys: local:local:team\n    valuez: "(?i)password"\n');
+  assert.equal(validate(bad), false);
+  const where = new Set(validate.errors!.map((e) => `${e.instancePath} ${e.keyword}`));
+  for (const w of ['/rules/0/path not', '/rules/0/keys type', '/rules/0 additionalProperties'])
+    assert.ok(where.has(w), `${w} in ${[...where].join(', ')}`);
+});
