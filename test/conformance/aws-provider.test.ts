@@ -377,6 +377,55 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
     assert.match(r.stderr, /new session credentials .* into \[old-session\] of .*credentials/);
   }
 
+  it('endpoints as the AWS SDK picks them: AWS_ENDPOINT_URL_KMS, then AWS_ENDPOINT_URL, over a profile’s endpoint_url', async () => {
+    const home = join(dir, 'home-endpoints');
+    await mkdir(join(home, '.aws'), { recursive: true });
+    const def = em.accounts[0].aws;
+    // A profile whose endpoint_url goes nowhere (port 9, discard): an environment variable wins over it.
+    await writeFile(
+      join(home, '.aws', 'config'),
+      ['[profile far]', 'region = us-east-1', 'endpoint_url = http://127.0.0.1:9', ''].join('\n'),
+    );
+    await writeFile(
+      join(home, '.aws', 'credentials'),
+      ['[far]', `aws_access_key_id = ${def.accessKeyId}`, `aws_secret_access_key = ${def.secretAccessKey}`, ''].join('\n'),
+    );
+    const noVars = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_KMS', 'KMS_ENVELOPE_ENDPOINT'];
+    const listed = (r: { code: number; stdout: string; stderr: string }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Array<{ keyId: string }>).some((k) => k.keyId === keyA.keyId);
+    };
+    const savedHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const found = await discoverAwsConfig({ env: {}, homeDir: home, logger: nullLogger });
+      assert.equal(found.find((d) => d.info.name === 'far')?.info.endpoint, 'http://127.0.0.1:9', 'the profile’s endpoint_url');
+      for (const v of ['AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL']) {
+        const r = await run(
+          ['keys', 'list', '--provider', 'aws', '--profile', 'far', '--json'],
+          { HOME: home, [v]: em.url },
+          noVars.filter((x) => x !== v),
+        );
+        assert.ok(listed(r), `${v} wins over the profile's endpoint_url`);
+      }
+      const r = await run(['keys', 'list', '--provider', 'aws', '--profile', 'far', '--region', RA], { HOME: home }, noVars);
+      assert.notEqual(r.code, 0, 'without the variable the profile’s endpoint_url (nothing listening) is used');
+      assert.match(r.stderr, /127\.0\.0\.1:9/);
+      assert.match(
+        r.stderr,
+        /profile far's endpoint, or AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, KMS_ENVELOPE_ENDPOINT/,
+        'the variables to check',
+      );
+      const ignored = await discoverAwsConfig({ env: { AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, homeDir: home, logger: nullLogger });
+      assert.equal(ignored.find((d) => d.info.name === 'far')?.info.endpoint, undefined, 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS');
+    } finally {
+      process.env.HOME = savedHome;
+    }
+    // Environment credentials with AWS_ENDPOINT_URL_KMS alone (no KMS_ENVELOPE_ENDPOINT, no --endpoint).
+    const r = await run(['keys', 'list', '--provider', 'aws', '--region', RA, '--json'], {}, ['KMS_ENVELOPE_ENDPOINT']);
+    assert.ok(listed(r), 'AWS_ENDPOINT_URL_KMS with environment credentials');
+  });
+
   it('an SSO profile whose login expired: one credentials error that says `aws sso login --profile …`', async () => {
     const home = join(dir, 'home-sso');
     await mkdir(join(home, '.aws', 'sso', 'cache'), { recursive: true });
