@@ -12,6 +12,7 @@ import type { TreeModel, TreeNode } from '../core/services/tree-model';
 import type { Services } from './ctx';
 import type { KeyPicker } from './key-picker';
 import type { KeyUsageIndex } from './key-usage';
+import type { LeakGuard } from './leak-guard';
 import type { KeyTreeProvider } from './tree';
 import { activeOperationCount, cancelAllOperations, ui, windowPrompts, type Prompts } from './ui';
 
@@ -40,6 +41,8 @@ export interface KmsEnvelopeApi {
   readonly picker: KeyPicker;
   /** What uses each key in the workspace (headers only). */
   readonly usage: KeyUsageIndex;
+  /** Problems for check's findings (the Seal Value Quick Fix). */
+  readonly leakGuard: LeakGuard;
   /** Drops every cache and reloads the tree. */
   refresh(): void;
   /**
@@ -113,6 +116,7 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     credentials: s.credentials,
     picker: s.picker,
     usage: s.usage,
+    leakGuard: s.leakGuard,
     refresh: () => s.keys.reset(),
     getTreeSnapshot: (opts = {}) => snapshot(s.treeProvider, undefined, !!opts.expandCollapsed),
     ...(devMode ? { testing } : {}),

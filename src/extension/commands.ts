@@ -5,6 +5,7 @@
  * whole table through the one wrapper in ui.ts (logging, one error notification with actions,
  * cancellation is not a failure).
  */
+import type * as vscode from 'vscode';
 import type { KeyTarget } from '../core/services/envelope-service';
 import type { Services } from './ctx';
 import * as key from './key-commands';
@@ -32,6 +33,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.rewrapFile': (a?: unknown, b?: unknown) => s.files.rewrapFile(a, b),
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
     'kmsEnvelope.openDecryptedDiff': (a?: unknown) => s.diffs.openDecryptedDiff(a),
+    'kmsEnvelope.sealValueAt': (uri: vscode.Uri, key: string) => s.leakGuard.sealValueAt(uri, key),
     // The Keys view
     'kmsEnvelope.refresh': () => s.keys.reset(),
     'kmsEnvelope.refreshNode': on(view.refreshNode),

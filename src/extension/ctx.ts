@@ -18,6 +18,7 @@ import { FileCommands, INSPECT_SCHEME } from './files';
 import { KeyPicker } from './key-picker';
 import { KeyUsageIndex, usageText } from './key-usage';
 import { channelLogger, type ExtensionLogger } from './log';
+import { LeakGuard } from './leak-guard';
 import { DecryptedDiffs } from './scm-diff';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, LazySecretStore } from './secret-storage';
@@ -52,6 +53,8 @@ export interface Services {
   readonly diffs: DecryptedDiffs;
   /** What uses each key in the workspace (headers only). */
   readonly usage: KeyUsageIndex;
+  /** check's findings as Problems, with the Seal Value Quick Fix. */
+  readonly leakGuard: LeakGuard;
 }
 
 async function localKeysExist(dir: string): Promise<boolean> {
@@ -109,8 +112,18 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const files = new FileCommands(envelope, picker, log, team);
   const sealedFs = new SealedFileSystem(envelope, log, team);
   const diffs = new DecryptedDiffs(team, log);
+  const leakGuard = new LeakGuard(team, envelope, log);
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
-  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files, usage);
+  context.subscriptions.push(
+    { dispose: () => void cancelAllOperations() },
+    treeProvider,
+    treeView,
+    picker,
+    selections,
+    files,
+    usage,
+    leakGuard,
+  );
   const cmd: CommandContext = { log };
   return {
     context,
@@ -133,6 +146,7 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     team,
     diffs,
     usage,
+    leakGuard,
   };
 }
 
@@ -155,6 +169,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, s.files),
     vscode.window.registerFileDecorationProvider(s.files),
     vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
+    vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, s.leakGuard, LeakGuard.metadata),
     new SealedValueContext(),
     vscode.workspace.onDidCloseTextDocument((d) => {
       if (d.uri.scheme === SEALED_SCHEME) s.sealedFs.forget(d.uri);

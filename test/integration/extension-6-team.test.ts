@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { inspect } from '../../src/core/envelope/index';
 import { sealValues } from '../../src/core/values';
+import { TeamService } from '../../src/core/services/team-service';
+import { teamKeysOf } from '../../src/extension/team';
 import type { KmsEnvelopeApi, TreeSnapshotNode } from '../../src/extension/api';
 import { usageText } from '../../src/extension/key-usage';
 import { addEmulatorProfiles, api, choose, counters, render, say, scripted, setSetting } from './extension-support';
+import { waitFor } from './helpers';
 
 /** KMS calls (every provider) between two counter readings. */
 const delta = (a: Record<string, number>, b: Record<string, number>) =>
@@ -162,6 +165,91 @@ suite('extension: team (key usage, re-wrap)', () => {
     assert.equal(d['tencent:GenerateDataKey'] ?? 0, 0, JSON.stringify(d));
     // Opening still works (the local key) and re-wrapping again changes nothing.
     assert.equal((await a.envelope.unsealBytes(readFileSync(uris[0].fsPath))).plaintext.toString(), 'B=2\n');
+  });
+
+  test('Problems: the policy\'s unsealed values as diagnostics, updated on edit and save; Quick Fix "Seal Value" seals one', async function () {
+    this.timeout(60_000);
+    const sub = join(dir, 'guarded');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(
+      join(sub, '.kms-envelope.yaml'),
+      `rules:\n  - path: "app.yaml"\n    keys: [local:local:${localKeyId}]\n    values: "(?i)(password|token)"\n`,
+    );
+    const file = join(sub, 'app.yaml');
+    writeFileSync(file, 'db_password: pw-1\napi_token: tok-1\nhost: h\n');
+    const uri = vscode.Uri.file(file);
+    const ours = () => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'KMS Envelope');
+    const count = (n: number, what: string) =>
+      waitFor(() => (ours().length === n ? ours() : undefined), { message: `${n} diagnostics ${what} (now ${ours().length})` });
+    // Not covered by the policy: no diagnostics (a file next to it with the same values).
+    writeFileSync(join(sub, 'other.yaml'), 'db_password: pw-1\n');
+    const doc = (await vscode.window.showTextDocument(uri, { preview: false })).document;
+    const first = await count(2, 'on open');
+    assert.deepEqual(
+      first.map((d) => [d.range.start.line, d.severity, d.code]),
+      [
+        [0, vscode.DiagnosticSeverity.Warning, 'unsealed-value'],
+        [1, vscode.DiagnosticSeverity.Warning, 'unsealed-value'],
+      ],
+    );
+    assert.match(first[0].message, /^db_password must be sealed \(rule at line 2 of \.kms-envelope\.yaml\)/);
+    await vscode.window.showTextDocument(vscode.Uri.file(join(sub, 'other.yaml')), { preview: false });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(
+      vscode.languages.getDiagnostics(vscode.Uri.file(join(sub, 'other.yaml'))).filter((d) => d.source === 'KMS Envelope').length,
+      0,
+    );
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    // Edit: one more token → 3.
+    await editor.edit((eb) => eb.insert(new vscode.Position(3, 0), 'refresh_token: tok-2\n'));
+    await count(3, 'after typing');
+    // The Quick Fix seals that one value, in the editor's text.
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      new vscode.Range(0, 0, 0, 5),
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const fix = actions.find((x) => x.title === 'Seal Value db_password');
+    assert.ok(fix?.command, `offered: ${actions.map((x) => x.title).join(' | ')}`);
+    await vscode.commands.executeCommand(fix.command.command, ...(fix.command.arguments ?? []));
+    await count(2, 'after Seal Value');
+    const text = editor.document.getText();
+    assert.doesNotMatch(text, /pw-1/);
+    assert.match(text, /^db_password: kmsenv:f1:/m);
+    assert.match(text, /api_token: tok-1/, 'the other values stay as they are');
+    // Save: checked again from the saved text; the file on disk holds no pw-1.
+    assert.equal(await editor.document.save(), true);
+    await count(2, 'after save');
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /pw-1/);
+  });
+
+  test('a conflicting merge (the merge driver, TeamService.merge) opens decrypted with the conflict markers; resolved and saved, it stays sealed', async function () {
+    this.timeout(60_000);
+    const svc = new TeamService(teamKeysOf(a.envelope));
+    const lines = (x: string) => `host: h\nport: ${x}\nuser: u\n`;
+    const to = [{ provider: 'local' as const, key: localKeyId }];
+    const [base, ours, theirs] = await Promise.all([seal(lines('1'), to), seal(lines('2'), to), seal(lines('3'), to)]);
+    const file = join(dir, 'merged.conf.sealed');
+    const r = await svc.merge(base, ours, theirs, file, { labels: { ours: 'HEAD', theirs: 'feature' } });
+    assert.equal(r.conflicts, 1);
+    assert.equal(r.kind, 'file');
+    assert.doesNotMatch(r.output.toString('latin1'), /<<<<<<<|port: 2/, 'the markers are inside the sealed content');
+    writeFileSync(file, r.output);
+    const vuri = await vscode.commands.executeCommand<vscode.Uri>('kmsEnvelope.openSealedFile', vscode.Uri.file(file));
+    const editor = vscode.window.activeTextEditor!;
+    assert.equal(editor.document.uri.toString(), vuri.toString());
+    assert.equal(editor.document.getText(), 'host: h\n<<<<<<< HEAD\nport: 2\n=======\nport: 3\n>>>>>>> feature\nuser: u\n');
+    // Resolve (keep theirs) and save: sealed again to the same recipients.
+    const doc = editor.document;
+    await editor.edit((eb) => eb.replace(new vscode.Range(1, 0, 6, 0), 'port: 3\n'));
+    assert.equal(await doc.save(), true, String(a.testing!.lastError()?.error));
+    const { plaintext, header } = await a.envelope.unsealBytes(readFileSync(file));
+    assert.equal(plaintext.toString(), lines('3'));
+    assert.deepEqual(
+      header.recipients.map((x) => x.keyId),
+      [localKeyId],
+    );
   });
 });
 
