@@ -20,13 +20,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# The options as given: the loop below consumes "$@", and the re-run inside a private keyring needs them.
+ARGS=("$@")
 SANDBOX="$ROOT/.cache/sandbox"
 PORT=18080
 EMU_PORT=18765
 WEB=0
 RESET=0
 CHECK=0
-ARGS=("$@") # for the re-run inside a private keyring session
 while [ $# -gt 0 ]; do
   case "$1" in
     --web) WEB=1; shift ;;
