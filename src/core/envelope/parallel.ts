@@ -99,7 +99,8 @@ function frameWorker(req: NodeRequire, job: FrameJob): void {
   const vm = req('node:vm') as typeof import('node:vm');
   const port = (req('node:worker_threads') as typeof import('node:worker_threads')).parentPort!;
   // The outputs of cipher.update are fresh buffers; V8 frees them only when its external-memory
-  // accounting reaches ~64 MiB per thread. A scavenge every few blocks keeps that to a few MiB.
+  // accounting reaches ~64 MiB per thread. A scavenge every 2 MiB keeps that to a few MiB (measured
+  // on 1 GiB: peak RSS of the whole process ~114 MB with one every 8 MiB, ~100 MB every 2 MiB).
   let collect: ((opts: { type: 'minor' | 'major' }) => void) | undefined;
   try {
     collect = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as typeof collect;
@@ -220,7 +221,7 @@ function frameWorker(req: NodeRequire, job: FrameJob): void {
       }
       port.postMessage({ t: 'block', read: r.read, wrote: r.wrote });
       sinceCollect += r.read;
-      if (collect && sinceCollect >= 8 * 1024 * 1024) {
+      if (collect && sinceCollect >= 2 * 1024 * 1024) {
         sinceCollect = 0;
         collect({ type: 'minor' });
       }
