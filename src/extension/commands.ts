@@ -30,6 +30,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.openSealedFile': (a?: unknown) => s.files.openSealedFile(a),
     'kmsEnvelope.rewrapFile': (a?: unknown) => s.files.rewrapFile(a),
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
+    'kmsEnvelope.openDecryptedDiff': (a?: unknown) => s.diffs.openDecryptedDiff(a),
     // The Keys view
     'kmsEnvelope.refresh': () => s.keys.reset(),
     'kmsEnvelope.refreshNode': on(view.refreshNode),

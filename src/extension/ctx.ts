@@ -17,10 +17,12 @@ import { TreeModel, type TreeNode } from '../core/services/tree-model';
 import { FileCommands, INSPECT_SCHEME } from './files';
 import { KeyPicker } from './key-picker';
 import { channelLogger, type ExtensionLogger } from './log';
+import { DecryptedDiffs } from './scm-diff';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, LazySecretStore } from './secret-storage';
 import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
+import { TeamAccess } from './team';
 import { KeyTreeProvider, VIEW_ID } from './tree';
 import { cancelAllOperations, type CommandContext } from './ui';
 
@@ -44,6 +46,9 @@ export interface Services {
   readonly selections: SelectionCommands;
   readonly files: FileCommands;
   readonly sealedFs: SealedFileSystem;
+  /** Sealed files in git and in a team (TeamService, loaded on first use). */
+  readonly team: TeamAccess;
+  readonly diffs: DecryptedDiffs;
 }
 
 async function localKeysExist(dir: string): Promise<boolean> {
@@ -94,7 +99,9 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const picker = new KeyPicker(context, keys);
   const selections = new SelectionCommands(envelope, picker, log);
   const files = new FileCommands(envelope, picker, log);
-  const sealedFs = new SealedFileSystem(envelope, log);
+  const team = new TeamAccess(envelope, log);
+  const sealedFs = new SealedFileSystem(envelope, log, team);
+  const diffs = new DecryptedDiffs(team, log);
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
   context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files);
   const cmd: CommandContext = { log };
@@ -116,6 +123,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     selections,
     files,
     sealedFs,
+    team,
+    diffs,
   };
 }
 
@@ -124,6 +133,8 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   // Profiles changed by the CLI (profiles.json rewritten) refresh the tree too.
   const profilesJson = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.configDir), 'profiles.json'));
   const reloadProfiles = () => s.credentials.reload();
+  // Activated by a git: read (a diff opening): the diff tab that caused it is already open.
+  s.diffs.onTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs));
   return [
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
     s.sealedFs, // zeroes the data keys of files still open
@@ -141,7 +152,10 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     vscode.workspace.onDidCloseTextDocument((d) => {
       if (d.uri.scheme === SEALED_SCHEME) s.sealedFs.forget(d.uri);
     }),
-    vscode.window.tabGroups.onDidChangeTabs((e) => s.files.onTabsOpened(e.opened)),
+    vscode.window.tabGroups.onDidChangeTabs((e) => {
+      s.files.onTabsOpened(e.opened);
+      s.diffs.onTabs([...e.opened, ...e.changed]);
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => onSettingsChanged(s, e)),
     profilesJson,
     profilesJson.onDidChange(reloadProfiles),
