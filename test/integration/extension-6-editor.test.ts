@@ -1,35 +1,82 @@
 // An open sealed editor (kms-sealed:) re-seals locally: the data key of the opened message is held in
-// memory while the document is open, so saves need no KMS. Here the KMS is an emulator this suite runs
-// itself (AWS KMS wire protocol, an aws profile named "default" pointing at it), so it can really be
-// stopped: 100 edits with it stopped are all saved (auto-save) with no KMS and no plaintext anywhere on
+// memory while the document is open, so saves need no KMS. Here the KMS is an emulator process this
+// suite runs itself (AWS KMS wire protocol, an aws profile named "default" pointing at it), so it can
+// really be stopped: 100 edits with it stopped are all saved (auto-save) with no KMS and no plaintext anywhere on
 // disk (user data incl. hot-exit backups, the workspace, the temp dir), with a positive control that the
 // search finds a dirty plain editor's backup; then, with it running again, its counters show zero calls
 // for further saves and for saves that change nothing (which write nothing).
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { inspect } from '../../src/core/envelope/index';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
-import { closeAllEditors, makeTempDir, waitFor } from './helpers';
+import { emulatorAdmin } from '../../src/emulator/admin-client';
+import { closeAllEditors, makeTempDir, testEnv, waitFor } from './helpers';
 import { api, filesContaining, plaintextSearchRoots } from './extension-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface EmulatorProcess {
+  url: string;
+  port: number;
+  exports: Record<string, string>;
+  counters(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/** `kms-envelope emulator` as its own process (as a user runs it), keys kept in `statePath`. */
+async function startEmulatorProcess(statePath: string, port = 0): Promise<EmulatorProcess> {
+  const cli = join(testEnv.repoRoot, 'dist', 'cli.js');
+  const args = [cli, 'emulator', '--seed', '--no-instance', '--port', String(port), '--state', statePath];
+  const proc: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the emulator printed no URL within 20 s: ${err}`)), 20_000);
+    proc.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (/Stop with Ctrl\+C/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`the emulator exited with code ${code}: ${err || out}`)));
+  });
+  const url = /https?:\/\/127\.0\.0\.1:\d+/.exec(out)![0];
+  const exports: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const e = /^\s*export\s+([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (e) exports[e[1]!] = e[2]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return {
+    url,
+    port: Number(new URL(url).port),
+    exports,
+    counters: () => emulatorAdmin(url, 'GET', 'counters'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
 suite('extension: sealed editor saves locally', () => {
-  let em: RunningEmulator | undefined;
+  let em: EmulatorProcess | undefined;
   let statePath = '';
   suiteSetup(async function () {
     this.timeout(60_000);
     statePath = join(makeTempDir('editor-emu-'), 'state.json');
-    em = await startEmulator({ seed: true, statePath });
+    em = await startEmulatorProcess(statePath);
     const a = await api();
-    const acct = em.accounts[0]!;
     await a.credentials.addProfile(
       // One region: the Keys view lists only it (not every AWS region) on this emulator.
       { provider: 'aws', name: 'default', endpoint: em.url, regions: ['us-east-1'] },
-      { accessKeyId: acct.aws.accessKeyId, accessKeySecret: acct.aws.secretAccessKey },
+      { accessKeyId: em.exports.AWS_ACCESS_KEY_ID!, accessKeySecret: em.exports.AWS_SECRET_ACCESS_KEY! },
       { replace: true },
     );
     // Desktop VS Code's default; the web workbench defaults to afterDelay, which would hide hot-exit backups.
@@ -57,13 +104,14 @@ suite('extension: sealed editor saves locally', () => {
       await a.envelope.sealBytes(Buffer.from(initial), [{ provider: 'aws', region: 'us-east-1', key: key.keyId }], { purpose: 'editor' }),
     );
     const first = await inspect(readFileSync(sealed));
-    em!.resetCounters();
+    await emulatorAdmin(em!.url, 'DELETE', 'counters');
 
     const vuri = await vscode.commands.executeCommand<vscode.Uri>('kmsEnvelope.openSealedFile', vscode.Uri.file(sealed));
     const editor = vscode.window.activeTextEditor!;
     assert.equal(editor.document.uri.toString(), vuri.toString());
     assert.equal(editor.document.getText(), initial);
-    assert.equal(em!.counters()['aws:Decrypt'], 1, `opening is one Decrypt: ${JSON.stringify(em!.counters())}`);
+    const opening = await em!.counters();
+    assert.equal(opening['aws:Decrypt'], 1, `opening is one Decrypt: ${JSON.stringify(opening)}`);
 
     // The KMS goes away for real.
     const port = em!.port;
@@ -123,7 +171,7 @@ suite('extension: sealed editor saves locally', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
 
     // The KMS back (same keys, same port): its counters stay at zero for further saves.
-    em = await startEmulator({ statePath, port });
+    em = await startEmulatorProcess(statePath, port);
     await vscode.window.showTextDocument(editor.document);
     const again = vscode.window.activeTextEditor!;
     for (let i = 0; i < 5; i++) {
@@ -142,7 +190,8 @@ suite('extension: sealed editor saves locally', () => {
     assert.equal(a.testing!.lastError(), undefined, String(a.testing!.lastError()?.error));
     assert.ok(readFileSync(sealed).equals(before), 'an unchanged save writes nothing');
     assert.equal(statSync(sealed).mtimeMs, mtime);
-    assert.equal(em.counters().total ?? 0, 0, `KMS calls for the saves: ${JSON.stringify(em.counters())}`);
+    const forSaves = await em.counters();
+    assert.equal(forSaves.total ?? 0, 0, `KMS calls for the saves: ${JSON.stringify(forSaves)}`);
 
     // What is on disk is the editor's text, for the same recipient and context (one Decrypt to check).
     const opened = await a.envelope.unsealBytes(readFileSync(sealed));
@@ -152,6 +201,6 @@ suite('extension: sealed editor saves locally', () => {
       opened.header.recipients.map((r) => r.keyId),
       first.recipients.map((r) => r.keyId),
     );
-    assert.equal(em.counters()['aws:Decrypt'], 1);
+    assert.equal((await em.counters())['aws:Decrypt'], 1);
   });
 });
