@@ -14,6 +14,7 @@
  * the plaintext is `dataSize` ASCII "1" bytes, as there. No retries: a failed request is counted
  * under its code (the provider is built with one attempt per request by the front door).
  */
+import { setMaxListeners } from 'node:events';
 import { CancelledError, KmsEnvelopeError, usageError } from './errors';
 import type { EncryptionContext, KmsProvider } from './kms/types';
 
@@ -65,6 +66,8 @@ export interface BenchResult {
   latencyMs?: LatencySummary;
   /** Failed requests by the provider's error code (else the error kind). */
   errorsByCode: Record<string, number>;
+  /** Each whole second of the run (the live line's figures): how the rate moved, e.g. while warming up. */
+  perSecond: Array<{ second: number; ok: number; errors: number; p50?: number }>;
 }
 
 export interface BenchTick {
@@ -97,6 +100,9 @@ export function checkPlan(p: BenchPlan): void {
 export async function prepareCase(t: BenchTarget, p: BenchPlan, signal?: AbortSignal): Promise<() => Promise<void>> {
   const data = Buffer.alloc(p.dataSize, 0x31);
   const ctx = BENCH_CONTEXT;
+  // Every request in flight listens to the caller's signal (a few listeners each, in seal/unseal):
+  // that many is the plan, not a leak.
+  if (signal) setMaxListeners(p.concurrency * 4 + 16, signal);
   switch (p.case) {
     case 'encrypt':
       return async () => {
@@ -191,16 +197,19 @@ export async function runLoad(
   const end = t0 + p.durationMs;
   const interval = p.rate ? 1000 / p.rate : 0;
   let tickNo = 0;
+  const perSecond: BenchResult['perSecond'] = [];
   const timer = setInterval(() => {
     tickNo++;
     const s = second.sorted();
+    const p50 = s.length ? pct(s, 0.5) : undefined;
+    perSecond.push({ second: tickNo, ok: tickOk, errors: tickErrors, ...(p50 !== undefined ? { p50 } : {}) });
     o.onTick?.({
       second: tickNo,
       ok: tickOk,
       errors: tickErrors,
       totalOk: ok,
       totalErrors: errors,
-      p50: s.length ? pct(s, 0.5) : undefined,
+      p50,
     });
     tickOk = tickErrors = 0;
     second = new Samples();
@@ -254,6 +263,7 @@ export async function runLoad(
     requestsPerSecond: ok / elapsedS,
     latencyMs: summarize(all.sorted()),
     errorsByCode: byCode,
+    perSecond,
   };
 }
 
