@@ -156,18 +156,21 @@ if (typeof suite === 'function') {
     };
     await esbuild.build({ ...common, entryPoints: [join(root, 'test', 'integration', 'index.ts')], outfile: join(out, 'index.js') });
     await esbuild.build({ ...common, entryPoints: [__filename], outfile: join(out, 'extension-bench.test.js') });
-    const results = join(root, 'test-results');
     const runs = Math.max(1, Number(process.env.BENCH_ACTIVATION_RUNS ?? 3) || 3);
-    /** One fresh code-server + extension host running the bench suite; returns what the suite wrote. */
-    const host = <T>(label: string, file: string, extra: string[], env: NodeJS.ProcessEnv): T => {
-      const resultFile = join(results, file);
+    // BENCH_BASELINE=<another checkout> (e.g. `git worktree add /tmp/base main`, with node_modules and
+    // .cache/code-server linked from this one): its development build and its .vsix are measured in
+    // the same run, interleaved with ours, as the before of a before/after.
+    const baseline = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+    /** One fresh code-server + extension host (of `repo`'s build) running the bench suite; returns what the suite wrote. */
+    const host = <T>(repo: string, label: string, file: string, extra: string[], env: NodeJS.ProcessEnv): T => {
+      const resultFile = join(repo, 'test-results', file);
       rmSync(resultFile, { force: true });
       const r = spawnSync(
         process.execPath,
         [
           '--import',
           'tsx',
-          join(root, 'scripts', 'vscode', 'run.ts'),
+          join(repo, 'scripts', 'vscode', 'run.ts'),
           '--no-build',
           '--tests',
           join(out, 'index.js'),
@@ -179,7 +182,7 @@ if (typeof suite === 'function') {
           'extension bench',
           ...extra,
         ],
-        { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } },
+        { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env } },
       );
       if (r.status !== 0 || !existsSync(resultFile)) {
         process.stdout.write(r.stdout + r.stderr);
@@ -187,42 +190,57 @@ if (typeof suite === 'function') {
       }
       return JSON.parse(readFileSync(resultFile, 'utf8')) as T;
     };
-    const activationOnly = (label: string, extra: string[]) =>
-      host<ActivationResult>(label, `${label}.json`, extra, { [ACTIVATION_ONLY_ENV]: `${label}.json` });
+    const activationOnly = (repo: string, label: string, extra: string[]) =>
+      host<ActivationResult>(repo, label, `${label}.json`, extra, { [ACTIVATION_ONLY_ENV]: `${label}.json` });
 
     // The installed build: the .vsix users get (production bundle), built by the packaging script, which
     // leaves a production build in dist/; the development build is put back before it is measured.
-    process.stdout.write('packaging the .vsix (scripts/package.sh)…\n');
-    const pkg = spawnSync('bash', [join(root, 'scripts', 'package.sh')], { cwd: root, encoding: 'utf8' });
-    const vsix = pkg.stdout.trim().split('\n').pop() ?? '';
-    if (pkg.status !== 0 || !existsSync(join(root, vsix))) {
-      process.stdout.write(pkg.stdout + pkg.stderr);
-      throw new Error('packaging the .vsix failed');
-    }
-    const dev = spawnSync(process.execPath, [join(root, 'esbuild.mjs')], { stdio: 'inherit', cwd: root });
-    if (dev.status !== 0) throw new Error('rebuilding the development bundle failed');
+    const pack = (repo: string): string => {
+      process.stdout.write(`packaging the .vsix of ${repo} (scripts/package.sh)…\n`);
+      const pkg = spawnSync('bash', [join(repo, 'scripts', 'package.sh')], { cwd: repo, encoding: 'utf8' });
+      const vsix = join(repo, pkg.stdout.trim().split('\n').pop() ?? '');
+      if (pkg.status !== 0 || !existsSync(vsix)) {
+        process.stdout.write(pkg.stdout + pkg.stderr);
+        throw new Error(`packaging the .vsix of ${repo} failed`);
+      }
+      const dev = spawnSync(process.execPath, [join(repo, 'esbuild.mjs')], { stdio: 'inherit', cwd: repo });
+      if (dev.status !== 0) throw new Error(`rebuilding the development bundle of ${repo} failed`);
+      return vsix;
+    };
+    const builds = [
+      { name: 'development build', repo: root, vsix: undefined as string | undefined },
+      { name: 'installed .vsix', repo: root, vsix: pack(root) },
+      ...(baseline
+        ? [
+            { name: 'baseline development build', repo: baseline, vsix: undefined },
+            { name: 'baseline installed .vsix', repo: baseline, vsix: pack(baseline) },
+          ]
+        : []),
+    ];
 
     process.stdout.write(
-      `extension host bench: activation (${runs} hosts each for the development build and the installed ${vsix}), ` +
+      `extension host bench: activation (${runs} fresh hosts for each of: ${builds.map((b) => b.name).join(', ')}), ` +
         `then ${KEYS} keys over ${REGIONS.length} regions at ${LATENCY_MS} ms latency (setup not timed)…\n`,
     );
     // Interleaved, so a busy moment on the machine does not fall on one build only.
-    const devRuns: ActivationResult[] = [];
-    const vsixRuns: ActivationResult[] = [];
+    const activations = builds.map(() => [] as ActivationResult[]);
     for (let i = 0; i < runs; i++) {
-      devRuns.push(activationOnly(`extension-bench-dev-${i + 1}`, []));
-      vsixRuns.push(activationOnly(`extension-bench-vsix-${i + 1}`, ['--vsix', join(root, vsix)]));
+      builds.forEach((b, j) => {
+        const label = `extension-bench-${j}-${i + 1}`;
+        activations[j].push(activationOnly(b.repo, label, b.vsix ? ['--vsix', b.vsix] : []));
+      });
     }
-    const res = host<BenchResult>('extension-bench', RESULT_NAME, ['--emulator'], {});
-    const stats = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return `median ${s[Math.floor(s.length / 2)].toFixed(1)} ms (${s[0].toFixed(1)}–${s[s.length - 1].toFixed(1)})`;
-    };
-    const line = (name: string, rs: ActivationResult[]) =>
-      `${name}ext.activate() wall ${stats(rs.map((r) => r.activationWallMs))}   activate() body ${stats(rs.map((r) => r.activateBodyMs))}\n`;
+    const res = host<BenchResult>(root, 'extension-bench', RESULT_NAME, ['--emulator'], {});
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const stats = (xs: number[]) => `median ${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
     process.stdout.write(`setup: ${KEYS} keys created in ${res.setupSeconds.toFixed(1)} s\n\n`);
-    process.stdout.write(line('activation, development build   ', devRuns));
-    process.stdout.write(line('activation, installed .vsix     ', vsixRuns));
+    for (const [j, b] of builds.entries()) {
+      const rs = activations[j];
+      process.stdout.write(
+        `activation, ${b.name.padEnd(28)} ext.activate() wall ${stats(rs.map((r) => r.activationWallMs))}   ` +
+          `activate() body ${stats(rs.map((r) => r.activateBodyMs))}\n`,
+      );
+    }
     process.stdout.write(
       `keys view, first region     ${res.firstRegionMs.toFixed(0)} ms = ${(res.firstRegionMs / LATENCY_MS).toFixed(2)} × one request (${LATENCY_MS} ms); ` +
         `${res.firstRegionKeysShown} key rows + "Load more"; ${res.requestsForFirstRegion} requests answered by then\n`,
