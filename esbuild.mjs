@@ -169,6 +169,9 @@ if (watch) {
     writeFileSync(`${out}/.extension.js.tmp`, extensionLauncher);
     renameSync(`${out}/.extension.js.tmp`, `${out}/extension.js`);
     rmSync(`${out}/extension.js.map`, { force: true });
+    // Which sources and packages each chunk holds, and which chunks load at activation (static imports
+    // of main.mjs): test/unit/bundle-split.test.ts reads it. Not shipped (.vscodeignore).
+    writeFileSync(`${out}/extension.meta.json`, JSON.stringify(extResult.metafile));
   }
   // The npm packages the CLI loads at run time (left external): the npm package's dependencies.
   if (cliOut) {
