@@ -23,6 +23,9 @@ export const PICTURES = {
     'walkthrough-seal-value': 'media/walkthrough/seal-value.png',
     'walkthrough-sealed-file': 'media/walkthrough/sealed-file.png',
   },
+  'test/e2e/team-scm-diff.test.ts': {
+    'team-scm-diff-values': 'media/screenshots/scm-diff.png',
+  },
 };
 
 function run(cmd, args) {
