@@ -15,6 +15,7 @@ import { redactString, stderrLogger } from '../core/log';
 import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
 import type { CredentialService } from '../core/credentials/service';
 import { displayPath } from '../core/paths';
+import { cliStep } from './hints';
 import { findProvider, providers } from '../core/kms/registry';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../core/kms/types';
 
@@ -74,7 +75,8 @@ export function printError(io: Io, err: unknown, verbose = false): number {
     const shown = file && displayPath(file);
     if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
     io.stderr.write(`${CLI}: ${redactString(message)}\n`);
-    if (err.hint) io.stderr.write(`  → ${redactString(err.hint)}\n`);
+    const hint = err.hintIn(cliStep);
+    if (hint) io.stderr.write(`  → ${redactString(hint)}\n`);
     if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${err.cause.message})\n`);
     return err.exitCode;
   }
