@@ -29,12 +29,10 @@ interface KeyArg {
 async function keyArg(s: Services, arg: unknown): Promise<KeyArg> {
   const a = arg as Partial<TreeNode> & { provider?: string; profile?: string; region?: string; keyId?: string; key?: KeyMetadata };
   if (a && typeof a === 'object' && a.kind === 'key' && a.key) {
-    return {
-      ref: { provider: a.provider!, profile: a.profile!, region: a.region! },
-      keyId: a.key.keyId,
-      name: a.key.alias ?? a.key.keyId,
-      key: a.key,
-    };
+    const ref = { provider: a.provider!, profile: a.profile!, region: a.region! };
+    // The region's latest listing wins over the node's copy (a command re-run after Enable Key gets the node it had).
+    const key = s.keys.findCachedKey(ref, a.key.keyId) ?? a.key;
+    return { ref, keyId: key.keyId, name: key.alias ?? key.keyId, key };
   }
   if (
     a &&

@@ -31,6 +31,7 @@ async function tcKey(a: Api, state: 'Enabled' | 'Disabled' | 'PendingDeletion'):
   if (state !== 'Enabled') await p.disableKey(TC.region, k.keyId);
   if (state === 'PendingDeletion') await p.scheduleDeletion(TC.region, k.keyId, 7);
   await a.keys.refreshRegion(TC);
+  await a.getTreeSnapshot({ expandCollapsed: true }); // its row exists as the view shows it
   return k;
 }
 
@@ -173,6 +174,7 @@ suite('extension: remedies, checks before calling, feedback', () => {
       await a.keys.getProvider({ provider: 'alibaba', profile: 'emu' })
     ).createKey('cn-hangzhou', { alias: `rem-${uniq()}` });
     await a.keys.refreshRegion({ provider: 'alibaba', profile: 'emu', region: 'cn-hangzhou' });
+    await a.getTreeSnapshot({ expandCollapsed: true });
     assert.doesNotMatch(node(a, `k:alibaba/emu/cn-hangzhou/${ali.keyId}`).contextValue, /disableFirst/);
     const p = scripted(a).answer(say('7'), yes, say(undefined));
     const r = await vscode.commands.executeCommand('kmsEnvelope.disableAndScheduleDeletion', node(a, id));
