@@ -131,7 +131,7 @@ async function rejectsKind(p: Promise<unknown>, kind: string, re?: RegExp): Prom
   } catch (err) {
     assert.ok(err instanceof KmsEnvelopeError, `expected KmsEnvelopeError, got ${String(err)}`);
     assert.equal(err.kind, kind, err.message);
-    if (re) assert.match(`${err.message}\n${err.hint ?? ''}`, re);
+    if (re) assert.match(`${err.message}\n${err.hintIn(cliStep) ?? ''}`, re); // as the CLI prints it
     for (const s of ctx.secrets) assert.ok(!`${err.message}${err.hint}`.includes(s), 'secret in an error message');
     return err;
   }

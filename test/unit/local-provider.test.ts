@@ -159,7 +159,7 @@ describe('local provider', () => {
     assert.equal(Date.parse(deletionDate!), clock + 7 * DAY);
     await rejectsKms(p.generateDataKey('local', k.keyId, {}), (e) => {
       assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.pendingDeletion);
-      assert.match(e.hint ?? '', /cancel-deletion --provider local/);
+      assert.match(e.hintIn(cliStep) ?? '', /cancel-deletion --provider local/);
     });
     await rejectsKms(p.enableKey('local', k.keyId), (e) => assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.pendingDeletion));
     await p.cancelDeletion('local', k.keyId);

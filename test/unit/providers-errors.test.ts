@@ -121,7 +121,7 @@ test('tencent: disabled key → provider error with code, request id and the ena
   assert.equal(err.details.profile, 'dev');
   assert.equal(err.details.retryable, false);
   assert.match(
-    err.hint ?? '',
+    err.hintIn(cliStep) ?? '',
     /^Enable it: `kms-envelope keys enable --provider tencent --region ap-guangzhou --key 11111111-2222-3333-4444-555555555555 --profile dev`/,
   );
   assert.equal(s.seen.length, 1, 'not retried');
