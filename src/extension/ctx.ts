@@ -118,17 +118,9 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const sealedFs = new SealedFileSystem(envelope, log, team);
   const diffs = new DecryptedDiffs(team, log);
   const leakGuard = new LeakGuard(team, envelope, log);
+  const disposables = [treeProvider, treeView, picker, selections, files, usage, leakGuard];
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
-  context.subscriptions.push(
-    { dispose: () => void cancelAllOperations() },
-    treeProvider,
-    treeView,
-    picker,
-    selections,
-    files,
-    usage,
-    leakGuard,
-  );
+  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, ...disposables);
   const cmd: CommandContext = { log };
   return {
     context,
