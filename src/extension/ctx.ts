@@ -145,6 +145,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   s.diffs.onTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs));
   return [
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
+    s.sealedFs, // zeroes the data keys of files still open
     new SealedAutoSave(s.log),
     // Where files go through named temp files (not Linux), a write removes those a killed run left.
     {
