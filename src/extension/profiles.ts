@@ -311,10 +311,11 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
     draft = d;
     const label = `${providerLabel(provider)} profile "${d.name}"`;
     const endpoint = d.endpoint.trim() || undefined;
+    // Checked and split as saving will (profile settings such as an instance endpoint and CA go to the
+    // provider as settings, the secrets as credentials), so the test builds the provider the profile will.
+    const tried = s.credentials.draftProfile({ provider, name: d.name, kind: d.kind, regions: regionList(d.regions), endpoint }, creds);
     const result = await withCancellableProgress(`Testing ${provider} profile ${d.name}…`, (signal) =>
-      testCredentials(s.createProvider, provider, { name: d.name, endpoint, regions: regionList(d.regions) }, async () => creds, {
-        signal,
-      }),
+      testCredentials(s.createProvider, provider, tried, async () => tried.credentials, { signal }),
     );
     const save = async () => {
       const info = await s.credentials.addProfile(

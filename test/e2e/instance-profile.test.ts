@@ -45,6 +45,24 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
     await wb.answerQuickInput(text);
   };
 
+  /** Answers VS Code's file dialog: the path typed into its box, then its open button. */
+  const pickFile = async (re: RegExp, path: string, button: string) => {
+    const title = wb.page.locator('.quick-input-widget .quick-input-title', { hasText: re });
+    await title.waitFor({ state: 'visible', timeout: 20_000 }).catch(async () => {
+      await wb.screenshot('instance-profile-wizard-FAILED');
+      throw new Error(`no file dialog matching ${re}; the quick input shows "${await quickTitle()}"`);
+    });
+    const box = wb.page.locator('.quick-input-widget .quick-input-box input');
+    await box.fill(path);
+    // The dialog lists the folder as the path is typed: let it settle, then press its button.
+    await wb.page.waitForTimeout(1000);
+    await wb.page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
+    await title.waitFor({ state: 'hidden', timeout: 10_000 }).catch(async () => {
+      await wb.screenshot('instance-profile-file-dialog-FAILED');
+      throw new Error(`the file dialog did not take ${path}`);
+    });
+  };
+
   it('Add Profile: endpoint typed, CA and client key picked as files, password hidden, AccessKey; saved after a live test', async () => {
     const e = wb.emulator!;
     const inst = e.instance;
@@ -54,9 +72,10 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
     await answer(/provider/, 'KMS 3.0 instance');
     await answer(/\(2\/6\)/, 'kms3');
     await answer(/\(3\/6\)/, inst.endpoint);
-    // The CA certificate and the client key: VS Code's own file dialog (a path box in the browser).
-    await answer(/CA certificate file/, inst.caFile);
-    await answer(/client key file/, inst.clientKeyFile);
+    // The CA certificate and the client key: VS Code's own file dialog (a path box in the browser):
+    // the path typed, then its button (named after the part).
+    await pickFile(/CA certificate file/, inst.caFile, 'Use as CA certificate');
+    await pickFile(/client key file/, inst.clientKeyFile, 'Use as client key');
     const password = wb.page.locator('.quick-input-widget .quick-input-box input');
     await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: /\(4\/6\)/ }).waitFor({ state: 'visible' });
     assert.equal(await password.getAttribute('type'), 'password', 'the client key password is typed into a password box');
