@@ -15,6 +15,7 @@ import { redactString, stderrLogger } from '../core/log';
 import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
 import type { CredentialService } from '../core/credentials/service';
 import { displayPath, escapeControls } from '../core/paths';
+import { cliStep } from './hints';
 
 /** Text for a terminal: control and bidi characters escaped on each line, the line breaks kept. */
 export function terminalSafe(s: string): string {
@@ -84,7 +85,8 @@ export function printError(io: Io, err: unknown, verbose = false): number {
     if (file && shown !== file && message.includes(file)) message = message.split(file).join(shown);
     if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
     io.stderr.write(`${CLI}: ${terminalSafe(redactString(message))}\n`);
-    if (err.hint) io.stderr.write(`  → ${terminalSafe(redactString(err.hint))}\n`);
+    const hint = err.hintIn(cliStep);
+    if (hint) io.stderr.write(`  → ${terminalSafe(redactString(hint))}\n`);
     if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${terminalSafe(err.cause.message)})\n`);
     return err.exitCode;
   }

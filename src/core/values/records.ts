@@ -329,7 +329,12 @@ export function parseHeader(token: string, maxRecipients = DEFAULT_MAX_RECIPIENT
   try {
     parsed = parseHeaderFields(bytes, maxRecipients);
   } catch (err) {
-    throw formatError(`The kms-envelope header is not valid: ${(err as Error).message}.`, (err as KmsEnvelopeError).hint, undefined, err);
+    throw formatError(
+      `The kms-envelope header is not valid: ${(err as Error).message}.`,
+      (err as KmsEnvelopeError).hintParts,
+      undefined,
+      err,
+    );
   }
   if (!parsed) throw formatError('The kms-envelope header is cut short.', FORMAT_HINTS.truncated);
   if (parsed.messageHeader.frameLength !== 0 || !parsed.messageHeader.encryptionContext[FILE_ID_KEY]) {
