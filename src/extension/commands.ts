@@ -30,6 +30,8 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.openSealedFile': (a?: unknown) => s.files.openSealedFile(a),
     'kmsEnvelope.rewrapFile': (a?: unknown) => s.files.rewrapFile(a),
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
+    'kmsEnvelope.sealValues': (a?: unknown, b?: unknown) => s.values.sealValues(a, b),
+    'kmsEnvelope.unsealValues': (a?: unknown, b?: unknown) => s.values.unsealValues(a, b),
     // The Keys view
     'kmsEnvelope.refresh': () => s.keys.reset(),
     'kmsEnvelope.refreshNode': on(view.refreshNode),

@@ -22,6 +22,7 @@ import { chooseSecretStore, LazySecretStore } from './secret-storage';
 import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
 import { KeyTreeProvider, VIEW_ID } from './tree';
+import { SealedEnvDebugProvider, SealedSchemeRouter, ValuesCommands, ValuesFileSystem } from './values';
 import { cancelAllOperations, type CommandContext } from './ui';
 
 export interface Services {
@@ -44,6 +45,8 @@ export interface Services {
   readonly selections: SelectionCommands;
   readonly files: FileCommands;
   readonly sealedFs: SealedFileSystem;
+  readonly values: ValuesCommands;
+  readonly valuesFs: ValuesFileSystem;
 }
 
 async function localKeysExist(dir: string): Promise<boolean> {
@@ -95,8 +98,10 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const selections = new SelectionCommands(envelope, picker, log);
   const files = new FileCommands(envelope, picker, log);
   const sealedFs = new SealedFileSystem(envelope, log);
+  const values = new ValuesCommands(envelope, picker, log);
+  const valuesFs = new ValuesFileSystem(values, log);
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
-  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files);
+  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files, valuesFs);
   const cmd: CommandContext = { log };
   return {
     context,
@@ -116,6 +121,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     selections,
     files,
     sealedFs,
+    values,
+    valuesFs,
   };
 }
 
@@ -124,8 +131,11 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   // Profiles changed by the CLI (profiles.json rewritten) refresh the tree too.
   const profilesJson = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.configDir), 'profiles.json'));
   const reloadProfiles = () => s.credentials.reload();
+  const sealedScheme = new SealedSchemeRouter(s.sealedFs, s.valuesFs);
   return [
-    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
+    // One provider for the scheme: whole sealed files and files of sealed values (`?values=`).
+    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedScheme, { isCaseSensitive: true }),
+    vscode.debug.registerDebugConfigurationProvider('*', new SealedEnvDebugProvider(s.values, s.log)),
     new SealedAutoSave(s.log),
     // Where files go through named temp files (not Linux), a write removes those a killed run left.
     {
@@ -138,7 +148,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
     new SealedValueContext(),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      if (d.uri.scheme === SEALED_SCHEME) s.sealedFs.forget(d.uri);
+      if (d.uri.scheme === SEALED_SCHEME) sealedScheme.forget(d.uri);
     }),
     vscode.window.tabGroups.onDidChangeTabs((e) => s.files.onTabsOpened(e.opened)),
     vscode.workspace.onDidChangeConfiguration((e) => onSettingsChanged(s, e)),
