@@ -41,7 +41,7 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
     new KmsKeyringNode({ ...keys, clientProvider: getClient(KMS, { endpoint: em.url, credentials: em.accounts[0].aws }) });
   const count = (action: string) => em.counters()[`aws:${action}`] ?? 0;
 
-  const run = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}, drop: string[] = []) => {
+  const run = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}, drop: string[] = [], input?: string) => {
     const out = new PassThrough();
     const err = new PassThrough();
     let stdout = '';
@@ -50,7 +50,9 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
     err.on('data', (c) => (stderr += c));
     const e: NodeJS.ProcessEnv = { ...env, ...extraEnv };
     for (const k of drop) delete e[k];
-    const io = { stdout: out, stderr: err, stdin: new PassThrough(), env: e, signal: new AbortController().signal } as unknown as Io;
+    const stdin = new PassThrough();
+    if (input !== undefined) stdin.end(input);
+    const io = { stdout: out, stderr: err, stdin, env: e, signal: new AbortController().signal } as unknown as Io;
     let code: number;
     try {
       code = await main(args, io);
@@ -376,6 +378,99 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
     assert.match(r.stderr, /The AWS session of profile old-session has expired \(ExpiredTokenException/);
     assert.match(r.stderr, /new session credentials .* into \[old-session\] of .*credentials/);
   }
+
+  it('endpoints as the AWS SDK picks them: AWS_ENDPOINT_URL_KMS, then AWS_ENDPOINT_URL, over a profile’s endpoint_url', async () => {
+    const home = join(dir, 'home-endpoints');
+    await mkdir(join(home, '.aws'), { recursive: true });
+    const def = em.accounts[0].aws;
+    // A profile whose endpoint_url goes nowhere (port 9, discard): an environment variable wins over it.
+    await writeFile(
+      join(home, '.aws', 'config'),
+      ['[profile far]', 'region = us-east-1', 'endpoint_url = http://127.0.0.1:9', ''].join('\n'),
+    );
+    await writeFile(
+      join(home, '.aws', 'credentials'),
+      ['[far]', `aws_access_key_id = ${def.accessKeyId}`, `aws_secret_access_key = ${def.secretAccessKey}`, ''].join('\n'),
+    );
+    const noVars = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_KMS', 'KMS_ENVELOPE_ENDPOINT'];
+    const listed = (r: { code: number; stdout: string; stderr: string }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Array<{ keyId: string }>).some((k) => k.keyId === keyA.keyId);
+    };
+    const savedHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const found = await discoverAwsConfig({ env: {}, homeDir: home, logger: nullLogger });
+      assert.equal(found.find((d) => d.info.name === 'far')?.info.endpoint, 'http://127.0.0.1:9', 'the profile’s endpoint_url');
+      for (const v of ['AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL']) {
+        const r = await run(
+          ['keys', 'list', '--provider', 'aws', '--profile', 'far', '--json'],
+          { HOME: home, [v]: em.url },
+          noVars.filter((x) => x !== v),
+        );
+        assert.ok(listed(r), `${v} wins over the profile's endpoint_url`);
+      }
+      const r = await run(['keys', 'list', '--provider', 'aws', '--profile', 'far', '--region', RA], { HOME: home }, noVars);
+      assert.notEqual(r.code, 0, 'without the variable the profile’s endpoint_url (nothing listening) is used');
+      assert.match(r.stderr, /127\.0\.0\.1:9/);
+      assert.match(
+        r.stderr,
+        /profile far's endpoint, or AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, KMS_ENVELOPE_ENDPOINT/,
+        'the variables to check',
+      );
+      const ignored = await discoverAwsConfig({ env: { AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, homeDir: home, logger: nullLogger });
+      assert.equal(ignored.find((d) => d.info.name === 'far')?.info.endpoint, undefined, 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS');
+    } finally {
+      process.env.HOME = savedHome;
+    }
+    // Environment credentials with AWS_ENDPOINT_URL_KMS alone (no KMS_ENVELOPE_ENDPOINT, no --endpoint).
+    const r = await run(['keys', 'list', '--provider', 'aws', '--region', RA, '--json'], {}, ['KMS_ENVELOPE_ENDPOINT']);
+    assert.ok(listed(r), 'AWS_ENDPOINT_URL_KMS with environment credentials');
+  });
+
+  it('a keychain profile with session credentials (id, secret, token on stdin): lists and seals; nothing secret in profiles.json', async () => {
+    const sts = em.accounts.find((x) => x.name === 'sts')!.aws;
+    const noVars = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_KMS', 'KMS_ENVELOPE_ENDPOINT'];
+    const name = `ops-${uniq()}`;
+    let r = await run(
+      ['profiles', 'add', '--provider', 'aws', '--name', name, '--sts', '--endpoint', em.url, '--region', RB, '--test'],
+      {},
+      noVars,
+      `${sts.accessKeyId}\n${sts.secretAccessKey}\n${sts.sessionToken}\n`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const stored = await readFile(join(dir, 'config', 'profiles.json'), 'utf8');
+    assert.ok(stored.includes(name), 'the profile is stored');
+    for (const secret of [sts.secretAccessKey, sts.sessionToken!]) assert.ok(!stored.includes(secret), 'a secret in profiles.json');
+    em.resetCounters();
+    r = await run(
+      ['keys', 'create', '--provider', 'aws', '--profile', name, '--region', RB, '--description', 'session key', '--json'],
+      {},
+      noVars,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const created = JSON.parse(r.stdout) as { keyId: string; region: string };
+    assert.equal(created.region, RB);
+    const plain = join(dir, `${name}.txt`);
+    await writeFile(plain, 'sealed with session credentials\n');
+    r = await run(['seal', plain, '--key', `aws:${RB}:${created.keyId}`, '--profile', name], {}, noVars);
+    assert.equal(r.code, 0, r.stderr);
+    r = await run(['unseal', `${plain}.sealed`, '-o', `${plain}.out`, '--profile', name], {}, noVars);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(`${plain}.out`, 'utf8'), 'sealed with session credentials\n');
+    assert.deepEqual([count('CreateKey'), count('GenerateDataKey'), count('Decrypt')], [1, 1, 1]);
+    // Without the token the same key id is refused: the token really travels with the requests.
+    r = await run(
+      ['profiles', 'add', '--provider', 'aws', '--name', `${name}-notoken`, '--endpoint', em.url, '--region', RB],
+      {},
+      noVars,
+      `${sts.accessKeyId}\n${sts.secretAccessKey}\n`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    r = await run(['keys', 'list', '--provider', 'aws', '--profile', `${name}-notoken`], {}, noVars);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /UnrecognizedClientException|security token/);
+  });
 
   it('an SSO profile whose login expired: one credentials error that says `aws sso login --profile …`', async () => {
     const home = join(dir, 'home-sso');

@@ -116,7 +116,7 @@ export interface CallContext {
   alias?: string;
   /** The endpoint URL the call went to (never contains secrets). */
   endpoint: string;
-  /** True when the endpoint comes from an override (profile, --endpoint, KMS_ENVELOPE_ENDPOINT). */
+  /** True when the endpoint comes from an override (--endpoint, profile, the provider's endpoint variables). */
   endpointOverridden: boolean;
   /** Whether the request was idempotent (changes the advice after an ambiguous failure). */
   idempotent: boolean;
@@ -280,8 +280,9 @@ function regionHint(c: CallContext): string {
 }
 
 function networkHint(c: CallContext): string {
+  const vars = (c.provider.endpoint?.env ?? ['KMS_ENVELOPE_ENDPOINT']).join(', ');
   return c.endpointOverridden
-    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (--endpoint, profile ${c.profile}'s endpoint, or KMS_ENVELOPE_ENDPOINT): check that too.`
+    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (--endpoint, profile ${c.profile}'s endpoint, or ${vars}): check that too.`
     : `Check the network connection to ${c.endpoint} (proxy, firewall, DNS), or set an endpoint override for profile ${c.profile}.`;
 }
 

@@ -9,7 +9,9 @@
  *
  * - Source `aws-config`; the profile AWS_PROFILE names (else `default`) is the CLI default.
  * - A profile's `region` becomes its region; its `endpoint_url` (or the `kms` entry of its
- *   `[services …]` section) its endpoint, unless `ignore_configured_endpoint_urls` is set.
+ *   `[services …]` section) its endpoint, unless `ignore_configured_endpoint_urls` is set or, as in
+ *   the AWS SDK, AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL (which win) or
+ *   AWS_IGNORE_CONFIGURED_ENDPOINT_URLS are in the environment.
  * - Profiles without a credential source (only a region, say) are skipped.
  * - Temporary credentials are kept until 5 minutes before they expire, so an SSO profile asks the
  *   SSO portal once an hour, not once per request.
@@ -70,7 +72,15 @@ function renewHint(name: string, p: Section, files: AwsConfigFiles): string | un
   }
 }
 
-function endpointOf(p: Section, config: Record<string, Section>): string | undefined {
+/**
+ * The endpoint a profile's files give it, where the AWS SDK would use it: AWS_ENDPOINT_URL_KMS and
+ * AWS_ENDPOINT_URL win over the files (then they apply through the descriptor's environment
+ * variables), and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the profile's
+ * ignore_configured_endpoint_urls turns the files' endpoints off.
+ */
+function endpointOf(p: Section, config: Record<string, Section>, env: Env): string | undefined {
+  if (env.AWS_ENDPOINT_URL_KMS?.trim() || env.AWS_ENDPOINT_URL?.trim()) return undefined;
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.trim().toLowerCase() === 'true') return undefined;
   if (p.ignore_configured_endpoint_urls?.toLowerCase() === 'true') return undefined;
   const services = p.services ? config[`services.${p.services}`] : undefined;
   return services?.['kms.endpoint_url']?.trim() || p.endpoint_url?.trim() || undefined;
@@ -101,7 +111,7 @@ export async function discoverAwsConfig(o: DiscoveryOptions): Promise<Discovered
       continue;
     }
     const region = p.region?.trim();
-    const endpoint = endpointOf(p, config);
+    const endpoint = endpointOf(p, config, o.env);
     out.push({
       info: {
         provider: 'aws',
