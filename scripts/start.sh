@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# The options as given: the loop below consumes "$@", and the re-run inside a private keyring needs them.
+ARGS=("$@")
 SANDBOX="$ROOT/.cache/sandbox"
 PORT=18080
 EMU_PORT=18765
@@ -42,7 +44,7 @@ if [ "${KMS_ENVELOPE_START_PREPARED:-}" != 1 ]; then
   if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ] && ! timeout 10 node -e "require('keytar').findCredentials('kms-envelope-start-probe').then(() => process.exit(0), () => process.exit(1))" 2>/dev/null; then
     say "no OS keychain answers here: starting a private D-Bus session with gnome-keyring for this run"
     export KMS_ENVELOPE_START_PREPARED=1
-    exec bash scripts/with-keyring.sh bash "$0" "$@"
+    exec bash scripts/with-keyring.sh bash "$0" ${ARGS[@]+"${ARGS[@]}"}
   fi
 fi
 export KMS_ENVELOPE_START_PREPARED=1

@@ -32,6 +32,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
     'kmsEnvelope.sealValues': (a?: unknown, b?: unknown) => s.values.sealValues(a, b),
     'kmsEnvelope.unsealValues': (a?: unknown, b?: unknown) => s.values.unsealValues(a, b),
+    'kmsEnvelope.openDecryptedDiff': (a?: unknown) => s.diffs.openDecryptedDiff(a),
     // The Keys view
     'kmsEnvelope.refresh': () => s.keys.reset(),
     'kmsEnvelope.refreshNode': on(view.refreshNode),

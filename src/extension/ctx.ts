@@ -17,10 +17,12 @@ import { TreeModel, type TreeNode } from '../core/services/tree-model';
 import { FileCommands, INSPECT_SCHEME } from './files';
 import { KeyPicker } from './key-picker';
 import { channelLogger, type ExtensionLogger } from './log';
+import { DecryptedDiffs } from './scm-diff';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
 import { chooseSecretStore, LazySecretStore } from './secret-storage';
 import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
+import { TeamAccess } from './team';
 import { KeyTreeProvider, VIEW_ID } from './tree';
 import { SealedEnvDebugProvider, SealedSchemeRouter, ValuesCommands, ValuesFileSystem } from './values';
 import { cancelAllOperations, type CommandContext } from './ui';
@@ -47,6 +49,9 @@ export interface Services {
   readonly sealedFs: SealedFileSystem;
   readonly values: ValuesCommands;
   readonly valuesFs: ValuesFileSystem;
+  /** Sealed files in git and in a team (TeamService, loaded on first use). */
+  readonly team: TeamAccess;
+  readonly diffs: DecryptedDiffs;
 }
 
 async function localKeysExist(dir: string): Promise<boolean> {
@@ -97,7 +102,9 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const picker = new KeyPicker(context, keys);
   const selections = new SelectionCommands(envelope, picker, log);
   const files = new FileCommands(envelope, picker, log);
-  const sealedFs = new SealedFileSystem(envelope, log);
+  const team = new TeamAccess(envelope, log);
+  const sealedFs = new SealedFileSystem(envelope, log, team);
+  const diffs = new DecryptedDiffs(team, log);
   const values = new ValuesCommands(envelope, picker, log);
   const valuesFs = new ValuesFileSystem(values, log);
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
@@ -123,6 +130,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     sealedFs,
     values,
     valuesFs,
+    team,
+    diffs,
   };
 }
 
@@ -132,6 +141,8 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   const profilesJson = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.configDir), 'profiles.json'));
   const reloadProfiles = () => s.credentials.reload();
   const sealedScheme = new SealedSchemeRouter(s.sealedFs, s.valuesFs);
+  // Activated by a git: read (a diff opening): the diff tab that caused it is already open.
+  s.diffs.onTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs));
   return [
     // One provider for the scheme: whole sealed files and files of sealed values (`?values=`).
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedScheme, { isCaseSensitive: true }),
@@ -150,7 +161,10 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     vscode.workspace.onDidCloseTextDocument((d) => {
       if (d.uri.scheme === SEALED_SCHEME) sealedScheme.forget(d.uri);
     }),
-    vscode.window.tabGroups.onDidChangeTabs((e) => s.files.onTabsOpened(e.opened)),
+    vscode.window.tabGroups.onDidChangeTabs((e) => {
+      s.files.onTabsOpened(e.opened);
+      s.diffs.onTabs([...e.opened, ...e.changed]);
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => onSettingsChanged(s, e)),
     profilesJson,
     profilesJson.onDidChange(reloadProfiles),

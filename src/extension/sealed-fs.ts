@@ -8,6 +8,15 @@
  * new text again to the SAME recipients and encryption context as the blob it was opened from and
  * replaces the sealed file atomically (src/core/atomic.ts). No decrypted byte is written to disk by
  * this provider; see README "What stays off the disk" for what VS Code itself does with editors.
+ *
+ * A second kind of kms-sealed: URI is a read-only decrypted *view* of another resource, one side of
+ * a decrypted diff (scm-diff.ts):
+ *
+ *   kms-sealed:/abs/path/config.yaml?sealed=<the file's path>&view=<the source URI, e.g. git:…?ref=HEAD>
+ *
+ * readFile reads the source through VS Code (the git extension serves git: URIs) and unseals it in
+ * memory (TeamService.textconv: a sealed blob, or a file with its sealed values unsealed in place);
+ * stat marks it read-only and writeFile refuses.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +28,7 @@ import type { HeaderInfo } from '../core/envelope/types';
 import { inspectBlob as inspect, type EnvelopeService } from '../core/services/envelope-service';
 import type { ExtensionLogger } from './log';
 import { settings } from './settings';
+import type { TeamAccess } from './team';
 import { withCancellableProgress } from './ui';
 
 export const SEALED_SCHEME = 'kms-sealed';
@@ -46,6 +56,23 @@ export function sealedUri(realPath: string): vscode.Uri {
   const suffix = settings.sealedSuffix();
   const shown = realPath.endsWith(suffix) && realPath.length > suffix.length ? realPath.slice(0, -suffix.length) : realPath;
   return vscode.Uri.from({ scheme: SEALED_SCHEME, path: vscode.Uri.file(shown).path, query: `sealed=${encodeURIComponent(realPath)}` });
+}
+
+/** A read-only decrypted view of `source` (a side of a diff); `file` is the file's own path (format, policy, messages). */
+export function viewUri(source: vscode.Uri, file: string): vscode.Uri {
+  const suffix = settings.sealedSuffix();
+  const shown = file.endsWith(suffix) && file.length > suffix.length ? file.slice(0, -suffix.length) : file;
+  return vscode.Uri.from({
+    scheme: SEALED_SCHEME,
+    path: vscode.Uri.file(shown).path,
+    query: `sealed=${encodeURIComponent(file)}&view=${encodeURIComponent(source.toString())}`,
+  });
+}
+
+/** The source of a view URI, or undefined for an editable kms-sealed: document. */
+export function viewSourceOf(uri: vscode.Uri): vscode.Uri | undefined {
+  const m = /(?:^|&)view=([^&]*)/.exec(uri.query);
+  return m ? vscode.Uri.parse(decodeURIComponent(m[1]), true) : undefined;
 }
 
 export function realPathOf(uri: vscode.Uri): string {
@@ -76,9 +103,14 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
    */
   private readonly recent = new Map<string, { mtimeMs: number; size: number; plaintext: Buffer; timer: NodeJS.Timeout }>();
 
+  /** Decrypted views (diff sides): plaintext kept a few seconds for the workbench's repeated reads, then zeroed. */
+  private readonly views = new Map<string, { plaintext: Buffer; timer: NodeJS.Timeout }>();
+  private readonly viewSizes = new Map<string, number>();
+
   constructor(
     private readonly envelope: EnvelopeService,
     private readonly log: ExtensionLogger,
+    private readonly team?: TeamAccess,
   ) {}
 
   watch(): vscode.Disposable {
@@ -86,6 +118,17 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const src = viewSourceOf(uri);
+    if (src) {
+      const st = await vscode.workspace.fs.stat(src);
+      return {
+        type: vscode.FileType.File,
+        ctime: st.ctime,
+        mtime: st.mtime,
+        size: this.viewSizes.get(uri.toString()) ?? st.size,
+        permissions: vscode.FilePermission.Readonly,
+      };
+    }
     const real = realPathOf(uri);
     try {
       const st = await fsp.stat(real);
@@ -103,7 +146,50 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     this.recent.delete(real);
   }
 
+  private forgetView(key: string): void {
+    const v = this.views.get(key);
+    if (!v) return;
+    clearTimeout(v.timer);
+    v.plaintext.fill(0);
+    this.views.delete(key);
+  }
+
+  /** A side of a decrypted diff: the source's bytes (git: through the git extension), unsealed in memory. */
+  private async readView(uri: vscode.Uri, src: vscode.Uri): Promise<Uint8Array> {
+    const key = uri.toString();
+    const hit = this.views.get(key);
+    if (hit) return Buffer.from(hit.plaintext);
+    if (!this.team) throw vscode.FileSystemError.Unavailable(uri);
+    const file = realPathOf(uri);
+    const bytes = Buffer.from(await vscode.workspace.fs.readFile(src));
+    let plaintext: Buffer;
+    try {
+      const team = await this.team.service();
+      const policies = await this.team.policies();
+      plaintext = await withCancellableProgress(
+        `Decrypting ${path.basename(file)} for the diff…`,
+        (signal) => team.textconv(file, bytes, { signal, policies }),
+        vscode.ProgressLocation.Window,
+      );
+    } catch (err) {
+      // A note stands in for the side (no plaintext involved), so the other side still shows.
+      const msg = err instanceof Error ? err.message : String(err);
+      this.log.warn(`Decrypted diff: ${src.toString(true)} cannot be opened here: ${msg}`);
+      plaintext = Buffer.from(
+        `[KMS Envelope: ${path.basename(file)} (${src.scheme === 'git' ? 'git' : 'working tree'}) cannot be decrypted here: ${msg}]\n`,
+      );
+    }
+    this.forgetView(key);
+    const timer = setTimeout(() => this.forgetView(key), 5000);
+    timer.unref?.();
+    this.views.set(key, { plaintext: Buffer.from(plaintext), timer });
+    this.viewSizes.set(key, plaintext.length);
+    return plaintext;
+  }
+
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const src = viewSourceOf(uri);
+    if (src) return this.readView(uri, src);
     const real = realPathOf(uri);
     let blob: Buffer;
     let st: { mtimeMs: number; size: number };
@@ -163,6 +249,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
+    if (viewSourceOf(uri)) throw vscode.FileSystemError.NoPermissions('A decrypted diff is read-only: open the file itself to edit it.');
     const real = realPathOf(uri);
     let header = this.headers.get(real);
     let mode = 0o600;
@@ -207,6 +294,11 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
 
   /** Forgets a closed document's header. */
   forget(uri: vscode.Uri): void {
+    if (viewSourceOf(uri)) {
+      this.forgetView(uri.toString());
+      this.viewSizes.delete(uri.toString());
+      return;
+    }
     const real = realPathOf(uri);
     this.forgetRecent(real);
     this.headers.delete(real);

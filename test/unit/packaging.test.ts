@@ -111,6 +111,7 @@ const HARMLESS_IN_RESTRICTED_MODE = new Set([
   'kmsEnvelope.frameLength', // frame size of new blobs (same keys, same protection)
   'kmsEnvelope.localKeys', // whether local keys are shown
   'kmsEnvelope.tree.pageSize', // keys per page
+  'kmsEnvelope.git.decryptedDiffs', // a workspace can only turn decrypted diffs off (ciphertext shown)
 ]);
 
 describe('manifest and listing (package.json)', () => {
