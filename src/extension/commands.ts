@@ -24,6 +24,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.sealSelection': (t?: KeyTarget) =>
       s.selections.sealSelection(t && typeof t === 'object' && 'provider' in t ? t : undefined),
     'kmsEnvelope.unsealSelection': (at?: unknown) => s.selections.unsealSelection(at),
+    'kmsEnvelope.sealSample': () => s.selections.sealSample(),
     'kmsEnvelope.copyUnsealed': (at?: unknown) => s.selections.copyUnsealed(at),
     'kmsEnvelope.sealFile': (a?: unknown, b?: unknown) => s.files.sealFile(a, b),
     'kmsEnvelope.unsealFile': (a?: unknown, b?: unknown) => s.files.unsealFile(a, b),

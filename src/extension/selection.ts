@@ -74,6 +74,18 @@ function splitWhitespace(text: string): { lead: string; core: string; trail: str
   return { lead, core: rest.slice(0, rest.length - trail.length), trail };
 }
 
+/** The walkthrough's sample: a config whose password line is sealed by Seal a Sample Value. */
+const SAMPLE_KEY = '  password: ';
+const SAMPLE = [
+  '# A sample config, not saved anywhere. Its password was selected and sealed: hover the',
+  '# sealed value to see which key opens it; right-click it to Unseal or Inspect it.',
+  'database:',
+  '  host: db.internal',
+  `${SAMPLE_KEY}correct-horse-battery-staple`,
+  '  port: 5432',
+  '',
+].join('\n');
+
 export class SelectionCommands implements vscode.Disposable {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Values put on the clipboard that are still to be cleared (cleared at once on dispose). */
@@ -95,6 +107,25 @@ export class SelectionCommands implements vscode.Disposable {
     const e = vscode.window.activeTextEditor;
     if (!e) throw usageError('No active editor.', 'Open a file and select the value to seal or unseal.');
     return e;
+  }
+
+  /**
+   * The walkthrough's "Seal a Sample Value": an untitled YAML document (never on disk) with its
+   * sample password selected, then Seal Selection on it, so a newcomer sees the whole flow once.
+   */
+  async sealSample(): Promise<number> {
+    // An untitled document with a name, so its tab reads like a file and not like its first line.
+    let uri = vscode.Uri.from({ scheme: 'untitled', path: 'kms-envelope-sample.yaml' });
+    for (let n = 2; vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString()); n++)
+      uri = vscode.Uri.from({ scheme: 'untitled', path: `kms-envelope-sample-${n}.yaml` });
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    await editor.edit((eb) => eb.insert(new vscode.Position(0, 0), SAMPLE));
+    const line = doc.lineAt(SAMPLE.split('\n').findIndex((l) => l.startsWith(SAMPLE_KEY)));
+    const start = line.range.start.translate(0, SAMPLE_KEY.length);
+    editor.selection = new vscode.Selection(start, line.range.end);
+    editor.revealRange(line.range);
+    return this.sealSelection();
   }
 
   async sealSelection(explicit?: KeyTarget): Promise<number> {

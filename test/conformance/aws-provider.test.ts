@@ -515,6 +515,99 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
     }
   });
 
+  it('an SSO profile with a valid login: the SDK gets role credentials from the portal, once for many requests', async () => {
+    const home = join(dir, 'home-sso-ok');
+    await mkdir(join(home, '.aws', 'sso', 'cache'), { recursive: true });
+    await writeFile(
+      join(home, '.aws', 'config'),
+      [
+        '[profile corp-ok]',
+        'sso_session = corp-ok',
+        'sso_account_id = 111122223333',
+        'sso_role_name = Developer',
+        'region = us-east-1',
+        `endpoint_url = ${em.url}`,
+        '',
+        '[sso-session corp-ok]',
+        'sso_start_url = https://corp.awsapps.com/start',
+        'sso_region = us-east-1',
+        '',
+      ].join('\n'),
+    );
+    const { createHash } = await import('node:crypto');
+    const token = `sso-${uniq()}`;
+    await writeFile(
+      join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('corp-ok').digest('hex')}.json`),
+      JSON.stringify({ accessToken: token, expiresAt: new Date(Date.now() + 3600e3).toISOString(), region: 'us-east-1' }),
+    );
+    // The IAM Identity Center portal (GetRoleCredentials), as the SDK's SSO client calls it: it hands
+    // out the emulator's session credentials for the right token, account and role only.
+    const sts = em.accounts.find((x) => x.name === 'sts')!.aws;
+    const asked: string[] = [];
+    const { createServer } = await import('node:http');
+    const portal = createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://portal');
+      asked.push(`${req.method} ${u.pathname} ${u.searchParams.get('account_id')} ${u.searchParams.get('role_name')}`);
+      const ok =
+        req.method === 'GET' &&
+        u.pathname === '/federation/credentials' &&
+        u.searchParams.get('account_id') === '111122223333' &&
+        u.searchParams.get('role_name') === 'Developer' &&
+        req.headers['x-amz-sso_bearer_token'] === token;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          ok
+            ? {
+                roleCredentials: {
+                  accessKeyId: sts.accessKeyId,
+                  secretAccessKey: sts.secretAccessKey,
+                  sessionToken: sts.sessionToken,
+                  expiration: Date.now() + 3600e3,
+                },
+              }
+            : { message: 'Session token not found or invalid' },
+        ),
+      );
+    });
+    await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
+    const saved = { HOME: process.env.HOME, SSO: process.env.AWS_ENDPOINT_URL_SSO };
+    process.env.HOME = home;
+    process.env.AWS_ENDPOINT_URL_SSO = `http://127.0.0.1:${(portal.address() as { port: number }).port}`;
+    try {
+      const found = (await discoverAwsConfig({ env: {}, homeDir: home, logger: nullLogger })).find((d) => d.info.name === 'corp-ok');
+      assert.ok(found, 'the SSO profile is discovered');
+      assert.deepEqual([found.info.kind, found.info.source, found.info.endpoint], ['sts', 'aws-config', em.url]);
+      const p = new AwsKmsProvider({ profile: 'corp-ok', endpoint: em.url, retry: TEST_RETRY, credentials: found.load });
+      try {
+        em.resetCounters();
+        await p.listKeys(RA);
+        await p.describeKey(RA, keyA.keyId).then(
+          () => assert.fail('the sts account sees the default account’s key'),
+          (e: KmsEnvelopeError) => assert.equal(e.details.providerCode, 'NotFoundException', 'the role’s own account'),
+        );
+        assert.equal(count('ListKeys'), 1, 'the role credentials reached KMS');
+      } finally {
+        p.dispose();
+      }
+      assert.deepEqual(asked, ['GET /federation/credentials 111122223333 Developer'], 'one GetRoleCredentials for many requests');
+      // The CLI with nothing but the files: the same profile by name.
+      const r = await run(['keys', 'list', '--provider', 'aws', '--profile', 'corp-ok', '--json'], { HOME: home }, [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_ENDPOINT_URL_KMS',
+        'KMS_ENVELOPE_ENDPOINT',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stderr.includes(token) && !r.stdout.includes(token), 'no SSO token in the output');
+    } finally {
+      process.env.HOME = saved.HOME;
+      if (saved.SSO === undefined) delete process.env.AWS_ENDPOINT_URL_SSO;
+      else process.env.AWS_ENDPOINT_URL_SSO = saved.SSO;
+      await new Promise((r) => portal.close(r));
+    }
+  });
+
   it('ExpiredTokenException with stored or environment credentials: the renewal that fits the source', async () => {
     const expired = em.accounts.find((x) => x.name === 'sts')!.aws.expired!;
     const stale = new AwsKmsProvider({

@@ -171,11 +171,12 @@ export class Workbench {
     rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
   }
 
-  /** Saves test-results/e2e/<name>.png and returns its path. */
-  async screenshot(name: string): Promise<string> {
+  /** Saves test-results/e2e/<name>.png (the whole page, or only `part` of it) and returns its path. */
+  async screenshot(name: string, part?: Locator): Promise<string> {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const path = join(SCREENSHOT_DIR, `${name}.png`);
-    await this.page.screenshot({ path });
+    if (part) await part.screenshot({ path });
+    else await this.page.screenshot({ path });
     return path;
   }
 
@@ -304,7 +305,8 @@ export class Workbench {
 
   /** Explorer row of a workspace file (opens the Explorer first). */
   async explorerRow(name: string): Promise<Locator> {
-    if (!/^explorer/i.test(await this.sideBarTitle())) await this.activityItem('Explorer').click();
+    // force: an unsaved-file badge on the Explorer item takes the pointer (the click reaches the item all the same).
+    if (!/^explorer/i.test(await this.sideBarTitle())) await this.activityItem('Explorer').click({ force: true });
     const row = this.page
       .locator('.explorer-folders-view .monaco-list-row', {
         has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }),

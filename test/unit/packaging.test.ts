@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 
@@ -175,6 +176,49 @@ describe('manifest and listing (package.json)', () => {
     const v = pkg.capabilities.virtualWorkspaces;
     assert.equal(v.supported, 'limited');
     assert.match(v.description, /files on disk/);
+  });
+});
+
+describe('walkthrough and pictures', () => {
+  const commands = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  const isPng = (f: string) =>
+    readFileSync(f)
+      .subarray(0, 8)
+      .equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+
+  it('one walkthrough of four steps; each names a contributed command, completes on it, and has a PNG picture', () => {
+    const [w, ...more] = pkg.contributes.walkthroughs;
+    assert.equal(more.length, 0);
+    assert.deepEqual(
+      w.steps.map((s: { id: string }) => s.id),
+      ['useLocalKeys', 'addProfile', 'sealValue', 'openSealedFile'],
+    );
+    for (const s of w.steps) {
+      const linked = [...s.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]);
+      assert.ok(linked.length > 0, `step ${s.id} has no command button`);
+      for (const c of linked) assert.ok(commands.has(c), `step ${s.id} links to ${c}, which is not a contributed command`);
+      assert.ok(
+        s.completionEvents.some((e: string) => linked.includes(e.replace(/^onCommand:/, ''))),
+        `step ${s.id} is not checked by running its own button's command`,
+      );
+      const img = join(root, s.media.image);
+      assert.ok(existsSync(img) && isPng(img), `step ${s.id}: ${s.media.image} is not a PNG in the repository`);
+      assert.ok(s.media.altText.length > 20, `step ${s.id}: the picture has no real alt text`);
+    }
+  });
+
+  it('every picture of the README and the walkthrough is made by npm run screenshots (none hand-made), and the README shows them', async () => {
+    const { PICTURES } = (await import(pathToFileURL(join(root, 'scripts', 'screenshots.mjs')).href)) as {
+      PICTURES: Record<string, Record<string, string>>;
+    };
+    const made = new Set(Object.values(PICTURES).flatMap((m) => Object.values(m)));
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const shown = [...readme.matchAll(/\]\((media\/screenshots\/[^)\s]+\.png)\)/g)].map((m) => m[1]);
+    assert.ok(shown.length >= 3, `the README shows ${shown.length} screenshots`);
+    const inRepo = ['screenshots', 'walkthrough'].flatMap((d) => readdirSync(join(root, 'media', d)).map((f) => `media/${d}/${f}`));
+    for (const f of [...shown, ...inRepo, ...pkg.contributes.walkthroughs[0].steps.map((s: { media: { image: string } }) => s.media.image)])
+      assert.ok(made.has(f), `${f} is not made by scripts/screenshots.mjs`);
+    for (const f of made) assert.ok(existsSync(join(root, f)) && isPng(join(root, f)), `${f}: run npm run screenshots`);
   });
 });
 
