@@ -8,7 +8,8 @@
 # State in .cache/demo/ (gitignored): config/ (KMS_ENVELOPE_CONFIG_DIR: local key metadata only)
 # and work/ (the sample file, the sealed blob, the unsealed copy). Key material goes only to the OS
 # keychain; where no Secret Service answers (headless box), gnome-keyring is started in a private
-# D-Bus session for this run (scripts/with-keyring.sh).
+# D-Bus session for this run (scripts/with-keyring.sh), its keyring in .cache/demo/keyring/ (never
+# your ~/.local/share/keyrings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,7 +35,10 @@ if [ "${KMS_ENVELOPE_DEMO_PREPARED:-}" != 1 ]; then
   node esbuild.mjs
   if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ] && ! timeout 10 node -e "require('keytar').findCredentials('kms-envelope-demo-probe').then(() => process.exit(0), () => process.exit(1))" 2>/dev/null; then
     say "no OS keychain answers here: starting a private D-Bus session with gnome-keyring for this run"
-    export KMS_ENVELOPE_DEMO_PREPARED=1 KMS_ENVELOPE_DEMO_EPHEMERAL=1
+    if [ "$RESET" = 1 ]; then rm -rf "$DEMO/keyring"; fi
+    if [ -d "$DEMO/config" ] && [ ! -d "$DEMO/keyring" ]; then rm -rf "$DEMO/config"; fi # made with another keyring
+    mkdir -p "$DEMO/keyring"
+    export KMS_ENVELOPE_DEMO_PREPARED=1 KMS_ENVELOPE_DEMO_EPHEMERAL=1 KMS_ENVELOPE_KEYRING_DIR="$DEMO/keyring"
     exec bash scripts/with-keyring.sh bash "$0" "$@"
   fi
 fi
@@ -121,7 +125,7 @@ EOF
 if [ "${KMS_ENVELOPE_DEMO_EPHEMERAL:-}" = 1 ]; then
   echo
   echo "Note: no OS keychain was running, so this demo started gnome-keyring in a private D-Bus session"
-  echo "for the run (it keeps its keyring in ~/.local/share/keyrings, so demo-key is reused next time)."
-  echo "To run the CLI yourself here: bash scripts/with-keyring.sh node dist/cli.js …; for servers without"
-  echo "a keychain see the README, \"Headless servers\" (KMS_ENVELOPE_KEY_FILE_DIR opt-in)."
+  echo "for the run (its keyring is in .cache/demo/keyring, so demo-key is reused next time)."
+  echo "To run the CLI yourself here: KMS_ENVELOPE_KEYRING_DIR=.cache/demo/keyring bash scripts/with-keyring.sh node dist/cli.js …"
+  echo "For servers without a keychain see the README, \"Headless servers\" (KMS_ENVELOPE_KEY_FILE_DIR opt-in)."
 fi

@@ -2,16 +2,20 @@
 # `npm start`: a VS Code with KMS Envelope loaded from this checkout, a loopback KMS emulator with
 # seeded Tencent, Alibaba and AWS keys, sandbox profiles for the three clouds and a local key — no cloud account.
 #
-#   npm start [-- --web] [-- --port N] [-- --emulator-port N] [-- --reset]
+#   npm start [-- --web] [-- --port N] [-- --emulator-port N] [-- --reset] [-- --check]
 #     --web             use the bundled code-server even where a desktop `code` exists
 #     --port N          code-server port on 127.0.0.1 (default 18080)
 #     --emulator-port N emulator port on 127.0.0.1 (default 18765)
-#     --reset           forget the sandbox (emulator keys, profiles, VS Code state) and start fresh
+#     --reset           forget the sandbox (emulator keys, profiles, keyring, VS Code state) and start fresh
+#     --check           set up the sandbox, list each sandbox profile's keys and seal + unseal a value
+#                       with the local key through the CLI, then stop (no VS Code)
+#     --sandbox DIR     keep the sandbox in DIR instead of .cache/sandbox
 #
 # State kept between runs in .cache/sandbox/: emulator-state.json (keys, credentials), config/
 # (profiles, local key metadata; KMS_ENVELOPE_CONFIG_DIR), workspace/ (sample files), vscode/.
-# Secrets (the emulator's credentials, local key material) go only to the OS keychain; where no
-# Secret Service answers (headless box), a private D-Bus + gnome-keyring is started for the session.
+# Secrets (the emulator's credentials, local key material) go only to the OS keychain. Where no
+# Secret Service answers (headless box), a private D-Bus + gnome-keyring is started for the session
+# with its keyring in .cache/sandbox/keyring/ (never your ~/.local/share/keyrings).
 # Ctrl+C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,36 +27,50 @@ PORT=18080
 EMU_PORT=18765
 WEB=0
 RESET=0
+CHECK=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --web) WEB=1; shift ;;
     --port) PORT="${2:?--port needs a number}"; shift 2 ;;
     --emulator-port) EMU_PORT="${2:?--emulator-port needs a number}"; shift 2 ;;
     --reset) RESET=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --check) CHECK=1; shift ;;
+    --sandbox) SANDBOX="${2:?--sandbox needs a folder}"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "start: unknown option $1 (see npm start -- --help)" >&2; exit 1 ;;
   esac
 done
+case "$SANDBOX" in /*) ;; *) SANDBOX="$ROOT/$SANDBOX" ;; esac
+SHOW=${SANDBOX#"$ROOT"/} # the sandbox as messages name it
 say() { printf '\033[1mstart:\033[0m %s\n' "$*"; }
 die() { printf 'start: ERROR: %s\n' "$*" >&2; exit 1; }
 
 if [ "${KMS_ENVELOPE_START_PREPARED:-}" != 1 ]; then
-  bash scripts/setup.sh
-  say "building the extension and the CLI"
-  node esbuild.mjs
-  # A Secret Service must answer for keytar; else re-run this script inside a private keyring session.
+  if [ "${KMS_ENVELOPE_START_BUILT:-}" != 1 ]; then # set by tests that built already
+    bash scripts/setup.sh
+    say "building the extension and the CLI"
+    node esbuild.mjs
+  fi
+  if [ "$RESET" = 1 ]; then
+    say "--reset: removing $SANDBOX"
+    rm -rf "$SANDBOX"
+  fi
+  # A Secret Service must answer for keytar; else re-run this script inside a private keyring session
+  # whose keyring folder is the sandbox's own (the user's login keyring is never created or unlocked).
   if [ "${KMS_ENVELOPE_IN_KEYRING:-}" != 1 ] && ! timeout 10 node -e "require('keytar').findCredentials('kms-envelope-start-probe').then(() => process.exit(0), () => process.exit(1))" 2>/dev/null; then
-    say "no OS keychain answers here: starting a private D-Bus session with gnome-keyring for this run"
-    export KMS_ENVELOPE_START_PREPARED=1
+    say "no OS keychain answers here: starting a private D-Bus session with gnome-keyring, keyring in $SHOW/keyring"
+    if [ -d "$SANDBOX/config" ] && [ ! -d "$SANDBOX/keyring" ]; then
+      # Made by an earlier npm start, whose secrets went to another keyring: start its config afresh.
+      say "the sandbox's profiles and local key were made with another keyring: recreating them"
+      rm -rf "$SANDBOX/config"
+    fi
+    mkdir -p "$SANDBOX/keyring"
+    export KMS_ENVELOPE_START_PREPARED=1 KMS_ENVELOPE_KEYRING_DIR="$SANDBOX/keyring"
     exec bash scripts/with-keyring.sh bash "$0" ${ARGS[@]+"${ARGS[@]}"}
   fi
 fi
 export KMS_ENVELOPE_START_PREPARED=1
 
-if [ "$RESET" = 1 ]; then
-  say "--reset: removing $SANDBOX"
-  rm -rf "$SANDBOX"
-fi
 mkdir -p "$SANDBOX/config" "$SANDBOX/workspace" "$SANDBOX/vscode"
 export KMS_ENVELOPE_CONFIG_DIR="$SANDBOX/config"
 CLI=(node "$ROOT/dist/cli.js")
@@ -63,7 +81,7 @@ cleanup() {
   trap - EXIT INT TERM
   [ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
   [ -n "$EMU_PID" ] && kill -TERM "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
-  say "stopped (sandbox kept in .cache/sandbox; npm start -- --reset forgets it)"
+  say "stopped (sandbox kept in $SHOW; npm start -- --reset forgets it)"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -71,7 +89,7 @@ trap 'exit 130' INT TERM
 # --- the emulator ------------------------------------------------------------------------------
 # Its banner (URL and credentials) is read from a pipe, never written to a file; the rest of its
 # output goes to .cache/sandbox/emulator.log.
-say "starting the KMS emulator on 127.0.0.1:$EMU_PORT (state: .cache/sandbox/emulator-state.json)"
+say "starting the KMS emulator on 127.0.0.1:$EMU_PORT (state: $SHOW/emulator-state.json)"
 exec {EMU_FD}< <(exec "${CLI[@]}" emulator --seed --host 127.0.0.1 --port "$EMU_PORT" --state "$SANDBOX/emulator-state.json" 2>&1)
 EMU_PID=$!
 EMU_URL="" TC_ID="" TC_KEY="" ALI_ID="" ALI_KEY="" AWS_ID="" AWS_KEY="" banner=""
@@ -141,6 +159,21 @@ Everything here talks to the local KMS emulator (127.0.0.1) and a local key; not
 
 The same from a terminal: `KMS_ENVELOPE_CONFIG_DIR=.cache/sandbox/config node dist/cli.js keys list --provider tencent --profile sandbox`.
 EOF
+
+# --- --check: the sandbox answers through the CLI, then stop ------------------------------------
+if [ "$CHECK" = 1 ]; then
+  for p in tencent alibaba aws; do
+    n=$("${CLI[@]}" keys list --provider "$p" --profile sandbox --json | node -e "
+      let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => console.log(JSON.parse(s).length));") \
+      || die "kms-envelope keys list --provider $p --profile sandbox failed"
+    say "check: $p/sandbox lists $n keys"
+  done
+  got=$(printf 'sandbox-check' | "${CLI[@]}" seal - --key local:local:sandbox --armor | "${CLI[@]}" unseal -) \
+    || die "sealing with the local key 'sandbox' failed"
+  [ "$got" = sandbox-check ] || die "the local key 'sandbox' did not unseal what it sealed"
+  say "check: the local key 'sandbox' seals and unseals; all good"
+  exit 0
+fi
 
 # --- VS Code ------------------------------------------------------------------------------------
 has_desktop_code() {

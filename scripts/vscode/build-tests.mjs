@@ -37,6 +37,8 @@ const common = {
   format: 'cjs',
   sourcemap: 'inline',
   external: ['vscode', 'mocha', 'keytar'],
+  // As in esbuild.mjs: jsonc-parser's UMD "main" has require() calls esbuild cannot follow (the values engine uses it).
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   logLevel: 'warning',
   absWorkingDir: root,
 };

@@ -82,6 +82,13 @@ export interface AtomicFile {
   write(parts: Buffer[]): Promise<void>;
   /** Resolves when every write so far has finished (rejects with a write's error). */
   drain(): Promise<void>;
+  /**
+   * The descriptor, for positional writes by worker threads (envelope/parallel.ts). They must be
+   * finished before commit(); report each with wrote() so the background fdatasync keeps pace.
+   */
+  fd: number;
+  /** Counts bytes written through `fd` by someone else (see `fd`). */
+  wrote(bytes: number): void;
   /** Finishes the writes, fsyncs and puts the file in place. */
   commit(): Promise<void>;
   /** Drops the bytes (closes an unnamed file, removes a named one); the target is untouched. Safe to call more than once. */
@@ -422,6 +429,15 @@ export async function createAtomicFile(target: string, mode = 0o600, opts: Atomi
     await inflight;
     await syncing;
   };
+  const count = (bytes: number) => {
+    unsynced += bytes;
+    if (unsynced >= EARLY_SYNC_BYTES && !syncing) {
+      unsynced = 0;
+      syncing = track(inflight.then(() => (failure ? undefined : fh.datasync()))).then(() => {
+        syncing = undefined;
+      });
+    }
+  };
   return {
     tempPath: body.tempPath,
     unnamed: body.unnamed,
@@ -430,13 +446,7 @@ export async function createAtomicFile(target: string, mode = 0o600, opts: Atomi
       // Chained, so writes land in call order even if a caller does not wait.
       const previous = inflight;
       inflight = track(previous.then(() => (failure ? undefined : writeAll(fh, parts))));
-      for (const p of parts) unsynced += p.length;
-      if (unsynced >= EARLY_SYNC_BYTES && !syncing) {
-        unsynced = 0;
-        syncing = track(inflight.then(() => (failure ? undefined : fh.datasync()))).then(() => {
-          syncing = undefined;
-        });
-      }
+      count(parts.reduce((n, p) => n + p.length, 0));
       return previous.then(() => {
         if (failure) throw failure.error;
       });
@@ -445,6 +455,8 @@ export async function createAtomicFile(target: string, mode = 0o600, opts: Atomi
       await inflight;
       if (failure) throw failure.error;
     },
+    fd: fh.fd,
+    wrote: count,
     async commit() {
       if (done) return;
       finished = true;

@@ -14,6 +14,7 @@
  * the plaintext is `dataSize` ASCII "1" bytes, as there. No retries: a failed request is counted
  * under its code (the provider is built with one attempt per request by the front door).
  */
+import { setMaxListeners } from 'node:events';
 import { CancelledError, KmsEnvelopeError, usageError } from './errors';
 import type { EncryptionContext, KmsProvider } from './kms/types';
 
@@ -97,6 +98,9 @@ export function checkPlan(p: BenchPlan): void {
 export async function prepareCase(t: BenchTarget, p: BenchPlan, signal?: AbortSignal): Promise<() => Promise<void>> {
   const data = Buffer.alloc(p.dataSize, 0x31);
   const ctx = BENCH_CONTEXT;
+  // Every request in flight listens to the caller's signal (a few listeners each, in seal/unseal):
+  // that many is the plan, not a leak.
+  if (signal) setMaxListeners(p.concurrency * 4 + 16, signal);
   switch (p.case) {
     case 'encrypt':
       return async () => {

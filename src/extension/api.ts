@@ -11,6 +11,7 @@ import type { KeyService } from '../core/services/key-service';
 import type { TreeModel, TreeNode } from '../core/services/tree-model';
 import type { Services } from './ctx';
 import type { KeyPicker } from './key-picker';
+import type { KeyUsageIndex } from './key-usage';
 import type { KeyTreeProvider } from './tree';
 import { activeOperationCount, cancelAllOperations, ui, windowPrompts, type Prompts } from './ui';
 
@@ -37,6 +38,8 @@ export interface KmsEnvelopeApi {
   readonly envelope: EnvelopeService;
   readonly credentials: CredentialService;
   readonly picker: KeyPicker;
+  /** What uses each key in the workspace (headers only). */
+  readonly usage: KeyUsageIndex;
   /** Drops every cache and reloads the tree. */
   refresh(): void;
   /**
@@ -109,6 +112,7 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     envelope: s.envelope,
     credentials: s.credentials,
     picker: s.picker,
+    usage: s.usage,
     refresh: () => s.keys.reset(),
     getTreeSnapshot: (opts = {}) => snapshot(s.treeProvider, undefined, !!opts.expandCollapsed),
     ...(devMode ? { testing } : {}),

@@ -29,7 +29,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.sealFile': (a?: unknown, b?: unknown) => s.files.sealFile(a, b),
     'kmsEnvelope.unsealFile': (a?: unknown, b?: unknown) => s.files.unsealFile(a, b),
     'kmsEnvelope.openSealedFile': (a?: unknown) => s.files.openSealedFile(a),
-    'kmsEnvelope.rewrapFile': (a?: unknown) => s.files.rewrapFile(a),
+    'kmsEnvelope.rewrapFile': (a?: unknown, b?: unknown) => s.files.rewrapFile(a, b),
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
     'kmsEnvelope.sealValues': (a?: unknown, b?: unknown) => s.values.sealValues(a, b),
     'kmsEnvelope.unsealValues': (a?: unknown, b?: unknown) => s.values.unsealValues(a, b),

@@ -16,6 +16,7 @@ import { KeyService, type ProviderFactory } from '../core/services/key-service';
 import { TreeModel, type TreeNode } from '../core/services/tree-model';
 import { FileCommands, INSPECT_SCHEME } from './files';
 import { KeyPicker } from './key-picker';
+import { KeyUsageIndex, usageText } from './key-usage';
 import { channelLogger, type ExtensionLogger } from './log';
 import { DecryptedDiffs } from './scm-diff';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
@@ -52,6 +53,8 @@ export interface Services {
   /** Sealed files in git and in a team (TeamService, loaded on first use). */
   readonly team: TeamAccess;
   readonly diffs: DecryptedDiffs;
+  /** What uses each key in the workspace (headers only). */
+  readonly usage: KeyUsageIndex;
 }
 
 async function localKeysExist(dir: string): Promise<boolean> {
@@ -95,20 +98,33 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     pageSize: () => settings.pageSize(),
     logger: log,
   });
-  const model = new TreeModel(keys, { defaultKey: () => settings.defaultKey() });
+  const envelope = new EnvelopeService(keys, { frameLength: () => settings.frameLength(), logger: log });
+  const team = new TeamAccess(envelope, log);
+  // What uses each key in the workspace (scanned on first need, headers only), shown on the key rows.
+  const rerender = { tree: () => undefined as void };
+  const usage = new KeyUsageIndex(team, log, () => rerender.tree());
+  const model = new TreeModel(keys, { defaultKey: () => settings.defaultKey(), usage: (k) => usageText(usage.peek(k)) });
+  rerender.tree = () => model.rerender();
   const treeProvider = new KeyTreeProvider(model, log);
   const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true });
-  const envelope = new EnvelopeService(keys, { frameLength: () => settings.frameLength(), logger: log });
   const picker = new KeyPicker(context, keys);
   const selections = new SelectionCommands(envelope, picker, log);
-  const files = new FileCommands(envelope, picker, log);
-  const team = new TeamAccess(envelope, log);
+  const files = new FileCommands(envelope, picker, log, team);
   const sealedFs = new SealedFileSystem(envelope, log, team);
   const diffs = new DecryptedDiffs(team, log);
   const values = new ValuesCommands(envelope, picker, log);
   const valuesFs = new ValuesFileSystem(values, log);
   context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
-  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files, valuesFs);
+  context.subscriptions.push(
+    { dispose: () => void cancelAllOperations() },
+    treeProvider,
+    treeView,
+    picker,
+    selections,
+    files,
+    usage,
+    valuesFs,
+  );
   const cmd: CommandContext = { log };
   return {
     context,
@@ -132,6 +148,7 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     valuesFs,
     team,
     diffs,
+    usage,
   };
 }
 

@@ -14,9 +14,13 @@ import { KmsEnvelopeError, usageError } from '../core/errors';
 import { dearmor, isSealed } from '../core/envelope/armor';
 import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
 import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
-import type { KeyPicker } from './key-picker';
+import type { RecipientInfo } from '../core/envelope/recipients';
+import { recipientLabel } from '../core/envelope/recipients';
+import type { RecipientChange } from '../core/services/team-service';
+import type { KeyExclude, KeyPicker } from './key-picker';
+import type { TeamAccess } from './team';
 import type { ExtensionLogger } from './log';
-import { blobOf, fileBytes, sealedUri } from './sealed-fs';
+import { blobOf, sealedUri } from './sealed-fs';
 import { blobAt } from './selection';
 import { settings } from './settings';
 import { dismissed, ui, withCancellableProgress } from './ui';
@@ -58,6 +62,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     private readonly envelope: EnvelopeService,
     private readonly picker: KeyPicker,
     private readonly log: ExtensionLogger,
+    private readonly team?: TeamAccess,
   ) {}
 
   dispose(): void {
@@ -219,40 +224,107 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     return target;
   }
 
-  async rewrapFile(arg?: unknown): Promise<string> {
-    let uri = this.uris(arg)[0];
-    if (!uri || uri.scheme !== 'file') uri = await this.askFile('Re-wrap');
-    const f = this.fsPath(uri);
-    const raw = await fsp.readFile(f);
-    if (!isSealed(raw.subarray(0, 512)))
-      throw usageError(`${f} is not a sealed file.`, 'Re-wrap works on what Seal File or kms-envelope seal wrote; seal this file first.', {
-        file: f,
-      });
-    const { blob, armored } = blobOf(raw);
-    const header = await inspect(blob);
+  /** Asks how the recipients change: add a key not yet in every file, re-wrap to one key, or remove one. */
+  private async askRecipientChange(names: string, current: RecipientInfo[][]): Promise<{ change: RecipientChange; what: string }> {
+    const same = (r: RecipientInfo, provider: string, region: string, keyId: string, arn?: string) =>
+      r.provider === provider && r.region === region && (r.keyId === keyId || (!!arn && r.keyId === arn));
+    // Offered to add: keys that are not a recipient of every selected file already.
+    const inAll: KeyExclude = (provider, region, keyId, arn) =>
+      current.every((rs) => rs.some((r) => same(r, provider, region, keyId, arn)));
+    const union = new Map<string, RecipientInfo>();
+    for (const rs of current) for (const r of rs) union.set(recipientLabel(r), r);
     const mode = await ui.prompts.pick(
       [
-        { label: '$(replace) Re-seal to another key', description: 'the current keys can no longer open it', mode: 'replace' as const },
         {
           label: '$(add) Add a recipient',
-          description: `keep ${header.recipients.length} current key(s) and add one`,
+          description: `keep the current key${union.size === 1 ? '' : 's'} and add one`,
           mode: 'add' as const,
         },
+        { label: '$(replace) Re-wrap to another key', description: 'only that key opens it afterwards', mode: 'replace' as const },
+        ...(union.size > 1
+          ? [{ label: '$(remove) Remove a recipient', description: 'at least one key stays', mode: 'remove' as const }]
+          : []),
       ],
-      { title: `Re-wrap ${path.basename(f)}` },
+      { title: `Re-wrap ${names}` },
     );
     if (!mode) dismissed();
-    const target = await this.picker.pick(mode.mode === 'add' ? 'Recipient to add' : 'Key to re-seal to');
-    await this.picker.remember(target);
-    const out = await withCancellableProgress(`Re-wrapping ${path.basename(f)}…`, (signal) =>
-      this.envelope.rewrap(blob, [target], mode.mode, { signal }),
+    const change: RecipientChange = { add: [], remove: [] };
+    let what: string;
+    if (mode.mode === 'remove') {
+      const r = await ui.prompts.pick(
+        [...union.values()].map((x) => ({ label: recipientLabel(x), recipient: x })),
+        { title: `Re-wrap ${names}: recipient to remove` },
+      );
+      if (!r) dismissed();
+      change.remove.push({ provider: r.recipient.provider ?? r.recipient.providerId, ...r.recipient, label: r.label });
+      what = `without ${r.label}`;
+    } else {
+      const target = await this.picker.pick(mode.mode === 'add' ? `Re-wrap ${names}: recipient to add` : `Re-wrap ${names} to which key?`, {
+        exclude: mode.mode === 'add' ? inAll : undefined,
+      });
+      await this.picker.remember(target);
+      const [recipient] = await this.envelope.recipients([target]);
+      const meta = await recipient.provider.describeKey(target.region, target.key);
+      // Headers name a key by id, or by ARN (AWS): use the name the current headers use.
+      const keyId =
+        meta.arn && current.some((rs) => rs.some((r) => r.keyId === meta.arn))
+          ? meta.arn
+          : meta.arn && target.provider === 'aws'
+            ? meta.arn
+            : meta.keyId;
+      const entry = { recipient: { ...recipient, key: meta.keyId }, keyId, label: `${target.provider}:${target.region}:${keyId}` };
+      if (mode.mode === 'add') change.add.push(entry);
+      else change.to = [entry];
+      what = mode.mode === 'add' ? `+ ${meta.alias ?? keyId}` : `→ ${meta.alias ?? keyId}`;
+    }
+    return { change, what };
+  }
+
+  /**
+   * Re-wrap: other recipients for the selected sealed files and files of sealed values (explorer
+   * multi-select), through the core's header re-wrap (TeamService.rewrap): one Decrypt per file, the
+   * EDKs of the keys that stay kept, one Encrypt per new cloud recipient; a file of values changes in
+   * its header line only. Keys already recipients of every selected file are not offered.
+   */
+  async rewrapFile(arg?: unknown, second?: unknown): Promise<string[]> {
+    let uris = this.uris(arg, second).filter((u) => u.scheme === 'file');
+    if (!uris.length) uris = [await this.askFile('Re-wrap')];
+    const files = uris.map((u) => this.fsPath(u));
+    if (!this.team) throw usageError('Re-wrap is not available in this window.', 'Reload the window.');
+    const { recipientsOfFile } = await import('../core/services/team-service.js');
+    const current: RecipientInfo[][] = [];
+    for (const f of files) {
+      const r = await recipientsOfFile(f).catch(() => undefined);
+      if (!r?.length)
+        throw usageError(
+          `${f} is neither a sealed file nor a file of sealed values.`,
+          'Re-wrap works on what Seal File, Seal Values or kms-envelope seal wrote; seal this file first.',
+          { file: f },
+        );
+      current.push(r);
+    }
+    const names = files.length === 1 ? path.basename(files[0]) : `${files.length} files`;
+    const { change, what } = await this.askRecipientChange(names, current);
+    const svc = await this.team.service();
+    const results = await withCancellableProgress(`Re-wrapping ${names}…`, async (signal, progress) => {
+      const out = [];
+      for (const [i, f] of files.entries()) {
+        progress.report(path.basename(f), 100 / files.length);
+        out.push(await svc.rewrap(f, change, { signal }));
+        if (i === 0 && files.length > 1) signal.throwIfAborted();
+      }
+      return out;
+    });
+    const changed = results.filter((r) => r.changed);
+    for (const r of results)
+      this.log.info(`Re-wrap ${r.file}: ${r.changed ? `${r.before.join(', ')} → ${r.after.join(', ')}` : 'unchanged'}`);
+    const unchanged = results.length - changed.length;
+    ui.prompts.inform(
+      changed.length
+        ? `Re-wrapped ${changed.length === 1 ? path.basename(changed[0].file) : `${changed.length} files`} (${what})${unchanged ? `; ${unchanged} already as asked` : ''}. Recipients now: ${changed[changed.length - 1].after.join(', ')}.`
+        : `Nothing to re-wrap: ${names} ${files.length === 1 ? 'is' : 'are'} already as asked (${what}).`,
     );
-    const st = await fsp.stat(f);
-    await writeFileAtomic(f, fileBytes(out.blob, armored), st.mode & 0o777);
-    this.log.info(
-      `Re-wrapped ${f}: recipients now ${out.header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}`,
-    );
-    return f;
+    return files;
   }
 
   /** Inspect: the blob under the cursor, else the given / active sealed file. Header only, no KMS call. */

@@ -13,6 +13,7 @@ import type { KeyTarget } from '../core/services/envelope-service';
 import type { RegionRef } from '../core/services/key-service';
 import type { TreeNode } from '../core/services/tree-model';
 import type { Services } from './ctx';
+import { warnIfUsed } from './key-usage';
 import { settings } from './settings';
 import { dismissed, ui, withCancellableProgress } from './ui';
 
@@ -173,8 +174,15 @@ export async function enableKey(s: Services, arg?: unknown): Promise<boolean> {
   return true;
 }
 
+/** Warns when files of the workspace name the key (headers only) and lets the person list them first. */
+async function warnUsage(s: Services, k: KeyArg, action: 'Disable' | 'Schedule Deletion'): Promise<void> {
+  const meta = k.key ?? s.keys.findCachedKey(k.ref, k.keyId);
+  await warnIfUsed(s.usage, { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, arn: meta?.arn, name: k.name }, action);
+}
+
 export async function disableKey(s: Services, arg?: unknown): Promise<boolean> {
   const k = await keyArg(s, arg);
+  await warnUsage(s, k, 'Disable');
   await act(s, `Disabling key ${k.name}…`, k.ref, (p, signal) => p.disableKey(k.ref.region, k.keyId, { signal }));
   return true;
 }
@@ -208,6 +216,7 @@ export async function editDescription(s: Services, arg?: unknown): Promise<strin
 
 export async function scheduleDeletion(s: Services, arg?: unknown): Promise<unknown> {
   const k = await keyArg(s, arg);
+  await warnUsage(s, k, 'Schedule Deletion');
   const w = (await s.keys.getProvider(k.ref)).deletionWindow;
   const daysText = await ui.prompts.input({
     title: `Schedule deletion of key ${k.name}`,

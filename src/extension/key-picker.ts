@@ -14,6 +14,9 @@ import { dismissed, ui } from './ui';
 const RECENT_KEY = 'kmsEnvelope.recentKeys';
 const MAX_RECENT = 8;
 
+/** Keys not to offer (e.g. a file's recipients already), by provider, region and key id / ARN. */
+export type KeyExclude = (provider: string, region: string, keyId: string, arn?: string) => boolean;
+
 interface RecentKey {
   keyref: string;
   profile?: string;
@@ -86,7 +89,7 @@ export class KeyPicker implements vscode.Disposable {
   }
 
   /** Keys across every provider, profile and region shown in the tree (first page of each region); enabled ones unless `anyState`. */
-  private async allKeyItems(anyState = false): Promise<KeyItem[]> {
+  private async allKeyItems(anyState = false, exclude?: KeyExclude): Promise<KeyItem[]> {
     const items: KeyItem[] = [];
     const jobs: Promise<void>[] = [];
     for (const provider of await this.keys.listProviders()) {
@@ -106,6 +109,7 @@ export class KeyPicker implements vscode.Disposable {
                 const st = await this.keys.ensureLoaded({ ...ref, region }).catch(() => undefined);
                 for (const k of st?.keys ?? []) {
                   if (k.state !== 'Enabled' && !anyState) continue;
+                  if (exclude?.(provider, region, k.keyId, k.arn)) continue;
                   items.push({
                     label: `$(key) ${k.alias ?? k.keyId}`,
                     description: `${providerLabel(provider)} · ${region}${hasProfiles ? ` · ${p.name}` : ''}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
@@ -130,10 +134,14 @@ export class KeyPicker implements vscode.Disposable {
   }
 
   /** Asks for a key (recent keys first). Throws CancelledError when dismissed. */
-  async pick(title: string, opts: { anyState?: boolean } = {}): Promise<KeyTarget> {
-    const recent = opts.anyState ? [] : this.recent();
+  async pick(title: string, opts: { anyState?: boolean; exclude?: KeyExclude } = {}): Promise<KeyTarget> {
+    const recent = (opts.anyState ? [] : this.recent()).filter((r) => {
+      if (!opts.exclude) return true;
+      const t = targetFromKeyref(r.keyref, r.profile);
+      return !opts.exclude(t.provider, t.region, t.key);
+    });
     const items = (async (): Promise<KeyItem[]> => {
-      const all = await this.allKeyItems(opts.anyState);
+      const all = await this.allKeyItems(opts.anyState, opts.exclude);
       const recentItems: KeyItem[] = recent.map((r) => ({
         label: `$(history) ${r.label}`,
         description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),
@@ -145,7 +153,11 @@ export class KeyPicker implements vscode.Disposable {
       const out: KeyItem[] = [];
       if (recentItems.length) out.push({ label: 'recently used', kind: vscode.QuickPickItemKind.Separator }, ...recentItems);
       if (rest.length) out.push({ label: 'all keys', kind: vscode.QuickPickItemKind.Separator }, ...rest);
-      if (!out.length) out.push({ label: '$(add) No enabled key found — create one in the KMS Envelope view', alwaysShow: true });
+      if (!out.length)
+        out.push({
+          label: `$(add) No ${opts.exclude ? 'other ' : ''}enabled key found — create one in the KMS Envelope view`,
+          alwaysShow: true,
+        });
       return out;
     })();
     const picked = await ui.prompts.pick(items, {

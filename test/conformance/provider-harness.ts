@@ -12,6 +12,7 @@ import { LocalKmsProvider, LOCAL_ERROR_CODES } from '../../src/core/kms/local/in
 import { TencentKmsProvider } from '../../src/core/kms/tencent/index';
 import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
 import { AwsKmsProvider } from '../../src/core/kms/aws/index';
+import { AlibabaInstanceProvider } from '../../src/core/kms/alibaba-instance/provider';
 import type { CloudProviderOptions } from '../../src/core/kms/cloud-call';
 import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
@@ -37,6 +38,8 @@ export interface EmulatorControl {
   injectFailures(kind: InjectedFault, n: number, action?: string): void;
   setLatency(ms: number): void;
   clearFaults(): void;
+  /** Requests since the last reset, per gateway (tencent, alibaba, aws, instance). */
+  byGateway(): Record<string, number>;
 }
 
 export interface Harness {
@@ -70,6 +73,22 @@ export interface Harness {
   correctsClockSkew?: boolean;
   /** The action that lists keys (Tencent ListKeyDetail, Alibaba ListKeys). */
   listAction: string;
+  /**
+   * Creates, disables and schedules the deletion of the keys the data-key tests use when the
+   * provider under test cannot (an instance-only profile); absent: the provider itself.
+   */
+  admin?: KmsProvider;
+  /**
+   * One request that must reach the endpoint (dead endpoint, latency, clock skew, cancellation);
+   * absent: listRegions (and listKeys for an already cancelled signal).
+   */
+  probe?(p: KmsProvider, signal?: AbortSignal): Promise<unknown>;
+  /** The provider code of a request refused for its date (absent: SignatureExpire / InvalidTimeStamp.Expired). */
+  clockSkewCode?: RegExp;
+  /** The same provider with a wrong secret, and what the refusal's hint says (absent: withCredentials, "profiles test"). */
+  withWrongSecret?(): { provider: KmsProvider; hint: RegExp };
+  /** Which gateway of the emulator gets the key operations and which the management calls (emulator counters). */
+  gateways?: { keyOperations: string; management?: string };
   dispose(): Promise<void>;
 }
 
@@ -78,17 +97,44 @@ export interface HarnessFactory {
   label: string;
   remote: boolean;
   deletionRequiresDisabled: boolean;
+  /** False for a profile that cannot list or manage keys (an instance-only profile); default true. */
+  manages?: boolean;
+  /** False when the profile does not sign with an AccessKey (no STS tests); default true. */
+  accessKey?: boolean;
   create(): Promise<Harness>;
 }
 
-function control(em: RunningEmulator, cloud: 'tencent' | 'alibaba' | 'aws'): EmulatorControl {
+/**
+ * The emulator's counters and faults for one cloud. `route` names the counter of an action when it
+ * is not `<cloud>:<action>` (the instance gateway's Advance* APIs); an action without one is `cloud`'s.
+ */
+function control(em: RunningEmulator, cloud: 'tencent' | 'alibaba' | 'aws', route: Record<string, string> = {}): EmulatorControl {
+  const selector = (action: string) => route[action] ?? `${cloud}:${action}`;
   return {
     raw: em,
     resetCounters: () => em.resetCounters(),
-    count: (action) => em.counters()[`${cloud}:${action}`] ?? 0,
-    injectFailures: (kind, n, action) => em.setFaults({ [`${cloud}:${action ?? '*'}`]: { [kind]: { count: n } } }),
+    count: (action) => em.counters()[selector(action)] ?? 0,
+    injectFailures: (kind, n, action) =>
+      em.setFaults(
+        action
+          ? { [selector(action)]: { [kind]: { count: n } } }
+          : Object.fromEntries(
+              [...new Set([`${cloud}:*`, ...Object.values(route).map((r) => `${r.split(':')[0]}:*`)])].map((g) => [
+                g,
+                { [kind]: { count: n } },
+              ]),
+            ),
+      ),
     setLatency: (ms) => em.setFaults({ '*': { latencyMs: ms } }),
     clearFaults: () => em.setFaults({}),
+    byGateway: () => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(em.counters())) {
+        const i = k.indexOf(':');
+        if (i > 0 && v > 0) out[k.slice(0, i)] = (out[k.slice(0, i)] ?? 0) + v;
+      }
+      return out;
+    },
   };
 }
 
@@ -192,6 +238,7 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
           return { provider: p, stop: () => skewed.stop() };
         },
         listAction: label === 'tencent' ? 'ListKeyDetail' : 'ListKeys',
+        gateways: { keyOperations: label, management: label },
         async dispose() {
           for (const p of made) p.dispose();
           await em.stop();
@@ -248,6 +295,7 @@ const aws: HarnessFactory = {
       },
       correctsClockSkew: true,
       listAction: 'ListKeys',
+      gateways: { keyOperations: 'aws', management: 'aws' },
       async dispose() {
         for (const p of made) p.dispose();
         await em.stop();
@@ -256,4 +304,110 @@ const aws: HarnessFactory = {
   },
 };
 
-export const harnesses: HarnessFactory[] = [local, cloudFactory('tencent'), cloudFactory('alibaba'), aws];
+/** Key operations of an Alibaba KMS 3.0 profile go to the instance gateway's Advance* APIs. */
+const INSTANCE_ROUTE = {
+  GenerateDataKey: 'instance:AdvanceGenerateDataKey',
+  Encrypt: 'instance:AdvanceEncrypt',
+  Decrypt: 'instance:AdvanceDecrypt',
+};
+
+/**
+ * Alibaba Cloud KMS 3.0 profiles against the emulator's instance gateway (HTTPS, its own CA, a
+ * client key): `transfer` also holds an AccessKey, so management goes to the public gateway
+ * (keys are created in the instance); `instance` has the client key only: it seals and unseals,
+ * and the keys it uses are made through a transfer profile of the same instance.
+ */
+function instanceFactory(kind: 'instance' | 'transfer'): HarnessFactory {
+  return {
+    label: `alibaba-instance (${kind === 'transfer' ? 'transfer profile: client key + AccessKey' : 'instance-only profile: client key'})`,
+    remote: true,
+    deletionRequiresDisabled: false,
+    manages: kind === 'transfer',
+    accessKey: false,
+    async create() {
+      const em = await startEmulator({ port: 0, instance: true });
+      const made: Array<{ dispose(): void }> = [];
+      const build = (
+        target: RunningEmulator,
+        o: { endpoint?: string; password?: string; management: boolean },
+      ): AlibabaInstanceProvider => {
+        const i = target.instance!;
+        const a = target.accounts[0].alibaba;
+        const p = new AlibabaInstanceProvider({
+          name: 'alibaba-instance',
+          profile: 'conformance',
+          endpoint: o.endpoint ?? i.url,
+          region: i.region,
+          caPem: i.caPem,
+          secrets: async () => ({ clientKey: i.clientKey.json, password: o.password ?? i.clientKey.password }),
+          management: o.management
+            ? async () => {
+                const pub = new AlibabaKmsProvider({
+                  profile: 'conformance',
+                  credentials: async () => ({ accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }),
+                  endpoint: target.url,
+                  retry: TEST_RETRY,
+                  timeoutMs: 5000,
+                });
+                made.push(pub);
+                return pub;
+              }
+            : undefined,
+          retry: TEST_RETRY,
+          timeoutMs: 5000,
+        });
+        made.push(p);
+        return p;
+      };
+      const management = kind === 'transfer';
+      const provider = build(em, { management });
+      const region = em.instance!.region;
+      const unsupported = (): KmsProvider => {
+        throw new Error('an instance profile signs with its client key, not an AccessKey');
+      };
+      return {
+        provider,
+        regionA: region,
+        regionPaging: region,
+        codes: {
+          disabled: 'Rejected.Disabled',
+          pendingDeletion: 'Rejected.PendingDeletion',
+          notPendingDeletion: 'Rejected.StateModifiedFailed',
+        },
+        aliasRef: (alias) => `alias/${alias}`,
+        missingKeyId: '00000000-0000-4000-8000-000000000000',
+        multipleAliases: true,
+        decryptFailureKind: 'provider',
+        stateAfterCancel: 'Enabled',
+        emulator: control(em, 'alibaba', INSTANCE_ROUTE),
+        // The instance gateway is HTTPS only: the dead endpoint is the same closed port over https.
+        withEndpoint: (url) => build(em, { endpoint: url.replace(/^http:/, 'https:'), management }),
+        withCredentials: unsupported,
+        accessKeyId: '',
+        async withSkewedEmulator(skewMs) {
+          const skewed = await startEmulator({ port: 0, instance: true, now: () => Date.now() + skewMs });
+          return { provider: build(skewed, { management }), stop: () => skewed.stop() };
+        },
+        listAction: 'ListKeys',
+        admin: management ? undefined : build(em, { management: true }),
+        probe: (p, signal) => p.generateDataKey(region, 'alias/conformance-probe', {}, { signal }),
+        clockSkewCode: /^RequestTimeTooSkewed$|^InvalidParam/,
+        withWrongSecret: () => ({ provider: build(em, { password: 'not-the-password', management }), hint: /_Password\.txt/ }),
+        gateways: { keyOperations: 'instance', management: management ? 'alibaba' : undefined },
+        async dispose() {
+          for (const p of made) p.dispose();
+          await em.stop();
+        },
+      };
+    },
+  };
+}
+
+export const harnesses: HarnessFactory[] = [
+  local,
+  cloudFactory('tencent'),
+  cloudFactory('alibaba'),
+  aws,
+  instanceFactory('transfer'),
+  instanceFactory('instance'),
+];

@@ -184,6 +184,42 @@ describe('decrypted diffs in the Source Control view (git)', () => {
     await wb.screenshot('team-scm-diff-values');
   });
 
+  it('the Keys view shows what uses the key; Schedule Key Deletion warns with the count and lists the files first', async () => {
+    await wb.openKmsView();
+    const row = wb
+      .treeRows()
+      .filter({ hasText: /used by 2 files, 1 value/ })
+      .first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match(await row.innerText(), /team/);
+    await wb.contextMenu(row, 'Schedule Key Deletion…');
+    const dialog = wb.page.locator('.monaco-dialog-box').first();
+    await dialog.waitFor({ state: 'visible' });
+    const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+    assert.match(text, /Key team is used by 2 files, 1 value in this workspace/);
+    assert.match(text, /can never be opened again/);
+    await wb.screenshot('team-key-deletion-warning');
+    await dialog.locator('.monaco-button', { hasText: 'Show Files' }).first().click();
+    const items = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+    await items.first().waitFor({ state: 'visible' });
+    const listed = (await items.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+    assert.ok(
+      listed.some((t) => t.startsWith('config.yaml') && /1 sealed value/.test(t)),
+      listed.join(' | '),
+    );
+    assert.ok(
+      listed.some((t) => t.startsWith('secret.env.sealed') && /sealed file/.test(t)),
+      listed.join(' | '),
+    );
+    await wb.screenshot('team-key-deletion-files');
+    await wb.page.keyboard.press('Escape');
+    // Back to the question; Cancel stops before anything is asked of the KMS.
+    await dialog.waitFor({ state: 'visible' });
+    await dialog.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await wb.page.locator('.quick-input-widget .quick-input-box input').isVisible(), false, 'no waiting-period question');
+  });
+
   it('no plaintext anywhere on disk: the temp tree and every git object (positive control: the committed marker is found)', async () => {
     await wb.page.keyboard.press('Control+K');
     await wb.page.keyboard.press('W'); // close the editors; give VS Code time to write whatever it writes

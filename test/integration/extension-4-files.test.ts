@@ -166,7 +166,7 @@ suite('extension: files', () => {
     await vscode.commands.executeCommand('kmsEnvelope.sealFile', vscode.Uri.file(file));
     const sealed = vscode.Uri.file(file + '.sealed');
     scripted(a).answer(
-      choose((l) => l.includes('Re-seal to another key')),
+      choose((l) => l.includes('Re-wrap to another key')),
       choose((l, i) => l.includes('seed-enabled') && (i.description ?? '').includes('cn-shanghai')),
     );
     await vscode.commands.executeCommand('kmsEnvelope.rewrapFile', sealed);

@@ -1,7 +1,8 @@
 // Envelope engine, file fast paths (sealFile / unsealFile, also used by the CLI for file → file):
-// block reads into reused buffers, one write in flight, background fdatasync. They must write
-// exactly the message layout the stream path writes, for every size around frame and block edges,
-// and the stock SDK must open what they write.
+// on one thread, block reads into reused buffers, one write in flight, background fdatasync; for
+// large files, worker threads with positional reads and writes (parallel.ts). Both must write exactly
+// the message layout the stream path writes, for every size around frame and block edges, and the
+// stock SDK must open what they write; a damaged blob gets the same error from both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
@@ -10,6 +11,7 @@ import * as path from 'node:path';
 import { RawAesKeyringNode, RawAesWrappingSuiteIdentifier, buildClient, CommitmentPolicy } from '@aws-crypto/client-node';
 import { inspect, sealBuffer, sealFile, unsealBuffer, unsealFile, type Recipient } from '../../src/core/envelope';
 import { createAtomicFile } from '../../src/core/atomic';
+import { parallelStats, parallelTuning, parallelWorkers } from '../../src/core/envelope/parallel';
 import { FakeLocal, pattern, resolverOf } from './envelope/fakes';
 
 const stock = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
@@ -24,7 +26,24 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-test('sealFile / unsealFile: every size around frame and block edges matches the stream layout and opens everywhere', async () => {
+/** Runs fn with the parallel path taken for every non-empty file (true) or for none (false). */
+async function withParallel<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
+  const saved = parallelTuning.minBytes;
+  parallelTuning.minBytes = on ? 1 : Number.MAX_SAFE_INTEGER;
+  try {
+    return await fn();
+  } finally {
+    parallelTuning.minBytes = saved;
+  }
+}
+
+for (const parallel of [false, true])
+  test(`sealFile / unsealFile (${parallel ? 'worker threads' : 'one thread'}): every size around frame and block edges matches the stream layout and opens everywhere`, () =>
+    withParallel(parallel, () => edges(parallel)));
+
+async function edges(parallel: boolean) {
+  if (parallel) assert.ok(parallelWorkers() >= 2, 'this machine has at least 2 cores (else the parallel path never runs)');
+  const before = { ...parallelStats };
   const local = new FakeLocal();
   const material = await local.addKey('team-key');
   const rL: Recipient = { provider: local, region: 'local', key: 'team-key' };
@@ -79,7 +98,11 @@ test('sealFile / unsealFile: every size around frame and block edges matches the
     }
     assert.deepEqual((await fsp.readdir(dir)).sort(), ['out.bin', 'plain.bin', 'plain.bin.sealed'], 'no temp files left');
   });
-});
+  // 22 cases, 20 of them non-empty: a seal on worker threads for each non-empty input (an empty one
+  // has nothing to split), two unseals for each blob (an empty input's blob still has a final frame).
+  assert.equal(parallelStats.runs - before.runs, parallel ? 20 + 2 * 22 : 0, 'which path ran');
+  assert.equal(parallelStats.fallbacks, before.fallbacks, 'no fallback on good blobs');
+}
 
 test('unsealFile on a tampered large blob: format error naming the frame, no output, no temp file', async () => {
   const local = new FakeLocal();
@@ -92,11 +115,103 @@ test('unsealFile on a tampered large blob: format error naming the frame, no out
     const blob = await fsp.readFile(path.join(dir, 's'));
     blob[blob.length - 2 * MiB] ^= 0x40; // inside frame 4 of 6
     await fsp.writeFile(path.join(dir, 's'), blob);
-    await assert.rejects(unsealFile(path.join(dir, 's'), path.join(dir, 'o'), { resolve: resolverOf(local) }), (err: Error) => {
-      assert.match(err.message, /frame 4 failed authentication/);
-      return true;
-    });
+    for (const parallel of [false, true])
+      await withParallel(parallel, () =>
+        assert.rejects(unsealFile(path.join(dir, 's'), path.join(dir, 'o'), { resolve: resolverOf(local) }), (err: Error) => {
+          assert.match(err.message, /frame 4 failed authentication/);
+          return true;
+        }),
+      );
     assert.deepEqual((await fsp.readdir(dir)).sort(), ['plain.bin', 's']);
+  });
+});
+
+test('a damaged blob gets the same error on worker threads as on one thread, and no output', async () => {
+  const local = new FakeLocal();
+  await local.addKey('team-key');
+  const rL: Recipient = { provider: local, region: 'local', key: 'team-key' };
+  const resolve = resolverOf(local);
+  const fl = 65536;
+  const regular = fl + 32;
+  await withDir(async (dir) => {
+    const plain = path.join(dir, 'plain.bin');
+    await fsp.writeFile(plain, pattern(40 * fl + 123)); // 41 frames: 3 blocks of 16
+    await withParallel(true, () => sealFile(plain, path.join(dir, 'good'), { recipients: [rL], frameLength: fl }));
+    const blob = await fsp.readFile(path.join(dir, 'good'));
+    const body = 40 * regular + 40 + 123;
+    const at = (seq: number) => blob.length - body + (seq - 1) * regular;
+    const edit = (fn: (b: Buffer) => void) => {
+      const c = Buffer.from(blob);
+      fn(c);
+      return c;
+    };
+    const damages: Array<[string, Buffer]> = [
+      ['a bit flipped in frame 20', edit((b) => (b[at(20) + 100] ^= 1))],
+      ['a bit flipped in the final tag', edit((b) => (b[b.length - 1] ^= 1))],
+      [
+        'frames 5 and 6 swapped',
+        Buffer.concat([blob.subarray(0, at(5)), blob.subarray(at(6), at(7)), blob.subarray(at(5), at(6)), blob.subarray(at(7))]),
+      ],
+      ['frame 7 numbered 8', edit((b) => b.writeUInt32BE(8, at(7)))],
+      ['the final frame one byte longer', edit((b) => b.writeUInt32BE(124, at(41) + 20))],
+      ['cut inside the final frame', blob.subarray(0, blob.length - 10)],
+      ['cut after frame 40', blob.subarray(0, at(41))],
+      ['cut after frame 32 (a block edge)', blob.subarray(0, at(33))],
+      ['one byte of trailing data', Buffer.concat([blob, Buffer.from('x')])],
+      [`${regular} bytes of trailing data`, Buffer.concat([blob, blob.subarray(at(3), at(4))])],
+    ];
+    const before = parallelStats.fallbacks;
+    for (const [label, damaged] of damages) {
+      await fsp.writeFile(path.join(dir, 'bad'), damaged);
+      const messages: string[] = [];
+      for (const parallel of [false, true]) {
+        await withParallel(parallel, () =>
+          assert.rejects(unsealFile(path.join(dir, 'bad'), path.join(dir, 'out'), { resolve }), (err: Error) => {
+            messages.push(err.message);
+            return true;
+          }),
+        );
+      }
+      assert.equal(messages[1], messages[0], `${label}: the same error on both paths`);
+      assert.deepEqual((await fsp.readdir(dir)).sort(), ['bad', 'good', 'plain.bin'], `${label}: no output, no temp file`);
+    }
+    // The ones whose size still fits the layout went to the workers and came back to the one-thread reader.
+    assert.ok(parallelStats.fallbacks - before >= 5, `fallbacks: ${parallelStats.fallbacks - before}`);
+    await withParallel(true, () => unsealFile(path.join(dir, 'good'), path.join(dir, 'out'), { resolve }));
+    assert.ok((await fsp.readFile(path.join(dir, 'out'))).equals(await fsp.readFile(plain)));
+  });
+});
+
+test('a seal or unseal on worker threads stops when cancelled: no output, no temp file', async () => {
+  const local = new FakeLocal();
+  await local.addKey('team-key');
+  const rL: Recipient = { provider: local, region: 'local', key: 'team-key' };
+  await withDir(async (dir) => {
+    const plain = path.join(dir, 'plain.bin');
+    await fsp.writeFile(plain, pattern(64 * MiB));
+    await withParallel(true, async () => {
+      const ac = new AbortController();
+      await assert.rejects(
+        sealFile(plain, path.join(dir, 's'), {
+          recipients: [rL],
+          signal: ac.signal,
+          onProgress: (n) => n >= 4 * MiB && ac.abort(),
+        }),
+        /Cancelled/,
+      );
+      assert.deepEqual(await fsp.readdir(dir), ['plain.bin']);
+      await sealFile(plain, path.join(dir, 's'), { recipients: [rL] });
+      const ac2 = new AbortController();
+      await assert.rejects(
+        unsealFile(path.join(dir, 's'), path.join(dir, 'o'), {
+          resolve: resolverOf(local),
+          signal: ac2.signal,
+          onProgress: (n) => n >= 4 * MiB && ac2.abort(),
+        }),
+        /Cancelled/,
+      );
+      assert.deepEqual((await fsp.readdir(dir)).sort(), ['plain.bin', 's']);
+    });
   });
 });
 

@@ -356,6 +356,52 @@ test('alibaba: request shape — V3 signature, x-acs-action, RegionId for a shar
   assert.equal(q.get('EncryptionContext'), '{"a":"2","z":"1"}');
 });
 
+test('alibaba: credentials are fetched per attempt (rotation applies, also between retries); a client is reused while they stay the same', async () => {
+  const s = await cannedServer();
+  servers.push(s);
+  let current: CloudCredentials = { accessKeyId: 'LTAIfirst', accessKeySecret: 'one' };
+  let fetched = 0;
+  /** Credentials that fetch number `rotateAt` (and later ones) get. */
+  let rotateAt = 0;
+  const rotated: CloudCredentials = { accessKeyId: 'STS.third', accessKeySecret: 'three', securityToken: 'token-3' };
+  const p = new AlibabaKmsProvider({
+    profile: 'dev',
+    credentials: async () => {
+      fetched++;
+      if (fetched === rotateAt) current = rotated;
+      return current;
+    },
+    endpoint: s.url,
+    retry: fastRetry,
+  });
+  const ok = { status: 200, body: { RequestId: 'r', KeyId: 'key-abc', CiphertextBlob: 'C', KeyVersionId: 'v' } };
+  const signer = (i: number) => /Credential=([^,]+),/.exec(String(s.seen[i].headers.authorization))?.[1];
+  const clients = () => (p as unknown as { clients: Map<string, unknown> }).clients.size;
+  s.queue.push(ok, ok, ok);
+  await p.encryptDataKey('cn-hangzhou', 'key-abc', Buffer.alloc(32, 1), {});
+  await p.encryptDataKey('cn-hangzhou', 'key-abc', Buffer.alloc(32, 1), {});
+  assert.equal(clients(), 1, 'the same credentials, region and endpoint: one client');
+  await p.encryptDataKey('cn-shanghai', 'key-abc', Buffer.alloc(32, 1), {});
+  assert.equal(clients(), 2, 'one per region');
+  assert.deepEqual([signer(0), signer(1), signer(2)], ['LTAIfirst', 'LTAIfirst', 'LTAIfirst']);
+  // Rotated between requests: the next request signs with the new key.
+  current = { accessKeyId: 'LTAIsecond', accessKeySecret: 'two' };
+  s.queue.push(ok);
+  await p.encryptDataKey('cn-hangzhou', 'key-abc', Buffer.alloc(32, 1), {});
+  assert.equal(signer(3), 'LTAIsecond');
+  assert.equal(clients(), 2, 'the old client of that region is replaced, not kept beside it');
+  // Rotated between two attempts of one request (a refreshed session token): the retry signs with it.
+  const before = fetched;
+  rotateAt = fetched + 2;
+  s.queue.push(aliErr(400, 'Throttling.User'), ok);
+  await p.encryptDataKey('cn-hangzhou', 'key-abc', Buffer.alloc(32, 1), {});
+  assert.equal(fetched - before, 2, 'credentials fetched for each attempt');
+  assert.equal(signer(4), 'LTAIsecond');
+  assert.equal(signer(5), 'STS.third');
+  assert.equal(s.seen[5].headers['x-acs-security-token'], 'token-3');
+  p.dispose();
+});
+
 test('alibaba: Rejected.Disabled (409) → provider error with the enable command; PendingDeletion → cancel', async () => {
   const s = await cannedServer();
   servers.push(s);

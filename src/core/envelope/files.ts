@@ -1,14 +1,28 @@
 /**
- * Seal and unseal file to file: the fast paths of the CLI and the extension. Reads go into reused
- * buffers with one read ahead, writes go to an AtomicFile (temp file, fsync, rename) while the next
- * frames are encrypted or decrypted, so a failed or cancelled run leaves no output behind.
+ * Seal and unseal file to file: the fast paths of the CLI and the extension. Large regular files go
+ * to worker threads, one per core (parallel.ts); the rest, and messages that path does not read,
+ * take one thread: reads go into reused buffers with one read ahead, writes go to an AtomicFile
+ * (unnamed or temp file, fsync, then its name) while the next frames are encrypted or decrypted.
+ * Either way a failed or cancelled run leaves no output behind.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createAtomicFile, type AtomicFile } from '../atomic';
 import { KmsEnvelopeError, throwIfAborted } from '../errors';
 import { displayPath, escapeControls } from '../paths';
-import { mapError, openMessage, openSealSession } from './message';
+import { checkFrameCount } from './frames';
+import { mapError, openMessage, openSealSession, type BodyLayout, type SealSession } from './message';
+import {
+  bodyLayout,
+  fileSize,
+  frameTemplates,
+  framesPerBlock,
+  parallelTuning,
+  parallelWorkers,
+  readHead,
+  runFrameJob,
+  truncateFile,
+} from './parallel';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
 
 /** Read size for files. */
@@ -34,7 +48,109 @@ function readAhead(fh: FileHandle, b: Buffer): Promise<number> {
 
 /** Plaintext read per block when sealing a file: whole frames, about 1 MiB (at most 256 frames). */
 function sealBlockLength(frameLength: number): number {
-  return frameLength * Math.min(256, Math.max(1, Math.floor(READ_CHUNK / frameLength)));
+  return frameLength * framesPerBlock(frameLength);
+}
+
+const inputChanged = () =>
+  new KmsEnvelopeError('io', 'The input file changed size while it was being sealed.', {
+    hint: 'Seal it again once nothing writes to it.',
+  });
+
+/** Worker threads for this seal, or 0 for the one-thread path (small input, one core, not a regular file). */
+async function sealWorkers(input: FileHandle, frameLength: number): Promise<{ workers: number; size: number }> {
+  const workers = parallelWorkers();
+  if (!workers || frameLength > parallelTuning.maxFrameLength) return { workers: 0, size: 0 };
+  const st = await input.stat();
+  return st.isFile() && st.size >= parallelTuning.minBytes && st.size > 0 ? { workers, size: st.size } : { workers: 0, size: 0 };
+}
+
+/** The body of a seal on worker threads: `size` bytes of the input from its start. */
+async function sealParallel(input: FileHandle, out: AtomicFile, session: SealSession, size: number, workers: number, opts: SealOptions) {
+  const { frameLength } = session;
+  const frames = Math.ceil(size / frameLength);
+  checkFrameCount(frames);
+  const finalLength = size - (frames - 1) * frameLength;
+  await out.write([session.header]);
+  await out.drain();
+  let done = 0;
+  opts.onProgress?.(0);
+  try {
+    await runFrameJob(
+      {
+        mode: 'seal',
+        inFd: input.fd,
+        outFd: out.fd,
+        key: session.workerKey(),
+        cipher: session.cipher,
+        frameLength,
+        framesPerBlock: framesPerBlock(frameLength),
+        frames,
+        finalLength,
+        inStart: 0,
+        outStart: session.header.length,
+        ...frameTemplates(session.messageId, frameLength, frames, finalLength),
+      },
+      {
+        workers,
+        signal: opts.signal,
+        onBlock: (read, wrote) => {
+          out.wrote(wrote);
+          done += read;
+          opts.onProgress?.(done);
+        },
+      },
+    );
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code === 'ECHANGED' ? inputChanged() : err;
+  }
+  if ((await fileSize(input.fd)) !== size) throw inputChanged();
+}
+
+/**
+ * The body of an unseal on worker threads, when the file is large, regular and laid out exactly as
+ * its header says. false: nothing of it is left in `out`, and the one-thread path runs next (it
+ * opens the file, or says what is wrong with it).
+ */
+async function unsealParallel(input: FileHandle, out: AtomicFile, layout: BodyLayout, opts: UnsealOptions): Promise<boolean> {
+  const workers = parallelWorkers();
+  const { frameLength, headerLength } = layout;
+  if (!workers || !layout.plainFramed || frameLength < 1 || frameLength > parallelTuning.maxFrameLength) return false;
+  const st = await input.stat();
+  if (!st.isFile() || st.size - headerLength < parallelTuning.minBytes) return false;
+  const shape = bodyLayout(st.size - headerLength, frameLength);
+  if (!shape) return false;
+  // The header was read from the start of the file: the body is where the workers will look.
+  const head = await readHead(input.fd, Math.min(64, layout.rawHeader.length));
+  if (!head.length || !head.equals(layout.rawHeader.subarray(0, head.length))) return false;
+  let done = headerLength;
+  const result = await runFrameJob(
+    {
+      mode: 'unseal',
+      inFd: input.fd,
+      outFd: out.fd,
+      key: layout.workerKey(),
+      cipher: layout.cipher,
+      frameLength,
+      framesPerBlock: framesPerBlock(frameLength),
+      frames: shape.frames,
+      finalLength: shape.finalLength,
+      inStart: headerLength,
+      outStart: 0,
+      ...frameTemplates(layout.messageId, frameLength, shape.frames, shape.finalLength),
+    },
+    {
+      workers,
+      signal: opts.signal,
+      onBlock: (read, wrote) => {
+        out.wrote(wrote);
+        done += read;
+        opts.onProgress?.(done);
+      },
+    },
+  );
+  if (result === 'done' && (await fileSize(input.fd)) === st.size) return true;
+  await truncateFile(out.fd, 0);
+  return false;
 }
 
 /**
@@ -48,6 +164,20 @@ export async function sealToFile(input: FileHandle, out: AtomicFile, opts: SealO
   try {
     const session = await openSealSession(opts);
     const { frameLength } = session;
+    const parallel = await sealWorkers(input, frameLength).catch((err: unknown) => {
+      session.dispose();
+      throw err;
+    });
+    if (parallel.workers) {
+      try {
+        await sealParallel(input, out, session, parallel.size, parallel.workers, opts);
+        await out.drain();
+        throwIfAborted(signal);
+        return session.info;
+      } finally {
+        session.dispose();
+      }
+    }
     const blockLength = sealBlockLength(frameLength);
     const bufs = [Buffer.allocUnsafe(blockLength), Buffer.allocUnsafe(blockLength), Buffer.allocUnsafe(blockLength)];
     let next: Promise<number> = Promise.resolve(0);
@@ -145,6 +275,11 @@ export async function unsealToFile(input: FileHandle, out: AtomicFile, opts: Uns
     // Header in fresh 64 KiB reads; body reads cover one 1 MiB frame with its frame header and tag.
     const started = await openMessage(fileChunks(input, 64 * 1024), opts, (rest) => bodyChunks(input, READ_CHUNK + 64, rest));
     try {
+      if (started.layout && (await unsealParallel(input, out, started.layout, opts))) {
+        await out.drain();
+        throwIfAborted(opts.signal);
+        return started.info;
+      }
       let batch: Buffer[] = [];
       let batchLength = 0;
       for await (const c of started.body) {

@@ -124,7 +124,7 @@ export async function* readFrames(
           FORMAT_HINTS.truncated,
         );
       for (const p of take(left)) {
-        clear.push(d.update(p));
+        for (let i = 0; i < p.length; i += CIPHER_SLICE) clear.push(d.update(p.subarray(i, i + CIPHER_SLICE)));
         left -= p.length;
       }
     }

@@ -12,7 +12,7 @@
  * + keyrings, key derivation and the key-commitment value/check from getEncryptHelper /
  * getDecryptionHelper, header and frame serialisation from @aws-crypto/serialize.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import {
   NodeAlgorithmSuite,
   NodeDefaultCryptographicMaterialsManager,
@@ -22,11 +22,12 @@ import {
   type NodeDecryptionMaterial,
   type NodeMaterialsManager,
 } from '@aws-crypto/material-management-node';
-import { MessageIdLength, type MessageHeaderV2 } from '@aws-crypto/serialize';
+import { ContentType, MessageIdLength, type MessageHeaderV2 } from '@aws-crypto/serialize';
 import { CancelledError, FORMAT_HINTS, KmsEnvelopeError, formatError, isCancelled, throwIfAborted, usageError } from '../errors';
 import type { EncryptionContext } from '../kms/types';
 import { escapeControls } from '../paths';
 import { FrameSealer, readFrames, type SignatureCheck } from './frames';
+import { frameKey } from './parallel';
 import {
   COMMITMENT_POLICY,
   SIGNING_SUITE_ID,
@@ -84,6 +85,11 @@ export interface SealSession {
   info: HeaderInfo;
   frames: FrameSealer;
   frameLength: number;
+  messageId: Buffer;
+  /** The suite's cipher (aes-256-gcm). */
+  cipher: string;
+  /** The ESDK's frame key, for worker threads (parallel.ts); before dispose(). */
+  workerKey(): KeyObject;
   dispose(): void;
 }
 
@@ -135,6 +141,9 @@ async function sealSessionFor(
       info: headerInfoOf(messageHeader),
       frames: new FrameSealer(messageId, getCipher),
       frameLength,
+      messageId,
+      cipher: material.suite.encryption,
+      workerKey: () => frameKey(material, messageId),
       dispose,
     };
   } catch (err) {
@@ -165,7 +174,7 @@ export async function readHeader(reader: ChunkReader, maxRecipients: number): Pr
 export function authenticateHeader(
   material: NodeDecryptionMaterial,
   parsed: ParsedHeader,
-): { getDecipher: GetDecipher; dispose: () => void; verify?: SignatureCheck } {
+): { getDecipher: GetDecipher; dispose: () => void; verify?: SignatureCheck; workerKey: () => KeyObject } {
   const { getDecipherInfo, getVerify, dispose } = getDecryptionHelper(material);
   try {
     let getDecipher: GetDecipher;
@@ -193,12 +202,13 @@ export function authenticateHeader(
         err,
       );
     }
-    if (!getVerify) return { getDecipher, dispose };
+    const workerKey = () => frameKey(material, parsed.messageHeader.messageId, (parsed.messageHeader as MessageHeaderV2).suiteData);
+    if (!getVerify) return { getDecipher, dispose, workerKey };
     // Signing suite: the signature covers the header as written (v2: the header, then its auth tag) and the body.
     const verify = getVerify();
     verify.update(buf(parsed.rawHeader));
     verify.update(buf(parsed.headerAuth.headerAuthTag));
-    return { getDecipher, dispose, verify };
+    return { getDecipher, dispose, verify, workerKey };
   } catch (err) {
     dispose();
     throw err;
@@ -209,7 +219,23 @@ export function authenticateHeader(
 export interface OpenedMessage {
   info: HeaderInfo;
   body: AsyncGenerator<Buffer>;
+  /** What the parallel file path (parallel.ts) needs to read the body without `body` (openMessage sets it). */
+  layout?: BodyLayout;
   dispose(): void;
+}
+
+export interface BodyLayout {
+  /** Bytes of the source before the body (the header and its auth tag). */
+  headerLength: number;
+  /** The header as it was read (its first bytes are the source's). */
+  rawHeader: Buffer;
+  frameLength: number;
+  messageId: Buffer;
+  /** Framed and unsigned (suite 0x0478): the only kind the parallel path reads. */
+  plainFramed: boolean;
+  cipher: string;
+  /** The ESDK's frame key; before dispose(). */
+  workerKey(): KeyObject;
 }
 
 /**
@@ -246,7 +272,18 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
   } catch (err) {
     throw mapError(err, opts.signal, 'unseal');
   }
-  const { getDecipher, dispose, verify } = authenticateHeader(material, parsed);
+  const { getDecipher, dispose, verify, workerKey } = authenticateHeader(material, parsed);
+  const headerLength = reader.consumed;
+  const { messageHeader } = parsed;
+  const layout: BodyLayout = {
+    headerLength,
+    rawHeader: buf(parsed.rawHeader),
+    frameLength: messageHeader.frameLength,
+    messageId: buf(messageHeader.messageId),
+    plainFramed: !verify && messageHeader.contentType === ContentType.FRAMED_DATA && suiteId === SUITE_ID,
+    cipher: material.suite.encryption,
+    workerKey,
+  };
   let bodyReader = reader;
   if (bodySource) {
     // The header (and what it references) stays in the header reader's own buffers.
@@ -255,5 +292,5 @@ export async function openMessage(source: Source, opts: UnsealOptions, bodySourc
     const { onProgress } = opts;
     bodyReader = new ChunkReader(bodySource(rest), onProgress && ((n) => onProgress(before + n)));
   }
-  return { info, body: readFrames(bodyReader, parsed, getDecipher, opts.signal, verify), dispose };
+  return { info, body: readFrames(bodyReader, parsed, getDecipher, opts.signal, verify), layout, dispose };
 }

@@ -265,7 +265,18 @@ export class AlibabaInstanceProvider implements KmsProvider {
 
   // ------------------------------------------------------------------ key operations (instance gateway)
 
+  /** An instance holds keys of its own region only: another region is refused before any request. */
+  private checkRegion(region: string, keyId: string): void {
+    if (region === this.region) return;
+    throw usageError(
+      `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} in ${this.region}; key ${keyId} is in ${region}.`,
+      `Use a profile of region ${region} (an instance there, or an AccessKey profile: \`kms-envelope profiles list\`).`,
+      { ...this.details(keyId), region },
+    );
+  }
+
   async generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
+    this.checkRegion(region, keyIdOrAlias);
     const c = await this.client();
     const r = await c.generateDataKey(instanceKeyParam(keyIdOrAlias), context, { signal: opts?.signal, keyId: keyIdOrAlias });
     return { plaintext: r.plaintext, ciphertext: Buffer.from(r.ciphertextBlob, 'utf8'), keyId: r.keyId };
@@ -285,6 +296,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
         this.details(keyIdOrAlias),
       );
     }
+    this.checkRegion(region, keyIdOrAlias);
     const c = await this.client();
     const text = Buffer.from(plaintext.toString('base64'), 'utf8');
     try {
@@ -302,6 +314,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ plaintext: Buffer; keyId: string }> {
+    this.checkRegion(region, keyId);
     const c = await this.client();
     const r = await c.decrypt(ciphertext.toString('utf8'), context, { signal: opts?.signal, keyId });
     const text = r.plaintext;

@@ -118,6 +118,16 @@ export function normalizeAlibabaError(err: unknown): unknown {
   return new CloudCallError(e.message, { cause: err });
 }
 
+/** Regions (and so clients) kept per provider; more than this starts over (there are ~30 regions). */
+const MAX_CACHED_CLIENTS = 64;
+
+interface CachedClient {
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  securityToken?: string;
+  client: OpenApi.default;
+}
+
 export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   readonly name = alibabaProvider.name;
   readonly profile: string;
@@ -127,6 +137,9 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   private readonly log: Logger;
   private sdk?: Promise<typeof OpenApi>;
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
+  /** One client per region and endpoint, with the credentials it signs with (see client()). */
+  private readonly clients = new Map<string, CachedClient>();
+  private readonly endpoints = new Map<string, ResolvedEndpoint>();
 
   constructor(opts: AlibabaKmsProviderOptions) {
     this.opts = opts;
@@ -134,11 +147,20 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     this.log = opts.logger ?? nullLogger;
   }
 
-  /** Nothing to close: clients live for one attempt, and the SDK keeps its connections in its own keep-alive agent. */
-  dispose(): void {}
+  /** Forgets the cached clients; the SDK keeps its connections in its own keep-alive agent. */
+  dispose(): void {
+    this.clients.clear();
+    this.endpoints.clear();
+  }
 
   endpointFor(region: string): ResolvedEndpoint {
-    return resolveEndpoint(this.opts.endpoint, region, ALIBABA_ENDPOINT_TEMPLATE);
+    let ep = this.endpoints.get(region);
+    if (!ep) {
+      ep = resolveEndpoint(this.opts.endpoint, region, ALIBABA_ENDPOINT_TEMPLATE);
+      if (this.endpoints.size >= MAX_CACHED_CLIENTS) this.endpoints.clear();
+      this.endpoints.set(region, ep);
+    }
+    return ep;
   }
 
   /** Whether the region must travel in the request (an override serving every region). */
@@ -146,11 +168,26 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     return !!this.opts.endpoint && !this.opts.endpoint.includes('{region}');
   }
 
-  /** A client for one attempt, signing with the credentials handed to that attempt (a plain object: cheap). */
+  /**
+   * The client for one attempt: cached per region and endpoint for the credentials handed to that
+   * attempt (cloudCall fetches them per attempt), so a rotated secret or a refreshed session token
+   * gets a new client at the next attempt and an unchanged one reuses the client it signed with.
+   */
   private async client(region: string, ep: ResolvedEndpoint, cr: CloudCredentials) {
     const sdk = await (this.sdk ??= import('@alicloud/openapi-client'));
+    const slot = `${region}\n${ep.protocol}://${ep.host}`;
+    const cached = this.clients.get(slot);
+    if (
+      cached &&
+      cached.accessKeyId === cr.accessKeyId &&
+      cached.accessKeySecret === cr.accessKeySecret &&
+      cached.securityToken === cr.securityToken
+    ) {
+      return { client: cached.client, sdk };
+    }
     const config = new sdk.Config({ endpoint: ep.host, protocol: ep.protocol, regionId: region });
-    // The client asks this object for the credentials of each request it signs.
+    // The client asks this object for the credentials of each request it signs: always the ones
+    // this client was cached for.
     const credential = {
       getCredential: async () => ({
         accessKeyId: cr.accessKeyId,
@@ -161,7 +198,15 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     };
     // Typed as the credentials package's class; the client only calls getCredential().
     config.credential = credential as unknown as OpenApi.Config['credential'];
-    return { client: new sdk.default(config), sdk };
+    const client = new sdk.default(config);
+    if (!cached && this.clients.size >= MAX_CACHED_CLIENTS) this.clients.delete(this.clients.keys().next().value!);
+    this.clients.set(slot, {
+      accessKeyId: cr.accessKeyId,
+      accessKeySecret: cr.accessKeySecret,
+      securityToken: cr.securityToken,
+      client,
+    });
+    return { client, sdk };
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
