@@ -15,7 +15,7 @@ const REQUESTS = Number(process.env.EMULATOR_BENCH_REQUESTS ?? 3000);
 const WARMUP = 300;
 const TIME_CAP_MS = 20_000;
 /** Length of each window of the kms-envelope bench comparison, and how many alternating rounds. */
-const CLI_SECONDS = Number(process.env.EMULATOR_BENCH_CLI_SECONDS ?? 3);
+const CLI_SECONDS = Number(process.env.EMULATOR_BENCH_CLI_SECONDS ?? 5);
 const ROUNDS = Number(process.env.EMULATOR_BENCH_ROUNDS ?? 3);
 
 interface Child {
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
       driveFor(CLI_SECONDS * 1000, (i) =>
         aliCall(alEmu[i], 'Encrypt', { KeyId: alKey, Plaintext: pt32, EncryptionContext: ctxText }, 'cn-hangzhou'),
       );
-    const cliWindow = (): Result => {
+    const cliWindow = (): Result & { warmRps: number } => {
       const run = spawnSync(
         process.execPath,
         [
@@ -204,23 +204,33 @@ async function main(): Promise<void> {
         ok: number;
         elapsedS: number;
         latencyMs: { p50: number; p99: number };
+        perSecond: Array<{ second: number; ok: number }>;
       };
-      return { rps: b.requestsPerSecond, p50: b.latencyMs.p50, p99: b.latencyMs.p99, n: b.ok, seconds: b.elapsedS };
+      // From its second second on: the SDK clients are measured warm (same process, after a warm-up).
+      const warm = b.perSecond.slice(1);
+      const warmRps = warm.length ? warm.reduce((n, t) => n + t.ok, 0) / warm.length : b.requestsPerSecond;
+      return { rps: b.requestsPerSecond, p50: b.latencyMs.p50, p99: b.latencyMs.p99, n: b.ok, seconds: b.elapsedS, warmRps };
     };
     console.log(
       `\nkms-envelope bench vs the SDK clients: Alibaba Encrypt, ${CLIENTS} in flight, ${CLI_SECONDS} s windows, ${ROUNDS} alternating rounds`,
     );
     const ratios: number[] = [];
+    const warmRatios: number[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
       const sdk = await sdkWindow();
       const cli = cliWindow();
       ratios.push(cli.rps / sdk.rps);
+      warmRatios.push(cli.warmRps / sdk.rps);
       console.log(fmt(`round ${r}: SDK clients (in this process)`, sdk));
       console.log(fmt(`round ${r}: kms-envelope bench --case encrypt (CLI process)`, cli));
-      console.log(`  round ${r} ratio: ${(cli.rps / sdk.rps).toFixed(2)}`);
+      console.log(
+        `  round ${r} ratio: ${(cli.rps / sdk.rps).toFixed(2)} (whole window, the CLI's start and warm-up included); from its 2nd second: ${(cli.warmRps / sdk.rps).toFixed(2)} (${cli.warmRps.toFixed(0)} req/s)`,
+      );
     }
-    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)];
-    console.log(`  ratio kms-envelope bench / SDK clients (Alibaba Encrypt, median of ${ROUNDS}, target ≥ 0.8): ${median.toFixed(2)}`);
+    const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)];
+    console.log(
+      `  ratio kms-envelope bench / SDK clients (Alibaba Encrypt, median of ${ROUNDS}, target ≥ 0.8): ${median(ratios).toFixed(2)} whole window, ${median(warmRatios).toFixed(2)} from the CLI's 2nd second`,
+    );
   } finally {
     agent.destroy();
     emu.proc.kill('SIGTERM');

@@ -66,6 +66,8 @@ export interface BenchResult {
   latencyMs?: LatencySummary;
   /** Failed requests by the provider's error code (else the error kind). */
   errorsByCode: Record<string, number>;
+  /** Each whole second of the run (the live line's figures): how the rate moved, e.g. while warming up. */
+  perSecond: Array<{ second: number; ok: number; errors: number; p50?: number }>;
 }
 
 export interface BenchTick {
@@ -195,16 +197,19 @@ export async function runLoad(
   const end = t0 + p.durationMs;
   const interval = p.rate ? 1000 / p.rate : 0;
   let tickNo = 0;
+  const perSecond: BenchResult['perSecond'] = [];
   const timer = setInterval(() => {
     tickNo++;
     const s = second.sorted();
+    const p50 = s.length ? pct(s, 0.5) : undefined;
+    perSecond.push({ second: tickNo, ok: tickOk, errors: tickErrors, ...(p50 !== undefined ? { p50 } : {}) });
     o.onTick?.({
       second: tickNo,
       ok: tickOk,
       errors: tickErrors,
       totalOk: ok,
       totalErrors: errors,
-      p50: s.length ? pct(s, 0.5) : undefined,
+      p50,
     });
     tickOk = tickErrors = 0;
     second = new Samples();
@@ -258,6 +263,7 @@ export async function runLoad(
     requestsPerSecond: ok / elapsedS,
     latencyMs: summarize(all.sorted()),
     errorsByCode: byCode,
+    perSecond,
   };
 }
 

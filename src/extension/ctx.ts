@@ -164,6 +164,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     // One provider for the scheme: whole sealed files and files of sealed values (`?values=`).
     vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedScheme, { isCaseSensitive: true }),
     vscode.debug.registerDebugConfigurationProvider('*', new SealedEnvDebugProvider(s.values, s.log)),
+    s.sealedFs, // zeroes the data keys of files still open
     new SealedAutoSave(s.log),
     // Where files go through named temp files (not Linux), a write removes those a killed run left.
     {

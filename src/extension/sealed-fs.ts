@@ -4,10 +4,12 @@
  *   kms-sealed:/abs/path/config.yaml?sealed=%2Fabs%2Fpath%2Fconfig.yaml.sealed
  *
  * The path is the sealed file's path without its suffix (so VS Code picks the language from the
- * real extension); the query names the sealed file. readFile unseals in memory; writeFile seals the
- * new text again to the SAME recipients and encryption context as the blob it was opened from and
- * replaces the sealed file atomically (src/core/atomic.ts). No decrypted byte is written to disk by
- * this provider; see README "What stays off the disk" for what VS Code itself does with editors.
+ * real extension); the query names the sealed file. readFile unseals in memory (one KMS Decrypt) and
+ * keeps the message's data key for as long as the document is open (src/core/envelope/reseal.ts);
+ * writeFile seals the new text with that key to the SAME recipients and encryption context — no KMS
+ * call, a fresh message id — and replaces the sealed file atomically (src/core/atomic.ts). A save that
+ * does not change the text writes nothing. No decrypted byte is written to disk by this provider; see
+ * README "What stays off the disk" for what VS Code itself does with editors.
  *
  * A second kind of kms-sealed: URI is a read-only decrypted *view* of another resource, one side of
  * a decrypted diff (scm-diff.ts):
@@ -18,12 +20,14 @@
  * memory (TeamService.textconv: a sealed blob, or a file with its sealed values unsealed in place);
  * stat marks it read-only and writeFile refuses.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomic';
 import { KmsEnvelopeError } from '../core/errors';
 import { ARMOR_PREFIX, armor, dearmor, isSealed } from '../core/envelope/armor';
+import type { ResealKey } from '../core/envelope/reseal';
 import type { HeaderInfo } from '../core/envelope/types';
 import { inspectBlob as inspect, type EnvelopeService } from '../core/services/envelope-service';
 import type { ExtensionLogger } from './log';
@@ -102,6 +106,14 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
    * for the same file version only, then zeroed.
    */
   private readonly recent = new Map<string, { mtimeMs: number; size: number; plaintext: Buffer; timer: NodeJS.Timeout }>();
+  /**
+   * Per open sealed file: the data key of the message it was opened from (saves seal locally with it,
+   * no KMS call), and a keyed digest of the text last read or written (a save of the same text writes
+   * nothing). Dropped and zeroed when the document closes.
+   */
+  private readonly held = new Map<string, { key: ResealKey; digest: Buffer }>();
+  /** Key of the digests above (random per window; the digests never leave memory). */
+  private readonly digestKey = randomBytes(32);
 
   /** Decrypted views (diff sides): plaintext kept a few seconds for the workbench's repeated reads, then zeroed. */
   private readonly views = new Map<string, { plaintext: Buffer; timer: NodeJS.Timeout }>();
@@ -209,10 +221,11 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     }
     const { blob: binary, armored } = blobOf(blob);
     this.armored.set(real, armored);
-    const { plaintext, header } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) =>
-      this.envelope.unsealBytes(binary, { signal }),
+    const { plaintext, header, key } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, (signal) =>
+      this.envelope.openForEditing(binary, { signal }),
     );
     this.headers.set(real, header);
+    this.hold(real, key, plaintext);
     this.sizes.set(real, plaintext.length);
     this.forgetRecent(real);
     const timer = setTimeout(() => this.forgetRecent(real), 5000);
@@ -248,33 +261,143 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     }
   }
 
+  private digest(content: Uint8Array): Buffer {
+    return createHmac('sha256', this.digestKey).update(content).digest();
+  }
+
+  private hold(real: string, key: ResealKey | undefined, plaintext: Uint8Array): void {
+    this.held.get(real)?.key.dispose();
+    if (key) this.held.set(real, { key, digest: this.digest(plaintext) });
+    else this.held.delete(real);
+  }
+
+  /** The sealed file's message as a source for reading its header (binary: streamed; armored: dearmored). */
+  private async messageSource(real: string): Promise<{ source: AsyncIterable<Buffer>; armored: boolean; close: () => void }> {
+    const { armored } = await this.currentForm(real);
+    if (armored) {
+      const blob = blobOf(await fsp.readFile(real)).blob;
+      return {
+        source: (async function* () {
+          yield blob;
+        })(),
+        armored,
+        close: () => undefined,
+      };
+    }
+    const stream = createReadStream(real);
+    return { source: stream, armored, close: () => stream.destroy() };
+  }
+
+  private async currentForm(real: string): Promise<{ armored: boolean }> {
+    const fh = await fsp.open(real, 'r');
+    try {
+      const head = Buffer.alloc(64);
+      const n = (await fh.read(head, 0, 64, 0)).bytesRead;
+      return {
+        armored: head
+          .subarray(0, n)
+          .toString('latin1')
+          .replace(/^\xef\xbb\xbf/, '')
+          .trimStart()
+          .startsWith(ARMOR_PREFIX),
+      };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Seals `content` with the held data key (no KMS call). Before that, the sealed file as it is on disk
+   * now is checked against the key: a Re-wrap that kept the data key (adding a recipient) is adopted,
+   * so the save keeps the new recipients; a file sealed meanwhile under another data key is opened
+   * again first (one Decrypt), since sealing with the old key would undo that change.
+   */
+  private async sealLocally(
+    real: string,
+    held: { key: ResealKey; digest: Buffer },
+    content: Uint8Array,
+    exists: boolean,
+  ): Promise<{ blob?: Buffer; unchanged: boolean; kmsCalls: number }> {
+    let kmsCalls = 0;
+    if (exists) {
+      const before = held.key.messageId;
+      const { source, armored, close } = await this.messageSource(real);
+      this.armored.set(real, armored);
+      let same: boolean;
+      try {
+        same = await held.key.adopt(source);
+      } finally {
+        close();
+      }
+      if (same && held.key.messageId === before && held.digest.equals(this.digest(content))) return { unchanged: true, kmsCalls };
+      if (!same) {
+        this.log.info(
+          `${real} was sealed again under another data key since it was opened; opening it again (one KMS Decrypt) before saving.`,
+        );
+        const { plaintext, key } = await withCancellableProgress(`Unsealing ${path.basename(real)}…`, async (signal) =>
+          this.envelope.openForEditing(blobOf(await fsp.readFile(real)).blob, { signal }),
+        );
+        kmsCalls++;
+        plaintext.fill(0);
+        if (!key) {
+          this.hold(real, undefined, plaintext);
+          return { unchanged: false, kmsCalls };
+        }
+        this.hold(real, key, Buffer.alloc(0));
+        held = this.held.get(real)!;
+      }
+    }
+    const { blob } = await held.key.seal(content);
+    held.digest = this.digest(content);
+    return { blob, unchanged: false, kmsCalls };
+  }
+
   async writeFile(uri: vscode.Uri, content: Uint8Array, options: { create: boolean; overwrite: boolean }): Promise<void> {
     if (viewSourceOf(uri)) throw vscode.FileSystemError.NoPermissions('A decrypted diff is read-only: open the file itself to edit it.');
     const real = realPathOf(uri);
     let header = this.headers.get(real);
     let mode = 0o600;
+    let exists = true;
     try {
-      const st = await fsp.stat(real);
-      mode = st.mode & 0o777;
-      // The header on disk now, not the one read at open: a Re-wrap (or the CLI) may have changed the
-      // recipients meanwhile, and the save must not undo that. Only the header is read.
-      const now = await this.currentHeader(real);
-      header = now.header;
-      this.armored.set(real, now.armored);
+      mode = (await fsp.stat(real)).mode & 0o777;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);
-      } else throw fsError(err, uri);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, uri);
+      exists = false;
+      if (!options.create || !header) throw vscode.FileSystemError.FileNotFound(uri);
     }
-    const blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) =>
-      this.envelope.reseal(content, header!, { signal }),
-    );
+    const held = this.held.get(real);
+    let blob: Buffer | undefined;
+    let how = '';
+    if (held) {
+      const r = await this.sealLocally(real, held, content, exists);
+      if (r.unchanged) {
+        this.log.info(`Saved ${real}: the text is unchanged, so nothing was written (no KMS call).`);
+        return;
+      }
+      blob = r.blob;
+      how = r.kmsCalls ? ` (after ${r.kmsCalls} KMS call to re-open it)` : ' locally, with the data key held in memory (no KMS call)';
+    }
+    if (!blob) {
+      // No data key held (a message of another suite, or never opened here): the KMS path.
+      if (exists) {
+        // The header on disk now, not the one read at open: a Re-wrap (or the CLI) may have changed the
+        // recipients meanwhile, and the save must not undo that. Only the header is read.
+        const now = await this.currentHeader(real);
+        header = now.header;
+        this.armored.set(real, now.armored);
+      }
+      blob = await withCancellableProgress(`Sealing ${path.basename(real)}…`, (signal) =>
+        this.envelope.reseal(content, header!, { signal }),
+      );
+      how = ' through the KMS';
+    }
     this.forgetRecent(real);
     await writeFileAtomic(real, fileBytes(blob, this.armored.get(real) ?? false), mode);
-    this.headers.set(real, await inspect(blob));
+    const info = await inspect(blob);
+    this.headers.set(real, info);
     this.sizes.set(real, content.length);
     this.log.info(
-      `Saved ${real}: sealed again to ${header.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`,
+      `Saved ${real}: sealed again${how} to ${info.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`,
     );
     this.emitter.fire([{ type: vscode.FileChangeType.Changed, uri }]);
   }
@@ -292,7 +415,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     throw vscode.FileSystemError.NoPermissions(`Rename the sealed file itself (${realPathOf(uri)}) in the explorer.`);
   }
 
-  /** Forgets a closed document's header. */
+  /** Forgets a closed document: its header, and its data key (zeroed). */
   forget(uri: vscode.Uri): void {
     if (viewSourceOf(uri)) {
       this.forgetView(uri.toString());
@@ -301,9 +424,19 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     }
     const real = realPathOf(uri);
     this.forgetRecent(real);
+    this.held.get(real)?.key.dispose();
+    this.held.delete(real);
     this.headers.delete(real);
     this.sizes.delete(real);
     this.armored.delete(real);
+  }
+
+  dispose(): void {
+    for (const real of [...this.recent.keys()]) this.forgetRecent(real);
+    for (const key of [...this.views.keys()]) this.forgetView(key);
+    for (const h of this.held.values()) h.key.dispose();
+    this.held.clear();
+    this.digestKey.fill(0);
   }
 }
 
@@ -312,9 +445,10 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
  * editor (any scheme, this one included) to `<user-data>/User/Backups/…` about one second after an
  * edit; measured in the integration suite, that backup holds the plaintext. So an edited
  * kms-sealed: document is saved — sealed again — shortly after typing stops, before the backup
- * timer fires; saving also makes VS Code discard any backup already written.
- * `kmsEnvelope.sealedFiles.autoSaveDelayMs` = 0 turns this off (then unsaved edits do reach the
- * backup folder until saved or reverted).
+ * timer fires; saving also makes VS Code discard any backup already written. The save seals with the
+ * data key held for the open file (no KMS call), so it takes milliseconds and does not fail when a KMS
+ * is slow or unreachable. `kmsEnvelope.sealedFiles.autoSaveDelayMs` comes from the user settings only
+ * and is clamped to 50–750 ms: neither a workspace nor a user setting turns the protection off.
  */
 export class SealedAutoSave implements vscode.Disposable {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -327,7 +461,6 @@ export class SealedAutoSave implements vscode.Disposable {
   private onChange(doc: vscode.TextDocument): void {
     if (doc.uri.scheme !== SEALED_SCHEME) return;
     const delay = settings.sealedAutoSaveDelayMs();
-    if (delay <= 0) return;
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
     if (!doc.isDirty) return;

@@ -7,6 +7,9 @@ export const SECTION = 'kmsEnvelope';
 
 const cfg = () => vscode.workspace.getConfiguration(SECTION);
 
+/** kmsEnvelope.sealedFiles.autoSaveDelayMs: default and the range it is clamped to (ms). */
+export const AUTO_SAVE_RANGE_MS = { default: 300, min: 50, max: 750 } as const;
+
 export const settings = {
   /** `kmsEnvelope.defaultKey`: keyref of the default sealing key, and the profile that reaches it. */
   defaultKey(): { keyref: string; profile?: string } | undefined {
@@ -58,10 +61,15 @@ export const settings = {
   async setLocalKeys(v: 'auto' | 'always' | 'never'): Promise<void> {
     await cfg().update('localKeys', v, vscode.ConfigurationTarget.Global);
   },
-  /** Delay before an edited kms-sealed: editor is sealed and saved; 0 = no auto-save. */
+  /**
+   * Delay before an edited kms-sealed: editor is sealed and saved. From the user settings only (an
+   * application-scoped setting; a workspace value is ignored even if VS Code were to pass it), and
+   * clamped to AUTO_SAVE_RANGE_MS, below VS Code's 1 s hot-exit backup delay: nothing turns it off.
+   */
   sealedAutoSaveDelayMs(): number {
-    const n = cfg().get<number>('sealedFiles.autoSaveDelayMs') ?? 300;
-    return Number.isFinite(n) && n >= 0 ? n : 300;
+    const n = cfg().inspect<number>('sealedFiles.autoSaveDelayMs')?.globalValue ?? AUTO_SAVE_RANGE_MS.default;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return AUTO_SAVE_RANGE_MS.default;
+    return Math.min(AUTO_SAVE_RANGE_MS.max, Math.max(AUTO_SAVE_RANGE_MS.min, Math.round(n)));
   },
   pageSize(): number {
     const n = cfg().get<number>('tree.pageSize') ?? 100;

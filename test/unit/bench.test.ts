@@ -66,6 +66,9 @@ describe('bench engine', () => {
     assert.equal(r.errors, r.errorsByCode['Rejected.Throttling'] + r.errorsByCode.credentials);
     assert.equal(ticks.length, 1);
     assert.match(ticks[0], /^ {3}1 s .* req\/s .* errors {2}p50 \d/);
+    assert.equal(r.perSecond.length, 1, 'the result keeps each whole second (--json)');
+    assert.equal(r.perSecond[0].second, 1);
+    assert.ok(r.perSecond[0].ok > 0 && r.perSecond[0].ok + r.perSecond[0].errors <= r.requests);
     const table = formatResult(r, 'local:local:k');
     assert.match(table, /^target +local:local:k$/m);
     assert.match(table, /^latency ms +min .* p50 .* p90 .* p99 .* max /m);

@@ -111,7 +111,7 @@ export async function rewrapMaterial(
 }
 
 /** Hands out one prepared encryption material (the re-wrap's) to the seal path. */
-function preparedMaterials(material: NodeEncryptionMaterial): NodeMaterialsManager {
+export function preparedMaterials(material: NodeEncryptionMaterial): NodeMaterialsManager {
   return {
     getEncryptionMaterials: async () => material,
     decryptMaterials: async () => {
@@ -121,7 +121,7 @@ function preparedMaterials(material: NodeEncryptionMaterial): NodeMaterialsManag
 }
 
 /** Opens a message through the stock CMM and remembers what re-wrapping needs: the EDKs, the context, the data key. */
-class CaptureMaterials {
+export class CaptureMaterials {
   dataKey?: Buffer;
   edks: EncryptedDataKey[] = [];
   context: EncryptionContext = {};

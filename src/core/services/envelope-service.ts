@@ -4,8 +4,9 @@
  *
  * - text: a selection becomes one armored line and back;
  * - files: `<name>.sealed` and back, atomic (the engine writes through src/core/atomic.ts);
- * - reseal: plaintext sealed again to the SAME recipients and context as an existing blob (what
- *   saving a sealed file opened in the editor does);
+ * - openForEditing + reseal: a blob opened for the editor keeps its data key in memory, so saving
+ *   seals again to the SAME recipients and context locally (no KMS call); reseal() is the KMS path
+ *   for when no key is held;
  * - rewrap: a blob sealed again to other keys, or with a recipient added (same context).
  *
  * A key is named by a KeyTarget: a keyref plus, for clouds, the profile whose credentials reach it
@@ -14,6 +15,7 @@
  */
 import { credentialsError, formatError, usageError } from '../errors';
 import { armor, dearmor } from '../envelope/armor';
+import type { ResealKey } from '../envelope/reseal';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
 
 /**
@@ -163,6 +165,15 @@ export class EnvelopeService {
       }
       return { provider: r.provider, region: r.region, key: r.keyId };
     });
+  }
+
+  /**
+   * Unseals a blob for editing (one Decrypt) and keeps its data key, so that every later save of the
+   * same content seals locally, with no KMS call (src/core/envelope/reseal.ts). `key` is undefined for
+   * a message of another algorithm suite (then saving goes through reseal()). The caller disposes the key.
+   */
+  async openForEditing(blob: Uint8Array, o: CallOpts = {}): Promise<{ plaintext: Buffer; header: HeaderInfo; key?: ResealKey }> {
+    return (await import('../envelope/reseal.js')).ResealKey.open(blob, { resolve: this.resolver(), signal: o.signal });
   }
 
   /** Seals plaintext to the same recipients and context as `header` (saving a sealed file). */

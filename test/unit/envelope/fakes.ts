@@ -86,6 +86,9 @@ export class FakeCloudKms extends Unused implements KmsProvider {
   disable(region: string, keyId: string): void {
     this.keys.get(`${region}/${keyId}`)!.enabled = false;
   }
+  enable(region: string, keyId: string): void {
+    this.keys.get(`${region}/${keyId}`)!.enabled = true;
+  }
 
   private find(region: string, keyIdOrAlias: string): { keyId: string; key: Buffer } {
     const keyId = this.aliases.get(`${region}/${keyIdOrAlias}`) ?? keyIdOrAlias;
