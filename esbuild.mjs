@@ -99,13 +99,41 @@ const noKeytar = {
     }));
   },
 };
+// The extension is split the same way: dist/extension.js (the manifest's "main", CommonJS as VS Code
+// loads it) is a launcher that imports dist/extension/main.mjs on activation; what activate() needs is
+// in main.mjs and its static chunks, while the envelope engine, the cloud SDKs, the Encryption SDK and
+// keytar sit behind the dynamic import()s of src/extension and src/core, in chunks loaded on first use.
+// `vscode` is what the extension host hands to require() (it patches the CommonJS loader, not the ESM
+// one): every `import … from 'vscode'` becomes that require, through the banner's createRequire.
+const vscodeViaRequire = {
+  name: 'vscode-via-require',
+  setup(build) {
+    build.onResolve({ filter: /^vscode$/ }, (args) =>
+      args.namespace === 'vscode-require' ? { path: 'vscode', external: true } : { path: 'vscode', namespace: 'vscode-require' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'vscode-require' }, () => ({ contents: "module.exports = require('vscode');", loader: 'js' }));
+  },
+};
 const extension = {
   ...common,
-  entryPoints: ['src/extension/extension.ts'],
-  outfile: 'dist/extension.js',
+  plugins: [vscodeViaRequire, dynamicCjsInterop, ...(universal ? [noKeytar] : [])],
+  format: 'esm',
+  splitting: true,
+  entryPoints: { main: 'src/extension/extension.ts' },
+  outdir: 'dist/extension',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  banner: cli.banner,
+  alias: { ...common.alias, '@aws-crypto/client-node': './src/cli/esdk-slim.ts' },
   define: { KMS_ENVELOPE_KEYCHAIN: String(!universal) },
-  ...(universal ? { external: ['vscode'], plugins: [noKeytar] } : {}),
+  ...(universal ? { external: ['vscode'] } : {}),
 };
+const extensionLauncher =
+  '"use strict";\n' +
+  '// Launcher of the KMS Envelope extension (built by esbuild.mjs; the code is in dist/extension/).\n' +
+  'let main;\n' +
+  "exports.activate = async (context) => (main = await import('./extension/main.mjs')).activate(context);\n" +
+  'exports.deactivate = () => main?.deactivate();\n';
 
 const builds = cliOut ? [cli] : [extension, cli];
 
@@ -117,15 +145,33 @@ chmodSync(`${out}/.cli.js.tmp`, 0o755);
 renameSync(`${out}/.cli.js.tmp`, `${out}/cli.js`);
 
 if (watch) {
+  if (!cliOut) writeFileSync(`${out}/extension.js`, extensionLauncher);
   for (const b of builds) (await esbuild.context(b)).watch();
 } else {
-  const [cliResult] = await Promise.all([esbuild.build({ ...cli, metafile: true }), ...(cliOut ? [] : [esbuild.build(extension)])]);
+  const [cliResult, extResult] = await Promise.all([
+    esbuild.build({ ...cli, metafile: true }),
+    ...(cliOut ? [] : [esbuild.build({ ...extension, metafile: true })]),
+  ]);
   // Remove chunks of earlier builds only now (hashed names pile up otherwise); removing dist/cli
   // before building would break CLI runs that start during the build (tests, other terminals).
-  const keep = new Set(Object.keys(cliResult.metafile.outputs).map((f) => resolve(f)));
-  for (const f of readdirSync(`${out}/cli`, { recursive: true, withFileTypes: true })) {
-    const p = resolve(f.parentPath ?? f.path, f.name);
-    if (f.isFile() && !keep.has(p)) rmSync(p, { force: true });
+  const prune = (dir, result) => {
+    const keep = new Set(Object.keys(result.metafile.outputs).map((f) => resolve(f)));
+    for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      const p = resolve(f.parentPath ?? f.path, f.name);
+      if (f.isFile() && !keep.has(p)) rmSync(p, { force: true });
+    }
+  };
+  prune(`${out}/cli`, cliResult);
+  if (extResult) {
+    prune(`${out}/extension`, extResult);
+    // The launcher last (atomically), once the chunks it imports exist; the single-file bundle of
+    // earlier builds left a source map beside it.
+    writeFileSync(`${out}/.extension.js.tmp`, extensionLauncher);
+    renameSync(`${out}/.extension.js.tmp`, `${out}/extension.js`);
+    rmSync(`${out}/extension.js.map`, { force: true });
+    // Which sources and packages each chunk holds, and which chunks load at activation (static imports
+    // of main.mjs): test/unit/bundle-split.test.ts reads it. Not shipped (.vscodeignore).
+    writeFileSync(`${out}/extension.meta.json`, JSON.stringify(extResult.metafile));
   }
   // The npm packages the CLI loads at run time (left external): the npm package's dependencies.
   if (cliOut) {

@@ -9,7 +9,8 @@
 # - Platform packages (the default, for this machine's <os>-<cpu>): the bundle plus keytar, the native
 #   module that reaches the OS keychain the kms-envelope CLI shares. Why not `vsce package
 #   --no-dependencies`: it would leave node_modules/keytar out. So vsce runs with its dependency
-#   detection and .vscodeignore (an allow-list) keeps exactly dist/extension.js, media/, the docs and
+#   detection and .vscodeignore (an allow-list) keeps exactly the bundle (dist/extension.js, a launcher,
+#   and the ES module chunks in dist/extension/ it loads, most of them on first use), media/, the docs and
 #   keytar's runtime files (package.json, lib/, build/Release/keytar.node) — checked below.
 #   keytar.node is compiled for one OS/CPU, so the package is platform-specific (`vsce --target`). Build
 #   each one ON that platform (the release workflow's matrix: npm ci there compiles keytar, then this
@@ -85,16 +86,22 @@ zip_cat() {
 # A platform package holds the bundle and keytar's native module, and nothing else from node_modules;
 # the universal one holds no node_modules at all, and its bundle requires no keytar.
 listing=$(zip_list "$out")
-need=(extension/package.json extension/dist/extension.js extension/dist/icon.png extension/media/kms.svg extension/schemas/kms-envelope-policy.schema.json)
+need=(extension/package.json extension/dist/extension.js extension/dist/extension/main.mjs extension/dist/icon.png extension/media/kms.svg extension/schemas/kms-envelope-policy.schema.json)
 if [ "$target" != universal ]; then
   need+=(extension/node_modules/keytar/lib/keytar.js extension/node_modules/keytar/build/Release/keytar.node extension/node_modules/keytar/package.json)
 fi
 for f in "${need[@]}"; do
   grep -qx "$f" <<<"$listing" || { echo "package: $out lacks $f (see .vscodeignore)" >&2; exit 1; }
 done
+# Every chunk of the extension bundle the build wrote (the launcher loads them by relative path).
+for f in dist/extension/*.mjs dist/extension/chunks/*.mjs; do
+  grep -qx "extension/$f" <<<"$listing" || { echo "package: $out lacks $f, a chunk of the bundle (see .vscodeignore)" >&2; exit 1; }
+done
 if [ "$target" = universal ]; then
   extra=$(grep '^extension/node_modules/' <<<"$listing" || true)
-  if zip_cat "$out" extension/dist/extension.js | grep -q 'require("keytar")'; then
+  # An external keytar would be a require("keytar") call (renamed by the minifier) in some chunk.
+  bundle=$(for f in $(grep -E '^extension/dist/.*\.m?js$' <<<"$listing"); do zip_cat "$out" "$f"; done)
+  if grep -q '("keytar")' <<<"$bundle"; then
     echo "package: the universal bundle requires keytar (was it built with KMS_ENVELOPE_TARGET=universal?)" >&2; exit 1
   fi
 else

@@ -14,7 +14,16 @@ import type { Logger } from '../core/log';
 import { redactString, stderrLogger } from '../core/log';
 import type { OpenOptions, ProviderResolver } from '../core/credentials/connect';
 import type { CredentialService } from '../core/credentials/service';
-import { displayPath } from '../core/paths';
+import { displayPath, escapeControls } from '../core/paths';
+import { cliStep } from './hints';
+
+/** Text for a terminal: control and bidi characters escaped on each line, the line breaks kept. */
+export function terminalSafe(s: string): string {
+  return s
+    .split('\n')
+    .map((line) => escapeControls(line))
+    .join('\n');
+}
 import { findProvider, providers } from '../core/kms/registry';
 import type { EncryptionContext, KmsProvider, ProviderName } from '../core/kms/types';
 
@@ -72,15 +81,18 @@ export function printError(io: Io, err: unknown, verbose = false): number {
     let message = err.message;
     const file = err.details.file;
     const shown = file && displayPath(file);
+    // A raw name inside the message (a line break in it would forge a line) becomes its escaped form.
+    if (file && shown !== file && message.includes(file)) message = message.split(file).join(shown);
     if (shown && !message.includes(shown) && err.kind !== 'credentials') message = `${shown}: ${message}`;
-    io.stderr.write(`${CLI}: ${redactString(message)}\n`);
-    if (err.hint) io.stderr.write(`  → ${redactString(err.hint)}\n`);
-    if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${err.cause.message})\n`);
+    io.stderr.write(`${CLI}: ${terminalSafe(redactString(message))}\n`);
+    const hint = err.hintIn(cliStep);
+    if (hint) io.stderr.write(`  → ${terminalSafe(redactString(hint))}\n`);
+    if (verbose && err.cause instanceof Error) io.stderr.write(`  (cause: ${terminalSafe(err.cause.message)})\n`);
     return err.exitCode;
   }
   const e = err as Error;
   io.stderr.write(
-    `${CLI}: internal error: ${redactString(e?.message ?? String(err))}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`,
+    `${CLI}: internal error: ${terminalSafe(redactString(e?.message ?? String(err)))}\n  → Rerun with --verbose and report it with the command line you used (without secrets).\n`,
   );
   if (verbose && e?.stack) io.stderr.write(`${e.stack}\n`);
   return 1;

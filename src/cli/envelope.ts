@@ -399,11 +399,11 @@ export async function inspectCommand(argv: string[], io: Io): Promise<number> {
     `format       AWS Encryption SDK message v${info.version}, suite 0x${info.suiteId.toString(16).padStart(4, '0')} (${info.suiteName})`,
     `frame        ${info.frameLength} bytes`,
     `message id   ${info.messageId}`,
-    `context      ${ctx.length ? ctx.map(([k, v], i) => `${i ? '             ' : ''}${k}=${v}`).join('\n') : '(none)'}`,
+    `context      ${ctx.length ? ctx.map(([k, v], i) => `${i ? '             ' : ''}${escapeControls(k)}=${escapeControls(v)}`).join('\n') : '(none)'}`,
     `recipients   ${info.recipients
       .map(
         (r, i) =>
-          `${i ? '             ' : ''}${i + 1}. ${r.provider ?? `(unknown provider id ${r.providerId})`}:${r.region}:${r.keyId}${r.provider ? '' : ''}`,
+          `${i ? '             ' : ''}${i + 1}. ${r.provider ?? `(unknown provider id ${escapeControls(r.providerId)})`}:${escapeControls(r.region)}:${escapeControls(r.keyId)}`,
       )
       .join('\n')}`,
   ];

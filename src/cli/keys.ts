@@ -15,6 +15,7 @@ import { providerDescriptor } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
 import { CLI, PROVIDER_OPTIONS, buildProvider, makeLogger, parse, parseProviderName, providerOptions, table, type Io } from './common';
 import { HELP } from './help';
+import { cliStep } from './hints';
 
 const ACTIONS = [
   'list',
@@ -265,7 +266,8 @@ async function listKeys(io: Io, provider: KmsProvider, name: ProviderName, regio
     if (where) io.stdout.write(`\nKey material: ${where}.\n`);
   }
   for (const f of failed) {
-    io.stderr.write(`${CLI}: region ${f.region}: ${f.error!.message}\n${f.error!.hint ? `  → ${f.error!.hint}\n` : ''}`);
+    const hint = f.error!.hintIn(cliStep);
+    io.stderr.write(`${CLI}: region ${f.region}: ${f.error!.message}\n${hint ? `  → ${hint}\n` : ''}`);
   }
   return failed.length ? failed[0]!.error!.exitCode : 0;
 }

@@ -21,6 +21,7 @@ import { testCredentials, testProfile, type CreateProviderFn } from '../core/cre
 import { CancelledError, KmsEnvelopeError, usageError } from '../core/errors';
 import { redactString, type Logger } from '../core/log';
 import { CLI, makeLogger, parse, table, type Io } from './common';
+import { cliStep } from './hints';
 import { HELP } from './help';
 
 /** What tests and embedders may hand in instead of the defaults (keychain service, registry, 30 s). */
@@ -420,7 +421,7 @@ function printTest(
   const e = t.error;
   if (r.io.signal.aborted) throw new CancelledError();
   if (e instanceof KmsEnvelopeError) {
-    r.io.stderr.write(`FAIL  ${label}: ${redactString(e.describe())}\n`);
+    r.io.stderr.write(`FAIL  ${label}: ${redactString(e.describe(cliStep))}\n`);
     return e.exitCode;
   }
   const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');

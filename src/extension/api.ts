@@ -56,6 +56,8 @@ export interface KmsEnvelopeApi {
     cancelAll(): number;
     activeOperations(): number;
     statusBarText(): string;
+    /** The log's last info / warning / error lines ("info Enabled key …"), redacted as written. */
+    logLines(): string[];
   };
 }
 
@@ -102,6 +104,7 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     cancelAll: () => cancelAllOperations(),
     activeOperations: () => activeOperationCount(),
     statusBarText: () => s.picker.statusText,
+    logLines: () => s.log.recent(),
   };
   return {
     activationMs,

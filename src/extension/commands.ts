@@ -53,6 +53,7 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.setAlias': on(key.setAlias),
     'kmsEnvelope.editDescription': on(key.editDescription),
     'kmsEnvelope.scheduleDeletion': on(key.scheduleDeletion),
+    'kmsEnvelope.disableAndScheduleDeletion': on(key.scheduleDeletion),
     'kmsEnvelope.cancelDeletion': on(key.cancelDeletion),
     'kmsEnvelope.setDefaultKey': on(key.setDefaultKey),
     'kmsEnvelope.chooseDefaultKey': on(key.chooseDefaultKey),

@@ -24,6 +24,7 @@ import { chooseSecretStore, LazySecretStore } from './secret-storage';
 import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
 import { TeamAccess } from './team';
+import { vscodeStep } from './hints';
 import { KeyTreeProvider, VIEW_ID } from './tree';
 import { SealedEnvDebugProvider, SealedSchemeRouter, ValuesCommands, ValuesFileSystem } from './values';
 import { cancelAllOperations, type CommandContext } from './ui';
@@ -103,7 +104,11 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   // What uses each key in the workspace (scanned on first need, headers only), shown on the key rows.
   const rerender = { tree: () => undefined as void };
   const usage = new KeyUsageIndex(team, log, () => rerender.tree());
-  const model = new TreeModel(keys, { defaultKey: () => settings.defaultKey(), usage: (k) => usageText(usage.peek(k)) });
+  const model = new TreeModel(keys, {
+    defaultKey: () => settings.defaultKey(),
+    usage: (k) => usageText(usage.peek(k)),
+    stepWords: vscodeStep,
+  });
   rerender.tree = () => model.rerender();
   const treeProvider = new KeyTreeProvider(model, log);
   const treeView = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: treeProvider, showCollapseAll: true });
@@ -114,17 +119,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const diffs = new DecryptedDiffs(team, log);
   const values = new ValuesCommands(envelope, picker, log);
   const valuesFs = new ValuesFileSystem(values, log);
-  context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
-  context.subscriptions.push(
-    { dispose: () => void cancelAllOperations() },
-    treeProvider,
-    treeView,
-    picker,
-    selections,
-    files,
-    usage,
-    valuesFs,
-  );
+  context.subscriptions.push(channel, valuesFs, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
+  context.subscriptions.push({ dispose: () => void cancelAllOperations() }, treeProvider, treeView, picker, selections, files, usage);
   const cmd: CommandContext = { log };
   return {
     context,

@@ -6,7 +6,7 @@
  * command; the table in commands.ts names them.
  */
 import * as vscode from 'vscode';
-import { KmsEnvelopeError, usageError } from '../core/errors';
+import { KmsEnvelopeError, usageError, type NextStep } from '../core/errors';
 import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
 import type { KeyTarget } from '../core/services/envelope-service';
@@ -29,12 +29,10 @@ interface KeyArg {
 async function keyArg(s: Services, arg: unknown): Promise<KeyArg> {
   const a = arg as Partial<TreeNode> & { provider?: string; profile?: string; region?: string; keyId?: string; key?: KeyMetadata };
   if (a && typeof a === 'object' && a.kind === 'key' && a.key) {
-    return {
-      ref: { provider: a.provider!, profile: a.profile!, region: a.region! },
-      keyId: a.key.keyId,
-      name: a.key.alias ?? a.key.keyId,
-      key: a.key,
-    };
+    const ref = { provider: a.provider!, profile: a.profile!, region: a.region! };
+    // The region's latest listing wins over the node's copy (a command re-run after Enable Key gets the node it had).
+    const key = s.keys.findCachedKey(ref, a.key.keyId) ?? a.key;
+    return { ref, keyId: key.keyId, name: key.alias ?? key.keyId, key };
   }
   if (
     a &&
@@ -56,6 +54,12 @@ async function keyArg(s: Services, arg: unknown): Promise<KeyArg> {
   const profile = t.profile ?? (await s.keys.defaultProfile(t.provider));
   return { ref: { provider: t.provider, profile: profile!, region: t.region }, keyId: t.key, name: t.key };
 }
+
+/** A next step about this key, for an error's hint (VS Code words it and offers it as a button). */
+const keyStep = (action: 'enableKey' | 'cancelDeletion', k: KeyArg): NextStep => ({
+  action,
+  key: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, profile: k.ref.profile },
+});
 
 async function pickLabel<T extends { label: string }>(items: T[], title: string): Promise<T> {
   const choice = await ui.prompts.pick(items, { title });
@@ -99,12 +103,30 @@ async function regionArg(s: Services, arg: unknown): Promise<RegionRef> {
   return { provider, profile, region: region.label };
 }
 
-/** Runs a KMS call under cancellable progress, then refreshes just that region. */
-async function act<T>(s: Services, title: string, ref: RegionRef, fn: (p: KmsProvider, signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs a KMS call under cancellable progress, then refreshes just that region; on success says
+ * `done` briefly (a note that closes by itself) and writes it to the log, so every action answers.
+ */
+async function act<T>(
+  s: Services,
+  title: string,
+  ref: RegionRef,
+  fn: (p: KmsProvider, signal: AbortSignal) => Promise<T>,
+  done?: (out: T) => string,
+): Promise<T> {
   const out = await withCancellableProgress(title, async (signal) => fn(await s.keys.getProvider(ref), signal));
   await s.keys.refreshRegion(ref);
+  if (done) {
+    const message = done(out);
+    s.log.info(message);
+    ui.prompts.inform(message);
+  }
   return out;
 }
+
+/** "in Tencent Cloud KMS ap-guangzhou" (local keys: "on this machine"). */
+const whereOf = (ref: RegionRef) =>
+  findProvider(ref.provider)?.credentials ? `in ${providerLabel(ref.provider)} ${ref.region}` : 'on this machine';
 
 async function copy(text: string, what: string): Promise<string> {
   await vscode.env.clipboard.writeText(text);
@@ -119,6 +141,13 @@ const validAlias = (provider: ProviderName) => (v: string) => {
   return findProvider(provider)?.aliases.check(s);
 };
 
+/** An alias the region's keys (as the tree last loaded them) already use: said while typing, before any call. */
+const aliasTaken = (s: Services, ref: RegionRef, alias: string) => {
+  const bare = alias.replace(/^alias\//, '');
+  const other = s.keys.peekRegion(ref)?.keys.find((k) => k.alias === bare || k.alias === `alias/${bare}`);
+  return other ? `The alias ${bare} is already used by key ${other.keyId} in ${ref.region}: pick another.` : undefined;
+};
+
 /** A profile to name in a keyref target: only providers with credentials have profiles. */
 const profileOf = (ref: { provider: ProviderName; profile: string }) => (findProvider(ref.provider)?.credentials ? ref.profile : undefined);
 
@@ -128,7 +157,7 @@ export async function createKey(s: Services, arg?: unknown): Promise<KeyMetadata
     title: `Create key in ${providerLabel(ref.provider)} ${ref.region}`,
     prompt: 'Alias (how the key is shown and named in keyrefs)',
     placeHolder: 'e.g. app-config',
-    validateInput: validAlias(ref.provider),
+    validateInput: (v) => validAlias(ref.provider)(v) ?? aliasTaken(s, ref, v.trim()),
   });
   if (alias === undefined) dismissed();
   const description = await ui.prompts.input({
@@ -137,14 +166,17 @@ export async function createKey(s: Services, arg?: unknown): Promise<KeyMetadata
     placeHolder: 'What this key protects',
   });
   if (description === undefined) dismissed();
-  const meta = await act(s, `Creating key ${alias.trim()} in ${ref.region}…`, ref, (p, signal) =>
-    p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }),
+  const meta = await act(
+    s,
+    `Creating key ${alias.trim()} in ${ref.region}…`,
+    ref,
+    (p, signal) => p.createKey(ref.region, { alias: alias.trim(), description: description.trim() || undefined, signal }),
+    (m) => `Created key ${m.alias ?? alias.trim()} (${m.keyId}) ${whereOf(ref)}.`,
   );
   // A provider without credentials shows up once it has keys (localKeys: auto): redraw the providers.
   if (!findProvider(ref.provider)?.credentials && settings.localKeys() === 'auto') s.keys.reset();
   const node = s.model.getNode(`k:${ref.provider}/${ref.profile}/${ref.region}/${meta.keyId}`);
   if (node) void s.treeView.reveal(node, { select: true }).then(undefined, () => undefined);
-  vscode.window.setStatusBarMessage(`$(key) Created ${meta.alias ?? meta.keyId} in ${ref.region}`, 5000);
   return meta;
 }
 
@@ -170,7 +202,13 @@ export async function copyKeyRef(s: Services, arg?: unknown): Promise<string> {
 
 export async function enableKey(s: Services, arg?: unknown): Promise<boolean> {
   const k = await keyArg(s, arg);
-  await act(s, `Enabling key ${k.name}…`, k.ref, (p, signal) => p.enableKey(k.ref.region, k.keyId, { signal }));
+  await act(
+    s,
+    `Enabling key ${k.name}…`,
+    k.ref,
+    (p, signal) => p.enableKey(k.ref.region, k.keyId, { signal }),
+    () => `Enabled key ${k.name} ${whereOf(k.ref)}.`,
+  );
   return true;
 }
 
@@ -183,7 +221,13 @@ async function warnUsage(s: Services, k: KeyArg, action: 'Disable' | 'Schedule D
 export async function disableKey(s: Services, arg?: unknown): Promise<boolean> {
   const k = await keyArg(s, arg);
   await warnUsage(s, k, 'Disable');
-  await act(s, `Disabling key ${k.name}…`, k.ref, (p, signal) => p.disableKey(k.ref.region, k.keyId, { signal }));
+  await act(
+    s,
+    `Disabling key ${k.name}…`,
+    k.ref,
+    (p, signal) => p.disableKey(k.ref.region, k.keyId, { signal }),
+    () => `Disabled key ${k.name} ${whereOf(k.ref)}: it no longer seals or unseals until enabled.`,
+  );
   return true;
 }
 
@@ -196,7 +240,13 @@ export async function setAlias(s: Services, arg?: unknown): Promise<string> {
     validateInput: validAlias(k.ref.provider),
   });
   if (alias === undefined) dismissed();
-  await act(s, `Setting alias of ${k.name}…`, k.ref, (p, signal) => p.setAlias(k.ref.region, k.keyId, alias.trim(), { signal }));
+  await act(
+    s,
+    `Setting alias of ${k.name}…`,
+    k.ref,
+    (p, signal) => p.setAlias(k.ref.region, k.keyId, alias.trim(), { signal }),
+    () => `Key ${k.keyId} ${whereOf(k.ref)} is now named ${alias.trim()}.`,
+  );
   return alias.trim();
 }
 
@@ -208,16 +258,29 @@ export async function editDescription(s: Services, arg?: unknown): Promise<strin
     prompt: 'New description',
   });
   if (description === undefined) dismissed();
-  await act(s, `Updating description of ${k.name}…`, k.ref, (p, signal) =>
-    p.setDescription(k.ref.region, k.keyId, description, { signal }),
+  await act(
+    s,
+    `Updating description of ${k.name}…`,
+    k.ref,
+    (p, signal) => p.setDescription(k.ref.region, k.keyId, description, { signal }),
+    () => `Updated the description of key ${k.name} ${whereOf(k.ref)}.`,
   );
   return description;
 }
 
+/**
+ * Schedule Key Deletion. Where the provider deletes only disabled keys (Tencent, local) and the key
+ * is enabled, it is one confirmed step, "Disable and Schedule Deletion": the dialog says so, then the
+ * key is disabled and its deletion scheduled (the tree's menu names the command that way too).
+ */
 export async function scheduleDeletion(s: Services, arg?: unknown): Promise<unknown> {
   const k = await keyArg(s, arg);
   await warnUsage(s, k, 'Schedule Deletion');
-  const w = (await s.keys.getProvider(k.ref)).deletionWindow;
+  const provider = await s.keys.getProvider(k.ref);
+  const w = provider.deletionWindow;
+  const requiresDisabled = !!findProvider(k.ref.provider)?.deletionWindow.requiresDisabled;
+  const state = k.key?.state ?? (requiresDisabled ? (await provider.describeKey(k.ref.region, k.keyId)).state : undefined);
+  const disableFirst = requiresDisabled && state === 'Enabled';
   const daysText = await ui.prompts.input({
     title: `Schedule deletion of key ${k.name}`,
     prompt: `Waiting period in days (${w.min}-${w.max}). The deletion can be cancelled until it ends.`,
@@ -230,15 +293,24 @@ export async function scheduleDeletion(s: Services, arg?: unknown): Promise<unkn
   if (daysText === undefined) dismissed();
   const days = Number(daysText.trim());
   const named = k.key?.alias ? `"${k.key.alias}" (${k.keyId})` : k.keyId;
+  const where = `${providerLabel(k.ref.provider)} ${k.ref.region}`;
   const ok = await ui.prompts.confirm(
-    `Schedule deletion of key ${named} in ${providerLabel(k.ref.provider)} ${k.ref.region}?`,
-    `After ${days} days the key is deleted for good, and every blob sealed only to this key can never be opened again. Until then you can cancel the deletion.`,
-    'Schedule Deletion',
+    disableFirst ? `Disable key ${named} in ${where} and schedule its deletion?` : `Schedule deletion of key ${named} in ${where}?`,
+    (disableFirst
+      ? `${providerLabel(k.ref.provider)} deletes only disabled keys, so the key is disabled first: it stops sealing and unsealing now. `
+      : '') +
+      `After ${days} days the key is deleted for good, and every blob sealed only to this key can never be opened again. Until then you can cancel the deletion.`,
+    disableFirst ? 'Disable and Schedule Deletion' : 'Schedule Deletion',
   );
   if (!ok) dismissed();
-  const r = await act(s, `Scheduling deletion of ${k.name}…`, k.ref, (p, signal) =>
-    p.scheduleDeletion(k.ref.region, k.keyId, days, { signal }),
-  );
+  const r = await act(s, `${disableFirst ? 'Disabling and scheduling' : 'Scheduling'} deletion of ${k.name}…`, k.ref, async (p, signal) => {
+    if (disableFirst) {
+      await p.disableKey(k.ref.region, k.keyId, { signal });
+      s.log.info(`Disabled key ${k.name} in ${k.ref.provider} ${k.ref.region} (before scheduling its deletion).`);
+    }
+    return p.scheduleDeletion(k.ref.region, k.keyId, days, { signal });
+  });
+  s.log.info(`Scheduled the deletion of key ${k.name} ${whereOf(k.ref)} in ${days} days.`);
   void ui.prompts.offer(
     `Key ${k.name} will be deleted${r.deletionDate ? ` on ${r.deletionDate.slice(0, 10)}` : ` in ${days} days`}. Cancel Deletion restores it.`,
   );
@@ -247,7 +319,13 @@ export async function scheduleDeletion(s: Services, arg?: unknown): Promise<unkn
 
 export async function cancelDeletion(s: Services, arg?: unknown): Promise<boolean> {
   const k = await keyArg(s, arg);
-  await act(s, `Cancelling deletion of ${k.name}…`, k.ref, (p, signal) => p.cancelDeletion(k.ref.region, k.keyId, { signal }));
+  await act(
+    s,
+    `Cancelling deletion of ${k.name}…`,
+    k.ref,
+    (p, signal) => p.cancelDeletion(k.ref.region, k.keyId, { signal }),
+    () => `Cancelled the deletion of key ${k.name} ${whereOf(k.ref)}.`,
+  );
   return true;
 }
 
@@ -263,8 +341,13 @@ export async function setDefaultKey(s: Services, arg?: unknown): Promise<string>
   const k = await keyArg(s, arg);
   if (k.key && k.key.state !== 'Enabled')
     throw new KmsEnvelopeError('usage', `Key ${k.name} is ${k.key.state}; only an enabled key can seal.`, {
-      hint: 'Enable it first.',
-      details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId, providerCode: 'Disabled' },
+      hint:
+        k.key.state === 'Disabled'
+          ? ['Enable it first: ', keyStep('enableKey', k), '.']
+          : k.key.state === 'PendingDeletion'
+            ? ['Cancel its deletion and enable it first: ', keyStep('cancelDeletion', k), ', ', keyStep('enableKey', k), '.']
+            : 'Choose an enabled key.',
+      details: { provider: k.ref.provider, region: k.ref.region, keyId: k.keyId },
     });
   const profile = profileOf(k.ref);
   await useAsDefault(s, { provider: k.ref.provider, region: k.ref.region, key: k.keyId, profile }, k.name);

@@ -172,8 +172,40 @@ export class KeyPicker implements vscode.Disposable {
 
   /** The key to seal with: explicit, else the default key, else a quick pick. Remembers it as recent. */
   async resolve(explicit: KeyTarget | undefined, title: string): Promise<KeyTarget> {
-    const t = explicit ?? this.defaultTarget() ?? (await this.pick(title));
+    const t = explicit ?? (await this.checkedDefault()) ?? (await this.pick(title));
     await this.remember(t);
+    return t;
+  }
+
+  /**
+   * The default key, checked against what the tree already knows before any KMS call: a key the
+   * view shows disabled asks first (Enable and Seal / Pick Another Key), one pending deletion or in
+   * another state offers another key. Undefined: pick one.
+   */
+  private async checkedDefault(): Promise<KeyTarget | undefined> {
+    const t = this.defaultTarget();
+    if (!t) return undefined;
+    const profile = t.profile ?? (await this.keys.defaultProfile(t.provider));
+    const known = profile ? this.keys.findCachedKey({ provider: t.provider, profile, region: t.region }, t.key) : undefined;
+    if (!known || known.state === 'Enabled') return t;
+    const name = known.alias ?? known.keyId;
+    const state = known.state === 'Disabled' ? 'disabled' : known.state === 'PendingDeletion' ? 'pending deletion' : known.state;
+    const enable = known.state === 'Disabled' ? ['Enable and Seal'] : [];
+    const choice = await ui.prompts.choose(
+      `The default sealing key ${name} (${providerLabel(t.provider)} ${t.region}) is ${state}.`,
+      enable.length ? 'Enable it and seal with it, or pick another key for this seal.' : 'Pick another key for this seal.',
+      ...enable,
+      'Pick Another Key',
+    );
+    if (choice === 'Pick Another Key') return undefined;
+    if (choice !== 'Enable and Seal') dismissed();
+    const enabled = await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
+      provider: t.provider,
+      profile,
+      region: t.region,
+      keyId: known.keyId,
+    });
+    if (!enabled) dismissed(); // its error was shown by the command
     return t;
   }
 

@@ -9,7 +9,11 @@ import { redact, redactString, type Logger } from '../core/log';
 export interface ExtensionLogger extends Logger {
   readonly channel: vscode.LogOutputChannel;
   show(): void;
+  /** The last info / warning / error lines, as written (redacted): what Show Log shows, for the tests. */
+  recent(): string[];
 }
+
+const RECENT_LINES = 200;
 
 function text(message: string | Error, args: unknown[]): string {
   const head = message instanceof Error ? `${message.name}: ${message.message}` : message;
@@ -18,13 +22,20 @@ function text(message: string | Error, args: unknown[]): string {
 }
 
 export function channelLogger(channel: vscode.LogOutputChannel): ExtensionLogger {
+  const lines: string[] = [];
+  const keep = (level: string, line: string) => {
+    lines.push(`${level} ${line}`);
+    if (lines.length > RECENT_LINES) lines.shift();
+    return line;
+  };
   return {
     channel,
     show: () => channel.show(true),
+    recent: () => [...lines],
     trace: (m, ...a) => channel.trace(text(m, a)),
     debug: (m, ...a) => channel.debug(text(m, a)),
-    info: (m, ...a) => channel.info(text(m, a)),
-    warn: (m, ...a) => channel.warn(text(m, a)),
-    error: (m, ...a) => channel.error(text(m, a)),
+    info: (m, ...a) => channel.info(keep('info', text(m, a))),
+    warn: (m, ...a) => channel.warn(keep('warn', text(m, a))),
+    error: (m, ...a) => channel.error(keep('error', text(m, a))),
   };
 }

@@ -331,7 +331,7 @@ export async function testProfileCommand(s: Services, arg?: unknown): Promise<st
   const failed =
     e instanceof KmsEnvelopeError
       ? new KmsEnvelopeError(e.kind, `${label}: ${e.message}`, {
-          hint: e.hint,
+          hint: e.hintParts,
           cause: e,
           details: { ...e.details, provider, profile: p.name },
         })

@@ -12,7 +12,7 @@ import type { EnvelopeService, KeyTarget } from '../core/services/envelope-servi
 import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
 import type { KeyPicker } from './key-picker';
 import { settings } from './settings';
-import { withCancellableProgress } from './ui';
+import { ui, withCancellableProgress } from './ui';
 import type { ExtensionLogger } from './log';
 
 export interface BlobAt {
@@ -132,7 +132,11 @@ export class SelectionCommands implements vscode.Disposable {
     const editor = this.editor();
     const doc = editor.document;
     const sels = editor.selections.filter((s) => !s.isEmpty);
-    if (!sels.length) throw usageError('Nothing is selected.', 'Select the value to seal (several selections seal each one).');
+    if (!sels.length) {
+      // Not a failure: say what to do, as a warning.
+      ui.prompts.inform('Nothing is selected: select the value to seal first (several selections seal each one).', 'warning');
+      return 0;
+    }
     const parts = sels.map((s) => ({ sel: s, ...splitWhitespace(doc.getText(s)) })).filter((p) => p.core.length > 0);
     if (!parts.length) throw usageError('The selection holds only whitespace.', 'Select the value to seal.');
     if (parts.some((p) => findArmored(p.core).length > 0))

@@ -6,13 +6,14 @@
  *   work behind it) through the API's `testing.setPrompts`, which exists only when the extension
  *   runs in Development or Test mode.
  * - registerCommands: the one wrapper every command goes through. It logs (redacted), shows an error
- *   once with actions (Open Log, Retry, Enable Key, Add Profile, or what the command attached) and
- *   treats cancellation as not a failure.
+ *   once with actions (what the command attached, a button per next step the error's hint names —
+ *   Enable Key, Test Profile, … (hints.ts) —, Retry, Open Log) and treats cancellation as not a failure.
  * - withCancellableProgress: window.withProgress with cancel, CancellationToken → AbortSignal.
  */
 import * as vscode from 'vscode';
 import { CancelledError, KmsEnvelopeError, isCancelled } from '../core/errors';
 import { redactString } from '../core/log';
+import { stepButtons, vscodeStep } from './hints';
 import type { ExtensionLogger } from './log';
 
 export interface Prompts {
@@ -61,7 +62,10 @@ export interface CommandContext {
 }
 
 export function describe(err: unknown): string {
-  if (err instanceof KmsEnvelopeError) return redactString(err.hint ? `${err.message} ${err.hint}` : err.message);
+  if (err instanceof KmsEnvelopeError) {
+    const hint = err.hintIn(vscodeStep);
+    return redactString(hint ? `${err.message} ${hint}` : err.message);
+  }
   return redactString(err instanceof Error ? err.message : String(err));
 }
 
@@ -125,21 +129,18 @@ function logFailure(ctx: CommandContext, id: string, err: unknown): void {
   if (err instanceof Error && !(err instanceof KmsEnvelopeError) && err.stack) ctx.log.debug(redactString(err.stack));
 }
 
-/** The buttons of an error notification: attached ones, then what the error's kind suggests, then Open Log. */
-function errorActions(ctx: CommandContext, id: string, err: unknown, args: unknown[]): ErrorAction[] {
+/**
+ * The buttons of an error notification: attached ones, then one per next step the error's hint
+ * names (hints.ts: each does what its title says), then Retry where repeating may help, then Open
+ * Log. A credentials error that names no step offers Add Profile.
+ */
+export function errorActions(ctx: CommandContext, id: string, err: unknown, args: unknown[]): ErrorAction[] {
   const e = err instanceof KmsEnvelopeError ? err : undefined;
   const rerun = () => vscode.commands.executeCommand(id, ...args);
   const actions: ErrorAction[] = [...((err && typeof err === 'object' ? attached.get(err) : undefined) ?? [])];
-  const disabled = !!e?.details.providerCode && /disabled/i.test(e.details.providerCode) && !!e.details.keyId;
-  if (e && disabled)
-    actions.push({
-      title: 'Enable Key',
-      run: async () => {
-        const { provider, profile, region, keyId } = e.details;
-        if (await vscode.commands.executeCommand('kmsEnvelope.enableKey', { provider, profile, region, keyId })) await rerun();
-      },
-    });
-  if (e?.kind === 'credentials')
+  // A step that is the failed command itself is what Retry does.
+  actions.push(...stepButtons(e?.steps ?? [], rerun).filter((b) => b.command !== id));
+  if (e?.kind === 'credentials' && !e.steps.length)
     actions.push({
       title: 'Add Profile',
       run: () =>
@@ -147,7 +148,8 @@ function errorActions(ctx: CommandContext, id: string, err: unknown, args: unkno
     });
   if (!e || e.kind === 'provider' || e.kind === 'io' || e.kind === 'credentials') actions.push({ title: 'Retry', run: rerun });
   actions.push({ title: 'Open Log', run: () => ctx.log.show() });
-  return actions;
+  const titles = new Set<string>();
+  return actions.filter((a) => !titles.has(a.title) && !!titles.add(a.title));
 }
 
 async function showError(ctx: CommandContext, id: string, err: unknown, args: unknown[]): Promise<void> {

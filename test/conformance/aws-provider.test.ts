@@ -24,6 +24,7 @@ import { discoverAwsConfig } from '../../src/core/kms/aws/discovery';
 import { nullLogger } from '../../src/core/log';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 import { TEST_RETRY } from './provider-harness';
+import { cliStep } from '../../src/cli/hints';
 
 const RA = 'us-east-1';
 const RB = 'eu-west-1';
@@ -629,7 +630,7 @@ describe('AWS KMS: the AWS Encryption SDK both ways, mixed recipients, credentia
       assert.equal(e.kind, 'credentials');
       assert.equal(e.details.providerCode, 'ExpiredTokenException');
       assert.match(e.message, /The AWS session of profile ops has expired/);
-      assert.match(e.hint ?? '', /profiles rotate --provider aws --name ops --sts/);
+      assert.match(e.hintIn(cliStep) ?? '', /profiles rotate --provider aws --name ops --sts/);
     } finally {
       stale.dispose();
     }

@@ -99,7 +99,7 @@ describe('a registered provider in the shared code', () => {
       const rows = await model.getChildren(west);
       const row = rows.find((n) => n.kind === 'key' && n.key.keyId === k.keyId);
       assert.ok(row, `key row in ${rows.map((r) => r.label).join(', ')}`);
-      assert.equal(row.contextValue, 'kms:key+enabled+toy+alias');
+      assert.equal(row.contextValue, 'kms:key+enabled+toy+alias+disableFirst'); // the toy deletes only disabled keys
       assert.match(row.tooltip ?? '', /Toy KMS \(profile tree\)/);
     } finally {
       model.dispose();

@@ -9,6 +9,7 @@ import { TencentKmsProvider } from '../../src/core/kms/tencent/index';
 import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 import { TEST_RETRY } from './provider-harness';
+import { cliStep } from '../../src/cli/hints';
 
 const TC = 'ap-guangzhou';
 const ALI = 'cn-hangzhou';
@@ -113,7 +114,7 @@ describe('providers end to end: seal to Tencent + Alibaba, unseal with either', 
       assert.equal(err.kind, 'provider');
       assert.equal(err.details.providerCode, 'ResourceUnavailable.CmkDisabled');
       assert.match(
-        err.hint ?? '',
+        err.hintIn(cliStep) ?? '',
         new RegExp(`^Enable it: \`kms-envelope keys enable --provider tencent --region ${TC} --key ${tcKeyId} --profile e2e\``),
       );
 

@@ -11,6 +11,7 @@ import { CancelledError, KmsEnvelopeError } from '../../src/core/errors';
 import type { KmsProvider, KeyMetadata } from '../../src/core/kms/types';
 import { listAllKeys } from '../../src/core/kms/list-all';
 import type { Harness, HarnessFactory } from './provider-harness';
+import { cliStep } from '../../src/cli/hints';
 
 const uniq = () => randomBytes(4).toString('hex');
 
@@ -164,7 +165,7 @@ export function conformanceSuite(make: HarnessFactory): void {
         await rejectsKms(p.describeKey(h.regionA, h.missingKeyId), (e) => {
           assert.equal(e.kind, 'provider');
           assert.match(e.message, /no (local )?key|not found|does not exist/i);
-          assert.match(e.hint ?? '', /keys list/);
+          assert.match(e.hintIn(cliStep) ?? '', /keys list/);
         });
         const a = `cf-taken-${uniq()}`;
         await newKey(h.regionA, a);
@@ -387,7 +388,7 @@ export function conformanceSuite(make: HarnessFactory): void {
         };
         await rejectsKms(probe(bad.provider), (e) => {
           assert.equal(e.kind, 'credentials');
-          assert.match(e.hint ?? '', bad.hint);
+          assert.match(e.hintIn(cliStep) ?? '', bad.hint);
         });
       });
 

@@ -192,7 +192,8 @@ describe('decrypted diffs in the Source Control view (git)', () => {
       .first();
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     assert.match(await row.innerText(), /team/);
-    await wb.contextMenu(row, 'Schedule Key Deletion…');
+    // A local key deletes only when disabled: the menu offers the one confirmed step for it.
+    await wb.contextMenu(row, 'Disable and Schedule Deletion…');
     const dialog = wb.page.locator('.monaco-dialog-box').first();
     await dialog.waitFor({ state: 'visible' });
     const text = (await dialog.innerText()).replace(/\s+/g, ' ');

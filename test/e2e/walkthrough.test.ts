@@ -113,8 +113,17 @@ describe('first-run walkthrough and listing pictures (extension from source)', (
       `the sample password was not sealed: ${lines.join(' / ')}`,
     );
     assert.ok(!lines.some((l) => l.includes('correct-horse-battery-staple')), 'the plaintext is still in the editor');
-    const blob = wb.page.locator('.editor-instance .view-line', { hasText: 'kmsenv:v1:' }).first();
-    const box = (await blob.boundingBox())!;
+    // The line re-renders while the editor settles (a box of null = detached meanwhile): ask again.
+    let box: { x: number; y: number; height: number } | null = null;
+    for (let i = 0; i < 50 && !box; i++) {
+      if (i) await wb.page.waitForTimeout(100);
+      box = await wb.page
+        .locator('.editor-instance .view-line', { hasText: 'kmsenv:v1:' })
+        .first()
+        .boundingBox({ timeout: 2_000 })
+        .catch(() => null);
+    }
+    assert.ok(box, 'the sealed line is not on screen');
     await wb.page.mouse.move(box.x + 220, box.y + box.height / 2);
     const hover = wb.page.locator('.monaco-hover-content', { hasText: 'KMS Envelope sealed value' }).first();
     await hover.waitFor({ state: 'visible', timeout: 15_000 });

@@ -153,7 +153,8 @@ suite('extension: profile commands', () => {
     const errors = p.asked.filter((q) => q.kind === 'error');
     assert.equal(errors.length, 1, 'one error notification');
     assert.match(errors[0].message!, new RegExp(`Tencent Cloud KMS profile "${name}": .*SecretId`));
-    assert.deepEqual(errors[0].actions, ['Rotate Secret', 'Add Profile', 'Retry', 'Open Log']);
+    // Its hint names Test Profile — the failed command itself, so Retry is that button; no unrelated Add Profile.
+    assert.deepEqual(errors[0].actions, ['Rotate Secret', 'Retry', 'Open Log']);
     assert.equal(a.testing!.lastError()?.command, 'kmsEnvelope.testProfile');
 
     const good = creds();

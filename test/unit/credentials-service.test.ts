@@ -20,6 +20,7 @@ import type { AccessKeyCredentials } from '../../src/core/kms/access-key';
 import { KmsEnvelopeError } from '../../src/core/errors';
 import { redact, redactString, REDACTED, type Logger } from '../../src/core/log';
 import { KEYCHAIN_SERVICE, KeytarSecretStore, MemorySecretStore, type SecretStore } from '../../src/core/secrets';
+import { cliStep } from '../../src/cli/hints';
 
 const IN_KEYRING = process.env.KMS_ENVELOPE_IN_KEYRING === '1';
 const needsKeyring = IN_KEYRING ? false : 'needs the real keychain: run under scripts/with-keyring.sh';
@@ -130,7 +131,7 @@ async function rejectsKind(p: Promise<unknown>, kind: string, re?: RegExp): Prom
   } catch (err) {
     assert.ok(err instanceof KmsEnvelopeError, `expected KmsEnvelopeError, got ${String(err)}`);
     assert.equal(err.kind, kind, err.message);
-    if (re) assert.match(`${err.message}\n${err.hint ?? ''}`, re);
+    if (re) assert.match(`${err.message}\n${err.hintIn(cliStep) ?? ''}`, re); // as the CLI prints it
     for (const s of ctx.secrets) assert.ok(!`${err.message}${err.hint}`.includes(s), 'secret in an error message');
     return err;
   }
@@ -344,7 +345,7 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
       'credentials',
       new RegExp(`temporary key of alibaba profile ${name} expired at 2030-01-01T01:00:00.000Z; rotate it`),
     );
-    assert.match(err.hint!, /profiles rotate --provider alibaba --name/);
+    assert.match(err.hintIn(cliStep)!, /profiles rotate --provider alibaba --name/);
     // Rotating to a fresh STS key fixes it.
     const fresh = { ...newCreds('STS.', true), expiration: '2030-01-01T03:00:00Z' };
     await svc.rotateSecret('alibaba', name, fresh);

@@ -32,6 +32,7 @@ import {
   type Recipient,
 } from '../../src/core/envelope';
 import { FakeCloudKms, FakeLocal, pattern, resolverOf } from './envelope/fakes';
+import { cliStep } from '../../src/cli/hints';
 
 const stock = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
 const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
@@ -230,7 +231,7 @@ test('unseal failures: every recipient is listed with the reason and the next st
     'credentials',
     /tencent:ap-guangzhou:tk-1: no tencent profile.*\n.*alibaba:cn-hangzhou:key-ali-1/,
   );
-  assert.match(none.hint!, /profiles add --provider tencent/);
+  assert.match(none.hintIn(cliStep)!, /profiles add --provider tencent/);
   tencent.disable('ap-guangzhou', 'tk-1');
   const both = await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent) }), 'provider', /tk-1 in ap-guangzhou is disabled/);
   assert.match(both.message, /alibaba:cn-hangzhou:key-ali-1: no alibaba profile/);

@@ -35,6 +35,7 @@ import {
 } from '../../src/core/kms/local/index';
 import { createProvider } from '../../src/core/kms/registry';
 import { openProvider, providerResolver } from '../../src/core/credentials/connect';
+import { cliStep } from '../../src/cli/hints';
 
 const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
 const WRAP = RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
@@ -129,7 +130,7 @@ describe('local provider', () => {
     await rejectsKms(p.describeKey('local', 'two'), (e) => {
       assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.notFound);
       assert.match(e.message, /no local key "two"/);
-      assert.match(e.hint ?? '', /keys list --provider local/);
+      assert.match(e.hintIn(cliStep) ?? '', /keys list --provider local/);
     });
   });
 
@@ -149,7 +150,7 @@ describe('local provider', () => {
         assert.equal(e.details.keyId, k.keyId);
         assert.equal(e.details.region, 'local');
         assert.match(e.message, new RegExp(`${k.keyId} \\(st\\) in region local is disabled`));
-        assert.ok(e.hint?.includes(`kms-envelope keys enable --provider local --key ${k.keyId}`), e.hint);
+        assert.ok(e.hintIn(cliStep)?.includes(`kms-envelope keys enable --provider local --key ${k.keyId}`), e.hintIn(cliStep));
       });
     }
     await rejectsKms(p.scheduleDeletion('local', k.keyId, 6), (e) => assert.equal(e.kind, 'usage'));
@@ -158,7 +159,7 @@ describe('local provider', () => {
     assert.equal(Date.parse(deletionDate!), clock + 7 * DAY);
     await rejectsKms(p.generateDataKey('local', k.keyId, {}), (e) => {
       assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.pendingDeletion);
-      assert.match(e.hint ?? '', /cancel-deletion --provider local/);
+      assert.match(e.hintIn(cliStep) ?? '', /cancel-deletion --provider local/);
     });
     await rejectsKms(p.enableKey('local', k.keyId), (e) => assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.pendingDeletion));
     await p.cancelDeletion('local', k.keyId);
@@ -317,7 +318,7 @@ describe('local provider', () => {
     await rejectsKms(p.generateDataKey('local', 'lost', {}), (e) => {
       assert.equal(e.details.providerCode, LOCAL_ERROR_CODES.materialMissing);
       assert.match(e.message, new RegExp(`${k.keyId} \\(lost\\) is missing in memory`));
-      assert.match(e.hint ?? '', /keys import --provider local/);
+      assert.match(e.hintIn(cliStep) ?? '', /keys import --provider local/);
     });
   });
 

@@ -241,6 +241,12 @@ describe('vsce ls: exactly the intended files', () => {
     'dist/extension.js',
     ...walkthrough,
   ];
+  // The bundle: the launcher above and the ES module chunks it loads (main.mjs at activation, the rest on
+  // first use), as the build wrote them (hashed names); never their source maps.
+  const chunks = () =>
+    readdirSync(join(root, 'dist', 'extension'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.mjs'))
+      .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'));
   const keytar = [
     'node_modules/keytar/package.json',
     'node_modules/keytar/LICENSE.md',
@@ -254,18 +260,20 @@ describe('vsce ls: exactly the intended files', () => {
       .filter(Boolean)
       .sort();
   const prepare = () => {
-    if (!existsSync(join(root, 'dist', 'extension.js'))) run(process.execPath, [join(root, 'esbuild.mjs')]);
+    if (!existsSync(join(root, 'dist', 'extension', 'main.mjs'))) run(process.execPath, [join(root, 'esbuild.mjs')]);
     run(process.execPath, [join(root, 'scripts', 'render-icon.mjs')]);
   };
 
   it('platform package (npm run package): the bundle, the icons, the docs and keytar’s runtime files', () => {
     prepare();
-    assert.deepEqual(vsce(), [...common, ...keytar].sort());
+    const bundle = chunks();
+    assert.ok(bundle.includes('dist/extension/main.mjs') && bundle.length > 2, `the bundle's chunks: ${bundle.join(', ')}`);
+    assert.deepEqual(vsce(), [...common, ...bundle, ...keytar].sort());
   });
 
   it('universal package (--no-dependencies): the same without node_modules', () => {
     prepare();
-    assert.deepEqual(vsce('--no-dependencies'), [...common].sort());
+    assert.deepEqual(vsce('--no-dependencies'), [...common, ...chunks()].sort());
     assert.match(readFileSync(join(root, 'scripts', 'package.sh'), 'utf8'), /vsce_args=\(--no-dependencies\)/);
   });
 });

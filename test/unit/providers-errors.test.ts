@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KmsEnvelopeError } from '../../src/core/errors';
+import { cliStep } from '../../src/cli/hints';
 import { TencentKmsProvider, validateTencentAlias, deriveTencentAlias } from '../../src/core/kms/tencent';
 import { AlibabaKmsProvider, alibabaKeyParam, normalizeAlibabaAlias } from '../../src/core/kms/alibaba';
 import { AwsKmsProvider } from '../../src/core/kms/aws';
@@ -120,7 +121,7 @@ test('tencent: disabled key → provider error with code, request id and the ena
   assert.equal(err.details.profile, 'dev');
   assert.equal(err.details.retryable, false);
   assert.match(
-    err.hint ?? '',
+    err.hintIn(cliStep) ?? '',
     /^Enable it: `kms-envelope keys enable --provider tencent --region ap-guangzhou --key 11111111-2222-3333-4444-555555555555 --profile dev`/,
   );
   assert.equal(s.seen.length, 1, 'not retried');
@@ -135,7 +136,7 @@ test('tencent: signature errors → credentials kind naming the profile; Signatu
   const e1 = await p.listRegions().catch((e) => e);
   assert.equal(e1.kind, 'credentials');
   assert.equal(e1.exitCode, 4);
-  assert.match(e1.hint, /profiles test --provider tencent --name work/);
+  assert.match(e1.hintIn(cliStep), /profiles test --provider tencent --name work/);
   const e2 = await p.listRegions().catch((e) => e);
   assert.equal(e2.kind, 'credentials');
   assert.match(e2.hint, /clock/);
@@ -281,7 +282,7 @@ test('tencent: an unknown region maps to a regions hint; alias rules are checked
   s.queue.push(tcErr('UnsupportedRegion'));
   const err = await p.listKeys('mars-1').catch((e) => e);
   assert.match(err.message, /does not know region mars-1/);
-  assert.match(err.hint, /kms-envelope keys list --provider tencent/);
+  assert.match(err.hintIn(cliStep), /kms-envelope keys list --provider tencent/);
   assert.throws(() => validateTencentAlias('kms-reserved'), /not a valid Tencent/);
   assert.throws(() => validateTencentAlias('has space'), /not a valid Tencent/);
   assert.throws(() => validateTencentAlias('x'.repeat(61)), /not a valid Tencent/);
@@ -412,9 +413,9 @@ test('alibaba: Rejected.Disabled (409) → provider error with the enable comman
   assert.equal(e1.details.status, 409);
   assert.equal(e1.details.providerCode, 'Rejected.Disabled');
   assert.equal(e1.details.requestId, 'req-ali-1');
-  assert.match(e1.hint, /^Enable it: `kms-envelope keys enable --provider alibaba --region cn-hangzhou --key key-abc123`/);
+  assert.match(e1.hintIn(cliStep), /^Enable it: `kms-envelope keys enable --provider alibaba --region cn-hangzhou --key key-abc123`/);
   const e2 = await p.decryptDataKey('cn-hangzhou', 'key-abc123', Buffer.from('C'), {}).catch((e) => e);
-  assert.match(e2.hint, /cancel-deletion/);
+  assert.match(e2.hintIn(cliStep), /cancel-deletion/);
 });
 
 test('alibaba: SignatureDoesNotMatch / InvalidAccessKeyId.NotFound → credentials; InvalidTimeStamp.Expired → clock skew', async () => {
@@ -430,7 +431,7 @@ test('alibaba: SignatureDoesNotMatch / InvalidAccessKeyId.NotFound → credentia
   for (const expect of [/profiles test --provider alibaba --name ops/, /profiles test/, /clock/, /profiles test/]) {
     const e = await p.listRegions().catch((x) => x);
     assert.equal(e.kind, 'credentials');
-    assert.match(e.hint, expect);
+    assert.match(e.hintIn(cliStep), expect);
   }
   assert.equal(s.seen.length, 4, 'none retried');
 });

@@ -159,7 +159,7 @@ describe('TreeModel', () => {
     assert.match(text, /^ {6}No keys <kms:empty>/m);
     assert.match(text, /^Tencent Cloud KMS <kms:provider\+tencent\+profiles>/m);
     assert.match(text, /^ {4}ap-guangzhou \[3 keys\] <kms:region\+tencent>/m);
-    assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias\+arn>/m);
+    assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias\+arn\+disableFirst>/m);
     assert.match(text, /^ {6}seed-disabled \[disabled · .*\] <kms:key\+disabled\+tencent\+alias\+arn>/m);
     assert.match(text, /^ {6}seed-pending-deletion \[pending deletion · .*\] <kms:key\+pendingDeletion\+tencent\+alias\+arn>/m);
     assert.match(text, /^ {4}ap-nanjing \[0 keys\] <kms:region\+tencent>/m);

@@ -24,7 +24,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic';
-import { credentialsError, KmsEnvelopeError, usageError } from '../errors';
+import { credentialsError, KmsEnvelopeError, usageError, type HintPart } from '../errors';
 import { envPartsText, maskKeyId, type CredentialSpec, type ProviderDescriptor } from '../kms/descriptor';
 import { checkEndpoint } from '../kms/endpoint';
 import { cloudProviders, findProvider, providers } from '../kms/registry';
@@ -365,22 +365,26 @@ export class CredentialService {
     if (name) {
       throw credentialsError(
         `There is no ${title} profile named ${name}${stored.length ? ` (there is: ${[...new Set(stored)].join(', ')})` : ''}.`,
-        `Add it: \`kms-envelope profiles add --provider ${provider} --name ${name}\`, or pick one of \`kms-envelope profiles list\`.`,
+        ['Add it: ', { action: 'addProfile', provider, name }, ', or pick one of ', { action: 'listProfiles', provider }, '.'],
         { provider, profile: name },
       );
     }
     const vars = envPartsText(d.credentials)?.replaceAll(' / ', ' and ');
-    const ways = [
-      `\`kms-envelope profiles add --provider ${provider} --name default\` (the secret goes to the OS keychain)`,
-      ...(vars ? [`export ${vars}`] : []),
-      ...(d.credentials.discoveryHint ? [`configure ${d.credentials.discoveryHint}`] : []),
+    const ways: HintPart[][] = [
+      [{ action: 'addProfile', provider, name: 'default' }, ' (the secret goes to the OS keychain)'],
+      ...(vars ? [[`export ${vars}`]] : []),
+      ...(d.credentials.discoveryHint ? [[`configure ${d.credentials.discoveryHint}`]] : []),
     ];
     throw credentialsError(
       `No ${title} credentials: there is no profile named default, no environment variables and no CLI config default.` +
         (stored.length ? ` Other profiles exist: ${[...new Set(stored)].join(', ')}; pass --profile <name>.` : ''),
       ways.length === 1
-        ? `Add a profile: ${ways[0]}.`
-        : `Fix it one of ${ways.length === 2 ? 'two' : 'three'} ways: ${ways.map((w, i) => `(${i + 1}) ${w}`).join('; ')}.`,
+        ? ['Add a profile: ', ...ways[0]!, '.']
+        : [
+            `Fix it one of ${ways.length === 2 ? 'two' : 'three'} ways: `,
+            ...ways.flatMap((w, i) => [...(i ? ['; '] : []), `(${i + 1}) `, ...w]),
+            '.',
+          ],
       { provider },
     );
   }
@@ -432,7 +436,7 @@ export class CredentialService {
     throw credentialsError(
       `The temporary key of ${provider} profile ${name} expired at ${expiration}; rotate it.`,
       source === 'keychain'
-        ? `Get a new STS key and run \`kms-envelope profiles rotate --provider ${provider} --name ${name} --sts\` (or "Rotate Secret" in the sidebar).`
+        ? ['Get a new STS key and store it: ', { action: 'rotateSecret', provider, name, sts: true }, '.']
         : `Refresh the temporary key where it comes from (${source}).`,
       { provider, profile: name },
     );
@@ -454,8 +458,11 @@ export class CredentialService {
       if (!creds) {
         throw credentialsError(
           `The secret of ${provider} profile ${name} is not in ${this.secretStore.description} (account ${account}).`,
-          `Store it again: \`kms-envelope profiles rotate --provider ${provider} --name ${name}\` (or "Rotate Secret" in the sidebar). ` +
-            'A profile added in VS Code while it used its own SecretStorage is not visible to the command line.',
+          [
+            'Store it again: ',
+            { action: 'rotateSecret', provider, name },
+            '. A profile added in VS Code while it used its own SecretStorage is not visible to the command line.',
+          ],
           { provider, profile: name },
         );
       }
@@ -488,7 +495,7 @@ export class CredentialService {
     } catch {
       throw credentialsError(
         `The keychain entry ${KEYCHAIN_SERVICE}/${account} is not in the format KMS Envelope writes.`,
-        `Store the secret again: \`kms-envelope profiles rotate --provider ${provider} --name ${name}\`.`,
+        ['Store the secret again: ', { action: 'rotateSecret', provider, name }, '.'],
         { provider, profile: name },
       );
     }
@@ -554,7 +561,7 @@ export class CredentialService {
       if (existing >= 0 && !opts.replace) {
         throw usageError(
           `A ${provider} profile named ${name} already exists.`,
-          `Choose another name, rotate its secret (\`kms-envelope profiles rotate --provider ${provider} --name ${name}\`), or replace it (--replace).`,
+          ['Choose another name, rotate its secret (', { action: 'rotateSecret', provider, name }, '), or replace it (--replace).'],
           { provider, profile: name },
         );
       }
@@ -620,14 +627,14 @@ export class CredentialService {
       throw usageError(
         `The ${provider} profile ${name} is discovered from ${d.info.source} and is read-only here.`,
         action === 'rotate'
-          ? `Change it in ${where}, or add a stored profile: \`kms-envelope profiles add --provider ${provider} --name <name>\`.`
+          ? [`Change it in ${where}, or add a stored profile: `, { action: 'addProfile', provider }, '.']
           : `Remove it from ${where}; KMS Envelope only reads it.`,
         { provider, profile: name },
       );
     }
     throw usageError(
       `There is no stored ${provider} profile named ${name}.`,
-      'See `kms-envelope profiles list` for the profiles that exist.',
+      ['See ', { action: 'listProfiles', provider }, ' for the profiles that exist.'],
       { provider, profile: name },
     );
   }

@@ -70,6 +70,19 @@ export function contextBytes(ctx: EncryptionContext): number {
   return n;
 }
 
+const CONTEXT_HINT = 'The context is for short labels (env=prod, app=billing): keep large values in the sealed data instead.';
+
+/**
+ * A context fits the header's uint16-length section (what = how to name it in the message). Checked for
+ * the caller's context before any KMS call and again for the whole context a header is made with, so an
+ * oversized one is always a usage error, never the serialiser's "number out of bounds".
+ */
+export function checkContextSize(ctx: EncryptionContext, what = 'The encryption context', hint = CONTEXT_HINT): void {
+  const size = contextBytes(ctx);
+  if (size > MAX_CONTEXT_BYTES)
+    throw usageError(`${what} takes ${size} bytes in the header, more than the format's limit of ${MAX_CONTEXT_BYTES} bytes.`, hint);
+}
+
 /** A context the caller asked to seal with: no reserved keys, string values, and it fits the header. */
 export function checkSealContext(ctx: EncryptionContext): void {
   for (const [k, v] of Object.entries(ctx)) {
@@ -80,12 +93,7 @@ export function checkSealContext(ctx: EncryptionContext): void {
       );
     if (typeof v !== 'string') throw usageError(`Context value of "${k}" is not a string.`);
   }
-  const size = contextBytes(ctx);
-  if (size > MAX_CONTEXT_BYTES)
-    throw usageError(
-      `The encryption context takes ${size} bytes in the header, more than the format's limit of ${MAX_CONTEXT_BYTES} bytes.`,
-      'The context is for short labels (env=prod, app=billing): keep large values in the sealed data instead.',
-    );
+  checkContextSize(ctx);
 }
 
 /** Every k=v the caller requires must be in the header's context (checked before any KMS call). */
@@ -116,6 +124,7 @@ export interface HeaderFields {
 
 /** Serialises a header (without its auth section). */
 export function marshalHeader(f: HeaderFields): { messageHeader: MessageHeaderV2; bytes: Buffer } {
+  checkContextSize(f.encryptionContext);
   const messageHeader = serialize.buildMessageHeader({
     suite: new NodeAlgorithmSuite(SUITE_ID),
     encryptedDataKeys: f.encryptedDataKeys,

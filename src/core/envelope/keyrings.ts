@@ -26,7 +26,17 @@ import {
   type NodeEncryptionMaterial,
 } from '@aws-crypto/material-management-node';
 import { RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/raw-aes-keyring-node';
-import { CancelledError, KmsEnvelopeError, isCancelled, providerError, throwIfAborted, type ErrorKind } from '../errors';
+import {
+  CancelledError,
+  KmsEnvelopeError,
+  hintParts,
+  isCancelled,
+  providerError,
+  renderHint,
+  throwIfAborted,
+  type ErrorKind,
+  type Hint,
+} from '../errors';
 import type { ProviderDescriptor } from '../kms/descriptor';
 import { providerDescriptor, providersForKeyring } from '../kms/registry';
 import type { EncryptionContext, KmsProvider } from '../kms/types';
@@ -211,17 +221,17 @@ interface Failure {
   recipient: RecipientInfo;
   reason: string;
   kind: ErrorKind;
-  hint?: string;
+  hint?: Hint;
   error?: unknown;
   /** No provider of this kind is set up here (no profile): not worth reporting when another was tried. */
   notSetUp?: boolean;
 }
 
 /** What to do when no provider of this kind is set up on this machine. */
-function setUpHint(d: ProviderDescriptor): string {
+function setUpHint(d: ProviderDescriptor): Hint {
   return d.credentials
-    ? `add a ${d.vendor} profile (kms-envelope profiles add --provider ${d.name} ...)`
-    : `import the ${d.name} key (kms-envelope keys import --provider ${d.name} ...)`;
+    ? [`add a ${d.vendor} profile (`, { action: 'addProfile', provider: d.name }, ')']
+    : [`import the ${d.name} key (`, { action: 'importKey', provider: d.name }, ')'];
 }
 
 /** Decrypt-only keyring that finds, per EDK, a provider through the resolver. */
@@ -300,7 +310,7 @@ export class UnsealKeyring extends KeyringNode {
             recipient,
             kind: 'format',
             reason: `${d.name} key "${at.keyId}" could not unwrap the data key: its key material differs from the one that sealed the blob, or the blob was modified`,
-            hint: `import the right key material for "${at.keyId}" (kms-envelope keys import)`,
+            hint: [`import the right key material for "${at.keyId}" (`, { action: 'importKey', provider: d.name, keyId: at.keyId }, ')'],
           });
         }
       } else {
@@ -313,7 +323,7 @@ export class UnsealKeyring extends KeyringNode {
         recipient,
         kind: e?.kind ?? 'provider',
         reason: (err as Error)?.message ?? String(err),
-        hint: e?.hint,
+        hint: e?.hintParts,
         error: err,
       });
     }
@@ -327,11 +337,18 @@ function noRecipientError(failures: Failure[]): KmsEnvelopeError {
   const lead = byKind('provider') ?? byKind('credentials') ?? failures[0];
   const kind: ErrorKind = lead?.kind === 'provider' || lead?.kind === 'credentials' ? lead.kind : 'format';
   const lines = failures.map((f) => `  - ${recipientLabel(f.recipient)}: ${f.reason}`);
-  const hints = [...new Set(failures.map((f) => f.hint).filter((h): h is string => !!h))];
+  // Each distinct next step once (by its plain words), its intents kept for the front door.
+  const seen = new Set<string>();
+  const hints = failures.flatMap((f) => {
+    const plain = renderHint(f.hint);
+    if (!plain || seen.has(plain)) return [];
+    seen.add(plain);
+    return [hintParts(f.hint)];
+  });
   const leadErr = lead?.error instanceof KmsEnvelopeError ? lead.error : undefined;
   return new KmsEnvelopeError(kind, `No recipient of this blob could be opened here:\n${lines.join('\n')}`, {
     hint: hints.length
-      ? `Then retry: ${hints.join('; or ')}.`
+      ? ['Then retry: ', ...hints.flatMap((h, i) => [...(i ? ['; or '] : []), ...h]), '.']
       : 'The blob was sealed for keys this machine does not have, or it was modified.',
     details:
       leadErr?.details ?? (lead ? { provider: lead.recipient.provider, region: lead.recipient.region, keyId: lead.recipient.keyId } : {}),

@@ -70,7 +70,7 @@ export async function fetchCredentials(d: ProviderDescriptor, profile: string, g
     if (err instanceof KmsEnvelopeError) throw err;
     throw credentialsError(
       `Could not get the credentials of ${d.name} profile ${profile}: ${err instanceof Error ? err.message : String(err)}`,
-      `Check the profile (\`kms-envelope profiles test --provider ${d.name} --name ${profile}\`)${orEnv()}.`,
+      ['Check the profile (', { action: 'testProfile', provider: d.name, name: profile }, `)${orEnv()}.`],
       { provider: d.name, profile },
       err,
     );
@@ -81,7 +81,7 @@ export async function fetchCredentials(d: ProviderDescriptor, profile: string, g
       `The ${d.name} profile ${profile} has no ${requiredParts(spec, 'long-term')
         .map((p) => p.label)
         .join('/')}.`,
-      `Add the secret to the profile (\`kms-envelope profiles add --provider ${d.name} --name ${profile}\`)${orEnv()}.`,
+      ['Add the secret to the profile (', { action: 'addProfile', provider: d.name, name: profile }, `)${orEnv()}.`],
       { provider: d.name, profile },
     );
   }

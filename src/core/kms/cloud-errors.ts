@@ -8,7 +8,7 @@
  * descriptor (`errors`, `aliases`, `credentials`). No secret ever reaches a message: only key ids,
  * aliases, regions, profile names, endpoints and the cloud's codes.
  */
-import { CancelledError, KmsEnvelopeError, type ErrorKind } from '../errors';
+import { CancelledError, KmsEnvelopeError, type ErrorKind, type Hint, type NextStep } from '../errors';
 import { partsText, type ErrorCategory, type ErrorRules, type ProviderDescriptor } from './descriptor';
 import { AttemptTimeoutError, type FailureClass, type RetryInfo } from './retry';
 
@@ -122,12 +122,17 @@ export interface CallContext {
   idempotent: boolean;
 }
 
-const cli = 'kms-envelope';
-
-function keyCmd(verb: string, c: CallContext): string {
-  const k = c.keyId ?? '<key>';
-  return `\`${cli} keys ${verb} --provider ${c.provider.name} --region ${c.region} --key ${k}${c.profile !== 'default' ? ` --profile ${c.profile}` : ''}\``;
+/** A next step about the call's key (each front door words it: a CLI command, a VS Code command). */
+function keyStep(action: 'enableKey' | 'disableKey' | 'cancelDeletion' | 'describeKey', c: CallContext): NextStep {
+  return { action, key: { provider: c.provider.name, region: c.region, keyId: c.keyId ?? '<key>', profile: c.profile } };
 }
+
+const listKeys = (c: CallContext, region?: string): NextStep => ({
+  action: 'listKeys',
+  provider: c.provider.name,
+  region,
+  profile: c.profile,
+});
 
 /** Maps any error of a cloud call to a KmsEnvelopeError (CancelledError and KmsEnvelopeErrors pass through). */
 export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsEnvelopeError {
@@ -155,15 +160,15 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
   const cloudMsg = e.code && e.message && !e.message.includes(e.code) ? `: ${oneLine(e.message)}` : '';
   let kind: ErrorKind = 'provider';
   let message: string;
-  let hint: string | undefined;
+  let hint: Hint | undefined;
   switch (cat) {
     case 'disabled':
       message = `${label}: ${key} in region ${c.region} is disabled${codeText}.`;
-      hint = `Enable it: ${keyCmd('enable', c)} (or Enable Key in the KMS Envelope sidebar), or seal to another key.`;
+      hint = ['Enable it: ', keyStep('enableKey', c), ', or seal to another key.'];
       break;
     case 'pendingDeletion':
       message = `${label}: ${key} in region ${c.region} is scheduled for deletion${codeText}.`;
-      hint = `Cancel the deletion: ${keyCmd('cancel-deletion', c)}, then enable the key: ${keyCmd('enable', c)}.`;
+      hint = ['Cancel the deletion: ', keyStep('cancelDeletion', c), ', then enable the key: ', keyStep('enableKey', c), '.'];
       break;
     case 'pendingImport':
       message = `${label}: ${key} in region ${c.region} is waiting for imported key material${codeText}.`;
@@ -171,7 +176,11 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'mustBeDisabled':
       message = `${label}: ${key} in region ${c.region} must be disabled before its deletion can be scheduled${codeText}.`;
-      hint = `${d.vendor} only schedules the deletion of a disabled key. Disable it first: ${keyCmd('disable', c)}, then schedule the deletion again.`;
+      hint = [
+        `${d.vendor} only schedules the deletion of a disabled key. Disable it first: `,
+        keyStep('disableKey', c),
+        ', then schedule the deletion again.',
+      ];
       break;
     case 'notPendingDeletion':
       message = `${label}: ${key} in region ${c.region} is not scheduled for deletion${codeText}.`;
@@ -179,11 +188,15 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'stateConflict':
       message = `${label}: ${c.action} is not allowed in the current state of ${key} in region ${c.region}${codeText}${cloudMsg}.`;
-      hint = `Describe the key to see its state: ${keyCmd('describe', c)}. A key pending deletion must have its deletion cancelled first.`;
+      hint = [
+        'Describe the key to see its state: ',
+        keyStep('describeKey', c),
+        '. A key pending deletion must have its deletion cancelled first.',
+      ];
       break;
     case 'notFound':
       message = `${label}: no ${key} in region ${c.region} for profile ${c.profile}${codeText}.`;
-      hint = `Keys live in one region: check the region and key in the keyref, or list the keys: \`${cli} keys list --provider ${d.name} --region ${c.region}\`.`;
+      hint = ['Keys live in one region: check the region and key in the keyref, or list the keys: ', listKeys(c, c.region), '.'];
       break;
     case 'aliasExists':
       message = `${label}: the alias ${c.alias ?? ''} is already used by another key in region ${c.region}${codeText}.`;
@@ -197,14 +210,21 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       break;
     case 'decryptRefused':
       message = `${label}: the KMS refused to decrypt with ${key} in region ${c.region}${codeText}.`;
-      hint =
-        'The data key was not encrypted under this key in this region, was altered, or the encryption context differs. Unseal with the region and key named in the blob (`kms-envelope inspect`).';
+      hint = [
+        'The data key was not encrypted under this key in this region, was altered, or the encryption context differs. Unseal with the region and key named in the blob (',
+        { action: 'inspect' },
+        ').',
+      ];
       kind = 'provider';
       break;
     case 'credentials':
       kind = 'credentials';
       message = `${label} rejected the credentials of profile ${c.profile}${codeText}${cloudMsg}.`;
-      hint = `Check profile ${c.profile} (\`${cli} profiles test --provider ${d.name} --name ${c.profile}\`): the ${d.credentials ? partsText(d.credentials) : 'credentials'} may be mistyped, disabled or deleted, or a session token expired.`;
+      hint = [
+        `Check profile ${c.profile} (`,
+        { action: 'testProfile', provider: d.name, name: c.profile },
+        `): the ${d.credentials ? partsText(d.credentials) : 'credentials'} may be mistyped, disabled or deleted, or a session token expired.`,
+      ];
       break;
     case 'clockSkew':
       kind = 'credentials';
@@ -239,14 +259,17 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
       message = `${label} failed with a server error on ${c.action} in region ${c.region}${codeText}${attempts}.`;
       hint = c.idempotent
         ? `Retry later${e.requestId ? `; the request id ${e.requestId} helps the cloud's support` : ''}.`
-        : `It is unknown whether ${c.action} took effect: list the keys (\`${cli} keys list --provider ${d.name} --region ${c.region}\`) before repeating it.`;
+        : [`It is unknown whether ${c.action} took effect: list the keys (`, listKeys(c, c.region), ') before repeating it.'];
       break;
     case 'network':
     case 'timeout':
       message = `${label} ${c.action} in region ${c.region}: could not reach ${c.endpoint} (${e.networkCode ?? 'network error'})${attempts}.`;
       hint = e.networkCode === 'ENOTFOUND' && !c.endpointOverridden ? regionHint(c) : networkHint(c);
       if (!c.idempotent && e.networkCode && !NETWORK_UNSENT.has(e.networkCode)) {
-        hint += ` It is unknown whether ${c.action} took effect: list the keys before repeating it.`;
+        hint = [
+          ...(typeof hint === 'string' ? [hint] : hint),
+          ` It is unknown whether ${c.action} took effect: list the keys before repeating it.`,
+        ];
       }
       break;
     case 'invalidParameter':
@@ -275,8 +298,8 @@ export function toKmsError(err: unknown, c: CallContext, info?: RetryInfo): KmsE
   });
 }
 
-function regionHint(c: CallContext): string {
-  return `See the regions ${c.provider.label} offers: \`${cli} keys list --provider ${c.provider.name}\` (without --region it lists every region), and use one of them in the keyref or --region.`;
+function regionHint(c: CallContext): Hint {
+  return [`See the regions ${c.provider.label} offers: `, listKeys(c), ' (in every region), and use one of them in the keyref.'];
 }
 
 function networkHint(c: CallContext): string {

@@ -128,7 +128,7 @@ function missingCredentials(d: ProviderDescriptor, profile: string | undefined):
     const vars = d.credentials && envPartsText(d.credentials);
     throw credentialsError(
       `No ${d.vendor} credentials were given${profile ? ` for profile ${profile}` : ''}.`,
-      `Add a profile (\`kms-envelope profiles add --provider ${d.name} --name default\`, or in the sidebar)${vars ? `, or export ${vars}` : ''}.`,
+      ['Add a profile (', { action: 'addProfile', provider: d.name, name: 'default' }, `)${vars ? `, or export ${vars}` : ''}.`],
       { provider: d.name, profile },
     );
   };

@@ -11,7 +11,7 @@
 import { findProvider, providerLabel } from '../kms/registry';
 import type { KeyMetadata, ProviderName } from '../kms/types';
 import { formatKeyRef } from '../keyref';
-import { isCancelled } from '../errors';
+import { isCancelled, KmsEnvelopeError, type StepWords } from '../errors';
 import type { KeyService, KeyServiceChange, ProfileEntry, ProfileRef, RegionRef, RegionState } from './key-service';
 import { profileKey, regionKey } from './key-service';
 
@@ -98,6 +98,8 @@ export interface TreeModelOptions {
   usage?: (k: { provider: string; region: string; keyId: string; arn?: string }) => string | undefined;
   /** Regions up to this many are shown expanded (and load in parallel) when the user chose them. */
   expandRegionsUpTo?: number;
+  /** How error rows word their next steps (the front door's words; plain words by default). */
+  stepWords?: StepWords;
 }
 
 const STATE_ICONS: Record<string, NodeIcon> = {
@@ -189,6 +191,12 @@ export class TreeModel {
   private readonly listeners = new Set<(node?: TreeNode) => void>();
   private filterText = '';
   private readonly sub: { dispose(): void };
+
+  /** An error's next step in the front door's words. */
+  private hintOf(err: unknown): string | undefined {
+    if (err instanceof KmsEnvelopeError) return this.opts.stepWords ? err.hintIn(this.opts.stepWords) : err.hint;
+    return (err as { hint?: string })?.hint;
+  }
 
   constructor(
     private readonly keys: KeyService,
@@ -338,7 +346,7 @@ export class TreeModel {
       regions = await this.keys.listRegions(ref);
     } catch (err) {
       if (isCancelled(err)) return [];
-      const e = err as { message?: string; hint?: string };
+      const e = { message: (err as Error)?.message, hint: this.hintOf(err) };
       return [
         this.intern<ErrorNode>({
           kind: 'error',
@@ -420,7 +428,7 @@ export class TreeModel {
           parentId: parent.id,
           ...ref,
           message: st.error.message,
-          hint: st.error.hint,
+          hint: this.hintOf(st.error),
           label: shorten(st.error.message, 120),
           // A usage error (an instance-only profile cannot list keys) says what to change; a retry would not help.
           description: st.error.kind === 'usage' ? undefined : 'click to retry',
@@ -430,7 +438,7 @@ export class TreeModel {
           command: { command: TREE_COMMANDS.retry, title: 'Retry' },
           tooltip: [
             mdEscape(st.error.message),
-            st.error.hint ? `\n\n${mdEscape(st.error.hint)}` : '',
+            this.hintOf(st.error) ? `\n\n${mdEscape(this.hintOf(st.error)!)}` : '',
             st.error.details.providerCode ? `\n\nCode: \`${st.error.details.providerCode}\`` : '',
           ].join(''),
         }),
@@ -475,6 +483,8 @@ export class TreeModel {
     if (isDefault) flags.push('default');
     if (k.alias) flags.push('alias');
     if (k.arn) flags.push('arn');
+    // The provider deletes only disabled keys: the menu offers "Disable and Schedule Deletion…" instead.
+    if (k.state === 'Enabled' && findProvider(ref.provider)?.deletionWindow.requiresDisabled) flags.push('disableFirst');
     const desc: string[] = [];
     if (isDefault) desc.push('★ default');
     if (k.state !== 'Enabled') desc.push(STATE_LABELS[k.state]?.toLowerCase() ?? k.state);

@@ -43,6 +43,7 @@ import {
 import { MessageIdLength, serializeFactory } from '@aws-crypto/serialize';
 import { FORMAT_HINTS, KmsEnvelopeError, formatError, throwIfAborted, usageError } from '../errors';
 import {
+  checkContextSize,
   COMMITMENT_POLICY,
   IV_LENGTH,
   SUITE_ID,
@@ -62,6 +63,7 @@ import { DEFAULT_MAX_RECIPIENTS, authenticateHeader, mapError } from '../envelop
 import { rewrapMaterial, type RewrapPlan } from '../envelope/rewrap';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
 import type { EncryptionContext } from '../kms/types';
+import { escapeControls } from '../paths';
 import { FILE_ID_KEY, HEADER_PREFIX, PATH_KEY, RECORD_PREFIX, RESERVED_VALUES_PREFIX } from './constants';
 
 const FILE_ID_LENGTH = MessageIdLength.V2;
@@ -70,9 +72,30 @@ const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const serialize = serializeFactory((s: string) => Buffer.from(s, 'utf8'), { utf8Sorting: true });
 const suite = () => new NodeAlgorithmSuite(SUITE_ID);
 
+/**
+ * Longest key path (UTF-8 bytes) a record can be bound to: its AAD is the context { "kmsenv:path": path },
+ * serialised with uint16 lengths (2 + 2 + 11 + 2 + path ≤ 65,535).
+ */
+export const MAX_PATH_BYTES = 0xffff - 2 - 2 - Buffer.byteLength(PATH_KEY) - 2;
+
 /** A record's AAD: { "kmsenv:path": path } as the ESDK writes an encryption context into a header. */
 export function recordAad(path: string): Buffer {
+  const n = Buffer.byteLength(path, 'utf8');
+  if (n > MAX_PATH_BYTES) {
+    const shown = escapeControls(path.length > 40 ? `${path.slice(0, 40)}…` : path);
+    throw usageError(
+      `The key path ${shown} is ${n} bytes long; a sealed value is bound to its key path, which can be at most ${MAX_PATH_BYTES} bytes.`,
+      'Shorten the key (or its parents), or leave that value out of the policy rule.',
+    );
+  }
   return buf(serialize.serializeEncryptionContext({ [PATH_KEY]: path }));
+}
+
+/** The header context of a file of values: the rule's context and kms-envelope's file id, checked to fit. */
+function withFileId(context: EncryptionContext | undefined, fileId: string): EncryptionContext {
+  const ctx = { ...valuesContext(context), [FILE_ID_KEY]: fileId };
+  checkContextSize(ctx, `The encryption context (the policy rule's context with kms-envelope's own ${FILE_ID_KEY} entry)`);
+  return ctx;
 }
 
 function decodeToken(token: string, prefix: string, what: string): Buffer {
@@ -106,7 +129,7 @@ export class FileKey {
   static async create(recipients: Recipient[], context: EncryptionContext | undefined, signal?: AbortSignal): Promise<FileKey> {
     throwIfAborted(signal);
     if (!recipients.length) throw usageError('No recipient key given.', 'List at least one keyref under keys: in the policy rule.');
-    const ctx = { ...valuesContext(context), [FILE_ID_KEY]: randomBytes(FILE_ID_LENGTH).toString('base64url') };
+    const ctx = withFileId(context, randomBytes(FILE_ID_LENGTH).toString('base64url'));
     try {
       const cmm = new NodeDefaultCryptographicMaterialsManager(await sealKeyring(recipients, signal));
       const material = await cmm.getEncryptionMaterials({ suite: suite(), encryptionContext: ctx, commitmentPolicy: COMMITMENT_POLICY });
@@ -193,7 +216,7 @@ export class FileKey {
   async rewrap(recipients: Recipient[], context: EncryptionContext | undefined, signal?: AbortSignal): Promise<FileKey> {
     this.check();
     if (!recipients.length) throw usageError('No recipient key given.', 'List at least one keyref under keys: in the policy rule.');
-    const ctx = { ...valuesContext(context), [FILE_ID_KEY]: this.material.encryptionContext[FILE_ID_KEY]! };
+    const ctx = withFileId(context, this.material.encryptionContext[FILE_ID_KEY]!);
     const material = new NodeEncryptionMaterial(suite(), ctx);
     try {
       material.setUnencryptedDataKey(this.material.getUnencryptedDataKey(), TRACE_GENERATED);
@@ -306,7 +329,12 @@ export function parseHeader(token: string, maxRecipients = DEFAULT_MAX_RECIPIENT
   try {
     parsed = parseHeaderFields(bytes, maxRecipients);
   } catch (err) {
-    throw formatError(`The kms-envelope header is not valid: ${(err as Error).message}.`, (err as KmsEnvelopeError).hint, undefined, err);
+    throw formatError(
+      `The kms-envelope header is not valid: ${(err as Error).message}.`,
+      (err as KmsEnvelopeError).hintParts,
+      undefined,
+      err,
+    );
   }
   if (!parsed) throw formatError('The kms-envelope header is cut short.', FORMAT_HINTS.truncated);
   if (parsed.messageHeader.frameLength !== 0 || !parsed.messageHeader.encryptionContext[FILE_ID_KEY]) {

@@ -6,7 +6,7 @@
  * (ECONNREFUSED, …) and TLS verification codes (SELF_SIGNED_CERT_IN_CHAIN, …), the latter meaning
  * the CA certificate of the profile is not the one that signed the gateway's certificate.
  */
-import { CancelledError, KmsEnvelopeError, type ErrorKind } from '../../errors';
+import { CancelledError, KmsEnvelopeError, type ErrorKind, type Hint } from '../../errors';
 import { AttemptTimeoutError, type FailureClass, type RetryInfo } from '../retry';
 
 export class InstanceCallError extends Error {
@@ -172,7 +172,7 @@ export function toInstanceError(err: unknown, c: InstanceCallContext, info?: Ret
   const cloudMsg = e.code && e.message ? `: ${oneLine(e.message)}` : '';
   let kind: ErrorKind = 'provider';
   let message: string;
-  let hint: string;
+  let hint: Hint;
   switch (cat) {
     case 'caMismatch':
       kind = 'credentials';
@@ -225,8 +225,11 @@ export function toInstanceError(err: unknown, c: InstanceCallContext, info?: Ret
       break;
     case 'decryptRefused':
       message = `${at} refused to decrypt with ${key}${codeText}.`;
-      hint =
-        'The data key was not encrypted under this key, was altered, or the encryption context differs. Unseal with the region and key named in the blob (`kms-envelope inspect`).';
+      hint = [
+        'The data key was not encrypted under this key, was altered, or the encryption context differs. Unseal with the region and key named in the blob (',
+        { action: 'inspect' },
+        ').',
+      ];
       break;
     case 'throttling':
       message = `${at} throttled ${c.api}${codeText}${attempts}.`;

@@ -17,7 +17,7 @@
  *   string comes back from Decrypt. CiphertextBlob is kept verbatim (its UTF-8 bytes are the EDK).
  */
 import type * as OpenApi from '@alicloud/openapi-client';
-import { formatError, KmsEnvelopeError, usageError } from '../../errors';
+import { formatError, hintParts, KmsEnvelopeError, usageError } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
 import { TtlCache } from '../cache';
 import { cloudCall, type CloudProviderOptions } from '../cloud-call';
@@ -428,7 +428,12 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
           `Created key ${m.KeyId} in ${region}, but setting its alias ${alias} failed: ${e?.message ?? String(err)}`,
           {
             cause: err,
-            hint: `Set the alias later: \`kms-envelope keys alias --provider alibaba --region ${region} --key ${m.KeyId} --alias ${alias}\`. ${e?.hint ?? ''}`.trim(),
+            hint: [
+              'Set the alias later: ',
+              { action: 'setAlias', key: { provider: 'alibaba', region, keyId: m.KeyId!, profile: this.profile }, alias },
+              '.',
+              ...(e?.hintParts ? [' ', ...hintParts(e.hintParts)] : []),
+            ],
             details: { ...(e?.details ?? {}), provider: 'alibaba', region, keyId: m.KeyId, profile: this.profile },
           },
         );

@@ -267,7 +267,11 @@ export class AwsKmsProvider implements KmsProvider {
       ? renew
       : p === 'env'
         ? 'Export new AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN values (or log in again where they come from), then retry.'
-        : `Get new session credentials and store them: \`kms-envelope profiles rotate --provider aws --name ${p} --sts\` (or "Rotate Secret" in the sidebar), then retry.`;
+        : [
+            'Get new session credentials and store them: ',
+            { action: 'rotateSecret', provider: 'aws', name: p, sts: true } as const,
+            ', then retry.',
+          ];
     return credentialsError(
       `The AWS session of profile ${p} has expired (ExpiredTokenException${err.details.requestId ? `, request ${err.details.requestId}` : ''}).`,
       hint,
@@ -458,7 +462,11 @@ export class AwsKmsProvider implements KmsProvider {
           e?.kind ?? 'provider',
           `Key ${m.KeyId} was created in ${region}, but its alias ${alias} was not set: ${(err as Error).message}`,
           {
-            hint: `Set the alias on the new key: \`kms-envelope keys alias --provider aws --region ${region} --key ${m.KeyId} --alias ${alias}\`.`,
+            hint: [
+              'Set the alias on the new key: ',
+              { action: 'setAlias', key: { provider: this.name, region, keyId: m.KeyId!, profile: this.profile }, alias },
+              '.',
+            ],
             details: { ...(e?.details ?? {}), provider: this.name, region, keyId: m.KeyId },
             cause: err,
           },

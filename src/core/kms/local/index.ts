@@ -16,7 +16,7 @@
  *   `rawAesWrappingKey` hands the envelope engine the material so it can use the stock keyring.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { KmsEnvelopeError, formatError, providerError, throwIfAborted, usageError } from '../../errors';
+import { KmsEnvelopeError, formatError, providerError, throwIfAborted, usageError, type NextStep } from '../../errors';
 import type { Logger } from '../../log';
 import { nullLogger } from '../../log';
 import { KeytarSecretStore, LOCAL_KEYS_SERVICE, type SecretStore } from '../../secrets';
@@ -85,8 +85,11 @@ export interface RawAesWrappingKey {
   material: Buffer;
 }
 
-const cli = 'kms-envelope';
-const keyCmd = (verb: string, key: string) => `\`${cli} keys ${verb} --provider local --key ${key}\``;
+/** A next step about a local key (each front door words it: a CLI command, a VS Code command). */
+const keyStep = (action: 'enableKey' | 'disableKey' | 'cancelDeletion' | 'describeKey', keyId: string): NextStep => ({
+  action,
+  key: { provider: 'local', region: LOCAL_REGION, keyId },
+});
 
 /** The SecretStore for local key material: opt-in key files when KMS_ENVELOPE_KEY_FILE_DIR is set, else the OS keychain. */
 export function localSecretStore(env: Env): SecretStore {
@@ -189,7 +192,7 @@ export class LocalKmsProvider implements KmsProvider {
       if (data.keys.some((k) => k.id === o.keyId)) {
         throw providerError(
           `A local key with id ${o.keyId} already exists.`,
-          `Nothing to import: describe it with ${keyCmd('describe', o.keyId)}.`,
+          ['Nothing to import: describe it with ', keyStep('describeKey', o.keyId), '.'],
           { provider: 'local', region: LOCAL_REGION, keyId: o.keyId, providerCode: LOCAL_ERROR_CODES.keyExists },
         );
       }
@@ -273,14 +276,14 @@ export class LocalKmsProvider implements KmsProvider {
       if (rec.state === 'PendingDeletion') {
         throw providerError(
           `Local key ${label(rec)} is already pending deletion (on ${rec.deletionDate}).`,
-          `Cancel it with ${keyCmd('cancel-deletion', rec.id)} if that was a mistake.`,
+          ['Cancel it with ', keyStep('cancelDeletion', rec.id), ' if that was a mistake.'],
           this.details(rec, LOCAL_ERROR_CODES.pendingDeletion),
         );
       }
       if (rec.state !== 'Disabled') {
         throw providerError(
           `Local key ${label(rec)} is enabled; only a disabled key can be scheduled for deletion.`,
-          `Disable it first: ${keyCmd('disable', rec.id)}, then schedule the deletion again.`,
+          ['Disable it first: ', keyStep('disableKey', rec.id), ', then schedule the deletion again.'],
           this.details(rec, LOCAL_ERROR_CODES.mustBeDisabled),
         );
       }
@@ -382,7 +385,7 @@ export class LocalKmsProvider implements KmsProvider {
     if (rec.state === 'Disabled') {
       throw providerError(
         `Local key ${label(rec)} in region ${LOCAL_REGION} is disabled.`,
-        `The key is disabled: enable it with ${keyCmd('enable', rec.id)}, or use another key.`,
+        ['The key is disabled: enable it with ', keyStep('enableKey', rec.id), ', or use another key.'],
         this.details(rec, LOCAL_ERROR_CODES.disabled),
       );
     }
@@ -398,8 +401,11 @@ export class LocalKmsProvider implements KmsProvider {
     if (!material || material.length !== KEY_BYTES) {
       throw providerError(
         `The key material of local key ${label(rec)} is ${material ? 'damaged' : 'missing'} in ${this.secrets.description}.`,
-        `Import it from an export or a teammate: \`${cli} keys import --provider local --in <file>\` (the export carries the key id ${rec.id}). ` +
-          'If the keys are in key files, check KMS_ENVELOPE_KEY_FILE_DIR.',
+        [
+          'Import it from an export or a teammate: ',
+          { action: 'importKey', provider: 'local', keyId: rec.id },
+          ` (the export carries the key id ${rec.id}). If the keys are in key files, check KMS_ENVELOPE_KEY_FILE_DIR.`,
+        ],
         this.details(rec, LOCAL_ERROR_CODES.materialMissing),
       );
     }
@@ -409,7 +415,7 @@ export class LocalKmsProvider implements KmsProvider {
   private pendingDeletionError(rec: LocalKeyRecord, what: string): KmsEnvelopeError {
     return providerError(
       `Local key ${label(rec)} in region ${LOCAL_REGION} is pending deletion (on ${rec.deletionDate}); it cannot ${what === 'use' ? 'be used' : `be ${what}d`}.`,
-      `Cancel the deletion: ${keyCmd('cancel-deletion', rec.id)}, then enable the key: ${keyCmd('enable', rec.id)}.`,
+      ['Cancel the deletion: ', keyStep('cancelDeletion', rec.id), ', then enable the key: ', keyStep('enableKey', rec.id), '.'],
       this.details(rec, LOCAL_ERROR_CODES.pendingDeletion),
     );
   }
@@ -445,7 +451,15 @@ export class LocalKmsProvider implements KmsProvider {
     if (!rec) {
       throw providerError(
         `There is no local key "${keyIdOrAlias}" (looked up by id and alias in ${this.store.file}).`,
-        `List the local keys: \`${cli} keys list --provider local\`; create one: \`${cli} keys create --provider local --alias <name>\`, or import one from another machine: \`${cli} keys import --provider local --in <file>\`.`,
+        [
+          'List the local keys: ',
+          { action: 'listKeys', provider: 'local' },
+          '; create one: ',
+          { action: 'createKey', provider: 'local' },
+          ', or import one from another machine: ',
+          { action: 'importKey', provider: 'local' },
+          '.',
+        ],
         { provider: 'local', region: LOCAL_REGION, keyId: keyIdOrAlias, providerCode: LOCAL_ERROR_CODES.notFound },
       );
     }
