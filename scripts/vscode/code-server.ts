@@ -325,6 +325,8 @@ export interface Emulator {
   url: string;
   exports: Record<string, string>;
   proc: ChildProcess;
+  /** The KMS 3.0 instance gateway, from the `profiles add … --instance-endpoint` line it prints. */
+  instance?: { endpoint: string; clientKeyFile: string; caFile: string; passwordFile: string };
 }
 
 /**
@@ -358,7 +360,9 @@ export async function startEmulatorProcess(mode: 'auto' | 'on', stateFile: strin
         const e = /^\s*export\s+([A-Z0-9_]+)=(.*)$/.exec(line);
         if (e) exports[e[1]] = e[2].replace(/^(['"])(.*)\1$/, '$2');
       }
-      return { url: m[0], exports, proc };
+      const i = /--instance-endpoint (\S+) --client-key-file (\S+) --ca-file (\S+) < (\S+)/.exec(out);
+      const instance = i ? { endpoint: i[1], clientKeyFile: i[2], caFile: i[3], passwordFile: i[4] } : undefined;
+      return { url: m[0], exports, proc, ...(instance ? { instance } : {}) };
     };
     proc.stdout!.on('data', (b: Buffer) => {
       out += b.toString();

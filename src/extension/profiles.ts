@@ -169,6 +169,30 @@ async function readPartFile(part: CredentialPart, file: string): Promise<string>
   }
 }
 
+/**
+ * A file part (the CA certificate, the client key file): picked in a file dialog, read, and checked
+ * with the descriptor's check; a file that does not pass is named in a warning and the dialog opens
+ * again. Dismissing the dialog cancels the command. The file's text goes into the credentials (the
+ * keychain or profiles.json, as the part says); only its path is kept to prefill an Edit round.
+ */
+async function askPartFile(part: CredentialPart, title: string, previous?: string): Promise<{ path: string; text: string }> {
+  const label = part.label.charAt(0).toUpperCase() + part.label.slice(1);
+  for (;;) {
+    const file = await ui.prompts.openFile({
+      title: `${title}: ${part.label} file${part.prompt ? ` (${part.prompt})` : ''}`,
+      openLabel: `Use as ${part.label}`,
+      filters: { ...Object.fromEntries(Object.entries(part.fileTypes ?? {}).map(([k, v]) => [k, [...v]])), 'All files': ['*'] },
+      defaultPath: previous,
+    });
+    if (!file) dismissed();
+    const text = await readPartFile(part, file);
+    const problem = part.validate?.(text);
+    if (!problem) return { path: file, text };
+    ui.prompts.inform(`${label} file ${file}: ${problem}`, 'warning');
+    previous = file;
+  }
+}
+
 interface SecretParts {
   /** What was typed per part key (file parts: the path), to prefill an Edit round. */
   typed: Record<string, string>;
@@ -189,6 +213,12 @@ async function askSecretParts(
   const typed: Record<string, string> = {};
   const values: CloudCredentials = {};
   for (const part of spec.parts.filter((p) => !p.temporary || kind === 'sts')) {
+    if (part.input === 'file') {
+      const file = await askPartFile(part, step(3), prev?.parts?.[part.key]);
+      typed[part.key] = file.path;
+      (values as Record<string, string>)[part.key] = file.text;
+      continue;
+    }
     const where = part.secret
       ? ` (kept in ${s.credentials.secretStore.description}, never shown again)`
       : part.prompt
@@ -197,15 +227,15 @@ async function askSecretParts(
     const v = (
       await input({
         title: step(part.secret ? 4 : 3),
-        prompt: `${part.input === 'file' ? `Path of the ${part.label} file` : part.label}${part.optional ? ' (optional)' : ''}${where}`,
-        password: part.secret && part.input !== 'file',
+        prompt: `${part.label}${part.optional ? ' (optional)' : ''}${where}`,
+        password: part.secret,
         value: prev?.parts?.[part.key],
         validateInput: validPart(part),
       })
     ).trim();
     if (!v) continue;
     typed[part.key] = v;
-    (values as Record<string, string>)[part.key] = part.input === 'file' ? await readPartFile(part, v) : v;
+    (values as Record<string, string>)[part.key] = v;
   }
   if (kind !== 'sts') return { typed, values };
   const expiration =
@@ -281,10 +311,11 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
     draft = d;
     const label = `${providerLabel(provider)} profile "${d.name}"`;
     const endpoint = d.endpoint.trim() || undefined;
+    // Checked and split as saving will (profile settings such as an instance endpoint and CA go to the
+    // provider as settings, the secrets as credentials), so the test builds the provider the profile will.
+    const tried = s.credentials.draftProfile({ provider, name: d.name, kind: d.kind, regions: regionList(d.regions), endpoint }, creds);
     const result = await withCancellableProgress(`Testing ${provider} profile ${d.name}…`, (signal) =>
-      testCredentials(s.createProvider, provider, { name: d.name, endpoint, regions: regionList(d.regions) }, async () => creds, {
-        signal,
-      }),
+      testCredentials(s.createProvider, provider, tried, async () => tried.credentials, { signal }),
     );
     const save = async () => {
       const info = await s.credentials.addProfile(

@@ -20,6 +20,13 @@ export interface Prompts {
   input(opts: vscode.InputBoxOptions): Promise<string | undefined>;
   pick<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions): Promise<T | undefined>;
   pickMany<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions): Promise<T[] | undefined>;
+  /** A file picker (the OS dialog, or VS Code's own path box in a browser); resolves to the file's path. */
+  openFile(opts: {
+    title: string;
+    openLabel: string;
+    filters?: Record<string, string[]>;
+    defaultPath?: string;
+  }): Promise<string | undefined>;
   /** A modal warning naming what is about to happen; true only when `action` was chosen. */
   confirm(message: string, detail: string, action: string): Promise<boolean>;
   /** A modal warning with several ways on; resolves to the action chosen (undefined: dismissed). */
@@ -36,6 +43,18 @@ export const windowPrompts: Prompts = {
   input: async (opts) => vscode.window.showInputBox({ ignoreFocusOut: true, ...opts }),
   pick: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: false }),
   pickMany: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: true }),
+  openFile: async (opts) => {
+    const picked = await vscode.window.showOpenDialog({
+      title: opts.title,
+      openLabel: opts.openLabel,
+      filters: opts.filters,
+      defaultUri: opts.defaultPath ? vscode.Uri.file(opts.defaultPath) : undefined,
+      canSelectFiles: true,
+      canSelectFolders: false,
+      canSelectMany: false,
+    });
+    return picked?.[0]?.fsPath;
+  },
   confirm: async (message, detail, action) => (await vscode.window.showWarningMessage(message, { modal: true, detail }, action)) === action,
   choose: async (message, detail, ...actions) => vscode.window.showWarningMessage(message, { modal: true, detail }, ...actions),
   offer: async (message, ...actions) => vscode.window.showInformationMessage(message, ...actions),

@@ -103,6 +103,10 @@ describe('Alibaba KMS 3.0 instance profiles (instance-only and transfer) against
       return true;
     });
     assert.equal(em.counters().total ?? 0, 0);
+    // The region list (what a profile test calls) loads the client key too, so the test catches it.
+    await assert.rejects(instance({ password: 'nope' }).listRegions(), /password of client key .* is wrong/);
+    assert.deepEqual(await instance().listRegions(), ['cn-hangzhou']);
+    assert.equal(em.counters().total ?? 0, 0, 'without a request');
   });
 
   it('a transfer profile: key operations to the instance, management to the public gateway', async () => {

@@ -20,7 +20,7 @@ export async function api(): Promise<KmsEnvelopeApi> {
 }
 
 export type Answer = (
-  kind: 'input' | 'pick' | 'pickMany' | 'confirm' | 'choose' | 'offer',
+  kind: 'input' | 'pick' | 'pickMany' | 'openFile' | 'confirm' | 'choose' | 'offer',
   question: {
     title?: string;
     message?: string;
@@ -89,6 +89,9 @@ export class ScriptedPrompts implements Prompts {
   async pickMany<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions) {
     const list = await items;
     return this.next('pickMany', { title: opts.title, items: list }) as T[] | undefined;
+  }
+  async openFile(opts: { title: string; openLabel: string; filters?: Record<string, string[]>; defaultPath?: string }) {
+    return this.next('openFile', { title: opts.title, options: opts }) as string | undefined;
   }
   async confirm(message: string, detail: string, action: string) {
     return this.next('confirm', { message, detail, actions: [action] }) as boolean;

@@ -151,6 +151,8 @@ export interface CredentialPart {
   readonly optional?: boolean;
   /** `file`: the user gives a path and the front door reads the file's text into the value. */
   readonly input?: 'line' | 'file';
+  /** For `file` parts: what a file picker offers (`{ 'PEM certificate': ['pem', 'crt'] }`); all files are always offered too. */
+  readonly fileTypes?: Readonly<Record<string, readonly string[]>>;
   /**
    * A command-line option that gives this part (`ca-file` → `--ca-file <path>`) instead of a line on
    * stdin. Only for parts that are not secret (a file part's path is not; its content may be).

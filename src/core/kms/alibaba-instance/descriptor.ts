@@ -33,6 +33,7 @@ export const INSTANCE_PARTS: readonly CredentialPart[] = [
     secret: false,
     store: 'profile',
     input: 'file',
+    fileTypes: { 'PEM certificate': ['pem', 'crt', 'cer'] },
     flag: 'ca-file',
     prompt: "the instance's PrivateKmsCA_<instance-id>.pem from the instance details in the KMS console",
     validate: (v) => (PEM_CERT.test(v) ? undefined : 'The CA certificate file holds no PEM certificate (PrivateKmsCA_<instance-id>.pem).'),
@@ -42,6 +43,7 @@ export const INSTANCE_PARTS: readonly CredentialPart[] = [
     label: 'client key',
     secret: false,
     input: 'file',
+    fileTypes: { 'Client key (JSON)': ['json'] },
     flag: 'client-key-file',
     prompt: 'the clientKey_<id>.json file the KMS console downloads with a client key (Application Access)',
     validate: (v) => {

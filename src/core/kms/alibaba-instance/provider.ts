@@ -10,7 +10,7 @@
  * their base64 text, as with the public gateway: Decrypt's plaintext is that text.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { formatError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
+import { CancelledError, formatError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
 import type { RetryPolicy } from '../retry';
 import type {
@@ -213,7 +213,14 @@ export class AlibabaInstanceProvider implements KmsProvider {
 
   // ------------------------------------------------------------------ management (public gateway)
 
-  async listRegions(): Promise<string[]> {
+  /**
+   * The instance's region. The client key is loaded first (once per key and password), so a profile
+   * test (`profiles add --test`, Add Profile) catches a wrong password or an expired client key
+   * without a request.
+   */
+  async listRegions(opts?: CallOptions): Promise<string[]> {
+    if (opts?.signal?.aborted) throw new CancelledError();
+    await this.client();
     return [this.region];
   }
 
