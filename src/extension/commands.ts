@@ -32,6 +32,8 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.openSealedFile': (a?: unknown) => s.files.openSealedFile(a),
     'kmsEnvelope.rewrapFile': (a?: unknown, b?: unknown) => s.files.rewrapFile(a, b),
     'kmsEnvelope.inspect': (a?: unknown) => s.files.inspect(a),
+    'kmsEnvelope.sealValues': (a?: unknown, b?: unknown) => s.values.sealValues(a, b),
+    'kmsEnvelope.unsealValues': (a?: unknown, b?: unknown) => s.values.unsealValues(a, b),
     'kmsEnvelope.openDecryptedDiff': (a?: unknown) => s.diffs.openDecryptedDiff(a),
     'kmsEnvelope.sealValueAt': (uri: vscode.Uri, key: string) => s.leakGuard.sealValueAt(uri, key),
     // The Keys view

@@ -27,6 +27,7 @@ import { SECTION, settings } from './settings';
 import { TeamAccess } from './team';
 import { vscodeStep } from './hints';
 import { KeyTreeProvider, VIEW_ID } from './tree';
+import { SealedEnvDebugProvider, SealedSchemeRouter, ValuesCommands, ValuesFileSystem } from './values';
 import { cancelAllOperations, type CommandContext } from './ui';
 
 export interface Services {
@@ -49,6 +50,8 @@ export interface Services {
   readonly selections: SelectionCommands;
   readonly files: FileCommands;
   readonly sealedFs: SealedFileSystem;
+  readonly values: ValuesCommands;
+  readonly valuesFs: ValuesFileSystem;
   /** Sealed files in git and in a team (TeamService, loaded on first use). */
   readonly team: TeamAccess;
   readonly diffs: DecryptedDiffs;
@@ -118,8 +121,10 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const sealedFs = new SealedFileSystem(envelope, log, team);
   const diffs = new DecryptedDiffs(team, log);
   const leakGuard = new LeakGuard(team, envelope, log);
+  const values = new ValuesCommands(envelope, picker, log);
+  const valuesFs = new ValuesFileSystem(values, log);
   const disposables = [treeProvider, treeView, picker, selections, files, usage, leakGuard];
-  context.subscriptions.push(channel, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
+  context.subscriptions.push(channel, valuesFs, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
   context.subscriptions.push({ dispose: () => void cancelAllOperations() }, ...disposables);
   const cmd: CommandContext = { log };
   return {
@@ -140,6 +145,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     selections,
     files,
     sealedFs,
+    values,
+    valuesFs,
     team,
     diffs,
     usage,
@@ -152,10 +159,13 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
   // Profiles changed by the CLI (profiles.json rewritten) refresh the tree too.
   const profilesJson = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.configDir), 'profiles.json'));
   const reloadProfiles = () => s.credentials.reload();
+  const sealedScheme = new SealedSchemeRouter(s.sealedFs, s.valuesFs);
   // Activated by a git: read (a diff opening): the diff tab that caused it is already open.
   s.diffs.onTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs));
   return [
-    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, s.sealedFs, { isCaseSensitive: true }),
+    // One provider for the scheme: whole sealed files and files of sealed values (`?values=`).
+    vscode.workspace.registerFileSystemProvider(SEALED_SCHEME, sealedScheme, { isCaseSensitive: true }),
+    vscode.debug.registerDebugConfigurationProvider('*', new SealedEnvDebugProvider(s.values, s.log)),
     s.sealedFs, // zeroes the data keys of files still open
     new SealedAutoSave(s.log),
     // Where files go through named temp files (not Linux), a write removes those a killed run left.
@@ -170,7 +180,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, s.leakGuard, LeakGuard.metadata),
     new SealedValueContext(),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      if (d.uri.scheme === SEALED_SCHEME) s.sealedFs.forget(d.uri);
+      if (d.uri.scheme === SEALED_SCHEME) sealedScheme.forget(d.uri);
     }),
     vscode.window.tabGroups.onDidChangeTabs((e) => {
       s.files.onTabsOpened(e.opened);

@@ -4,11 +4,12 @@
 // .vscode/settings.json cannot choose the sealing key or the encryption context, or weaken how long
 // plaintext lives. Settings classified as harmless still apply from the workspace.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { dearmor } from '../../src/core/envelope/armor';
 import { inspect } from '../../src/core/envelope/index';
+import { parseHeader } from '../../src/core/values/records';
 import type { KmsEnvelopeApi } from '../../src/extension/extension';
 import { EXTENSION_ID, activateExtension, closeAllEditors, openTempFile, waitFor } from './helpers';
 
@@ -83,5 +84,29 @@ suite('Restricted Mode: the workspace cannot choose keys @untrusted', () => {
       [userKeyId],
     );
     assert.equal(info.context.owner, undefined, 'the workspace chose the encryption context');
+  });
+
+  test("Seal Values in File: the workspace's .kms-envelope.yaml says which values, not which keys or context", async () => {
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const secret = `pw-${Date.now()}`;
+    writeFileSync(
+      join(folder, '.kms-envelope.yaml'),
+      'rules:\n  - path: "*.yaml"\n    keys: [local:local:chosen-by-the-workspace]\n    values: "(?i)password"\n    context: { owner: workspace }\n',
+    );
+    const file = join(folder, 'restricted-values.yaml');
+    writeFileSync(file, `db:\n  host: h\n  password: ${secret}\n`);
+    const out = await vscode.commands.executeCommand<Array<{ sealed: string[] }>>('kmsEnvelope.sealValues', vscode.Uri.file(file));
+    assert.deepEqual(out?.[0]?.sealed, ['db.password']);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(!text.includes(secret), 'the value was not sealed');
+    const header = /^kms-envelope: (kmsenv:h1:\S+)$/m.exec(text)?.[1];
+    assert.ok(header, `no header line in ${text}`);
+    const info = parseHeader(header).info;
+    assert.deepEqual(
+      info.recipients.map((r) => r.keyId),
+      [userKeyId],
+      'the workspace policy chose the key',
+    );
+    assert.equal(info.context.owner, undefined, "the workspace policy's context was used");
   });
 });
