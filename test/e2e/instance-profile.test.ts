@@ -53,9 +53,13 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
       throw new Error(`no file dialog matching ${re}; the quick input shows "${await quickTitle()}"`);
     });
     const box = wb.page.locator('.quick-input-widget .quick-input-box input');
-    await box.fill(path);
-    // The dialog lists the folder as the path is typed: let it settle, then press its button.
-    await wb.page.waitForTimeout(1000);
+    // The dialog fills its box with its start folder once it has read it, which on a busy machine can
+    // come after our path was typed: type it again until the box keeps it, then let the list settle.
+    for (let i = 0; i < 10; i++) {
+      await box.fill(path);
+      await wb.page.waitForTimeout(1000);
+      if ((await box.inputValue()) === path) break;
+    }
     await wb.page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
     await title.waitFor({ state: 'hidden', timeout: 10_000 }).catch(async () => {
       await wb.screenshot('instance-profile-file-dialog-FAILED');
