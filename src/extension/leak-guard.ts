@@ -5,10 +5,9 @@
  * Fix "Seal Value" that seals that one value by the policy (the values engine, in the editor's text:
  * the same records and header line as `kms-envelope seal --values`).
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { usageError } from '../core/errors';
+import { findPolicyFile } from '../core/values/policy-file';
 import type { Finding } from '../core/services/team-service';
 import type { ExtensionLogger } from './log';
 import type { TeamAccess } from './team';
@@ -60,22 +59,6 @@ export class LeakGuard implements vscode.Disposable, vscode.CodeActionProvider {
     for (const s of this.subs) s.dispose();
   }
 
-  /** Whether a .kms-envelope.yaml exists in `dir` or a folder above it (stat calls only). */
-  private async policyAbove(dir: string): Promise<boolean> {
-    for (let d = dir; ;) {
-      if (
-        await fsp.stat(path.join(d, '.kms-envelope.yaml')).then(
-          () => true,
-          () => false,
-        )
-      )
-        return true;
-      const up = path.dirname(d);
-      if (up === d) return false;
-      d = up;
-    }
-  }
-
   private checkOpen(): void {
     for (const d of vscode.workspace.textDocuments) this.schedule(d, 0);
   }
@@ -101,7 +84,7 @@ export class LeakGuard implements vscode.Disposable, vscode.CodeActionProvider {
     const file = doc.uri.fsPath;
     const text = doc.getText();
     // Cheap first: no policy file above it and no sealed entry in it → nothing to load or check.
-    if (!text.includes('kmsenv:') && !(await this.policyAbove(path.dirname(file)))) {
+    if (!text.includes('kmsenv:') && !(await findPolicyFile(file))) {
       this.diagnostics.delete(doc.uri);
       return [];
     }

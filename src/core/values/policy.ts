@@ -18,7 +18,7 @@
  * schemas/kms-envelope-policy.schema.json says the same for editors).
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair } from 'yaml';
 import { KmsEnvelopeError, usageError } from '../errors';
@@ -28,8 +28,9 @@ import { RESERVED_CONTEXT_PREFIX } from '../envelope/keyrings';
 import { RESERVED_VALUES_PREFIX } from './constants';
 import { VALUES_FORMATS, type ValuesFormat, type ValueSlot } from './formats';
 import { matchesPathOrParent, parsePathPattern, type PathPattern } from './paths';
+import { findPolicyFile, POLICY_FILE } from './policy-file';
 
-export const POLICY_FILE = '.kms-envelope.yaml';
+export { POLICY_FILE };
 
 export interface PolicyRule {
   /** 0-based position in `rules`. */
@@ -238,18 +239,8 @@ export async function loadPolicy(file: string): Promise<Policy> {
 
 /** The nearest `.kms-envelope.yaml` in the file's folder or above it; undefined when there is none. */
 export async function findPolicy(file: string): Promise<Policy | undefined> {
-  let dir = dirname(resolve(file));
-  for (;;) {
-    const candidate = join(dir, POLICY_FILE);
-    try {
-      if ((await fsp.stat(candidate)).isFile()) return loadPolicy(candidate);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
-    }
-    const up = dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
+  const found = await findPolicyFile(file);
+  return found ? loadPolicy(found) : undefined;
 }
 
 /** The file's path relative to the policy's folder, with `/` separators; undefined when it is not below it. */
