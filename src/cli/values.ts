@@ -28,6 +28,7 @@ import {
   providerResolverFor,
   type Io,
 } from './common';
+import { recipientLabel } from '../core/envelope/recipients';
 
 export const SEAL_VALUES_HELP = `Usage: kms-envelope seal --values <file> [-o <out>|-] [--force] [--rewrap]
 
@@ -157,7 +158,7 @@ export async function sealValuesCommand(argv: string[], io: Io): Promise<number>
     return 0;
   }
   const where = await writeOut(io, file, values.output, !!values.force, r.text);
-  const keys = r.header?.recipients.map((x) => `${x.provider ?? x.providerId}:${x.region}:${x.keyId}`).join(', ') ?? '';
+  const keys = r.header?.recipients.map(recipientLabel).join(', ') ?? '';
   io.stderr.write(
     `Sealed ${r.sealed.length} value${r.sealed.length === 1 ? '' : 's'} of ${name}${r.sealed.length ? ` (${r.sealed.join(', ')})` : ''} for ${keys}${r.kept ? `; ${r.kept} already sealed, kept` : ''} → ${where}\n`,
   );

@@ -34,6 +34,7 @@ import type { ExtensionLogger } from './log';
 import { settings } from './settings';
 import type { TeamAccess } from './team';
 import { withCancellableProgress } from './ui';
+import { recipientLabel } from '../core/envelope/recipients';
 
 export const SEALED_SCHEME = 'kms-sealed';
 
@@ -396,9 +397,7 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     const info = await inspect(blob);
     this.headers.set(real, info);
     this.sizes.set(real, content.length);
-    this.log.info(
-      `Saved ${real}: sealed again${how} to ${info.recipients.map((r) => `${r.provider ?? r.providerId}:${r.region}:${r.keyId}`).join(', ')}.`,
-    );
+    this.log.info(`Saved ${real}: sealed again${how} to ${info.recipients.map(recipientLabel).join(', ')}.`);
     this.emitter.fire([{ type: vscode.FileChangeType.Changed, uri }]);
   }
 

@@ -31,6 +31,7 @@ import type { KeyPicker } from './key-picker';
 import type { ExtensionLogger } from './log';
 import { SEALED_SCHEME, type SealedFileSystem } from './sealed-fs';
 import { ui, withCancellableProgress } from './ui';
+import { recipientLabel } from '../core/envelope/recipients';
 
 /** The query parameter that marks a `kms-sealed:` editor of a file of sealed values (and names the file). */
 const VALUES_QUERY = 'values';
@@ -145,7 +146,7 @@ export class ValuesCommands {
       if (r.changed) {
         const mode = (await fsp.stat(file)).mode & 0o777;
         await writeFileAtomic(file, r.text, mode);
-        const keys = r.header?.recipients.map((x) => `${x.provider ?? x.providerId}:${x.region}:${x.keyId}`).join(', ') ?? '';
+        const keys = r.header?.recipients.map(recipientLabel).join(', ') ?? '';
         this.log.info(
           `Sealed ${r.sealed.length} value(s) of ${file} (${r.sealed.join(', ')}) for ${keys}; ${r.kept} already sealed, kept.`,
         );
