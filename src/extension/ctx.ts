@@ -111,6 +111,7 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     defaultKey: () => settings.defaultKey(),
     usage: (k) => usageText(usage.peek(k)),
     stepWords: vscodeStep,
+    locale: vscode.env.language,
   });
   rerender.tree = () => model.rerender();
   const treeProvider = new KeyTreeProvider(model, log);
