@@ -157,7 +157,9 @@ suite('extension: key actions', () => {
     const cfg = vscode.workspace.getConfiguration('kmsEnvelope');
     assert.equal(cfg.get('defaultKey'), keyref);
     assert.equal(cfg.get('defaultKeyProfile'), 'emu');
-    assert.match(a.testing!.statusBarText(), new RegExp(`^\\$\\(key\\) ${keyId!.slice(0, 10)}`));
+    // The status bar names the key by its alias; the id is in its tooltip.
+    assert.equal(a.testing!.statusBarText(), '$(key) seed-enabled');
+    assert.match(a.testing!.statusBarTooltip(), new RegExp(`Keyref: tencent:ap-guangzhou:${keyId}`));
     const starred = await keyRow('tencent', 'ap-guangzhou', 'seed-enabled');
     assert.match(starred.description!, /★ default/);
     assert.match(starred.contextValue!, /\+default\b/);
