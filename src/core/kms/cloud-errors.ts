@@ -305,7 +305,7 @@ function regionHint(c: CallContext): Hint {
 function networkHint(c: CallContext): string {
   const vars = (c.provider.endpoint?.env ?? ['KMS_ENVELOPE_ENDPOINT']).join(', ');
   return c.endpointOverridden
-    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (--endpoint, profile ${c.profile}'s endpoint, or ${vars}): check that too.`
+    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (an endpoint given with the command, profile ${c.profile}'s endpoint, or ${vars}): check that too.`
     : `Check the network connection to ${c.endpoint} (proxy, firewall, DNS), or set an endpoint override for profile ${c.profile}.`;
 }
 

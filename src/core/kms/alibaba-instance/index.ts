@@ -16,7 +16,11 @@ export async function createInstanceProvider(ctx: ProviderContext): Promise<KmsP
   if (!instanceEndpoint || !ca) {
     throw credentialsError(
       `Profile ${ctx.profile} has no ${instanceEndpoint ? 'CA certificate' : 'instance endpoint'} of its KMS 3.0 instance.`,
-      `Add the profile again with its endpoint, CA certificate and client key: kms-envelope profiles add --provider alibaba-instance --name ${ctx.profile} --instance-endpoint … --client-key-file … --ca-file … --replace.`,
+      [
+        'Add the profile again with its endpoint, CA certificate and client key: ',
+        { action: 'addProfile', provider: 'alibaba-instance', name: ctx.profile, replace: true },
+        '.',
+      ],
       { provider: 'alibaba-instance', profile: ctx.profile },
     );
   }

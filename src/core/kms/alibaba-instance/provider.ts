@@ -186,7 +186,11 @@ export class AlibabaInstanceProvider implements KmsProvider {
       'usage',
       `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} with a client key only: the instance gateway cannot ${what}.`,
       {
-        hint: `Add an AccessKey of a RAM user allowed to manage KMS to the profile (\`kms-envelope profiles rotate --provider ${this.name} --name ${this.profile} --instance-endpoint … --client-key-file … --ca-file …\`, giving the AccessKey ID and secret after the password); listing and managing keys then go through the public gateway while sealing stays on the instance. Sealing with a key you know works now: ${this.name}:${this.region}:<key id or alias>.`,
+        hint: [
+          'Add an AccessKey of a RAM user allowed to manage KMS to the profile (',
+          { action: 'rotateSecret', provider: this.name, name: this.profile },
+          `, giving the AccessKey ID and secret after the password); listing and managing keys then go through the public gateway while sealing stays on the instance. Sealing with a key you know works now: ${this.name}:${this.region}:<key id or alias>.`,
+        ],
         details: { ...this.details(), providerCode: 'InstanceOnlyProfile' },
       },
     );
@@ -277,7 +281,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     if (region === this.region) return;
     throw usageError(
       `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} in ${this.region}; key ${keyId} is in ${region}.`,
-      `Use a profile of region ${region} (an instance there, or an AccessKey profile: \`kms-envelope profiles list\`).`,
+      [`Use a profile of region ${region} (an instance there, or an AccessKey profile): `, { action: 'listProfiles' }, '.'],
       { ...this.details(keyId), region },
     );
   }

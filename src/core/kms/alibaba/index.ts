@@ -393,7 +393,11 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
           'provider',
           `Alibaba Cloud KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`,
           {
-            hint: 'Aliases are unique per region: pick another alias, or move it with `keys alias` on the new key later.',
+            hint: [
+              'Aliases are unique per region: pick another alias, or later move it (',
+              { action: 'moveAlias', provider: 'alibaba', region, profile: this.profile, alias },
+              ').',
+            ],
             details: { provider: 'alibaba', region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AliasAlreadyExists' },
           },
         );

@@ -487,7 +487,11 @@ export class AwsKmsProvider implements KmsProvider {
       throw err;
     }
     throw new KmsEnvelopeError('provider', `AWS KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`, {
-      hint: 'Aliases are unique per account and region: pick another alias, or move it to the new key later (`keys alias`).',
+      hint: [
+        'Aliases are unique per account and region: pick another alias, or later move it (',
+        { action: 'moveAlias', provider: this.name, region, profile: this.profile, alias },
+        ').',
+      ],
       details: { provider: this.name, region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AlreadyExistsException' },
     });
   }
