@@ -5,7 +5,7 @@
  */
 import { credentialsError } from '../../errors';
 import { AlibabaKmsProvider } from '../alibaba/index';
-import type { ProviderContext } from '../descriptor';
+import { cloudOptions, type ProviderContext } from '../descriptor';
 import type { KmsProvider } from '../types';
 import { AlibabaInstanceProvider } from './provider';
 
@@ -41,16 +41,11 @@ export async function createInstanceProvider(ctx: ProviderContext): Promise<KmsP
       const c = await ctx.credentials();
       if (!c.accessKeyId || !c.accessKeySecret) return undefined;
       return new AlibabaKmsProvider({
-        profile: ctx.profile,
+        ...cloudOptions(ctx),
         credentials: async () => {
           const now = await ctx.credentials();
           return { accessKeyId: now.accessKeyId, accessKeySecret: now.accessKeySecret };
         },
-        endpoint: ctx.endpoint,
-        logger: ctx.logger,
-        timeoutMs: ctx.timeoutMs,
-        retry: ctx.retry,
-        defaultRegion: ctx.defaultRegion,
       });
     },
   });

@@ -10,8 +10,9 @@
  * their base64 text, as with the public gateway: Decrypt's plaintext is that text.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { CancelledError, formatError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
+import { CancelledError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
+import { checkDataKeySize, checkDecryptedBy } from '../data-keys';
 import type { RetryPolicy } from '../retry';
 import type {
   CallOptions,
@@ -300,13 +301,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(
-        `A KMS 3.0 instance encrypts data keys of 1 to 4096 bytes here, not ${plaintext.length}.`,
-        undefined,
-        this.details(keyIdOrAlias),
-      );
-    }
+    checkDataKeySize('A KMS 3.0 instance', plaintext, this.details(keyIdOrAlias));
     this.checkRegion(region, keyIdOrAlias);
     const c = await this.client();
     const text = Buffer.from(plaintext.toString('base64'), 'utf8');
@@ -331,14 +326,10 @@ export class AlibabaInstanceProvider implements KmsProvider {
     const text = r.plaintext;
     const plaintext = Buffer.from(text.toString('utf8'), 'base64');
     text.fill(0);
-    if (keyId && KEY_ID.test(keyId) && r.keyId && r.keyId !== keyId) {
-      plaintext.fill(0);
-      throw formatError(
-        `KMS 3.0 instance ${this.instanceLabel} decrypted the data key with key ${r.keyId}, but the blob names key ${keyId} in ${region}.`,
-        'The blob was altered or built by another tool; do not trust it.',
-        this.details(keyId),
-      );
-    }
+    checkDecryptedBy(`KMS 3.0 instance ${this.instanceLabel}`, { keyId, isKeyId: KEY_ID }, r.keyId, plaintext, {
+      ...this.details(keyId),
+      region,
+    });
     return { plaintext, keyId: r.keyId || keyId };
   }
 }
