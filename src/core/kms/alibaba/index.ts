@@ -20,20 +20,18 @@ import type * as OpenApi from '@alicloud/openapi-client';
 import { hintParts, KmsEnvelopeError, usageError } from '../../errors';
 import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
-import { CloudProvider, type CallFlags } from '../cloud-provider';
+import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
-import { jsonDataKeys } from '../data-keys';
+import { JsonApiProvider } from '../json-api';
 import { isoDate } from '../wire-values';
 import { mapLimit } from '../retry';
 import type {
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
-  DataKey,
-  EncryptionContext,
   KeyMetadata,
   KeyState,
   KmsProvider,
@@ -129,7 +127,8 @@ interface CachedClient {
   client: OpenApi.default;
 }
 
-export class AlibabaKmsProvider extends CloudProvider implements KmsProvider, PageTokenPlanner {
+export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
+  protected readonly keyIdPattern = KEY_ID;
   private sdk?: Promise<typeof OpenApi>;
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
   /** One client per region and endpoint, with the credentials it signs with (see client()). */
@@ -203,7 +202,7 @@ export class AlibabaKmsProvider extends CloudProvider implements KmsProvider, Pa
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
-  private async call<T>(region: string, action: string, params: Record<string, string | number | undefined>, o: CallFlags): Promise<T> {
+  protected async call<T>(region: string, action: string, params: Record<string, string | number | undefined>, o: CallFlags): Promise<T> {
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     if (this.regionInRequest()) query.RegionId = region;
@@ -231,6 +230,10 @@ export class AlibabaKmsProvider extends CloudProvider implements KmsProvider, Pa
       const body = (res?.body ?? {}) as T & { RequestId?: string };
       return { result: body, requestId: body.RequestId };
     });
+  }
+
+  protected async keyParam(_region: string, keyIdOrAlias: string): Promise<string> {
+    return alibabaKeyParam(keyIdOrAlias);
   }
 
   private toMeta(region: string, m: AliKeyMetadata, aliases?: string[]): KeyMetadata {
@@ -423,14 +426,6 @@ export class AlibabaKmsProvider extends CloudProvider implements KmsProvider, Pa
     return this.toMeta(region, m, alias ? [alias] : []);
   }
 
-  async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'EnableKey', { KeyId: alibabaKeyParam(keyId) }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
-  async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'DisableKey', { KeyId: alibabaKeyParam(keyId) }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
   async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
     const name = normalizeAlibabaAlias(alias);
     let id = alibabaKeyParam(keyId);
@@ -489,29 +484,5 @@ export class AlibabaKmsProvider extends CloudProvider implements KmsProvider, Pa
     // The API answers without the date; read it back from the key.
     const m = await this.describeRaw(region, keyParam, keyId, opts?.signal);
     return { deletionDate: isoDate(m.DeleteDate) };
-  }
-
-  async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'CancelKeyDeletion', { KeyId: alibabaKeyParam(keyId) }, { idempotent: false, keyId, signal: opts?.signal });
-  }
-
-  private readonly dataKeys = jsonDataKeys({
-    who: alibabaProvider.label,
-    provider: alibabaProvider.name,
-    call: (region, action, params, o) => this.call(region, action, params, o),
-    keyParam: async (_region, keyIdOrAlias) => alibabaKeyParam(keyIdOrAlias),
-    keyId: KEY_ID,
-  });
-
-  generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
-    return this.dataKeys.generate(region, keyIdOrAlias, context, opts?.signal);
-  }
-
-  encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions) {
-    return this.dataKeys.encrypt(region, keyIdOrAlias, plaintext, context, opts?.signal);
-  }
-
-  decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions) {
-    return this.dataKeys.decrypt(region, keyId, ciphertext, context, opts?.signal);
   }
 }

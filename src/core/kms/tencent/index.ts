@@ -16,20 +16,18 @@ import type { CommonClient } from 'tencentcloud-sdk-nodejs-common';
 import { usageError } from '../../errors';
 import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
-import { CloudProvider, type CallFlags } from '../cloud-provider';
+import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
-import { jsonDataKeys } from '../data-keys';
+import { JsonApiProvider } from '../json-api';
 import { unixToIso } from '../wire-values';
 import type {
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
-  DataKey,
-  EncryptionContext,
   KeyMetadata,
   KeyState,
   KmsProvider,
@@ -127,7 +125,8 @@ function keepRetryAfter(client: CommonClient): void {
   };
 }
 
-export class TencentKmsProvider extends CloudProvider implements KmsProvider, PageTokenPlanner {
+export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
+  protected readonly keyIdPattern = UUID;
   private readonly agents = new AgentPool();
   private sdk?: Promise<typeof import('tencentcloud-sdk-nodejs-common')>;
   private readonly aliasCache = new TtlCache<string>(60_000);
@@ -173,7 +172,7 @@ export class TencentKmsProvider extends CloudProvider implements KmsProvider, Pa
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
-  private async call<T>(region: string, action: string, params: Record<string, unknown>, o: CallFlags): Promise<T> {
+  protected async call<T>(region: string, action: string, params: Record<string, unknown>, o: CallFlags): Promise<T> {
     const body: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
     return this.cloudCall<T>(region, action, o, async ({ signal, credentials }, ep) => {
@@ -198,6 +197,10 @@ export class TencentKmsProvider extends CloudProvider implements KmsProvider, Pa
       origin: m.Origin || undefined,
       rotationEnabled: typeof m.KeyRotationEnabled === 'boolean' ? m.KeyRotationEnabled : undefined,
     };
+  }
+
+  protected keyParam(region: string, keyIdOrAlias: string, signal?: AbortSignal): Promise<string> {
+    return this.resolveKeyId(region, keyIdOrAlias, signal);
   }
 
   /** Key id for a key id or alias (aliases resolved through ListKeyDetail, cached 60 s). */
@@ -275,16 +278,6 @@ export class TencentKmsProvider extends CloudProvider implements KmsProvider, Pa
     return this.toMeta(region, { ...res, Alias: res.Alias ?? alias });
   }
 
-  async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'EnableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
-  async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'DisableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
   async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
     const a = alias.trim();
     validateTencentAlias(a);
@@ -327,30 +320,5 @@ export class TencentKmsProvider extends CloudProvider implements KmsProvider, Pa
       { idempotent: false, keyId, signal: opts?.signal },
     );
     return { deletionDate: unixToIso(res.DeletionDate) };
-  }
-
-  async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'CancelKeyDeletion', { KeyId: id }, { idempotent: false, keyId, signal: opts?.signal });
-  }
-
-  private readonly dataKeys = jsonDataKeys({
-    who: tencentProvider.label,
-    provider: tencentProvider.name,
-    call: (region, action, params, o) => this.call(region, action, params, o),
-    keyParam: (region, keyIdOrAlias, signal) => this.resolveKeyId(region, keyIdOrAlias, signal),
-    keyId: UUID,
-  });
-
-  generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
-    return this.dataKeys.generate(region, keyIdOrAlias, context, opts?.signal);
-  }
-
-  encryptDataKey(region: string, keyIdOrAlias: string, plaintext: Buffer, context: EncryptionContext, opts?: CallOptions) {
-    return this.dataKeys.encrypt(region, keyIdOrAlias, plaintext, context, opts?.signal);
-  }
-
-  decryptDataKey(region: string, keyId: string, ciphertext: Buffer, context: EncryptionContext, opts?: CallOptions) {
-    return this.dataKeys.decrypt(region, keyId, ciphertext, context, opts?.signal);
   }
 }
