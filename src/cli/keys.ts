@@ -133,8 +133,9 @@ const KEY_ACTIONS: Record<Action, (r: KeyRun) => Promise<number>> = {
         `e.g. \`${CLI} keys alias --provider ${r.name} --key <id> --alias team-key\`.`,
       );
     const id = await keyIdOf(r);
-    await r.provider.setAlias(r.region, id, r.values.alias, { signal: r.io.signal });
-    r.out(`Alias of ${id} is now ${r.values.alias}\n`, await describeAgain(r, id));
+    const change = await r.provider.setAlias(r.region, id, r.values.alias, { signal: r.io.signal });
+    const was = change?.removed.length ? ` (replaces ${change.removed.join(', ')})` : '';
+    r.out(`Alias of ${id} is now ${r.values.alias}${was}\n`, await describeAgain(r, id));
     return 0;
   },
   description: async (r) => {

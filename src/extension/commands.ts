@@ -37,7 +37,11 @@ export function createCommands(s: Services): Record<string, Handler> {
     'kmsEnvelope.openDecryptedDiff': (a?: unknown) => s.diffs.openDecryptedDiff(a),
     'kmsEnvelope.sealValueAt': (uri: vscode.Uri, key: string) => s.leakGuard.sealValueAt(uri, key),
     // The Keys view
-    'kmsEnvelope.refresh': () => s.keys.reset(),
+    'kmsEnvelope.refresh': () => {
+      s.keys.reset();
+      // The "used by …" counts too: a file changed outside the editor's watcher is counted again.
+      void s.usage.refresh().catch(() => undefined);
+    },
     'kmsEnvelope.refreshNode': on(view.refreshNode),
     'kmsEnvelope.loadMore': on(view.loadMore),
     'kmsEnvelope.retry': on(view.retry),

@@ -142,9 +142,9 @@ const validAlias = (provider: ProviderName) => (v: string) => {
 };
 
 /** An alias the region's keys (as the tree last loaded them) already use: said while typing, before any call. */
-const aliasTaken = (s: Services, ref: RegionRef, alias: string) => {
+const aliasTaken = (s: Services, ref: RegionRef, alias: string, self?: string) => {
   const bare = alias.replace(/^alias\//, '');
-  const other = s.keys.peekRegion(ref)?.keys.find((k) => k.alias === bare || k.alias === `alias/${bare}`);
+  const other = s.keys.peekRegion(ref)?.keys.find((k) => k.keyId !== self && (k.alias === bare || k.alias === `alias/${bare}`));
   return other ? `The alias ${bare} is already used by key ${other.keyId} in ${ref.region}: pick another.` : undefined;
 };
 
@@ -233,21 +233,27 @@ export async function disableKey(s: Services, arg?: unknown): Promise<boolean> {
 
 export async function setAlias(s: Services, arg?: unknown): Promise<string> {
   const k = await keyArg(s, arg);
+  const current = k.key?.alias;
   const alias = await ui.prompts.input({
     title: `Alias of key ${k.keyId}`,
-    value: k.key?.alias ?? '',
-    prompt: 'New alias (replaces the current one)',
-    validateInput: validAlias(k.ref.provider),
+    value: current ?? '',
+    prompt: current ? `New alias (replaces ${current})` : 'Alias (how the key is shown and named in keyrefs)',
+    validateInput: (v) => validAlias(k.ref.provider)(v) ?? aliasTaken(s, k.ref, v.trim(), k.keyId),
   });
   if (alias === undefined) dismissed();
+  const name = alias.trim();
   await act(
     s,
     `Setting alias of ${k.name}…`,
     k.ref,
-    (p, signal) => p.setAlias(k.ref.region, k.keyId, alias.trim(), { signal }),
-    () => `Key ${k.keyId} ${whereOf(k.ref)} is now named ${alias.trim()}.`,
+    (p, signal) => p.setAlias(k.ref.region, k.keyId, name, { signal }),
+    // Clouds where a key carries several aliases say which ones the new alias replaced.
+    (r) => {
+      const was = r?.removed ?? (current && current !== name ? [current] : []);
+      return `Key ${k.keyId} ${whereOf(k.ref)} is now named ${name}${was.length ? ` (was ${was.join(', ')})` : ''}.`;
+    },
   );
-  return alias.trim();
+  return name;
 }
 
 export async function editDescription(s: Services, arg?: unknown): Promise<string> {

@@ -2,8 +2,10 @@
  * What uses each key in this workspace: the sealed files and sealed values whose headers name it
  * (TeamService.scan: headers only, no KMS call). The Keys view shows the count on each key row
  * ("used by 3 files, 12 values"); Disable Key and Schedule Key Deletion warn with it first and offer
- * the list of files. The workspace is scanned on first need, then again (debounced) after files change.
+ * the list of files. The workspace is scanned on first need; after that only the files that change are
+ * read again (debounced), so a busy workspace does not rescan everything on each save.
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KeyUsage } from '../core/services/team-service';
@@ -49,14 +51,50 @@ export function countFor(all: readonly KeyUsage[], k: KeyRefLike): UsageCount {
   return { files: [...files.values()].sort((a, b) => a.file.localeCompare(b.file)), values };
 }
 
+/** How many changed paths are re-read one by one; past that (a checkout, a pull) the workspace is scanned again. */
+const MAX_INCREMENTAL = 200;
+
+/** The per-file pieces of a scan: each file's usages, each naming only that file. */
+function splitByFile(all: readonly KeyUsage[]): Map<string, KeyUsage[]> {
+  const out = new Map<string, KeyUsage[]>();
+  for (const u of all)
+    for (const f of u.files) {
+      const list = out.get(f.file) ?? [];
+      list.push({ ...u, files: [{ ...f }], fileCount: 1, valueCount: f.values });
+      out.set(f.file, list);
+    }
+  return out;
+}
+
+/** The per-file pieces merged back into one usage per key, as TeamService.scan gives them. */
+function mergeFiles(byFile: ReadonlyMap<string, readonly KeyUsage[]>): KeyUsage[] {
+  const byKey = new Map<string, KeyUsage>();
+  for (const list of byFile.values())
+    for (const u of list) {
+      const had = byKey.get(u.key);
+      if (!had) byKey.set(u.key, { ...u, files: [...u.files] });
+      else {
+        had.files.push(...u.files);
+        had.fileCount += u.fileCount;
+        had.valueCount += u.valueCount;
+      }
+    }
+  for (const u of byKey.values()) u.files.sort((a, b) => a.file.localeCompare(b.file));
+  return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
 export class KeyUsageIndex implements vscode.Disposable {
+  private byFile?: Map<string, KeyUsage[]>;
   private usage?: KeyUsage[];
   private running?: Promise<KeyUsage[]>;
-  private stale = true;
+  /** Paths changed since the last scan (re-read one by one), or everything (a folder came or went). */
+  private changed = new Set<string>();
+  private everything = true;
   private timer?: NodeJS.Timeout;
   private readonly subs: vscode.Disposable[] = [];
-  /** Scans run so far (the integration test reads it). */
+  /** Whole-workspace scans and single-file re-reads so far (the integration test reads them). */
   scans = 0;
+  fileScans = 0;
 
   constructor(
     private readonly team: TeamAccess,
@@ -66,8 +104,9 @@ export class KeyUsageIndex implements vscode.Disposable {
   ) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/*');
     const touched = (uri: vscode.Uri) => {
-      if (/[\\/](\.git|node_modules)([\\/]|$)/.test(uri.fsPath)) return;
-      this.invalidate();
+      if (uri.scheme !== 'file' || /[\\/](\.git|node_modules)([\\/]|$)/.test(uri.fsPath)) return;
+      this.changed.add(uri.fsPath);
+      this.schedule();
     };
     this.subs.push(
       watcher,
@@ -84,55 +123,105 @@ export class KeyUsageIndex implements vscode.Disposable {
     for (const s of this.subs) s.dispose();
   }
 
-  /** Files changed: scan again shortly, if the index was ever asked for. */
+  /** Scan the whole workspace again shortly (a folder was added or removed). */
   invalidate(): void {
-    this.stale = true;
+    this.everything = true;
+    this.schedule();
+  }
+
+  private get stale(): boolean {
+    return this.everything || this.changed.size > 0;
+  }
+
+  /** Something changed: bring the index up to date shortly, if it was ever asked for. */
+  private schedule(): void {
     if (!this.usage) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.refresh().catch(() => undefined), 1500);
+    this.timer = setTimeout(() => void this.update().catch(() => undefined), 1500);
     this.timer.unref?.();
   }
 
   /** The count for a key from the last scan; starts the first scan (and answers undefined until it is done). */
   peek(k: KeyRefLike): UsageCount | undefined {
     if (!this.usage) {
-      void this.refresh().catch(() => undefined);
+      void this.update().catch(() => undefined);
       return undefined;
     }
     return countFor(this.usage, k);
   }
 
-  /** The count for a key from an up-to-date scan (Disable Key, Schedule Key Deletion). */
+  /** The count for a key from an up-to-date index (Disable Key, Schedule Key Deletion). */
   async countOf(k: KeyRefLike): Promise<UsageCount> {
-    return countFor(this.stale || !this.usage ? await this.refresh() : this.usage, k);
+    return countFor(this.stale || !this.usage ? await this.update() : this.usage, k);
   }
 
-  /** Scans every folder of the workspace on disk: headers only, no KMS call. */
-  refresh(): Promise<KeyUsage[]> {
+  /** Scans every file of the workspace again (the view's Refresh): headers only, no KMS call. */
+  async refresh(): Promise<KeyUsage[]> {
+    await this.running?.catch(() => undefined);
+    this.everything = true;
+    return this.update();
+  }
+
+  /**
+   * Brings the index up to date from headers only (no KMS call): the first time and after a folder
+   * change, every file of the workspace; after edits, only the files that changed.
+   */
+  private update(): Promise<KeyUsage[]> {
     this.running ??= (async () => {
       try {
-        const dirs = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-        this.stale = false;
-        let out: KeyUsage[] = [];
-        if (dirs.length) {
-          const { listFiles } = await import('../core/git/repo.js');
-          const svc = await this.team.service();
-          out = await svc.scan(await listFiles(dirs), await this.team.policies());
-        }
-        this.scans++;
+        const paths = [...this.changed];
+        const whole = this.everything || !this.byFile || paths.length > MAX_INCREMENTAL;
+        this.changed.clear();
+        this.everything = false;
+        const byFile = whole ? await this.scanWorkspace() : await this.rescan(this.byFile!, paths);
+        const out = mergeFiles(byFile);
         const before = JSON.stringify(this.usage ?? null);
+        this.byFile = byFile;
         this.usage = out;
         if (JSON.stringify(out) !== before) this.onChanged();
         return out;
       } catch (err) {
         this.log.warn(`Key usage: scanning the workspace failed: ${err instanceof Error ? err.message : String(err)}`);
         this.usage ??= [];
+        this.everything = true;
         throw err;
       } finally {
         this.running = undefined;
       }
     })();
     return this.running;
+  }
+
+  private async scanWorkspace(): Promise<Map<string, KeyUsage[]>> {
+    const dirs = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    this.scans++;
+    if (!dirs.length) return new Map();
+    const { listFiles } = await import('../core/git/repo.js');
+    const svc = await this.team.service();
+    return splitByFile(await svc.scan(await listFiles(dirs), await this.team.policies()));
+  }
+
+  /** Re-reads the changed paths only: gone ones (a file, or a folder and what was below it) drop out. */
+  private async rescan(prev: ReadonlyMap<string, KeyUsage[]>, paths: string[]): Promise<Map<string, KeyUsage[]>> {
+    const byFile = new Map(prev);
+    const files: string[] = [];
+    for (const p of paths) {
+      for (const f of byFile.keys()) if (f === p || f.startsWith(p + path.sep)) byFile.delete(f);
+      const st = await fsp.stat(p).catch(() => undefined);
+      if (st?.isFile()) files.push(p);
+      else if (st?.isDirectory()) {
+        // A folder appeared (moved in, checked out): what is below it, as the full scan would list it.
+        const { listFiles } = await import('../core/git/repo.js');
+        files.push(...(await listFiles([p])));
+      }
+    }
+    if (!files.length) return byFile;
+    const svc = await this.team.service();
+    const { ignoredFiles } = await import('../core/git/repo.js');
+    const kept = await ignoredFiles(files).then((ignored) => files.filter((f) => !ignored.has(f)));
+    this.fileScans += kept.length;
+    for (const [file, list] of splitByFile(await svc.scan(kept, await this.team.policies()))) byFile.set(file, list);
+    return byFile;
   }
 }
 
@@ -151,7 +240,7 @@ export async function warnIfUsed(index: KeyUsageIndex, k: KeyRefLike & { name: s
   for (;;) {
     const c = await ui.prompts.choose(
       `Key ${k.name} is ${usageText(u)} in this workspace.`,
-      `${consequence} Re-wrap them to another key first (Re-wrap Sealed File, or kms-envelope rewrap <files> --add-key <keyref>).`,
+      `${consequence} Re-wrap them to another key first (KMS Envelope: Re-wrap Sealed File).`,
       'Show Files',
       go,
     );

@@ -107,6 +107,8 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
    * for the same file version only, then zeroed.
    */
   private readonly recent = new Map<string, { mtimeMs: number; size: number; plaintext: Buffer; timer: NodeJS.Timeout }>();
+  /** Opens under way, per real path and file version: VS Code reads one URI from several places at once; one KMS call serves them. */
+  private readonly opening = new Map<string, Promise<Buffer>>();
   /**
    * Per open sealed file: the data key of the message it was opened from (saves seal locally with it,
    * no KMS call), and a keyed digest of the text last read or written (a save of the same text writes
@@ -204,12 +206,26 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     const src = viewSourceOf(uri);
     if (src) return this.readView(uri, src);
     const real = realPathOf(uri);
-    let blob: Buffer;
     let st: { mtimeMs: number; size: number };
     try {
       st = await fsp.stat(real);
       const hit = this.recent.get(real);
       if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return Buffer.from(hit.plaintext);
+    } catch (err) {
+      throw fsError(err, uri);
+    }
+    const version = `${real}\0${st.mtimeMs}\0${st.size}`;
+    let pending = this.opening.get(version);
+    if (!pending) {
+      pending = this.open(uri, real, st).finally(() => this.opening.delete(version));
+      this.opening.set(version, pending);
+    }
+    return Buffer.from(await pending);
+  }
+
+  private async open(uri: vscode.Uri, real: string, st: { mtimeMs: number; size: number }): Promise<Buffer> {
+    let blob: Buffer;
+    try {
       blob = await fsp.readFile(real);
     } catch (err) {
       throw fsError(err, uri);

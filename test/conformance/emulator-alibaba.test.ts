@@ -188,6 +188,19 @@ for (const v2 of [false, true]) {
       assert.deepEqual([(await fail('UpdateAlias', { AliasName: `alias/none-${uniq()}`, KeyId: id })).code], ['Forbidden.AliasNotFound']);
     });
 
+    it('aliases: a key carries several; CreateAlias adds one, DeleteAlias removes only the one named', async () => {
+      const id = await newKey();
+      const [a, b] = [`alias/one-${uniq()}`, `alias/two-${uniq()}`];
+      await call('CreateAlias', { AliasName: a, KeyId: id });
+      await call('CreateAlias', { AliasName: b, KeyId: id });
+      const names = async () =>
+        (await call('ListAliasesByKeyId', { KeyId: id })).Aliases.Alias.map((x: { AliasName: string }) => x.AliasName).sort();
+      assert.deepEqual(await names(), [a, b].sort(), 'the second alias does not replace the first');
+      for (const x of [a, b]) assert.equal((await call('DescribeKey', { KeyId: x })).KeyMetadata.KeyId, id, x);
+      await call('DeleteAlias', { AliasName: a });
+      assert.deepEqual(await names(), [b]);
+    });
+
     it('paging: PageNumber/PageSize exactly, PageSize at most 100', async () => {
       const region = 'cn-beijing';
       const ids: string[] = [];

@@ -59,7 +59,6 @@ const toy: HarnessFactory = {
       },
       aliasRef: (a) => a,
       missingKeyId: 'toy-00000000-0000-4000-8000-000000000000',
-      multipleAliases: false,
       decryptFailureKind: 'provider',
       stateAfterCancel: 'Disabled',
       withEndpoint: unsupported,

@@ -54,8 +54,6 @@ export interface Harness {
   aliasRef(alias: string): string;
   /** A well-formed key id that does not exist. */
   missingKeyId: string;
-  /** Whether a key keeps its previous aliases when a new one is set (Alibaba). */
-  multipleAliases: boolean;
   /** Error kind of a Decrypt refused for a wrong context / tampered blob. */
   decryptFailureKind: ErrorKind;
   /** State of a key after its deletion is cancelled. */
@@ -160,7 +158,6 @@ const local: HarnessFactory = {
       },
       aliasRef: (a) => a,
       missingKeyId: 'local-00000000-0000-4000-8000-000000000000',
-      multipleAliases: false,
       decryptFailureKind: 'format',
       stateAfterCancel: 'Disabled',
       withEndpoint: unsupported,
@@ -223,7 +220,6 @@ function cloudFactory(label: 'tencent' | 'alibaba'): HarnessFactory {
               },
         aliasRef: (a) => (label === 'tencent' ? a : `alias/${a}`),
         missingKeyId: '00000000-0000-4000-8000-000000000000',
-        multipleAliases: label === 'alibaba',
         decryptFailureKind: 'provider',
         // Alibaba documents that a cancelled deletion re-enables the key; Tencent leaves it disabled.
         stateAfterCancel: label === 'tencent' ? 'Disabled' : 'Enabled',
@@ -280,7 +276,6 @@ const aws: HarnessFactory = {
       },
       aliasRef: (a) => `alias/${a}`,
       missingKeyId: '00000000-0000-4000-8000-000000000000',
-      multipleAliases: true,
       decryptFailureKind: 'provider',
       stateAfterCancel: 'Disabled',
       emulator: control(em, 'aws'),
@@ -376,7 +371,6 @@ function instanceFactory(kind: 'instance' | 'transfer'): HarnessFactory {
         },
         aliasRef: (alias) => `alias/${alias}`,
         missingKeyId: '00000000-0000-4000-8000-000000000000',
-        multipleAliases: true,
         decryptFailureKind: 'provider',
         stateAfterCancel: 'Enabled',
         emulator: control(em, 'alibaba', INSTANCE_ROUTE),

@@ -124,6 +124,8 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
     await wb.contextMenu(keyRow, 'Set as Default Sealing Key');
     const status = wb.page.locator('.part.statusbar');
     for (let i = 0; i < 100 && (await status.innerText()).includes('No default key'); i++) await wb.page.waitForTimeout(100);
+    // Without a default key, Seal Selection asks for one in a quick pick instead of sealing.
+    assert.ok(!(await status.innerText()).includes('No default key'), `the default key is set: ${await status.innerText()}`);
     const e = wb.emulator!;
     const admin = { headers: { 'X-KMS-Envelope-Admin': '1' } };
     await fetch(`${e.url}/__admin/counters`, { method: 'DELETE', ...admin });
@@ -140,7 +142,8 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
     if (!lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:'))) await wb.screenshot('instance-seal-selection-FAILED');
     assert.ok(
       lines.some((l) => l.startsWith('DB_PASSWORD=kmsenv:v1:')),
-      `the value is sealed in place: ${JSON.stringify(lines)}; notifications: ${JSON.stringify(await wb.notifications())}`,
+      `the value is sealed in place: ${JSON.stringify(lines)}; notifications: ${JSON.stringify(await wb.notifications())}; ` +
+        `quick input: ${JSON.stringify(await wb.page.locator('.quick-input-widget:visible').allInnerTexts())}`,
     );
     assert.ok(!lines.some((l) => l.includes(SECRET)), 'the plaintext is gone from the editor');
     const counters = (await (await fetch(`${e.url}/__admin/counters`, admin)).json()) as Record<string, number>;

@@ -70,14 +70,29 @@ suite('extension: key actions', () => {
       await vscode.commands.executeCommand('kmsEnvelope.enableKey', node(a, id));
       assert.match((await keyRow(provider, region, alias)).contextValue!, /^kms:key\+enabled\+/);
 
+      // Set Alias replaces the alias (Alibaba keys can carry several: the old one is deleted, not kept
+      // beside the new one), redraws the row, and says so in a message and in the log.
       const alias2 = alias + '-b';
-      scripted(a).answer(say(alias2));
+      let prompt = '';
+      const renamed = scripted(a).answer((_kind, q) => {
+        prompt = (q.options as vscode.InputBoxOptions).prompt ?? '';
+        return alias2;
+      });
       await vscode.commands.executeCommand('kmsEnvelope.setAlias', node(a, id));
+      assert.equal(prompt, `New alias (replaces ${alias})`, 'the prompt names the alias it replaces');
       row = await rowById(id);
-      if (provider === 'alibaba') {
-        // Alibaba keys can carry several aliases: the new one now names this key (the row shows the first).
-        assert.equal((await (await a.keys.getProvider({ provider, profile })).describeKey(region, `alias/${alias2}`)).keyId, meta.keyId);
-      } else assert.equal(row.label, alias2, 'the row keeps its id when the alias changes');
+      assert.equal(row.label, alias2, 'the row keeps its id and shows the new alias');
+      const prov = await a.keys.getProvider({ provider, profile });
+      assert.equal((await prov.describeKey(region, provider === 'alibaba' ? `alias/${alias2}` : alias2)).keyId, meta.keyId);
+      await assert.rejects(prov.describeKey(region, provider === 'alibaba' ? `alias/${alias}` : alias), 'the old alias is gone');
+      assert.ok(
+        renamed.messages.some((m) => m.startsWith(`info: Key ${meta.keyId} `) && m.endsWith(`is now named ${alias2} (was ${alias}).`)),
+        `a message confirms the new alias: ${renamed.messages.join(' | ')}`,
+      );
+      assert.ok(
+        a.testing!.logLines().some((l) => l.includes(`now named ${alias2} (was ${alias})`)),
+        'the log says what happened',
+      );
 
       scripted(a).answer(say('edited description'));
       await vscode.commands.executeCommand('kmsEnvelope.editDescription', node(a, id));
@@ -90,10 +105,7 @@ suite('extension: key actions', () => {
       const declined = scripted(a).answer(say(String(w.min)), no);
       await vscode.commands.executeCommand('kmsEnvelope.scheduleDeletion', node(a, id));
       const modal = declined.asked.find((q) => q.kind === 'confirm')!;
-      assert.ok(
-        modal.message!.includes(provider === 'alibaba' ? alias : alias2) && modal.message!.includes(meta.keyId),
-        `the modal names the key: ${modal.message}`,
-      );
+      assert.ok(modal.message!.includes(alias2) && modal.message!.includes(meta.keyId), `the modal names the key: ${modal.message}`);
       assert.match(modal.detail!, new RegExp(`After ${w.min} days`));
       assert.match((await rowById(id)).contextValue!, /^kms:key\+disabled\+/);
       // Out-of-window periods are refused by the input box itself.

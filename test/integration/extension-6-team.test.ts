@@ -93,6 +93,28 @@ suite('extension: team (key usage, re-wrap)', () => {
     assert.equal(usageText(tc), 'used by 1 file');
   });
 
+  test('after a file changes, only that file is read again: no whole-workspace rescan', async function () {
+    this.timeout(30_000);
+    await a.usage.refresh();
+    const scans = a.usage.scans;
+    const fileScans = a.usage.fileScans;
+    const local = { provider: 'local', region: 'local', keyId: localKeyId };
+    const extra = join(dir, 'extra.env.sealed');
+    writeFileSync(extra, await seal('C=3\n', [{ provider: 'local', key: localKeyId }]));
+    await waitFor(async () => ((await a.usage.countOf(local)).files.length === 4 ? true : undefined), {
+      timeoutMs: 10_000,
+      message: 'the new sealed file is counted',
+    });
+    rmSync(extra);
+    await waitFor(async () => ((await a.usage.countOf(local)).files.length === 3 ? true : undefined), {
+      timeoutMs: 10_000,
+      message: 'the deleted sealed file drops out',
+    });
+    assert.equal(a.usage.scans, scans, 'no whole-workspace scan after a file change');
+    assert.ok(a.usage.fileScans > fileScans, `the changed file was read: ${a.usage.fileScans - fileScans}`);
+    assert.equal((await a.usage.countOf(local)).values, 3);
+  });
+
   test('Disable Key warns with the count, lists the files on request, and stops when dismissed', async () => {
     const keyArg = { provider: 'tencent', profile: 'emu', region: 'ap-guangzhou', keyId: tencentKeyId };
     const p = scripted(a).answer(say('Show Files'), say(undefined), say(undefined));

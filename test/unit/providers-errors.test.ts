@@ -453,17 +453,24 @@ test('alibaba: Throttling and 503 are retried; CreateKey is not repeated after 5
   assert.match(e.hint, /unknown whether CreateKey took effect/);
 });
 
-test('alibaba: setAlias updates an existing alias, or creates it when the cloud says it does not exist', async () => {
+test('alibaba: setAlias updates an existing alias, or creates it when the cloud says it does not exist, then deletes the old ones', async () => {
   const s = await cannedServer();
   servers.push(s);
   const p = new AlibabaKmsProvider({ profile: 'dev', credentials: creds(), endpoint: s.url, retry: fastRetry });
-  s.queue.push(aliErr(404, 'Forbidden.AliasNotFound'), { status: 200, body: { RequestId: 'r' } });
-  await p.setAlias('cn-hangzhou', 'key-abc123', 'team');
+  const ok = { status: 200, body: { RequestId: 'r' } };
+  s.queue.push(
+    { status: 200, body: { RequestId: 'r', Aliases: { Alias: [{ AliasName: 'alias/old', KeyId: 'key-abc123' }] } } },
+    aliErr(404, 'Forbidden.AliasNotFound'),
+    ok,
+    ok,
+  );
+  assert.deepEqual(await p.setAlias('cn-hangzhou', 'key-abc123', 'team'), { removed: ['old'] });
   assert.deepEqual(
     s.seen.map((r) => r.headers['x-acs-action']),
-    ['UpdateAlias', 'CreateAlias'],
+    ['ListAliasesByKeyId', 'UpdateAlias', 'CreateAlias', 'DeleteAlias'],
   );
-  assert.equal(new URL(s.seen[1].url, 'http://x').searchParams.get('AliasName'), 'alias/team');
+  const param = (i: number) => new URL(s.seen[i].url, 'http://x').searchParams.get('AliasName');
+  assert.deepEqual([param(2), param(3)], ['alias/team', 'alias/old']);
 });
 
 test('alibaba: a closed port → network error naming the endpoint', async () => {

@@ -95,6 +95,26 @@ export async function listFiles(paths: string[]): Promise<string[]> {
   return [...out].sort();
 }
 
+/**
+ * Which of these files a folder scan (listFiles) would leave out: inside a git work tree, the ones
+ * git ignores (`git check-ignore`); outside one, none.
+ */
+export async function ignoredFiles(files: string[]): Promise<Set<string>> {
+  const byDir = new Map<string, string[]>();
+  for (const f of files) byDir.set(path.dirname(f), [...(byDir.get(path.dirname(f)) ?? []), f]);
+  const out = new Set<string>();
+  for (const [dir, list] of byDir) {
+    if (!(await workTreeOf(dir))) continue;
+    const z = await git(['check-ignore', '-z', '--stdin'], {
+      cwd: dir,
+      input: Buffer.from(list.map((f) => path.relative(dir, f)).join('\0') + '\0'),
+      allowFail: true,
+    });
+    for (const rel of z.toString('utf8').split('\0')) if (rel) out.add(path.resolve(dir, rel));
+  }
+  return out;
+}
+
 /** Staged files (added, copied, modified, renamed) of the work tree at `dir`, absolute. */
 export async function stagedFiles(dir: string): Promise<string[]> {
   const top = await workTreeOf(dir);

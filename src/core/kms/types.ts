@@ -94,6 +94,11 @@ export interface DataKey {
   keyId: string;
 }
 
+/** What setAlias did besides naming the key: the key's previous aliases it deleted (without `alias/`). */
+export interface AliasChange {
+  removed: string[];
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
 }
@@ -110,8 +115,11 @@ export interface KmsProvider {
   createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata>;
   enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void>;
   disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void>;
-  /** Sets (creates or replaces) the key's alias. */
-  setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Names the key `alias`, replacing its alias: afterwards the key carries this one alias (where the
+   * cloud lets a key carry several, Alibaba and AWS, its previous aliases are deleted and returned).
+   */
+  setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<AliasChange | void>;
   setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void>;
   /** Returns the ISO date the key will be deleted. */
   scheduleDeletion(region: string, keyId: string, pendingWindowInDays: number, opts?: CallOptions): Promise<{ deletionDate?: string }>;

@@ -14,6 +14,7 @@ import { CancelledError, formatError, KmsEnvelopeError, usageError, type ErrorDe
 import { nullLogger, type Logger } from '../../log';
 import type { RetryPolicy } from '../retry';
 import type {
+  AliasChange,
   CallOptions,
   CreateKeyOptions,
   DataKey,
@@ -254,7 +255,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     return (await this.manage('disable keys')).disableKey(region, keyId, opts);
   }
 
-  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
+  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<AliasChange | void> {
     return (await this.manage('set aliases')).setAlias(region, keyId, alias, opts);
   }
 

@@ -11,8 +11,9 @@
  *   (paged, cached 30 s), i.e. ~1 call per 100 aliases instead of one ListAliasesByKeyId per key.
  * - Aliases are `alias/<name>`; a bare name in a keyref that does not look like a key id is
  *   taken as an alias. A key may carry several aliases; KeyMetadata.alias shows the first.
- * - setAlias points the alias at the key: UpdateAlias when the alias exists, else CreateAlias.
- *   Other aliases of the key are left alone (applications may use them).
+ * - setAlias replaces the key's alias, as Alibaba documents it (aliases cannot be renamed): the new
+ *   alias is pointed at the key first (UpdateAlias when it exists, else CreateAlias), then the key's
+ *   previous aliases are deleted (DeleteAlias), so the key is named by the new alias alone.
  * - Encrypt's Plaintext is an opaque string to Alibaba: the data key goes as base64 and the same
  *   string comes back from Decrypt. CiphertextBlob is kept verbatim (its UTF-8 bytes are the EDK).
  */
@@ -28,6 +29,7 @@ import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner 
 import { canonicalContext, isoDate } from '../wire-values';
 import { mapLimit } from '../retry';
 import type {
+  AliasChange,
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
@@ -451,28 +453,30 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     await this.call(region, 'DisableKey', { KeyId: alibabaKeyParam(keyId) }, { idempotent: true, keyId, signal: opts?.signal });
   }
 
-  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
+  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<AliasChange> {
     const name = normalizeAlibabaAlias(alias);
     let id = alibabaKeyParam(keyId);
     // Alias operations take the key id; resolve an alias or ARN first.
     if (!KEY_ID.test(id)) id = (await this.describeRaw(region, id, keyId, opts?.signal)).KeyId;
     try {
-      await this.call(
-        region,
-        'UpdateAlias',
-        { AliasName: name, KeyId: id },
-        { idempotent: true, keyId, alias: name, signal: opts?.signal },
-      );
-    } catch (err) {
-      if (!(err instanceof KmsEnvelopeError) || !ALIAS_NOT_FOUND.has(err.details.providerCode ?? '')) throw err;
-      await this.call(
-        region,
-        'CreateAlias',
-        { AliasName: name, KeyId: id },
-        { idempotent: false, keyId, alias: name, signal: opts?.signal },
-      );
+      const previous = (await this.aliasesOf(region, id, opts?.signal)).filter((a) => a !== name);
+      await this.pointAlias(region, id, keyId, name, opts?.signal);
+      // The key is named by the new alias now; its previous aliases go.
+      for (const old of previous)
+        await this.call(region, 'DeleteAlias', { AliasName: old }, { idempotent: false, keyId, alias: old, signal: opts?.signal });
+      return { removed: previous.map((a) => a.replace(/^alias\//, '')) };
     } finally {
       this.aliasMaps.delete(region);
+    }
+  }
+
+  /** Points `name` at key `id`: UpdateAlias moves an existing alias, CreateAlias makes a new one. */
+  private async pointAlias(region: string, id: string, keyId: string, name: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.call(region, 'UpdateAlias', { AliasName: name, KeyId: id }, { idempotent: true, keyId, alias: name, signal });
+    } catch (err) {
+      if (!(err instanceof KmsEnvelopeError) || !ALIAS_NOT_FOUND.has(err.details.providerCode ?? '')) throw err;
+      await this.call(region, 'CreateAlias', { AliasName: name, KeyId: id }, { idempotent: false, keyId, alias: name, signal });
     }
   }
 

@@ -20,7 +20,8 @@
  *   Operations that take a key only (enable, disable, alias target, deletion, description) resolve an
  *   alias to its key id with DescribeKey first (cached 60 s).
  * - CreateKey has no alias parameter: the alias is checked first, then created with CreateAlias.
- *   setAlias moves an existing alias (UpdateAlias) or creates it; the key's other aliases stay.
+ *   setAlias replaces the key's alias: it moves an existing alias (UpdateAlias) or creates it, then
+ *   deletes the key's previous aliases, so the key is named by the new alias alone.
  * - ExpiredTokenException becomes one credentials error that says how to renew the session
  *   (`aws sso login --profile …` for SSO profiles; see ./discovery.ts).
  */
@@ -30,6 +31,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteAliasCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
@@ -63,6 +65,7 @@ import { AgentPool } from '../http-agent';
 import { clampPageSize } from '../paging';
 import { mapLimit } from '../retry';
 import type {
+  AliasChange,
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
@@ -412,21 +415,22 @@ export class AwsKmsProvider implements KmsProvider {
   async describeKey(region: string, keyIdOrAlias: string, opts?: CallOptions): Promise<KeyMetadata> {
     const k = awsKeyParam(keyIdOrAlias);
     const m = await this.describeRaw(region, k, opts?.signal);
-    const [aliases, rotation] = await Promise.all([
-      this.call<{ Aliases?: AliasListEntry[] }>(
-        region,
-        'ListAliases',
-        () => new ListAliasesCommand({ KeyId: m.KeyId, Limit: ALIAS_PAGE }),
-        {
-          idempotent: true,
-          keyId: keyIdOrAlias,
-          signal: opts?.signal,
-        },
-      ),
+    const [names, rotation] = await Promise.all([
+      this.aliasesOf(region, m.KeyId!, keyIdOrAlias, opts?.signal),
       this.rotation(region, m.KeyId!, opts?.signal),
     ]);
-    const names = (aliases.Aliases ?? []).map((a) => a.AliasName).filter((n): n is string => !!n && !isAwsManagedAlias(n));
     return this.toMeta(region, m, names, rotation);
+  }
+
+  /** The customer aliases (alias/…) of one key: ListAliases filtered by key id. */
+  private async aliasesOf(region: string, id: string, keyLabel: string, signal?: AbortSignal): Promise<string[]> {
+    const res = await this.call<{ Aliases?: AliasListEntry[] }>(
+      region,
+      'ListAliases',
+      () => new ListAliasesCommand({ KeyId: id, Limit: ALIAS_PAGE }),
+      { idempotent: true, keyId: keyLabel, signal },
+    );
+    return (res.Aliases ?? []).map((a) => a.AliasName).filter((n): n is string => !!n && !isAwsManagedAlias(n));
   }
 
   async createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
@@ -509,18 +513,29 @@ export class AwsKmsProvider implements KmsProvider {
     await this.call(region, 'DisableKey', () => new DisableKeyCommand({ KeyId: id }), { idempotent: true, keyId, signal: opts?.signal });
   }
 
-  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
+  async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<AliasChange> {
     const a = normalizeAwsAlias(alias);
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
     const o = { idempotent: true, keyId, alias: a, signal: opts?.signal };
+    let previous: string[] = [];
     try {
-      await this.call(region, 'UpdateAlias', () => new UpdateAliasCommand({ AliasName: a, TargetKeyId: id }), o);
-    } catch (err) {
-      if (!(err instanceof KmsEnvelopeError && err.details.providerCode === 'NotFoundException')) throw err;
-      await this.call(region, 'CreateAlias', () => new CreateAliasCommand({ AliasName: a, TargetKeyId: id }), { ...o, idempotent: false });
+      previous = (await this.aliasesOf(region, id, keyId, opts?.signal)).filter((n) => n !== a);
+      try {
+        await this.call(region, 'UpdateAlias', () => new UpdateAliasCommand({ AliasName: a, TargetKeyId: id }), o);
+      } catch (err) {
+        if (!(err instanceof KmsEnvelopeError && err.details.providerCode === 'NotFoundException')) throw err;
+        await this.call(region, 'CreateAlias', () => new CreateAliasCommand({ AliasName: a, TargetKeyId: id }), {
+          ...o,
+          idempotent: false,
+        });
+      }
+      // The key is named by the new alias now; its previous aliases go.
+      for (const old of previous)
+        await this.call(region, 'DeleteAlias', () => new DeleteAliasCommand({ AliasName: old }), { ...o, idempotent: false, alias: old });
+      return { removed: previous.map(shortAlias) };
     } finally {
       this.aliasMaps.delete(region);
-      this.keyIds.delete(`${region}|${a}`);
+      for (const n of [a, ...previous]) this.keyIds.delete(`${region}|${n}`);
     }
   }
 
