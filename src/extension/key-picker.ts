@@ -112,6 +112,12 @@ export class KeyPicker implements vscode.Disposable {
     return def ? targetFromKeyref(def.keyref, def.profile) : undefined;
   }
 
+  /** Where a key is, as the picker's rows say it: "Tencent Cloud KMS · ap-guangzhou · emu". */
+  private whereOf(t: KeyTarget): string {
+    const hasProfiles = !!findProvider(t.provider)?.credentials;
+    return `${providerLabel(t.provider)} · ${t.region}${hasProfiles && t.profile ? ` · ${t.profile}` : ''}`;
+  }
+
   /** Keys across every provider, profile and region shown in the tree (first page of each region); enabled ones unless `anyState`. */
   private async allKeyItems(anyState = false, exclude?: KeyExclude): Promise<KeyItem[]> {
     const items: KeyItem[] = [];
@@ -136,7 +142,7 @@ export class KeyPicker implements vscode.Disposable {
                   if (exclude?.(provider, region, k.keyId, k.arn)) continue;
                   items.push({
                     label: `$(key) ${k.alias ?? k.keyId}`,
-                    description: `${providerLabel(provider)} · ${region}${hasProfiles ? ` · ${p.name}` : ''}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
+                    description: `${this.whereOf({ provider, region, key: k.keyId, profile: p.name })}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
                     target: {
                       provider,
@@ -159,21 +165,24 @@ export class KeyPicker implements vscode.Disposable {
 
   /** Asks for a key (recent keys first). Throws CancelledError when dismissed. */
   async pick(title: string, opts: { anyState?: boolean; exclude?: KeyExclude } = {}): Promise<KeyTarget> {
-    const recent = (opts.anyState ? [] : this.recent()).filter((r) => {
-      if (!opts.exclude) return true;
-      const t = targetFromKeyref(r.keyref, r.profile);
-      return !opts.exclude(t.provider, t.region, t.key);
-    });
     const items = (async (): Promise<KeyItem[]> => {
       const all = await this.allKeyItems(opts.anyState, opts.exclude);
-      const recentItems: KeyItem[] = recent.map((r) => ({
-        label: `$(history) ${r.label}`,
-        description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),
-        detail: 'recently used',
-        target: { ...targetFromKeyref(r.keyref, r.profile), label: r.label },
-      }));
-      const recentRefs = new Set(recent.map((r) => `${r.keyref}|${r.profile ?? ''}`));
-      const rest = all.filter((i) => !recentRefs.has(`${keyrefOf(i.target!)}|${i.target!.profile ?? ''}`));
+      // Recent keys as the listings know them now: not offered when disabled (or excluded), each once.
+      const same = (t: KeyTarget) => {
+        const k = this.keys.knownKey(t.provider, t.region, t.key);
+        return `${t.provider}:${t.region}:${k?.keyId ?? t.key}|${t.profile ?? ''}`;
+      };
+      const seen = new Set<string>();
+      const recentItems: KeyItem[] = [];
+      for (const r of opts.anyState ? [] : this.recent()) {
+        const t = this.named({ ...targetFromKeyref(r.keyref, r.profile), label: r.label });
+        const known = this.keys.knownKey(t.provider, t.region, t.key);
+        if ((known && known.state !== 'Enabled') || opts.exclude?.(t.provider, t.region, known?.keyId ?? t.key, known?.arn)) continue;
+        if (seen.has(same(t))) continue;
+        seen.add(same(t));
+        recentItems.push({ label: `$(history) ${t.label ?? t.key}`, description: this.whereOf(t), target: t });
+      }
+      const rest = all.filter((i) => !seen.has(same(i.target!)));
       const out: KeyItem[] = [];
       if (recentItems.length) out.push({ label: 'recently used', kind: vscode.QuickPickItemKind.Separator }, ...recentItems);
       if (rest.length) out.push({ label: 'all keys', kind: vscode.QuickPickItemKind.Separator }, ...rest);

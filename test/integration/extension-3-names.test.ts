@@ -66,4 +66,26 @@ suite('extension: names, not ids', () => {
     assert.match(text, /\*\*seed\\-enabled\*\*/);
     assert.ok(text.includes(enabled.keyId), 'the hover keeps the key id');
   });
+
+  test('the key picker\'s recent entries read "alias · provider · region · profile", each key once, and no disabled key', async () => {
+    const a = await api();
+    const ref = { provider: 'tencent' as const, profile: 'emu', region: 'ap-guangzhou' };
+    const listed = await a.keys.ensureLoaded(ref);
+    const disabled = listed.keys.find((k) => k.alias === 'seed-disabled')!;
+    // A key remembered by alias (a default key written by hand in settings.json) and one by id that is disabled now.
+    await a.picker.remember({ ...ref, key: 'seed-enabled' });
+    await a.picker.remember({ ...ref, key: disabled.keyId });
+    let items: readonly vscode.QuickPickItem[] = [];
+    scripted(a).answer((_k, q) => {
+      items = q.items ?? [];
+      return items.find((i) => i.kind !== vscode.QuickPickItemKind.Separator);
+    });
+    const t = await a.picker.pick('Which key?');
+    const rows = items.filter((i) => i.kind !== vscode.QuickPickItemKind.Separator).map((i) => `${i.label} — ${i.description ?? ''}`);
+    assert.equal(items[0].label, 'recently used');
+    assert.equal(rows[0], '$(history) seed-enabled — Tencent Cloud KMS · ap-guangzhou · emu');
+    assert.equal(rows.filter((r) => /seed-enabled — Tencent Cloud KMS · ap-guangzhou · emu$/.test(r)).length, 1, rows.join('\n'));
+    assert.ok(!rows.some((r) => r.includes('seed-disabled')), rows.join('\n'));
+    assert.equal(t.label, 'seed-enabled');
+  });
 });

@@ -474,10 +474,18 @@ export class KeyService {
    * undefined when no loaded listing names it. No KMS call: messages name keys by what is known.
    */
   aliasOf(provider: ProviderName, region: string, keyIdOrArn: string): string | undefined {
-    for (const [key, st] of this.regions) {
-      if (!key.startsWith(`${provider}/`) || !key.endsWith(`/${region}`)) continue;
-      const k = st.keys.find((x) => x.keyId === keyIdOrArn || (!!x.arn && x.arn === keyIdOrArn));
-      if (k?.alias) return k.alias;
+    return this.knownKey(provider, region, keyIdOrArn)?.alias;
+  }
+
+  /** A key some loaded region of this provider holds (any profile), by id, ARN or alias; no KMS call. */
+  knownKey(provider: ProviderName, region: string, key: string): KeyMetadata | undefined {
+    const bare = key.replace(/^alias\//, '');
+    for (const [id, st] of this.regions) {
+      if (!id.startsWith(`${provider}/`) || !id.endsWith(`/${region}`)) continue;
+      const k = st.keys.find(
+        (x) => x.keyId === key || (!!x.arn && x.arn === key) || (!!x.alias && x.alias.replace(/^alias\//, '') === bare),
+      );
+      if (k) return k;
     }
     return undefined;
   }
