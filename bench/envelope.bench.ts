@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { DEFAULT_FRAME_LENGTH } from '../src/core/envelope';
+import { fileSystemOf, machine } from './lib/machine';
 
 const MiB = 1024 * 1024;
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024);
@@ -50,21 +51,6 @@ async function sha256(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(file, { highWaterMark: 4 * MiB })) h.update(c as Buffer);
   return h.digest('hex');
-}
-
-/** The file system a folder is on, as `df` names it (device, type, mount point). */
-function fileSystemOf(dir: string): string {
-  const r = spawnSync('df', ['-P', '-T', dir], { encoding: 'utf8' });
-  const cols = (r.stdout ?? '').trim().split('\n').at(-1)?.split(/\s+/) ?? [];
-  return cols.length >= 7 ? `${cols[0]} (${cols[1]}) on ${cols[6]}` : 'unknown file system';
-}
-
-function machine(): string {
-  const cpu = os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
-  return `${os.cpus().length} CPUs (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}, load ${os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`;
 }
 
 async function main() {

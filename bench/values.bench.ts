@@ -16,22 +16,12 @@ import { AlibabaKmsProvider } from '../src/core/kms/alibaba/index';
 import { mapLimit } from '../src/core/kms/retry';
 import { armor, sealBuffer, type ProviderResolver, type Recipient } from '../src/core/envelope/index';
 import { applyEdits, parsePolicy, parseValues, ruleSelects, sealValues, unsealValues, type ValuesFormat } from '../src/core/values/index';
+import { PASSWORD_POLICY, envFile as envOf, value16, yamlFile as yamlOf } from './lib/values-files';
 
 const N = 200;
 const LATENCY_MS = 50;
-const value16 = (i: number) => `S${String(i).padStart(3, '0')}-${randomBytes(6).toString('hex')}`; // 16 characters
-
-function yamlFile(): string {
-  const lines = ['# 200 services, one password each', 'services:'];
-  for (let i = 0; i < N; i++) lines.push(`  svc${i}:`, `    host: svc${i}.internal   # not sealed`, `    password: "${value16(i)}"`);
-  return lines.join('\n') + '\n';
-}
-
-function envFile(): string {
-  const lines = ['# 200 secrets'];
-  for (let i = 0; i < N; i++) lines.push(`SVC${i}_HOST=svc${i}.internal`, `SVC${i}_PASSWORD=${value16(i)}`);
-  return lines.join('\n') + '\n';
-}
+const yamlFile = () => yamlOf(N);
+const envFile = () => envOf(N);
 
 async function main(): Promise<void> {
   const em = await startEmulator({ port: 0 });
@@ -52,10 +42,7 @@ async function main(): Promise<void> {
     const rT: Recipient = { provider: tc, region: 'ap-guangzhou', key: tcKey };
     const rA: Recipient = { provider: ali, region: 'cn-hangzhou', key: aliKey };
     const resolve: ProviderResolver = async (n) => (n === 'tencent' ? tc : n === 'alibaba' ? ali : undefined);
-    const rule = parsePolicy(
-      'rules:\n  - path: "**"\n    keys: [tencent:ap-guangzhou:k]\n    values: "(?i)password"\n',
-      '/b/.kms-envelope.yaml',
-    ).rules[0]!;
+    const rule = parsePolicy(PASSWORD_POLICY, '/b/.kms-envelope.yaml').rules[0]!;
     const select = (s: Parameters<typeof ruleSelects>[1]) => ruleSelects(rule, s);
 
     // Warm-up, not counted: connections, lazily loaded modules, the JIT on full-size files.

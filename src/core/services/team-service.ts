@@ -466,7 +466,7 @@ export class TeamService {
     } else
       throw usageError(
         `${displayPath(file)} is neither a sealed file nor a file of sealed values.`,
-        'Seal it first (kms-envelope seal, or seal --values).',
+        ['Seal it first: the whole file (', { action: 'seal', file }, '), or its values (', { action: 'seal', file, values: true }, ').'],
         { file },
       );
     const { plan, after } = planFor(current, change);
@@ -474,7 +474,7 @@ export class TeamService {
     const kind = k.kind === 'blob' ? 'file' : 'values';
     const changed = !!o.rotate || !planIsIdentity(plan, current.length);
     if (!plan.next.length)
-      throw usageError(`Re-wrapping ${displayPath(file)} would leave no recipient.`, 'Keep one key, or add one with --add-key.', { file });
+      throw usageError(`Re-wrapping ${displayPath(file)} would leave no recipient.`, 'Keep one key, or add one.', { file });
     if (!changed || o.dryRun) return { file, kind, before, after, changed, rotated: !!o.rotate };
     if (o.rotate) {
       // A fresh data key needs every recipient's provider (kept ones too).
