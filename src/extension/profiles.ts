@@ -14,10 +14,10 @@ import type { CloudCredentials, ProfileInfo } from '../core/credentials/types';
 import { isCancelled, KmsEnvelopeError, providerError, usageError } from '../core/errors';
 import type { CredentialPart } from '../core/kms/descriptor';
 import { checkEndpoint } from '../core/kms/endpoint';
-import { providerDescriptor, providerLabel } from '../core/kms/registry';
+import { profileNoun, providerDescriptor, providerLabel } from '../core/kms/registry';
 import type { ProviderName } from '../core/kms/types';
 import type { Services } from './ctx';
-import { describe, dismissed, ui, withActions, withCancellableProgress } from './ui';
+import { BACK, describe, dismissed, ui, withActions, withCancellableProgress, type StepOptions } from './ui';
 
 export const PROFILE_COMMANDS = {
   add: 'kmsEnvelope.addProfile',
@@ -86,16 +86,6 @@ function validPart(part: CredentialPart) {
   };
 }
 
-async function pickProvider(preset?: ProviderName): Promise<ProviderName> {
-  if (preset) return preset;
-  const picked = await ui.prompts.pick(
-    credentialProviders().map((p) => ({ label: providerLabel(p), description: p, provider: p })),
-    { title: 'Add Profile (1/6): provider', placeHolder: 'Which cloud is this key for?' },
-  );
-  if (!picked) dismissed();
-  return picked.provider;
-}
-
 async function pickProfile(
   s: Services,
   title: string,
@@ -107,10 +97,10 @@ async function pickProfile(
     if (p && filter(p)) return p;
     if (p)
       throw usageError(
-        `The ${target.provider} profile ${target.name} is discovered from ${p.source} and is read-only here.`,
+        `The ${profileNoun(target.provider)} ${target.name} is discovered from ${p.source} and is read-only here.`,
         'Change it where it comes from (environment variables or the cloud CLI config file).',
       );
-    throw usageError(`There is no ${target.provider} profile named ${target.name}.`, 'Refresh the KMS Envelope view.');
+    throw usageError(`There is no ${profileNoun(target.provider)} named ${target.name}.`, 'Refresh the KMS Envelope view.');
   }
   const all = (await s.credentials.listProfiles(target.provider)).filter(filter);
   if (!all.length) {
@@ -131,12 +121,16 @@ async function pickProfile(
   return picked.profile;
 }
 
+/** What the Add Profile wizard has gathered so far (kept across an Edit round and Back). */
 interface Draft {
-  provider: ProviderName;
+  /** Undefined until the first step is answered (a tree row may preselect it). */
+  provider?: ProviderName;
   name: string;
   kind: 'long-term' | 'sts';
-  /** Values of the credential parts by key (file parts: the path typed). */
+  /** What was typed per credential part key (file parts: the path). */
   parts: Record<string, string>;
+  /** File parts: the file's text. */
+  files: Record<string, string>;
   expiration?: string;
   regions: string;
   endpoint: string;
@@ -250,49 +244,157 @@ async function askSecretParts(
   return { typed, values, expiration };
 }
 
-/** One round of the Add Profile questions (2/6 to 6/6), prefilled from the previous round. */
-async function askDraft(
-  s: Services,
-  provider: ProviderName,
-  prev: Partial<Draft>,
-  existing: string[],
-): Promise<{ draft: Draft; credentials: CloudCredentials }> {
-  const step = (i: number) => `Add ${providerLabel(provider)} Profile (${i}/6)`;
-  const name = (
-    await input({
-      title: step(2),
-      prompt: 'Profile name',
-      value: prev.name ?? (existing.includes('default') ? '' : 'default'),
-      validateInput: (v) => {
-        try {
-          checkProfileName(v.trim());
-        } catch (err) {
-          return describe(err);
-        }
-        return existing.includes(v.trim()) && v.trim() !== prev.name
-          ? `A ${provider} profile named ${v.trim()} exists; use Rotate Secret to change its key.`
-          : undefined;
-      },
-    })
-  ).trim();
-  const kind = await askKind(provider, step(3), prev.kind, 'What kind of key?');
-  const parts = await askSecretParts(s, provider, kind, step, prev);
-  const regions = await input({
-    title: step(5),
-    prompt: 'Default regions, comma separated (optional; empty = all the provider lists)',
-    value: prev.regions ?? '',
-    validateInput: validRegions,
-  });
-  const endpoint = await input({
-    title: step(6),
-    prompt: 'Endpoint override (optional): a private endpoint, or the emulator http://127.0.0.1:PORT',
-    value: prev.endpoint ?? '',
-    validateInput: validEndpoint,
-  });
-  return {
-    draft: { provider, name, kind, parts: parts.typed, expiration: parts.expiration, regions, endpoint },
-    credentials: { ...parts.values, ...(parts.expiration ? { expiration: parts.expiration } : {}) },
+/** One question of a wizard: asks at its place, keeps the answer in the draft; BACK when Back was pressed. */
+type Question = (at: StepOptions & { title: string }) => Promise<typeof BACK | void>;
+
+/** The answer, or a cancellation when the prompt was dismissed. */
+function answered<T>(v: T | undefined): T {
+  if (v === undefined) dismissed();
+  return v;
+}
+
+/**
+ * Runs a wizard (VS Code's multi-step pattern) from question `start`: each step numbered once, Back
+ * goes one question back; the list is asked for again after every answer, as a provider or a kind
+ * changes what follows.
+ */
+async function runWizard(questions: () => Question[], title: (step: number) => string, start = 0): Promise<void> {
+  for (let i = start; ;) {
+    const qs = questions();
+    if (i >= qs.length) return;
+    const r = await qs[i]({ title: title(i + 1), step: i + 1, totalSteps: qs.length });
+    i = r === BACK ? Math.max(0, i - 1) : i + 1;
+  }
+}
+
+/** An input step whose trimmed answer goes to `set`. */
+const inputQuestion =
+  (opts: () => vscode.InputBoxOptions, set: (v: string) => void): Question =>
+  async (at) => {
+    const v = await ui.prompts.inputStep({ ...opts(), ...at });
+    if (v === BACK) return BACK;
+    set(answered(v).trim());
   };
+
+/** A credential part: typed (password box for secrets), or a file picked in a file dialog. */
+function partQuestion(s: Services, d: Draft, part: CredentialPart): Question {
+  if (part.input === 'file')
+    return async (at) => {
+      const f = await askPartFile(part, `${at.title} (${at.step}/${at.totalSteps})`, d.parts[part.key]);
+      d.parts[part.key] = f.path;
+      d.files[part.key] = f.text;
+    };
+  const where = part.secret
+    ? ` (kept in ${s.credentials.secretStore.description}, never shown again)`
+    : part.prompt
+      ? ` (${part.prompt})`
+      : '';
+  return inputQuestion(
+    () => ({
+      prompt: `${part.label}${part.optional ? ' (optional)' : ''}${where}`,
+      password: part.secret,
+      value: d.parts[part.key],
+      validateInput: validPart(part),
+    }),
+    (v) => (d.parts[part.key] = v),
+  );
+}
+
+/** The questions of Add Profile for the draft as it stands: provider, name, kind, credential parts, regions, endpoint. */
+function addQuestions(s: Services, d: Draft, existing: string[]): Question[] {
+  const provider = d.provider ?? credentialProviders()[0];
+  const spec = providerDescriptor(provider).credentials!;
+  const qs: Question[] = [
+    async (at) => {
+      const items = credentialProviders().map((p) => ({ label: providerLabel(p), description: p, provider: p, picked: p === d.provider }));
+      const picked = await ui.prompts.pickStep(items, { ...at, placeHolder: 'Which cloud is this key for?' });
+      if (picked === BACK) return BACK;
+      d.provider = answered(picked).provider;
+      existing.splice(0, existing.length, ...(await storedNames(s, d.provider)));
+    },
+    inputQuestion(
+      () => ({
+        prompt: 'Profile name',
+        value: d.name || (existing.includes('default') ? '' : 'default'),
+        validateInput: validName(d, existing),
+      }),
+      (v) => (d.name = v),
+    ),
+  ];
+  if (spec.temporary)
+    qs.push(async (at) => {
+      const picked = await ui.prompts.pickStep(kindItems(d.kind), { ...at, placeHolder: 'What kind of key?' });
+      if (picked === BACK) return BACK;
+      d.kind = answered(picked).keyKind;
+    });
+  for (const part of spec.parts.filter((p) => !p.temporary || d.kind === 'sts')) qs.push(partQuestion(s, d, part));
+  if (d.kind === 'sts')
+    qs.push(
+      inputQuestion(
+        () => ({
+          prompt: 'When the temporary key expires (ISO 8601, e.g. 2030-01-31T12:00:00Z); leave empty if unknown',
+          value: d.expiration,
+          validateInput: (v) =>
+            v.trim() && Number.isNaN(Date.parse(v.trim())) ? 'Not a date; write e.g. 2030-01-31T12:00:00Z' : undefined,
+        }),
+        (v) => (d.expiration = v || undefined),
+      ),
+    );
+  qs.push(
+    inputQuestion(
+      () => ({
+        prompt: 'Default regions, comma separated (optional; empty = all the provider lists)',
+        value: d.regions,
+        validateInput: validRegions,
+      }),
+      (v) => (d.regions = v),
+    ),
+    inputQuestion(
+      () => ({
+        prompt: 'Endpoint override (optional): a private endpoint, or the emulator http://127.0.0.1:PORT',
+        value: d.endpoint,
+        validateInput: validEndpoint,
+      }),
+      (v) => (d.endpoint = v),
+    ),
+  );
+  return qs;
+}
+
+/** Names of the stored profiles of a provider (a new one may not take them). */
+async function storedNames(s: Services, provider: ProviderName): Promise<string[]> {
+  return (await s.credentials.listProfiles(provider)).filter((p) => p.source === 'keychain').map((p) => p.name);
+}
+
+function validName(d: Draft, existing: string[]) {
+  return (v: string): string | undefined => {
+    try {
+      checkProfileName(v.trim());
+    } catch (err) {
+      return describe(err);
+    }
+    return existing.includes(v.trim()) && v.trim() !== d.name
+      ? `A ${profileNoun(d.provider!)} named ${v.trim()} exists; use Rotate Secret to change its key.`
+      : undefined;
+  };
+}
+
+function kindItems(current: Draft['kind'] | undefined) {
+  return [
+    { label: 'Long-term access key', keyKind: 'long-term' as const, picked: current !== 'sts' },
+    { label: 'Temporary key (STS) with a session token', keyKind: 'sts' as const, picked: current === 'sts' },
+  ];
+}
+
+/** The credentials the draft holds for its provider and kind (file parts: the files' text). */
+function draftCredentials(d: Draft): CloudCredentials {
+  const out: Record<string, string> = {};
+  for (const part of providerDescriptor(d.provider!).credentials!.parts.filter((p) => !p.temporary || d.kind === 'sts')) {
+    const v = part.input === 'file' ? d.files[part.key] : d.parts[part.key];
+    if (v) out[part.key] = v;
+  }
+  if (d.kind === 'sts' && d.expiration) out.expiration = d.expiration;
+  return out as CloudCredentials;
 }
 
 const regionList = (regions: string) =>
@@ -301,29 +403,34 @@ const regionList = (regions: string) =>
     .map((r) => r.trim())
     .filter(Boolean);
 
-/** Add Profile: asks, tests the key live, saves; a failed test offers Edit (ask again, prefilled) or Save Anyway. */
+/**
+ * Add Profile: a wizard (provider first, each step numbered once, Back), a live test, then save; a
+ * failed test offers Edit (the wizard again from the name, prefilled; Back reaches the provider) or
+ * Save Anyway. A tree row's provider is preselected in the first step.
+ */
 export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInfo> {
-  let draft: Partial<Draft> = { provider: nodeTarget(arg).provider };
-  for (;;) {
-    const provider = await pickProvider(draft.provider);
-    const existing = (await s.credentials.listProfiles(provider)).filter((p) => p.source === 'keychain').map((p) => p.name);
-    const { draft: d, credentials: creds } = await askDraft(s, provider, draft, existing);
-    draft = d;
-    const label = `${providerLabel(provider)} profile "${d.name}"`;
+  const d: Draft = { provider: nodeTarget(arg).provider, name: '', kind: 'long-term', parts: {}, files: {}, regions: '', endpoint: '' };
+  const existing = d.provider ? await storedNames(s, d.provider) : [];
+  for (let start = 0; ; start = 1) {
+    await runWizard(
+      () => addQuestions(s, d, existing),
+      (step) => (step > 1 && d.provider ? `Add ${providerLabel(d.provider)} Profile` : 'Add Profile'),
+      start,
+    );
+    const provider = d.provider!;
+    const creds = draftCredentials(d);
+    const label = `${profileNoun(provider)} "${d.name}"`;
     const endpoint = d.endpoint.trim() || undefined;
+    const settings = { provider, name: d.name, kind: d.kind, regions: regionList(d.regions), endpoint };
     // Checked and split as saving will (profile settings such as an instance endpoint and CA go to the
     // provider as settings, the secrets as credentials), so the test builds the provider the profile will.
-    const tried = s.credentials.draftProfile({ provider, name: d.name, kind: d.kind, regions: regionList(d.regions), endpoint }, creds);
-    const result = await withCancellableProgress(`Testing ${provider} profile ${d.name}…`, (signal) =>
+    const tried = s.credentials.draftProfile(settings, creds);
+    const result = await withCancellableProgress(`Testing ${label}…`, (signal) =>
       testCredentials(s.createProvider, provider, tried, async () => tried.credentials, { signal }),
     );
     const save = async () => {
-      const info = await s.credentials.addProfile(
-        { provider, name: d.name, kind: d.kind, regions: regionList(d.regions), endpoint },
-        creds,
-        { replace: existing.includes(d.name) },
-      );
-      s.log.info(`Saved ${provider} profile ${info.name} (key ${info.keyIdHint}) in ${s.credentials.secretStore.description}.`);
+      const info = await s.credentials.addProfile(settings, creds, { replace: existing.includes(d.name) });
+      s.log.info(`Saved ${profileNoun(provider)} ${info.name} (key ${info.keyIdHint}) in ${s.credentials.secretStore.description}.`);
       return info;
     };
     if (result.ok) {
@@ -332,9 +439,9 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
       return info;
     }
     if (isCancelled(result.error)) dismissed();
-    const why = describe(testFailure(result.error, `testing ${provider} profile ${d.name}`));
-    s.log.warn(`Testing ${provider} profile ${d.name} failed: ${why}`);
-    const choice = await ui.prompts.choose(`Testing ${provider} profile "${d.name}" failed: ${why}`, undefined, 'Edit', 'Save Anyway');
+    const why = describe(testFailure(result.error, `testing ${label}`));
+    s.log.warn(`Testing ${label} failed: ${why}`);
+    const choice = await ui.prompts.choose(`Testing ${label} failed: ${why}`, undefined, 'Edit', 'Save Anyway');
     if (choice === 'Save Anyway') {
       const info = await save();
       ui.prompts.inform(`${label} saved without a successful test.`);
@@ -348,8 +455,8 @@ export async function addProfile(s: Services, arg?: unknown): Promise<ProfileInf
 export async function testProfileCommand(s: Services, arg?: unknown): Promise<string[]> {
   const p = await pickProfile(s, 'Test Profile', () => true, nodeTarget(arg));
   const provider = p.provider;
-  const label = `${providerLabel(provider)} profile "${p.name}"`;
-  const r = await withCancellableProgress(`Testing ${provider} profile ${p.name}…`, (signal) =>
+  const label = `${profileNoun(provider)} "${p.name}"`;
+  const r = await withCancellableProgress(`Testing ${label}…`, (signal) =>
     testProfile(s.credentials, s.createProvider, provider, p.name, { signal }),
   );
   if (r.ok) {
@@ -358,7 +465,7 @@ export async function testProfileCommand(s: Services, arg?: unknown): Promise<st
     return r.regions!;
   }
   if (isCancelled(r.error)) dismissed();
-  const e = testFailure(r.error, `testing ${provider} profile ${p.name}`);
+  const e = testFailure(r.error, `testing ${label}`);
   const failed =
     e instanceof KmsEnvelopeError
       ? new KmsEnvelopeError(e.kind, `${label}: ${e.message}`, {
@@ -384,11 +491,11 @@ export async function rotateSecret(s: Services, arg?: unknown): Promise<ProfileI
   const parts = await askSecretParts(s, provider, kind, () => title);
   const creds = { ...parts.values, ...(kind === 'sts' && parts.expiration ? { expiration: parts.expiration } : {}) };
   const info = await s.credentials.rotateSecret(provider, p.name, creds, { kind });
-  s.log.info(`Rotated the secret of ${provider} profile ${p.name} (key ${info.keyIdHint}).`);
+  s.log.info(`Rotated the secret of ${profileNoun(provider)} ${p.name} (key ${info.keyIdHint}).`);
   const r = await withCancellableProgress(`Testing the new key of ${provider}/${p.name}…`, (signal) =>
     testProfile(s.credentials, s.createProvider, provider, p.name, { signal }),
   );
-  const rotated = `Rotated the secret of ${provider} profile "${p.name}"`;
+  const rotated = `Rotated the secret of ${profileNoun(provider)} "${p.name}"`;
   if (r.ok) ui.prompts.inform(`${rotated} (key ${info.keyIdHint}); tested OK.`);
   else if (!isCancelled(r.error))
     ui.prompts.inform(`${rotated}, but the test failed: ${describe(testFailure(r.error, 'testing the new key'))}`, 'warning');
@@ -400,13 +507,13 @@ export async function removeProfile(s: Services, arg?: unknown): Promise<boolean
   const p = await pickProfile(s, 'Remove Profile: which stored profile?', (x) => x.source === 'keychain', nodeTarget(arg));
   const provider = p.provider;
   const ok = await ui.prompts.confirm(
-    `Remove the ${providerLabel(provider)} profile "${p.name}"?`,
+    `Remove the ${profileNoun(provider)} "${p.name}"?`,
     `Its secret (key ${p.keyIdHint ?? '…'}) is deleted from ${s.credentials.secretStore.description}. Sealed files are not affected.`,
     'Remove',
   );
   if (!ok) dismissed();
   await s.credentials.removeProfile(provider, p.name);
-  s.log.info(`Removed ${provider} profile ${p.name} and its secret.`);
-  ui.prompts.inform(`Removed ${provider} profile "${p.name}" and its secret.`);
+  s.log.info(`Removed ${profileNoun(provider)} ${p.name} and its secret.`);
+  ui.prompts.inform(`Removed ${profileNoun(provider)} "${p.name}" and its secret.`);
   return true;
 }

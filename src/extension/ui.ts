@@ -16,8 +16,21 @@ import { redactString } from '../core/log';
 import { stepButtons, vscodeStep } from './hints';
 import type { ExtensionLogger } from './log';
 
+/** What a wizard step resolves to when its Back button is pressed (Symbol.for: the same in every bundle). */
+export const BACK: unique symbol = Symbol.for('kmsEnvelope.back') as never;
+
+/** Where a question stands in a wizard: VS Code shows "title (step/totalSteps)" and, after the first step, a Back button. */
+export interface StepOptions {
+  step: number;
+  totalSteps: number;
+}
+
 export interface Prompts {
   input(opts: vscode.InputBoxOptions): Promise<string | undefined>;
+  /** An input box as one step of a wizard (VS Code's multi-step pattern); BACK when Back was pressed. */
+  inputStep(opts: vscode.InputBoxOptions & StepOptions): Promise<string | typeof BACK | undefined>;
+  /** A quick pick as one step of a wizard; `picked` items start active; BACK when Back was pressed. */
+  pickStep<T extends vscode.QuickPickItem>(items: T[], opts: vscode.QuickPickOptions & StepOptions): Promise<T | typeof BACK | undefined>;
   pick<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions): Promise<T | undefined>;
   pickMany<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions): Promise<T[] | undefined>;
   /** A file picker (the OS dialog, or VS Code's own path box in a browser); resolves to the file's path. */
@@ -41,6 +54,8 @@ export interface Prompts {
 
 export const windowPrompts: Prompts = {
   input: async (opts) => vscode.window.showInputBox({ ignoreFocusOut: true, ...opts }),
+  inputStep,
+  pickStep,
   pick: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: false }),
   pickMany: async (items, opts) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...opts, canPickMany: true }),
   openFile: async (opts) => {
@@ -62,6 +77,73 @@ export const windowPrompts: Prompts = {
     void (level === 'warning' ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message)),
   error: async (message, ...actions) => vscode.window.showErrorMessage(message, ...actions),
 };
+
+/** A step's box: title with "(step/total)", Back from step 2 on; resolves once (accepted, Back, or hidden). */
+function stepInput<Q extends vscode.QuickInput, R>(
+  q: Q,
+  opts: StepOptions & { title?: string },
+  wire: (done: (r: R | typeof BACK | undefined) => void) => vscode.Disposable[],
+): Promise<R | typeof BACK | undefined> {
+  q.title = opts.title;
+  q.step = opts.step;
+  q.totalSteps = opts.totalSteps;
+  q.ignoreFocusOut = true;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: R | typeof BACK | undefined) => {
+      if (settled) return;
+      settled = true;
+      for (const d of subs) d.dispose();
+      q.dispose();
+      resolve(r);
+    };
+    const subs = [...wire(done), q.onDidHide(() => done(undefined))];
+    q.show();
+  });
+}
+
+async function inputStep(opts: vscode.InputBoxOptions & StepOptions): Promise<string | typeof BACK | undefined> {
+  const box = vscode.window.createInputBox();
+  box.value = opts.value ?? '';
+  box.prompt = opts.prompt;
+  box.placeholder = opts.placeHolder;
+  box.password = !!opts.password;
+  box.buttons = opts.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+  const check = async (v: string) => {
+    const r = await opts.validateInput?.(v);
+    return typeof r === 'string' ? r : (r?.message ?? undefined);
+  };
+  return stepInput<vscode.InputBox, string>(box, opts, (done) => [
+    box.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && done(BACK)),
+    box.onDidChangeValue(async (v) => {
+      const problem = await check(v);
+      if (box.value === v) box.validationMessage = problem;
+    }),
+    box.onDidAccept(async () => {
+      const v = box.value;
+      const problem = await check(v);
+      box.validationMessage = problem;
+      if (!problem) done(v);
+    }),
+  ]);
+}
+
+async function pickStep<T extends vscode.QuickPickItem>(
+  items: T[],
+  opts: vscode.QuickPickOptions & StepOptions,
+): Promise<T | typeof BACK | undefined> {
+  const qp = vscode.window.createQuickPick<T>();
+  qp.items = items;
+  qp.placeholder = opts.placeHolder;
+  qp.matchOnDescription = !!opts.matchOnDescription;
+  qp.buttons = opts.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+  const active = items.find((i) => i.picked);
+  if (active) qp.activeItems = [active];
+  return stepInput<vscode.QuickPick<T>, T>(qp, opts, (done) => [
+    qp.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && done(BACK)),
+    qp.onDidAccept(() => qp.selectedItems[0] && done(qp.selectedItems[0])),
+  ]);
+}
 
 /** Holder so the tests can swap the prompts after activation. */
 export const ui = { prompts: windowPrompts as Prompts };

@@ -73,21 +73,22 @@ describe('Alibaba KMS 3.0: Add Profile with file pickers, the instance keys in t
     assert.ok(inst, 'the emulator printed its instance gateway');
     await wb.openKmsView();
     await wb.runCommand('KMS Envelope: Add Profile');
-    await answer(/provider/, 'KMS 3.0 instance');
-    await answer(/\(2\/6\)/, 'kms3');
-    await answer(/\(3\/6\)/, inst.endpoint);
+    // One number per step (provider, name, 6 credential parts, regions, endpoint): 1/10 … 10/10.
+    await answer(/^Add Profile \(1\/\d+\)/, 'KMS 3.0 instance'); // the total is known once the provider is
+    await answer(/\(2\/10\)/, 'kms3');
+    await answer(/\(3\/10\)/, inst.endpoint);
     // The CA certificate and the client key: VS Code's own file dialog (a path box in the browser):
     // the path typed, then its button (named after the part).
-    await pickFile(/CA certificate file/, inst.caFile, 'Use as CA certificate');
-    await pickFile(/client key file/, inst.clientKeyFile, 'Use as client key');
+    await pickFile(/\(4\/10\): CA certificate file/, inst.caFile, 'Use as CA certificate');
+    await pickFile(/\(5\/10\): client key file/, inst.clientKeyFile, 'Use as client key');
     const password = wb.page.locator('.quick-input-widget .quick-input-box input');
-    await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: /\(4\/6\)/ }).waitFor({ state: 'visible' });
+    await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: /\(6\/10\)/ }).waitFor({ state: 'visible' });
     assert.equal(await password.getAttribute('type'), 'password', 'the client key password is typed into a password box');
     await wb.answerQuickInput(readFileSync(inst.passwordFile, 'utf8').trim());
-    await answer(/\(3\/6\)/, e.exports.ALIBABA_CLOUD_ACCESS_KEY_ID);
-    await answer(/\(4\/6\)/, e.exports.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
-    await answer(/\(5\/6\)/, 'cn-hangzhou');
-    await answer(/\(6\/6\)/, e.url);
+    await answer(/\(7\/10\)/, e.exports.ALIBABA_CLOUD_ACCESS_KEY_ID);
+    await answer(/\(8\/10\)/, e.exports.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
+    await answer(/\(9\/10\)/, 'cn-hangzhou');
+    await answer(/\(10\/10\)/, e.url);
     await wb.waitForNotification(/profile "kms3" tested OK \(1 regions\) and saved/, 30_000).catch(async (err) => {
       await wb.screenshot('instance-profile-save-FAILED');
       throw err;

@@ -13,7 +13,7 @@ import { credentialsError } from '../../src/core/errors';
 import { KEYCHAIN_SERVICE, type SecretStore } from '../../src/core/secrets';
 import { chooseSecretStore } from '../../src/extension/secret-storage';
 import { ui, windowPrompts } from '../../src/extension/ui';
-import { api, choose, filesContaining, plaintextSearchRoots, say, scripted, yes, no, type Answer } from './extension-support';
+import { BACK, api, back, choose, filesContaining, plaintextSearchRoots, say, scripted, yes, no, type Answer } from './extension-support';
 import { requireEmulator } from './helpers';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -77,13 +77,58 @@ suite('extension: profile commands', () => {
     assert.equal(p.pending, 0);
     assert.deepEqual(
       p.asked.filter((q) => q.kind !== 'inform').map((q) => q.title),
-      ['Add Profile (1/6): provider', ...[2, 3, 3, 4, 5, 6].map((i) => `Add Tencent Cloud KMS Profile (${i}/6)`)],
+      ['Add Profile (1/7)', ...[2, 3, 4, 5, 6, 7].map((i) => `Add Tencent Cloud KMS Profile (${i}/7)`)],
     );
-    assert.match(p.messages.join('\n'), new RegExp(`info: Tencent Cloud KMS profile "${name}" tested OK \\(\\d+ regions\\) and saved\\.`));
+    assert.match(p.messages.join('\n'), new RegExp(`info: Tencent Cloud profile "${name}" tested OK \\(\\d+ regions\\) and saved\\.`));
     const saved = await a.credentials.getProfile('tencent', name);
     assert.deepEqual([saved?.source, saved?.endpoint, saved?.regions], ['keychain', em.url, ['ap-guangzhou', 'ap-shanghai']]);
     assert.deepEqual(await a.credentials.credentialsFor('tencent', name)(), { accessKeyId: c.id, accessKeySecret: c.secret });
     assert.ok(events.includes('add'), `events: ${events.join(', ')}`);
+  });
+
+  test("Add Profile from a provider row asks the provider first (the row's preselected); each step numbered once; Back goes back", async () => {
+    const a = await api();
+    const em = requireEmulator();
+    const name = `p5-back-${hex(2)}`;
+    const c = creds();
+    const prefilled: Answer = (_k, q) => (q.options as vscode.InputBoxOptions).value;
+    const p = scripted(a).answer(
+      (_k, q) => {
+        const active = (q.items ?? []).filter((i) => (i as { picked?: boolean }).picked).map((i) => (i as { provider?: string }).provider);
+        assert.deepEqual(active, ['alibaba'], "the row's provider is preselected");
+        return q.items!.find((i) => (i as { provider?: string }).provider === 'alibaba');
+      },
+      say(name),
+      back, // the kind step → the name again
+      (_k, q) => {
+        assert.equal((q.options as vscode.InputBoxOptions).value, name, 'Back keeps what was typed');
+        return BACK;
+      },
+      choose((_l, i) => (i as { provider?: string }).provider === 'tencent'),
+      prefilled,
+      choose((_l, i) => (i as { keyKind?: string }).keyKind === 'long-term'),
+      say(c.id),
+      hidden(c.secret),
+      say('ap-guangzhou'),
+      say(em.url),
+    );
+    const info = await vscode.commands.executeCommand('kmsEnvelope.addProfile', { kind: 'provider', provider: 'alibaba' });
+    remember(p);
+    assert.ok(info, String(a.testing!.lastError()?.error));
+    assert.equal(p.pending, 0);
+    assert.deepEqual(
+      p.asked.filter((q) => q.kind !== 'inform').map((q) => q.title),
+      [
+        'Add Profile (1/7)',
+        'Add Alibaba Cloud KMS Profile (2/7)',
+        'Add Alibaba Cloud KMS Profile (3/7)',
+        'Add Alibaba Cloud KMS Profile (2/7)',
+        'Add Profile (1/7)',
+        ...[2, 3, 4, 5, 6, 7].map((i) => `Add Tencent Cloud KMS Profile (${i}/7)`),
+      ],
+    );
+    assert.equal((await a.credentials.getProfile('tencent', name))?.source, 'keychain');
+    assert.match(p.messages.join('\n'), new RegExp(`Tencent Cloud profile "${name}" tested OK`));
   });
 
   test('a failed test offers Edit / Save Anyway: Edit asks again with the values kept; Save Anyway stores; dismissing stores nothing', async () => {
@@ -92,7 +137,7 @@ suite('extension: profile commands', () => {
     const good = creds();
     const name = `p5-prod-${hex(2)}`;
     let p = scripted(a).answer(...addScript(creds(false), name, em.url, 'ap-guangzhou'), (_k, q) => {
-      assert.match(q.message ?? '', new RegExp(`Testing tencent profile "${name}" failed: .*SecretId`));
+      assert.match(q.message ?? '', new RegExp(`Testing Tencent Cloud profile "${name}" failed: .*SecretId`));
       return 'Edit';
     });
     // Second round: provider kept, values prefilled; only the key changes.
@@ -152,7 +197,7 @@ suite('extension: profile commands', () => {
     remember(p);
     const errors = p.asked.filter((q) => q.kind === 'error');
     assert.equal(errors.length, 1, 'one error notification');
-    assert.match(errors[0].message!, new RegExp(`Tencent Cloud KMS profile "${name}": .*SecretId`));
+    assert.match(errors[0].message!, new RegExp(`Tencent Cloud profile "${name}": .*SecretId`));
     // Its hint names Test Profile — the failed command itself, so Retry is that button; no unrelated Add Profile.
     assert.deepEqual(errors[0].actions, ['Rotate Secret', 'Retry', 'Open Log']);
     assert.equal(a.testing!.lastError()?.command, 'kmsEnvelope.testProfile');
@@ -166,19 +211,19 @@ suite('extension: profile commands', () => {
     const rotated = await vscode.commands.executeCommand('kmsEnvelope.rotateSecret', node);
     remember(p);
     assert.ok(rotated, String(a.testing!.lastError()?.error));
-    assert.match(p.messages.at(-1)!, new RegExp(`Rotated the secret of tencent profile "${name}" \\(key AKID….{4}\\); tested OK`));
+    assert.match(p.messages.at(-1)!, new RegExp(`Rotated the secret of Tencent Cloud profile "${name}" \\(key AKID….{4}\\); tested OK`));
     assert.equal((await a.credentials.credentialsFor('tencent', name)()).accessKeySecret, good.secret);
 
     p = scripted(a);
     const regions = (await vscode.commands.executeCommand('kmsEnvelope.testProfile', node)) as string[];
     assert.ok(regions?.length, String(a.testing!.lastError()?.error));
-    assert.equal(p.messages.at(-1), `info: Tencent Cloud KMS profile "${name}": OK, ${regions.length} regions at ${em.url}.`);
+    assert.equal(p.messages.at(-1), `info: Tencent Cloud profile "${name}": OK, ${regions.length} regions at ${em.url}.`);
 
     p = scripted(a).answer(no); // dismiss the confirmation: nothing removed
     await vscode.commands.executeCommand('kmsEnvelope.removeProfile', node);
     assert.ok(await a.credentials.getProfile('tencent', name));
     const confirm = p.asked.find((q) => q.kind === 'confirm')!;
-    assert.equal(confirm.message, `Remove the Tencent Cloud KMS profile "${name}"?`);
+    assert.equal(confirm.message, `Remove the Tencent Cloud profile "${name}"?`);
     assert.match(confirm.detail!, /deleted from the OS keychain/);
     p = scripted(a).answer(yes);
     assert.equal(await vscode.commands.executeCommand('kmsEnvelope.removeProfile', node), true);

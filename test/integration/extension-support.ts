@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { emulatorAdmin } from '../../src/emulator/admin-client';
 import type { KmsEnvelopeApi, TreeSnapshotNode } from '../../src/extension/extension';
-import type { Prompts } from '../../src/extension/ui';
+import type { BACK as UiBack, Prompts } from '../../src/extension/ui';
 import { activateExtension, requireEmulator, testEnv } from './helpers';
 
 export async function api(): Promise<KmsEnvelopeApi> {
@@ -82,6 +82,25 @@ export class ScriptedPrompts implements Prompts {
     }
     return v;
   }
+  /** A wizard step: recorded with its "(step/total)" as VS Code shows it; an answer may be `back`. */
+  async inputStep(opts: vscode.InputBoxOptions & { step: number; totalSteps: number }): Promise<string | typeof UiBack | undefined> {
+    const title = `${opts.title ?? opts.prompt} (${opts.step}/${opts.totalSteps})`;
+    const v = this.next('input', { title, options: opts }) as string | typeof UiBack | undefined;
+    if (typeof v === 'string' && opts.validateInput) {
+      const problem = await opts.validateInput(v);
+      if (problem)
+        throw new Error(
+          `scripted input "${v}" rejected by the input box's validation: ${typeof problem === 'string' ? problem : problem.message}`,
+        );
+    }
+    return v;
+  }
+  async pickStep<T extends vscode.QuickPickItem>(
+    items: T[],
+    opts: vscode.QuickPickOptions & { step: number; totalSteps: number },
+  ): Promise<T | typeof UiBack | undefined> {
+    return this.next('pick', { title: `${opts.title} (${opts.step}/${opts.totalSteps})`, items }) as T | typeof UiBack | undefined;
+  }
   async pick<T extends vscode.QuickPickItem>(items: T[] | Promise<T[]>, opts: vscode.QuickPickOptions) {
     const list = await items;
     return this.next('pick', { title: opts.title, items: list }) as T | undefined;
@@ -113,6 +132,10 @@ export class ScriptedPrompts implements Prompts {
     return choice;
   }
 }
+
+/** The Back button of a wizard step (ui.ts's BACK: Symbol.for, so the same symbol in this bundle). */
+export const BACK = Symbol.for('kmsEnvelope.back') as typeof UiBack;
+export const back: Answer = () => BACK;
 
 /** Answer helpers. */
 export const say =

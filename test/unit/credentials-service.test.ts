@@ -289,7 +289,7 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
       'credentials',
       new RegExp(`no Tencent Cloud profile named ${name}[\\s\\S]*profiles add --provider tencent --name ${name}`),
     );
-    await rejectsKind(svc.removeProfile('tencent', name), 'usage', /no stored tencent profile/);
+    await rejectsKind(svc.removeProfile('tencent', name), 'usage', /no stored Tencent Cloud profile/);
     assert.deepEqual(events, ['add', 'remove']);
   });
 
@@ -343,7 +343,7 @@ describe('stored profiles in the real OS keychain', { skip: needsKeyring }, () =
     const err = await rejectsKind(
       get(),
       'credentials',
-      new RegExp(`temporary key of alibaba profile ${name} expired at 2030-01-01T01:00:00.000Z; rotate it`),
+      new RegExp(`temporary key of Alibaba Cloud profile ${name} expired at 2030-01-01T01:00:00.000Z; rotate it`),
     );
     assert.match(err.hintIn(cliStep)!, /profiles rotate --provider alibaba --name/);
     // Rotating to a fresh STS key fixes it.
@@ -632,7 +632,7 @@ describe('without a Secret Service', () => {
     assert.match(out.add.hint, /TENCENTCLOUD_SECRET_ID/);
     assert.equal(out.listed, 0, 'nothing half-added');
     assert.equal(out.read.kind, 'credentials');
-    assert.match(out.read.message, /alibaba profile default/);
+    assert.match(out.read.message, /Alibaba Cloud profile default/);
     for (const s of ctx.secrets) assert.ok(!stdout.includes(s) && !stderr.includes(s), 'secret in the child output');
   });
 });

@@ -229,12 +229,12 @@ test('unseal failures: every recipient is listed with the reason and the next st
   const none = await rejects(
     unsealBuffer(blob, { resolve: resolverOf() }),
     'credentials',
-    /tencent:ap-guangzhou:tk-1: no tencent profile.*\n.*alibaba:cn-hangzhou:key-ali-1/,
+    /tencent:ap-guangzhou:tk-1: no Tencent Cloud profile.*\n.*alibaba:cn-hangzhou:key-ali-1/,
   );
   assert.match(none.hintIn(cliStep)!, /profiles add --provider tencent/);
   tencent.disable('ap-guangzhou', 'tk-1');
   const both = await rejects(unsealBuffer(blob, { resolve: resolverOf(tencent) }), 'provider', /tk-1 in ap-guangzhou is disabled/);
-  assert.match(both.message, /alibaba:cn-hangzhou:key-ali-1: no alibaba profile/);
+  assert.match(both.message, /alibaba:cn-hangzhou:key-ali-1: no Alibaba Cloud profile/);
   assert.match(both.hint!, /Enable key tk-1 in ap-guangzhou/);
   assert.equal(both.details.providerCode, 'Disabled');
   assert.equal(

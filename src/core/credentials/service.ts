@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../atomic';
 import { credentialsError, KmsEnvelopeError, usageError, type HintPart } from '../errors';
 import { envPartsText, maskKeyId, type CredentialSpec, type ProviderDescriptor } from '../kms/descriptor';
 import { checkEndpoint } from '../kms/endpoint';
-import { cloudProviders, findProvider, providers } from '../kms/registry';
+import { cloudProviders, findProvider, profileNoun, providers } from '../kms/registry';
 import type { CloudCredentials, CredentialsProvider, Env, ProviderName } from '../kms/types';
 import { nullLogger, type Logger } from '../log';
 import { configDir as defaultConfigDir } from '../paths';
@@ -364,7 +364,7 @@ export class CredentialService {
     const stored = (await this.listProfiles(provider)).map((p) => p.name);
     if (name) {
       throw credentialsError(
-        `There is no ${title} profile named ${name}${stored.length ? ` (there is: ${[...new Set(stored)].join(', ')})` : ''}.`,
+        `There is no ${profileNoun(provider)} named ${name}${stored.length ? ` (there is: ${[...new Set(stored)].join(', ')})` : ''}.`,
         ['Add it: ', { action: 'addProfile', provider, name }, ', or pick one of ', { action: 'listProfiles', provider }, '.'],
         { provider, profile: name },
       );
@@ -419,7 +419,7 @@ export class CredentialService {
         // A provider's discovery that knows the remedy (an expired SSO login) says it itself.
         if (err instanceof KmsEnvelopeError) throw err;
         throw credentialsError(
-          `The ${provider} profile ${name} (from ${source}) cannot be read: ${(err as Error).message}.`,
+          `The ${profileNoun(provider)} ${name} (from ${source}) cannot be read: ${(err as Error).message}.`,
           source === 'env'
             ? 'Set the environment variables again, or add a stored profile.'
             : `Check ${d.file ?? 'the CLI config file'}, or add a stored profile.`,
@@ -434,7 +434,7 @@ export class CredentialService {
   private checkNotExpired(provider: string, name: string, expiration: string | undefined, source: string): void {
     if (!isExpired(expiration, this.now())) return;
     throw credentialsError(
-      `The temporary key of ${provider} profile ${name} expired at ${expiration}; rotate it.`,
+      `The temporary key of ${profileNoun(provider)} ${name} expired at ${expiration}; rotate it.`,
       source === 'keychain'
         ? ['Get a new STS key and store it: ', { action: 'rotateSecret', provider, name, sts: true }, '.']
         : `Refresh the temporary key where it comes from (${source}).`,
@@ -457,7 +457,7 @@ export class CredentialService {
       }
       if (!creds) {
         throw credentialsError(
-          `The secret of ${provider} profile ${name} is not in ${this.secretStore.description} (account ${account}).`,
+          `The secret of ${profileNoun(provider)} ${name} is not in ${this.secretStore.description} (account ${account}).`,
           [
             'Store it again: ',
             { action: 'rotateSecret', provider, name },
@@ -477,7 +477,7 @@ export class CredentialService {
     try {
       raw = await this.secretStore.get(KEYCHAIN_SERVICE, account);
     } catch (err) {
-      throw this.storeError(err, `reading the secret of ${provider} profile ${name}`, provider, name);
+      throw this.storeError(err, `reading the secret of ${profileNoun(provider)} ${name}`, provider, name);
     }
     if (raw === undefined) return undefined;
     try {
@@ -560,7 +560,7 @@ export class CredentialService {
       const existing = list.findIndex((p) => p.provider === provider && p.name === name);
       if (existing >= 0 && !opts.replace) {
         throw usageError(
-          `A ${provider} profile named ${name} already exists.`,
+          `A ${profileNoun(provider)} named ${name} already exists.`,
           [
             'Choose another name, rotate its secret (',
             { action: 'rotateSecret', provider, name },
@@ -587,7 +587,7 @@ export class CredentialService {
       try {
         await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(secret));
       } catch (err) {
-        throw this.storeError(err, `storing the secret of ${provider} profile ${name}`, provider, name);
+        throw this.storeError(err, `storing the secret of ${profileNoun(provider)} ${name}`, provider, name);
       }
       const next = existing >= 0 ? list.map((p, i) => (i === existing ? entry : p)) : [...list, entry];
       try {
@@ -609,7 +609,7 @@ export class CredentialService {
       }
       this.cache.delete(account);
       this.logger.info(
-        `Added ${provider} profile ${name} (${kind}, key ${entry.keyIdHint}); the secret is in ${this.secretStore.description}.`,
+        `Added ${profileNoun(provider)} ${name} (${kind}, key ${entry.keyIdHint}); the secret is in ${this.secretStore.description}.`,
       );
       this.fire({ type: 'add', provider, name });
       return this.toInfo(entry);
@@ -631,7 +631,7 @@ export class CredentialService {
           ? `the environment variables (${Object.values(spec(provider).credentials.env?.parts ?? {}).join(', ')})`
           : (d.file ?? d.info.source);
       throw usageError(
-        `The ${provider} profile ${name} is discovered from ${d.info.source} and is read-only here.`,
+        `The ${profileNoun(provider)} ${name} is discovered from ${d.info.source} and is read-only here.`,
         action === 'rotate'
           ? [`Change it in ${where}, or add a stored profile: `, { action: 'addProfile', provider }, '.']
           : `Remove it from ${where}; KMS Envelope only reads it.`,
@@ -639,7 +639,7 @@ export class CredentialService {
       );
     }
     throw usageError(
-      `There is no stored ${provider} profile named ${name}.`,
+      `There is no stored ${profileNoun(provider)} named ${name}.`,
       ['See ', { action: 'listProfiles', provider }, ' for the profiles that exist.'],
       { provider, profile: name },
     );
@@ -670,7 +670,7 @@ export class CredentialService {
       try {
         await this.secretStore.set(KEYCHAIN_SERVICE, account, JSON.stringify(secret));
       } catch (err) {
-        throw this.storeError(err, `storing the new secret of ${provider} profile ${name}`, provider, name);
+        throw this.storeError(err, `storing the new secret of ${profileNoun(provider)} ${name}`, provider, name);
       }
       const entry: StoredProfile = { ...old, kind, updatedAt: new Date(this.now()).toISOString() };
       const keyIdHint = keyIdHintOf(cs, clean);
@@ -683,7 +683,7 @@ export class CredentialService {
       list[index] = entry;
       await this.writeStored(list);
       this.cache.delete(account);
-      this.logger.info(`Rotated the secret of ${provider} profile ${name} (key ${entry.keyIdHint}).`);
+      this.logger.info(`Rotated the secret of ${profileNoun(provider)} ${name} (key ${entry.keyIdHint}).`);
       this.fire({ type: 'rotate', provider, name });
       return this.toInfo(entry);
     });
@@ -700,12 +700,12 @@ export class CredentialService {
       try {
         await this.secretStore.delete(KEYCHAIN_SERVICE, account);
       } catch (err) {
-        throw this.storeError(err, `removing the secret of ${provider} profile ${name}`, provider, name);
+        throw this.storeError(err, `removing the secret of ${profileNoun(provider)} ${name}`, provider, name);
       }
       list.splice(index, 1);
       await this.writeStored(list);
       this.cache.delete(account);
-      this.logger.info(`Removed ${provider} profile ${name} and its secret from ${this.secretStore.description}.`);
+      this.logger.info(`Removed ${profileNoun(provider)} ${name} and its secret from ${this.secretStore.description}.`);
       this.fire({ type: 'remove', provider, name });
     });
   }

@@ -38,7 +38,7 @@ import {
   type Hint,
 } from '../errors';
 import type { ProviderDescriptor } from '../kms/descriptor';
-import { providerDescriptor, providersForKeyring } from '../kms/registry';
+import { profileNoun, providerDescriptor, providersForKeyring } from '../kms/registry';
 import type { EncryptionContext, KmsProvider } from '../kms/types';
 import {
   describeEdk,
@@ -295,7 +295,7 @@ export class UnsealKeyring extends KeyringNode {
       const provider = await providers.get(key);
       if (!provider) {
         const where = d.credentials
-          ? `no ${d.name} profile on this machine can reach region ${at.region}`
+          ? `no ${profileNoun(d.name)} on this machine can reach region ${at.region}`
           : `this machine has no ${d.name} provider`;
         failures.push({ recipient, kind: 'credentials', reason: where, hint: setUpHint(d), notSetUp: true });
         return;

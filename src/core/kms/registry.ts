@@ -55,6 +55,13 @@ export function providerLabel(name: string): string {
   return findProvider(name)?.label ?? name;
 }
 
+/** How messages name a profile of a provider: "Tencent Cloud profile", "Alibaba Cloud KMS 3.0 instance profile". */
+export function profileNoun(name: string): string {
+  const d = findProvider(name);
+  if (!d) return `${name} profile`;
+  return `${d.variantOf ? d.label : d.vendor} profile`;
+}
+
 /** Providers whose blobs carry this Encryption SDK providerId (unseal tries them in this order). */
 export function providersForKeyring(providerId: string): ProviderDescriptor[] {
   return registered.filter((d) => d.keyring.providerId === providerId);
