@@ -52,11 +52,17 @@ export type NextStep =
   | { action: 'setAlias'; key: StepKey; alias?: string }
   | { action: 'listKeys'; provider: string; region?: string; profile?: string }
   | { action: 'createKey'; provider: string; region?: string }
-  | { action: 'addProfile'; provider: string; name?: string }
+  /** Move an alias that another key holds onto a key that does not exist yet (the one being created). */
+  | { action: 'moveAlias'; provider: string; region: string; profile?: string; alias: string }
+  /** `replace`: add it again over the profile of that name. */
+  | { action: 'addProfile'; provider: string; name?: string; replace?: boolean }
   | { action: 'testProfile'; provider: string; name: string }
   | { action: 'rotateSecret'; provider: string; name: string; sts?: boolean }
   | { action: 'listProfiles'; provider?: string }
   | { action: 'importKey'; provider: string; keyId?: string }
+  | { action: 'exportKey'; provider: string; keyId?: string }
+  /** Seal a file whole, or (`values`) the values its policy selects. */
+  | { action: 'seal'; file?: string; values?: boolean }
   | { action: 'inspect'; file?: string };
 
 /** A hint: plain text, or text with next steps between (`['Enable it: ', step, ', or use another key.']`). */
@@ -84,7 +90,10 @@ export const plainStep: StepWords = (s) => {
       return `list the ${s.provider} keys${s.region ? ` in ${s.region}` : ''}`;
     case 'createKey':
       return `create a ${s.provider} key`;
+    case 'moveAlias':
+      return `move the alias ${s.alias} to the new key`;
     case 'addProfile':
+      if (s.replace) return `add ${s.provider} profile${s.name ? ` ${s.name}` : ''} again over the old one`;
       return `add a ${s.provider} profile${s.name ? ` ${s.name}` : ''}`;
     case 'testProfile':
       return `test ${s.provider} profile ${s.name}`;
@@ -94,6 +103,10 @@ export const plainStep: StepWords = (s) => {
       return `list the ${s.provider ? `${s.provider} ` : ''}profiles`;
     case 'importKey':
       return `import the ${s.provider} key${s.keyId ? ` ${s.keyId}` : ''}`;
+    case 'exportKey':
+      return `export the ${s.provider} key${s.keyId ? ` ${s.keyId}` : ''}`;
+    case 'seal':
+      return s.values ? 'seal the values the policy selects' : 'seal the file';
     case 'inspect':
       return `inspect the blob's header`;
   }
@@ -157,14 +170,14 @@ export class KmsEnvelopeError extends Error {
 }
 
 /** Next steps for format errors (ErrorKind 'format'): what the user can do about each kind. */
-export const FORMAT_HINTS = {
-  notBlob: 'Give the file or value that kms-envelope sealed, unchanged (kms-envelope inspect shows what a blob holds).',
+export const FORMAT_HINTS: Record<'notBlob' | 'truncated' | 'modified' | 'trailing' | 'unsupported', Hint> = {
+  notBlob: ['Give the file or value that KMS Envelope sealed, unchanged; to see what a blob holds: ', { action: 'inspect' }, '.'],
   truncated: 'The blob is incomplete (cut short in a copy, upload or download): get the whole sealed file again.',
   modified:
     'The blob was changed after sealing (edited, re-encoded as text, or damaged in transfer): use an intact copy, and copy sealed files as binary.',
   trailing: 'Extra bytes follow the blob (two files joined, or trailing data from a transfer): keep only the sealed bytes.',
-  unsupported: 'Open it with the tool that made it, or seal the plaintext again with kms-envelope.',
-} as const;
+  unsupported: 'Open it with the tool that made it, or seal the plaintext again with KMS Envelope.',
+};
 
 export const usageError = (message: string, hint?: Hint, details?: ErrorDetails) =>
   new KmsEnvelopeError('usage', message, { hint, details });

@@ -14,7 +14,7 @@ import type { KeyPicker } from './key-picker';
 import type { KeyUsageIndex } from './key-usage';
 import type { LeakGuard } from './leak-guard';
 import type { KeyTreeProvider } from './tree';
-import { activeOperationCount, cancelAllOperations, ui, windowPrompts, type Prompts } from './ui';
+import { activeOperationCount, cancelAllOperations, progressTitles, ui, windowPrompts, type Prompts } from './ui';
 
 export interface TreeSnapshotNode {
   id: string;
@@ -59,6 +59,9 @@ export interface KmsEnvelopeApi {
     cancelAll(): number;
     activeOperations(): number;
     statusBarText(): string;
+    statusBarTooltip(): string;
+    /** Titles of the last progress notifications, oldest first. */
+    progressTitles(): string[];
     /** The log's last info / warning / error lines ("info Enabled key …"), redacted as written. */
     logLines(): string[];
   };
@@ -107,6 +110,8 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     cancelAll: () => cancelAllOperations(),
     activeOperations: () => activeOperationCount(),
     statusBarText: () => s.picker.statusText,
+    statusBarTooltip: () => s.picker.statusTooltip,
+    progressTitles: () => progressTitles(),
     logLines: () => s.log.recent(),
   };
   return {

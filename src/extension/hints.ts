@@ -1,44 +1,13 @@
 /**
  * VS Code's words for the next steps core errors name (`NextStep`): a command title from the
- * palette in the text ("KMS Envelope: Enable Key"), and a button on the error notification that does
- * exactly what its title says. The CLI words the same steps as `kms-envelope …` lines (cli/hints.ts).
+ * palette in the text ("KMS Envelope: Enable Key", step-words.ts), and a button on the error
+ * notification that does exactly what its title says. The CLI words the same steps as `kms-envelope …` lines (cli/hints.ts).
  */
 import * as vscode from 'vscode';
 import type { NextStep, StepKey } from '../core/errors';
+import { vscodeStep } from './step-words';
 
-const title = (t: string) => `"KMS Envelope: ${t}"`;
-const VIEW = 'the KMS Envelope Keys view';
-
-/** A next step in VS Code's words: the palette command that does it. */
-export function vscodeStep(s: NextStep): string {
-  switch (s.action) {
-    case 'enableKey':
-      return title('Enable Key');
-    case 'disableKey':
-      return title('Disable Key');
-    case 'cancelDeletion':
-      return title('Cancel Key Deletion');
-    case 'describeKey':
-      return `the key's tooltip in ${VIEW}`;
-    case 'setAlias':
-      return `${title('Set Alias…')}${s.alias ? ` (${s.alias})` : ''}`;
-    case 'listKeys':
-    case 'listProfiles':
-      return VIEW;
-    case 'createKey':
-      return title('Create Key…');
-    case 'addProfile':
-      return title('Add Profile…');
-    case 'testProfile':
-      return title('Test Profile');
-    case 'rotateSecret':
-      return title('Rotate Secret…');
-    case 'importKey':
-      return `the command line (kms-envelope keys import --provider ${s.provider})`;
-    case 'inspect':
-      return title('Inspect Sealed Header');
-  }
-}
+export { vscodeStep };
 
 /** A button on an error notification. */
 export interface StepButton {
@@ -115,6 +84,11 @@ function otherButton(s: NextStep): StepButton | undefined {
       return button('Rotate Secret', 'kmsEnvelope.rotateSecret', { provider: s.provider, profile: s.name });
     case 'inspect':
       return s.file ? button('Inspect Sealed Header', 'kmsEnvelope.inspect', vscode.Uri.file(s.file)) : undefined;
+    case 'seal':
+      if (!s.file) return undefined;
+      return s.values
+        ? button('Seal Values in File', 'kmsEnvelope.sealValues', vscode.Uri.file(s.file))
+        : button('Seal File', 'kmsEnvelope.sealFile', vscode.Uri.file(s.file));
     default:
       return undefined;
   }

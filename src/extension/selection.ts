@@ -5,15 +5,22 @@
  * each cursor, become plaintext), Copy Unsealed (clipboard, cleared after a timeout if it still
  * holds that value), and a hover on armored blobs that reads the header only (no KMS call).
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { usageError } from '../core/errors';
+import { formatFromName } from '../core/values/formats/names';
 import { dearmor, findArmored } from '../core/envelope/armor';
 import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
-import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
+import { headerMarkdown, inspectBlob as inspect, targetLabel, targetName, type AliasLookup } from '../core/services/envelope-service';
 import type { KeyPicker } from './key-picker';
 import { settings } from './settings';
-import { ui, withCancellableProgress } from './ui';
+import { dismissed, ui, withCancellableProgress } from './ui';
 import type { ExtensionLogger } from './log';
+
+/** The choices of the auto-save warning before Unseal Selection. */
+const COPY_UNSEALED = 'Copy Unsealed Value';
+const OPEN_IN_MEMORY = 'Open in Memory';
+const UNSEAL_HERE = 'Unseal Here';
 
 export interface BlobAt {
   range: vscode.Range;
@@ -90,6 +97,8 @@ export class SelectionCommands implements vscode.Disposable {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Values put on the clipboard that are still to be cleared (cleared at once on dispose). */
   private readonly pending = new Set<string>();
+  /** Auto-saved files the person chose to unseal in place anyway (asked once per file per session). */
+  private readonly unsealHereOk = new Set<string>();
 
   constructor(
     private readonly envelope: EnvelopeService,
@@ -145,7 +154,7 @@ export class SelectionCommands implements vscode.Disposable {
     const version = doc.version;
     const context = settings.encryptionContext();
     const sealed = await withCancellableProgress(
-      `Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetLabel(target)}…`,
+      `Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetName(target)}…`,
       async (signal) => {
         const out: string[] = [];
         for (const p of parts) out.push(await this.envelope.sealText(p.core, [target], context, { signal }));
@@ -159,7 +168,9 @@ export class SelectionCommands implements vscode.Disposable {
         'The editor refused the edit (read-only document?).',
         'Make the document writable (or save a copy), then run the command again.',
       );
-    this.log.info(`Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetLabel(target)}`);
+    this.log.info(
+      `Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetName(target)}, keyref ${targetLabel(target)}`,
+    );
     return parts.length;
   }
 
@@ -172,6 +183,7 @@ export class SelectionCommands implements vscode.Disposable {
         'No sealed value under the cursor or in the selection.',
         'Put the cursor on a kmsenv:v1:… value, or select text that contains some.',
       );
+    if (!(await this.unsealHereDespiteAutoSave(doc, at))) return 0;
     const version = doc.version;
     const plain = await withCancellableProgress(`Unsealing ${blobs.length} value${blobs.length > 1 ? 's' : ''}…`, async (signal) => {
       const out: string[] = [];
@@ -188,6 +200,33 @@ export class SelectionCommands implements vscode.Disposable {
       );
     this.log.info(`Unsealed ${blobs.length} value(s) in ${doc.uri.toString(true)}`);
     return blobs.length;
+  }
+
+  /**
+   * With `files.autoSave` on, plaintext unsealed into a file on disk is written to it within a second.
+   * Before that, once per document, a modal warning offers the ways that keep it off the disk: Copy
+   * Unsealed Value (clipboard, cleared after the timeout) or, for a config file the values editor
+   * reads, Open in Memory (Unseal Values in File); or Unseal Here after all. True: unseal in place.
+   */
+  private async unsealHereDespiteAutoSave(doc: vscode.TextDocument, at?: unknown): Promise<boolean> {
+    const autoSave = vscode.workspace.getConfiguration('files', doc.uri).get<string>('autoSave', 'off');
+    if (doc.uri.scheme !== 'file' || autoSave === 'off' || this.unsealHereOk.has(doc.uri.toString())) return true;
+    const name = path.basename(doc.uri.fsPath);
+    const inMemory = formatFromName(name) ? [OPEN_IN_MEMORY] : [];
+    const choice = await ui.prompts.choose(
+      `Auto-save is on: unsealing here writes the plaintext into ${name} on disk within a second.`,
+      `files.autoSave is "${autoSave}". ${COPY_UNSEALED} puts the value on the clipboard instead` +
+        (inMemory.length ? `; ${OPEN_IN_MEMORY} opens ${name} decrypted in an editor that seals again on save` : '') +
+        `; ${UNSEAL_HERE} replaces the sealed text in the file (asked once for this file).`,
+      COPY_UNSEALED,
+      ...inMemory,
+      UNSEAL_HERE,
+    );
+    if (choice === COPY_UNSEALED) await this.copyUnsealed(at);
+    else if (choice === OPEN_IN_MEMORY) await vscode.commands.executeCommand('kmsEnvelope.unsealValues', doc.uri);
+    else if (choice === UNSEAL_HERE) this.unsealHereOk.add(doc.uri.toString());
+    else dismissed();
+    return choice === UNSEAL_HERE;
   }
 
   async copyUnsealed(at?: unknown): Promise<number> {
@@ -232,13 +271,16 @@ export class SelectionCommands implements vscode.Disposable {
 
 /** Hover on an armored blob: provider, region, key id and context from the header, no KMS call. */
 export class SealedHoverProvider implements vscode.HoverProvider {
+  /** `aliasOf` names a recipient by the alias a loaded listing knows (no KMS call). */
+  constructor(private readonly aliasOf?: AliasLookup) {}
+
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
     const b = blobAt(doc, pos);
     if (!b) return undefined;
     let md: vscode.MarkdownString;
     try {
       const info = await inspect(dearmor(b.text));
-      md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value'));
+      md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value', this.aliasOf));
       const args = encodeURIComponent(
         JSON.stringify([{ uri: doc.uri.toString(), line: b.range.start.line, character: b.range.start.character } satisfies BlobPosition]),
       );

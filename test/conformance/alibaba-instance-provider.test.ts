@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sealBuffer, unsealBuffer, inspect } from '../../src/core/envelope/engine';
 import { KmsEnvelopeError } from '../../src/core/errors';
+import { cliStep } from '../../src/cli/hints';
 import { AlibabaKmsProvider } from '../../src/core/kms/alibaba/index';
 import { AlibabaInstanceProvider } from '../../src/core/kms/alibaba-instance/provider';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
@@ -85,8 +86,8 @@ describe('Alibaba KMS 3.0 instance profiles (instance-only and transfer) against
       assert.equal(e.details.providerCode, 'InstanceOnlyProfile');
       assert.match(e.message, /with a client key only: the instance gateway cannot list keys/);
       assert.match(
-        e.hint ?? '',
-        /Add an AccessKey .* to the profile \(`kms-envelope profiles rotate --provider alibaba-instance --name instance/,
+        e.hintIn(cliStep) ?? '',
+        /Add an AccessKey .* to the profile \(`kms-envelope profiles rotate --provider alibaba-instance --name instance --instance-endpoint … --ca-file … --client-key-file …`/,
       );
       assert.match(e.hint ?? '', /Sealing with a key you know works now: alibaba-instance:cn-hangzhou:/);
       return true;

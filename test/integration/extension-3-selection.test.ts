@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { ARMOR_PREFIX } from '../../src/core/envelope/armor';
 import { closeAllEditors, openTempFile, waitFor } from './helpers';
-import { addEmulatorProfiles, api, choose, counters, scripted, setFaults, setSetting } from './extension-support';
+import { addEmulatorProfiles, api, choose, counters, say, scripted, setFaults, setSetting } from './extension-support';
 
 const YAML = ['db:', '  password: hunter2-secret', '  user: "app"', "  token: 'tok-123'", 'done: true', ''].join('\n');
 
@@ -26,8 +26,11 @@ suite('extension: selections', () => {
     const k = await local.createKey('local', { alias: `sel-${Date.now().toString(36)}` });
     localKeyref = `local:local:${k.keyId}`;
     await setSetting('defaultKey', localKeyref);
+    // The web workbench auto-saves by default: Unseal Selection in a file would ask first (tested below).
+    await vscode.workspace.getConfiguration('files').update('autoSave', 'off', vscode.ConfigurationTarget.Global);
   });
   suiteTeardown(async () => {
+    await vscode.workspace.getConfiguration('files').update('autoSave', undefined, vscode.ConfigurationTarget.Global);
     await setSetting('defaultKey', undefined);
     await setSetting('encryptionContext', undefined);
     await setSetting('clipboardTimeoutSeconds', undefined);
@@ -143,6 +146,71 @@ suite('extension: selections', () => {
     await vscode.env.clipboard.writeText('user copied this');
     await new Promise((r) => setTimeout(r, 1600));
     assert.equal(await vscode.env.clipboard.readText(), 'user copied this');
+  });
+
+  test('Unseal Selection in an auto-saved file on disk asks first (modal, once per file): copy, open in memory, or unseal here', async () => {
+    const a = await api();
+    const files = vscode.workspace.getConfiguration('files');
+    await files.update('autoSave', 'afterDelay', vscode.ConfigurationTarget.Global);
+    try {
+      const key = { provider: 'local', region: 'local', key: localKeyref.split(':')[2] } as const;
+      const armored = await a.envelope.sealText('auto-saved-secret', [key], undefined);
+      const text = `db:\n  password: ${armored}\n`;
+      const { uri, editor, document } = await openTempFile(text, { name: 'app.yaml' });
+      const onBlob = () => (editor!.selection = new vscode.Selection(new vscode.Position(1, 14), new vscode.Position(1, 14)));
+      const onDisk = async () => Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+      const askedOnce = (p: ReturnType<typeof scripted>) => {
+        const q = p.asked.filter((x) => x.kind === 'choose');
+        assert.equal(q.length, 1, `one modal question: ${JSON.stringify(p.asked)}`);
+        assert.match(q[0].message!, /Auto-save is on: unsealing here writes the plaintext into app\.yaml on disk/);
+        assert.deepEqual(q[0].actions, ['Copy Unsealed Value', 'Open in Memory', 'Unseal Here']);
+      };
+
+      // Dismissed: nothing happens, and the dialog is no error.
+      a.testing!.clearLastError();
+      onBlob();
+      let p = scripted(a).answer(say(undefined));
+      assert.equal(await vscode.commands.executeCommand('kmsEnvelope.unsealSelection'), undefined);
+      askedOnce(p);
+      assert.equal(document.getText(), text);
+      assert.equal(a.testing!.lastError(), undefined);
+
+      // Copy Unsealed Value: the clipboard gets the value, the document and the file stay sealed.
+      p = scripted(a).answer(say('Copy Unsealed Value'));
+      assert.equal(await vscode.commands.executeCommand('kmsEnvelope.unsealSelection'), 0);
+      askedOnce(p);
+      assert.equal(await vscode.env.clipboard.readText(), 'auto-saved-secret');
+      await vscode.env.clipboard.writeText('');
+      assert.equal(document.getText(), text);
+
+      // Open in Memory: the values editor (kms-sealed:) shows the plaintext; the file stays sealed.
+      p = scripted(a).answer(say('Open in Memory'));
+      assert.equal(await vscode.commands.executeCommand('kmsEnvelope.unsealSelection'), 0);
+      askedOnce(p);
+      const mem = await waitFor(() => vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'kms-sealed')?.document, {
+        message: 'the in-memory editor',
+      });
+      assert.match(mem.getText(), /password: auto-saved-secret/);
+      assert.equal(document.isDirty, false);
+      assert.equal(await onDisk(), text);
+
+      // Unseal Here: in place, and not asked again for this file.
+      await vscode.window.showTextDocument(document);
+      onBlob();
+      p = scripted(a).answer(say('Unseal Here'));
+      assert.equal(await vscode.commands.executeCommand('kmsEnvelope.unsealSelection'), 1);
+      askedOnce(p);
+      assert.equal(document.getText(), 'db:\n  password: auto-saved-secret\n');
+      await vscode.commands.executeCommand('undo');
+      onBlob();
+      p = scripted(a);
+      assert.equal(await vscode.commands.executeCommand('kmsEnvelope.unsealSelection'), 1);
+      assert.equal(p.asked.length, 0, 'asked once per file');
+      await vscode.commands.executeCommand('undo');
+    } finally {
+      await files.update('autoSave', 'off', vscode.ConfigurationTarget.Global);
+      a.testing!.setPrompts(undefined);
+    }
   });
 
   test('cancelling a slow seal leaves the document unchanged and is not an error', async () => {

@@ -23,6 +23,8 @@ suite('packaged build: seal and unseal a selection with a local key @packaged', 
   let keyId = '';
 
   suiteSetup(async () => {
+    // The web workbench auto-saves by default; Unseal Selection would ask first (its own test covers that).
+    await vscode.workspace.getConfiguration('files').update('autoSave', 'off', vscode.ConfigurationTarget.Global);
     const ext = await activateExtension();
     if (packageFlavour() === 'universal') {
       const local = await (ext.exports as KmsEnvelopeApi).keys.getProvider({ provider: 'local', profile: 'default' });
@@ -48,6 +50,7 @@ suite('packaged build: seal and unseal a selection with a local key @packaged', 
     await cfg.update('defaultKey', `local:local:${alias}`, vscode.ConfigurationTarget.Global);
   });
   suiteTeardown(async () => {
+    await vscode.workspace.getConfiguration('files').update('autoSave', undefined, vscode.ConfigurationTarget.Global);
     await vscode.workspace
       .getConfiguration('kmsEnvelope')
       .update('defaultKey', previousDefault || undefined, vscode.ConfigurationTarget.Global);

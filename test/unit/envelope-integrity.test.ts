@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { CancelledError, KmsEnvelopeError } from '../../src/core/errors';
+import { cliStep } from '../../src/cli/hints';
 import { inspect, sealBuffer, sealFile, sealStream, unsealBuffer, unsealFile, unsealStream, type Recipient } from '../../src/core/envelope';
 import { FakeCloudKms, FakeLocal, pattern, resolverOf } from './envelope/fakes';
 
@@ -144,7 +145,11 @@ test('truncation at many points and trailing data: format errors; unsealFile lea
       const err = await failure(unsealBuffer(blob.subarray(0, cut), { resolve }));
       assert.equal(err.kind, 'format', `cut ${cut}: ${err.message}`);
       assert.match(err.message, cut === 0 ? /empty input/ : /^truncated: the message ends (inside|after)/, `cut ${cut}`);
-      assert.match(err.hint ?? '', cut === 0 ? /kms-envelope inspect/ : /get the whole sealed file again/, `cut ${cut}: ${err.hint}`);
+      assert.match(
+        err.hintIn(cliStep) ?? '',
+        cut === 0 ? /kms-envelope inspect/ : /get the whole sealed file again/,
+        `cut ${cut}: ${err.hint}`,
+      );
       const input = path.join(dir, 'in.sealed');
       const output = path.join(dir, 'out.txt');
       await fsp.writeFile(input, blob.subarray(0, cut));

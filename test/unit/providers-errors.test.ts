@@ -332,7 +332,10 @@ test('tencent: a closed port → network error naming the endpoint, quickly, aft
   assert.equal(err.kind, 'provider');
   assert.equal(err.details.providerCode, 'ECONNREFUSED');
   assert.match(err.message, new RegExp(`could not reach ${s.url.replace(/\./g, '\\.')} \\(ECONNREFUSED\\) after 4 attempts`));
-  assert.match(err.hint, /--endpoint/);
+  assert.match(
+    err.hint,
+    /comes from an endpoint override \(an endpoint given with the command, profile dev's endpoint, or KMS_ENVELOPE_ENDPOINT\)/,
+  );
   p.dispose();
 });
 

@@ -377,7 +377,7 @@ export class CredentialService {
     ];
     throw credentialsError(
       `No ${title} credentials: there is no profile named default, no environment variables and no CLI config default.` +
-        (stored.length ? ` Other profiles exist: ${[...new Set(stored)].join(', ')}; pass --profile <name>.` : ''),
+        (stored.length ? ` Other profiles exist: ${[...new Set(stored)].join(', ')}; name one of them.` : ''),
       ways.length === 1
         ? ['Add a profile: ', ...ways[0]!, '.']
         : [
@@ -561,7 +561,13 @@ export class CredentialService {
       if (existing >= 0 && !opts.replace) {
         throw usageError(
           `A ${provider} profile named ${name} already exists.`,
-          ['Choose another name, rotate its secret (', { action: 'rotateSecret', provider, name }, '), or replace it (--replace).'],
+          [
+            'Choose another name, rotate its secret (',
+            { action: 'rotateSecret', provider, name },
+            '), or replace it (',
+            { action: 'addProfile', provider, name, replace: true },
+            ').',
+          ],
           { provider, profile: name },
         );
       }

@@ -103,12 +103,12 @@ export function checkRequiredContext(header: EncryptionContext, required: Encryp
     if (!(k in header))
       throw formatError(
         `encryption context mismatch: the blob has no "${k}" entry (expected ${k}=${want})`,
-        'Check the --context values, or that this is the blob you meant.',
+        'Check the encryption context, or that this is the blob you meant.',
       );
     if (header[k] !== want)
       throw formatError(
         `encryption context mismatch: the blob has ${k}=${header[k]}, expected ${k}=${want}`,
-        'Check the --context values, or that this is the blob you meant.',
+        'Check the encryption context, or that this is the blob you meant.',
       );
   }
 }

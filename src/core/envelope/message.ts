@@ -97,7 +97,7 @@ export interface SealSession {
 export async function openSealSession(opts: SealOptions): Promise<SealSession> {
   throwIfAborted(opts.signal);
   if (!opts.recipients?.length && !opts.materials)
-    throw usageError('No recipient key given.', 'Pass at least one --key <provider>:<region>:<keyId-or-alias>.');
+    throw usageError('No recipient key given.', 'Name at least one key to seal with: <provider>:<region>:<keyId-or-alias>.');
   const frameLength = opts.frameLength ?? DEFAULT_FRAME_LENGTH;
   checkFrameLength(frameLength);
   const context = userContext(opts.context);

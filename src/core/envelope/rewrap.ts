@@ -72,7 +72,7 @@ export function planIsIdentity(plan: RewrapPlan, currentCount: number): boolean 
 }
 
 function checkPlan(plan: RewrapPlan, current: number, rotate: boolean): void {
-  if (!plan.next.length) throw usageError('A re-wrap must leave at least one recipient.', 'Keep a key, or add one with --add-key.');
+  if (!plan.next.length) throw usageError('A re-wrap must leave at least one recipient.', 'Keep a key, or add one.');
   for (const e of plan.next) {
     if ('keep' in e && (e.keep < 0 || e.keep >= current)) throw new Error(`re-wrap plan keeps EDK ${e.keep} of ${current}`);
     if (rotate && 'keep' in e && !e.recipient) throw new Error('a rotate plan needs a recipient for every kept key');
@@ -174,7 +174,7 @@ export async function rewrapMessage(
     if (opened.info.suiteId !== SUITE_ID)
       throw formatError(
         `the blob uses algorithm suite 0x${opened.info.suiteId.toString(16)} (written by another Encryption SDK client), which is not re-wrapped here`,
-        'Unseal it and seal the plaintext again (kms-envelope unseal, then kms-envelope seal).',
+        'Unseal it, then seal the plaintext again.',
       );
     checkPlan(plan, capture.edks.length, !!opts.rotate);
     const frameLength = opened.info.frameLength;

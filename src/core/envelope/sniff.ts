@@ -144,7 +144,7 @@ export async function scanArmored(source: AsyncIterable<Buffer | Uint8Array | st
         if (held + value.length > MAX_EMBEDDED_TEXT)
           throw formatError(
             `${displayPath(label)}: the armored value on line ${value.line} is too large to unseal from inside a text (over ${MAX_EMBEDDED_TEXT / 1024 / 1024} MiB).`,
-            'Put a large sealed value in a file of its own (seal --armor writes one), and unseal that file.',
+            'Put a large sealed value in a file of its own (sealing with armor writes one), and unseal that file.',
             { file: label },
           );
         if (j === text.length && !final) {
@@ -189,8 +189,7 @@ export async function openSealedInput(input: Readable, label: string): Promise<S
   const { head, stream } = await peek(input, SNIFF_BYTES);
   const kind = sniffHead(head);
   const name = displayPath(label);
-  if (kind === 'empty')
-    throw formatError(`${name} is empty, not a sealed blob.`, 'Give the file that `kms-envelope seal` wrote.', { file: label });
+  if (kind === 'empty') throw formatError(`${name} is empty, not a sealed blob.`, 'Give the sealed file itself.', { file: label });
   if (kind === 'binary') return { kind: 'message', form: 'binary', stream };
   if (kind === 'armored') {
     const dec = armorDecoder(label);

@@ -50,8 +50,17 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 /** Data-plane actions (a seal or unseal makes them), named alike by every cloud: their throttling advice differs. */
 const DATA_ACTIONS = /^(Encrypt|Decrypt|ReEncrypt|GenerateDataKey)/;
 
-const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const NETWORK_ANY = new Set([...NETWORK_UNSENT, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
+/** Transport failures that happened before the request was sent (safe to repeat), and all of them. */
+export const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+export const NETWORK_ANY = new Set([
+  ...NETWORK_UNSENT,
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+]);
 
 /** Finds an errno-like code in an error or its message (SDKs often keep only the message). */
 export function findNetworkCode(err: unknown): string | undefined {
@@ -305,7 +314,7 @@ function regionHint(c: CallContext): Hint {
 function networkHint(c: CallContext): string {
   const vars = (c.provider.endpoint?.env ?? ['KMS_ENVELOPE_ENDPOINT']).join(', ');
   return c.endpointOverridden
-    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (--endpoint, profile ${c.profile}'s endpoint, or ${vars}): check that too.`
+    ? `Check that ${c.endpoint} is up and reachable. It comes from an endpoint override (an endpoint given with the command, profile ${c.profile}'s endpoint, or ${vars}): check that too.`
     : `Check the network connection to ${c.endpoint} (proxy, firewall, DNS), or set an endpoint override for profile ${c.profile}.`;
 }
 
@@ -317,8 +326,8 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
-function oneLine(s: string): string {
-  // The message is embedded in a sentence that ends with its own period.
+/** A cloud's message as one line of at most 300 characters without its final period (a sentence of ours ends it). */
+export function oneLine(s: string): string {
   return s
     .replace(/\s+/g, ' ')
     .trim()

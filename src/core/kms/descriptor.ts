@@ -16,6 +16,7 @@ import type { KeyringNode } from '@aws-crypto/material-management-node';
 import { usageError } from '../errors';
 import type { Logger } from '../log';
 import type { SecretStore } from '../secrets';
+import type { CloudProviderOptions } from './cloud-call';
 import type { RetryPolicy } from './retry';
 import type { CloudCredentials, CredentialsProvider, Env, KmsProvider, ProviderName } from './types';
 
@@ -72,6 +73,12 @@ export interface ProviderContext {
   readonly secretStore?: SecretStore;
   readonly timeoutMs?: number;
   readonly retry?: Partial<RetryPolicy>;
+}
+
+/** What a cloud provider is built with, from its context (the `create` of Tencent, Alibaba, AWS). */
+export function cloudOptions(ctx: ProviderContext): CloudProviderOptions {
+  const { profile, credentials, endpoint, logger, timeoutMs, retry, defaultRegion } = ctx;
+  return { profile, credentials, endpoint, logger, timeoutMs, retry, defaultRegion };
 }
 
 // ---- keyrings --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ function checkName(name: string, file: string): void {
   if (!name || /[=\0]/.test(name)) {
     throw usageError(
       `${file}: ${JSON.stringify(name)} cannot be an environment variable name.`,
-      'Rename the key, or leave this file out of --env.',
+      'Rename the key, or leave this file out of the environment files.',
     );
   }
 }

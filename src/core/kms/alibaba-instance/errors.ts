@@ -7,27 +7,19 @@
  * the CA certificate of the profile is not the one that signed the gateway's certificate.
  */
 import { CancelledError, KmsEnvelopeError, type ErrorKind, type Hint } from '../../errors';
+import { CloudCallError, NETWORK_ANY, NETWORK_UNSENT, oneLine } from '../cloud-errors';
 import { AttemptTimeoutError, type FailureClass, type RetryInfo } from '../retry';
 
-export class InstanceCallError extends Error {
-  /** The gateway's ErrorCode, e.g. `Forbidden.KeyNotFound`. */
-  readonly code?: string;
-  readonly status?: number;
-  readonly requestId?: string;
-  /** Node's errno code of a transport failure. */
-  readonly networkCode?: string;
+/** A failed gateway call: the gateway's ErrorCode (`Forbidden.KeyNotFound`), status, request id, or a transport failure. */
+export class InstanceCallError extends CloudCallError {
   /** Node's TLS verification code when the server's certificate was refused. */
   readonly tlsCode?: string;
   constructor(
     message: string,
     f: { code?: string; status?: number; requestId?: string; networkCode?: string; tlsCode?: string; cause?: unknown },
   ) {
-    super(message, f.cause !== undefined ? { cause: f.cause } : undefined);
+    super(message, f);
     this.name = 'InstanceCallError';
-    this.code = f.code || undefined;
-    this.status = f.status;
-    this.requestId = f.requestId || undefined;
-    this.networkCode = f.networkCode;
     this.tlsCode = f.tlsCode;
   }
 }
@@ -46,8 +38,6 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'INVALID_CA',
 ]);
-const NETWORK_UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const NETWORK_ANY = new Set([...NETWORK_UNSENT, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
 /** Wraps what node:https threw. */
 export function transportError(err: unknown): InstanceCallError {
@@ -261,12 +251,4 @@ export function toInstanceError(err: unknown, c: InstanceCallContext, info?: Ret
     hint,
     details: { ...details, providerCode: e.code ?? e.tlsCode ?? e.networkCode, requestId: e.requestId, status: e.status, retryable },
   });
-}
-
-function oneLine(s: string): string {
-  return s
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 300)
-    .replace(/[.\s]+$/, '');
 }

@@ -5,7 +5,7 @@
  */
 import { credentialsError } from '../../errors';
 import { AlibabaKmsProvider } from '../alibaba/index';
-import type { ProviderContext } from '../descriptor';
+import { cloudOptions, type ProviderContext } from '../descriptor';
 import type { KmsProvider } from '../types';
 import { AlibabaInstanceProvider } from './provider';
 
@@ -16,7 +16,11 @@ export async function createInstanceProvider(ctx: ProviderContext): Promise<KmsP
   if (!instanceEndpoint || !ca) {
     throw credentialsError(
       `Profile ${ctx.profile} has no ${instanceEndpoint ? 'CA certificate' : 'instance endpoint'} of its KMS 3.0 instance.`,
-      `Add the profile again with its endpoint, CA certificate and client key: kms-envelope profiles add --provider alibaba-instance --name ${ctx.profile} --instance-endpoint … --client-key-file … --ca-file … --replace.`,
+      [
+        'Add the profile again with its endpoint, CA certificate and client key: ',
+        { action: 'addProfile', provider: 'alibaba-instance', name: ctx.profile, replace: true },
+        '.',
+      ],
       { provider: 'alibaba-instance', profile: ctx.profile },
     );
   }
@@ -37,16 +41,11 @@ export async function createInstanceProvider(ctx: ProviderContext): Promise<KmsP
       const c = await ctx.credentials();
       if (!c.accessKeyId || !c.accessKeySecret) return undefined;
       return new AlibabaKmsProvider({
-        profile: ctx.profile,
+        ...cloudOptions(ctx),
         credentials: async () => {
           const now = await ctx.credentials();
           return { accessKeyId: now.accessKeyId, accessKeySecret: now.accessKeySecret };
         },
-        endpoint: ctx.endpoint,
-        logger: ctx.logger,
-        timeoutMs: ctx.timeoutMs,
-        retry: ctx.retry,
-        defaultRegion: ctx.defaultRegion,
       });
     },
   });

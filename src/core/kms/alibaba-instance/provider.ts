@@ -10,8 +10,9 @@
  * their base64 text, as with the public gateway: Decrypt's plaintext is that text.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { CancelledError, formatError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
+import { CancelledError, KmsEnvelopeError, usageError, type ErrorDetails } from '../../errors';
 import { nullLogger, type Logger } from '../../log';
+import { checkDataKeySize, checkDecryptedBy } from '../data-keys';
 import type { RetryPolicy } from '../retry';
 import type {
   AliasChange,
@@ -187,7 +188,11 @@ export class AlibabaInstanceProvider implements KmsProvider {
       'usage',
       `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} with a client key only: the instance gateway cannot ${what}.`,
       {
-        hint: `Add an AccessKey of a RAM user allowed to manage KMS to the profile (\`kms-envelope profiles rotate --provider ${this.name} --name ${this.profile} --instance-endpoint … --client-key-file … --ca-file …\`, giving the AccessKey ID and secret after the password); listing and managing keys then go through the public gateway while sealing stays on the instance. Sealing with a key you know works now: ${this.name}:${this.region}:<key id or alias>.`,
+        hint: [
+          'Add an AccessKey of a RAM user allowed to manage KMS to the profile (',
+          { action: 'rotateSecret', provider: this.name, name: this.profile },
+          `, giving the AccessKey ID and secret after the password); listing and managing keys then go through the public gateway while sealing stays on the instance. Sealing with a key you know works now: ${this.name}:${this.region}:<key id or alias>.`,
+        ],
         details: { ...this.details(), providerCode: 'InstanceOnlyProfile' },
       },
     );
@@ -278,7 +283,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     if (region === this.region) return;
     throw usageError(
       `Profile ${this.profile} reaches KMS 3.0 instance ${this.instanceLabel} in ${this.region}; key ${keyId} is in ${region}.`,
-      `Use a profile of region ${region} (an instance there, or an AccessKey profile: \`kms-envelope profiles list\`).`,
+      [`Use a profile of region ${region} (an instance there, or an AccessKey profile): `, { action: 'listProfiles' }, '.'],
       { ...this.details(keyId), region },
     );
   }
@@ -297,13 +302,7 @@ export class AlibabaInstanceProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(
-        `A KMS 3.0 instance encrypts data keys of 1 to 4096 bytes here, not ${plaintext.length}.`,
-        undefined,
-        this.details(keyIdOrAlias),
-      );
-    }
+    checkDataKeySize('A KMS 3.0 instance', plaintext, this.details(keyIdOrAlias));
     this.checkRegion(region, keyIdOrAlias);
     const c = await this.client();
     const text = Buffer.from(plaintext.toString('base64'), 'utf8');
@@ -328,14 +327,10 @@ export class AlibabaInstanceProvider implements KmsProvider {
     const text = r.plaintext;
     const plaintext = Buffer.from(text.toString('utf8'), 'base64');
     text.fill(0);
-    if (keyId && KEY_ID.test(keyId) && r.keyId && r.keyId !== keyId) {
-      plaintext.fill(0);
-      throw formatError(
-        `KMS 3.0 instance ${this.instanceLabel} decrypted the data key with key ${r.keyId}, but the blob names key ${keyId} in ${region}.`,
-        'The blob was altered or built by another tool; do not trust it.',
-        this.details(keyId),
-      );
-    }
+    checkDecryptedBy(`KMS 3.0 instance ${this.instanceLabel}`, { keyId, isKeyId: KEY_ID }, r.keyId, plaintext, {
+      ...this.details(keyId),
+      region,
+    });
     return { plaintext, keyId: r.keyId || keyId };
   }
 }

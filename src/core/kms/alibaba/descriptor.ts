@@ -4,7 +4,7 @@
  * provider is built.
  */
 import { accessKeyCredentials } from '../access-key';
-import type { ProviderDescriptor } from '../descriptor';
+import { cloudOptions, type ProviderDescriptor } from '../descriptor';
 
 /** Aliases: `alias/<name>`, 1–255 of [A-Za-z0-9_/-]; `alias/acs/` is reserved for cloud services. */
 export const ALIBABA_ALIAS_NAME = /^alias\/[A-Za-z0-9_/-]{1,255}$/;
@@ -84,14 +84,6 @@ export const alibabaProvider: ProviderDescriptor = {
   },
   async create(ctx) {
     const { AlibabaKmsProvider } = await import('./index.js');
-    return new AlibabaKmsProvider({
-      profile: ctx.profile,
-      credentials: ctx.credentials,
-      endpoint: ctx.endpoint,
-      logger: ctx.logger,
-      timeoutMs: ctx.timeoutMs,
-      retry: ctx.retry,
-      defaultRegion: ctx.defaultRegion,
-    });
+    return new AlibabaKmsProvider(cloudOptions(ctx));
   },
 };

@@ -18,23 +18,22 @@
  *   string comes back from Decrypt. CiphertextBlob is kept verbatim (its UTF-8 bytes are the EDK).
  */
 import type * as OpenApi from '@alicloud/openapi-client';
-import { formatError, hintParts, KmsEnvelopeError, usageError } from '../../errors';
-import { nullLogger, type Logger } from '../../log';
+import { hintParts, KmsEnvelopeError, usageError } from '../../errors';
 import { TtlCache } from '../cache';
-import { cloudCall, type CloudProviderOptions } from '../cloud-call';
+import type { CloudProviderOptions } from '../cloud-call';
+import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
-import { canonicalContext, isoDate } from '../wire-values';
+import { JsonApiProvider } from '../json-api';
+import { isoDate } from '../wire-values';
 import { mapLimit } from '../retry';
 import type {
   AliasChange,
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
-  DataKey,
-  EncryptionContext,
   KeyMetadata,
   KeyState,
   KmsProvider,
@@ -130,13 +129,8 @@ interface CachedClient {
   client: OpenApi.default;
 }
 
-export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
-  readonly name = alibabaProvider.name;
-  readonly profile: string;
-  readonly deletionWindow = alibabaProvider.deletionWindow;
-
-  private readonly opts: AlibabaKmsProviderOptions;
-  private readonly log: Logger;
+export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
+  protected readonly keyIdPattern = KEY_ID;
   private sdk?: Promise<typeof OpenApi>;
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
   /** One client per region and endpoint, with the credentials it signs with (see client()). */
@@ -145,9 +139,7 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   private readonly params = new Map<string, OpenApi.Params>();
 
   constructor(opts: AlibabaKmsProviderOptions) {
-    this.opts = opts;
-    this.profile = opts.profile || 'default';
-    this.log = opts.logger ?? nullLogger;
+    super(alibabaProvider, opts, normalizeAlibabaError);
   }
 
   /** Forgets the cached clients; the SDK keeps its connections in its own keep-alive agent. */
@@ -213,28 +205,11 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
-  private async call<T>(
-    region: string,
-    action: string,
-    params: Record<string, string | number | undefined>,
-    o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
-  ): Promise<T> {
-    const ep = this.endpointFor(region);
+  protected async call<T>(region: string, action: string, params: Record<string, string | number | undefined>, o: CallFlags): Promise<T> {
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query[k] = String(v);
     if (this.regionInRequest()) query.RegionId = region;
-    const spec = {
-      provider: alibabaProvider,
-      profile: this.profile,
-      region,
-      action,
-      endpoint: ep,
-      call: o,
-      options: this.opts,
-      log: this.log,
-      normalize: normalizeAlibabaError,
-    } as const;
-    return cloudCall<T>(spec, async ({ timeoutMs, credentials }) => {
+    return this.cloudCall<T>(region, action, o, async ({ timeoutMs, credentials }, ep) => {
       const { client, sdk } = await this.client(region, ep, credentials);
       // The SDK only reads its Params: one per action and protocol serves every call.
       const paramsKey = `${action} ${ep.protocol}`;
@@ -264,6 +239,10 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       const body = (res?.body ?? {}) as T & { RequestId?: string };
       return { result: body, requestId: body.RequestId };
     });
+  }
+
+  protected async keyParam(_region: string, keyIdOrAlias: string): Promise<string> {
+    return alibabaKeyParam(keyIdOrAlias);
   }
 
   private toMeta(region: string, m: AliKeyMetadata, aliases?: string[]): KeyMetadata {
@@ -402,7 +381,11 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
           'provider',
           `Alibaba Cloud KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`,
           {
-            hint: 'Aliases are unique per region: pick another alias, or move it with `keys alias` on the new key later.',
+            hint: [
+              'Aliases are unique per region: pick another alias, or later move it (',
+              { action: 'moveAlias', provider: 'alibaba', region, profile: this.profile, alias },
+              ').',
+            ],
             details: { provider: 'alibaba', region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AliasAlreadyExists' },
           },
         );
@@ -450,14 +433,6 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
       this.aliasMaps.delete(region);
     }
     return this.toMeta(region, m, alias ? [alias] : []);
-  }
-
-  async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'EnableKey', { KeyId: alibabaKeyParam(keyId) }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
-  async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'DisableKey', { KeyId: alibabaKeyParam(keyId) }, { idempotent: true, keyId, signal: opts?.signal });
   }
 
   async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<AliasChange> {
@@ -520,77 +495,5 @@ export class AlibabaKmsProvider implements KmsProvider, PageTokenPlanner {
     // The API answers without the date; read it back from the key.
     const m = await this.describeRaw(region, keyParam, keyId, opts?.signal);
     return { deletionDate: isoDate(m.DeleteDate) };
-  }
-
-  async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    await this.call(region, 'CancelKeyDeletion', { KeyId: alibabaKeyParam(keyId) }, { idempotent: false, keyId, signal: opts?.signal });
-  }
-
-  async generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
-    const res = await this.call<{ KeyId: string; Plaintext: string; CiphertextBlob: string }>(
-      region,
-      'GenerateDataKey',
-      { KeyId: alibabaKeyParam(keyIdOrAlias), KeySpec: 'AES_256', EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
-    );
-    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
-    if (plaintext.length !== 32 || !res.CiphertextBlob) {
-      plaintext.fill(0);
-      throw formatError(
-        `Alibaba Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`,
-        'Check the endpoint: it did not answer like Alibaba Cloud KMS.',
-        { provider: 'alibaba', region, keyId: keyIdOrAlias },
-      );
-    }
-    return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || keyIdOrAlias };
-  }
-
-  async encryptDataKey(
-    region: string,
-    keyIdOrAlias: string,
-    plaintext: Buffer,
-    context: EncryptionContext,
-    opts?: CallOptions,
-  ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(`Alibaba Cloud KMS Encrypt is used here for data keys of 1 to 4096 bytes, not ${plaintext.length}.`, undefined, {
-        provider: 'alibaba',
-        region,
-        keyId: keyIdOrAlias,
-      });
-    }
-    const res = await this.call<{ KeyId: string; CiphertextBlob: string }>(
-      region,
-      'Encrypt',
-      // Opaque string to Alibaba: base64 of the data key goes in, the same string comes back.
-      { KeyId: alibabaKeyParam(keyIdOrAlias), Plaintext: plaintext.toString('base64'), EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
-    );
-    return { ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || keyIdOrAlias };
-  }
-
-  async decryptDataKey(
-    region: string,
-    keyId: string,
-    ciphertext: Buffer,
-    context: EncryptionContext,
-    opts?: CallOptions,
-  ): Promise<{ plaintext: Buffer; keyId: string }> {
-    const res = await this.call<{ KeyId: string; Plaintext: string }>(
-      region,
-      'Decrypt',
-      { CiphertextBlob: ciphertext.toString('utf8'), EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId, signal: opts?.signal },
-    );
-    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
-    if (keyId && KEY_ID.test(keyId) && res.KeyId && res.KeyId !== keyId) {
-      plaintext.fill(0);
-      throw formatError(
-        `Alibaba Cloud KMS decrypted the data key with key ${res.KeyId}, but the blob names key ${keyId} in ${region}.`,
-        'The blob was altered or built by another tool; do not trust it.',
-        { provider: 'alibaba', region, keyId },
-      );
-    }
-    return { plaintext, keyId: res.KeyId || keyId };
   }
 }

@@ -7,7 +7,7 @@
  * KMS returned, so a blob sealed here opens with any AWS Encryption SDK and the reverse.
  */
 import { accessKeyCredentials } from '../access-key';
-import type { ProviderDescriptor } from '../descriptor';
+import { cloudOptions, type ProviderDescriptor } from '../descriptor';
 import { parseKeyArn } from './arn';
 
 /**
@@ -122,14 +122,6 @@ export const awsProvider: ProviderDescriptor = {
   },
   async create(ctx) {
     const { AwsKmsProvider } = await import('./index.js');
-    return new AwsKmsProvider({
-      profile: ctx.profile,
-      credentials: ctx.credentials,
-      endpoint: ctx.endpoint,
-      logger: ctx.logger,
-      timeoutMs: ctx.timeoutMs,
-      retry: ctx.retry,
-      defaultRegion: ctx.defaultRegion,
-    });
+    return new AwsKmsProvider(cloudOptions(ctx));
   },
 };

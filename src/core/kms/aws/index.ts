@@ -55,10 +55,11 @@ import {
 } from '@aws-sdk/client-kms';
 import { state as sdkNodeVersionWarning } from '@aws-sdk/core/client';
 import { credentialsError, formatError, isCancelled, KmsEnvelopeError, usageError } from '../../errors';
-import { nullLogger, type Logger } from '../../log';
 import { TtlCache } from '../cache';
-import { cloudCall, type CloudProviderOptions } from '../cloud-call';
+import type { CloudProviderOptions } from '../cloud-call';
+import { CloudProvider, type CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
+import { checkDataKeySize, checkGenerated } from '../data-keys';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
@@ -162,22 +163,14 @@ const isAwsManagedAlias = (name: string | undefined) => !!name && name.startsWit
 
 type Send = (command: unknown, opts: { abortSignal: AbortSignal }) => Promise<{ $metadata: { requestId?: string } }>;
 
-export class AwsKmsProvider implements KmsProvider {
-  readonly name = awsProvider.name;
-  readonly profile: string;
-  readonly deletionWindow = awsProvider.deletionWindow;
-
-  private readonly opts: AwsKmsProviderOptions;
-  private readonly log: Logger;
+export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> implements KmsProvider {
   private readonly agents = new AgentPool();
   private readonly clients = new Map<string, { id: string; client: KMSClient }>();
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
   private readonly keyIds = new TtlCache<string>(60_000);
 
   constructor(opts: AwsKmsProviderOptions) {
-    this.opts = opts;
-    this.profile = opts.profile || 'default';
-    this.log = opts.logger ?? nullLogger;
+    super(awsProvider, opts, normalizeAwsError);
   }
 
   /** Closes the clients and their keep-alive connections (tests, extension deactivate). */
@@ -224,27 +217,10 @@ export class AwsKmsProvider implements KmsProvider {
    * One KMS request through cloudCall. `command` builds the SDK command; the answer's request id
    * goes to the debug log. An ExpiredTokenException becomes a credentials error naming the renewal.
    */
-  async call<O>(
-    region: string,
-    action: string,
-    command: () => unknown,
-    o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
-  ): Promise<O> {
-    const ep = this.endpointFor(region);
+  async call<O>(region: string, action: string, command: () => unknown, o: CallFlags): Promise<O> {
     let renew: string | undefined;
-    const spec = {
-      provider: awsProvider,
-      profile: this.profile,
-      region,
-      action,
-      endpoint: ep,
-      call: o,
-      options: this.opts,
-      log: this.log,
-      normalize: normalizeAwsError,
-    } as const;
     try {
-      return await cloudCall<O>(spec, async ({ signal, credentials }) => {
+      return await this.cloudCall<O>(region, action, o, async ({ signal, credentials }, ep) => {
         renew = credentials[RENEW_PART];
         const client = this.client(region, ep, credentials);
         const send = client.send.bind(client) as unknown as Send;
@@ -491,7 +467,11 @@ export class AwsKmsProvider implements KmsProvider {
       throw err;
     }
     throw new KmsEnvelopeError('provider', `AWS KMS: the alias ${alias} is already used by key ${taken.KeyId} in region ${region}.`, {
-      hint: 'Aliases are unique per account and region: pick another alias, or move it to the new key later (`keys alias`).',
+      hint: [
+        'Aliases are unique per account and region: pick another alias, or later move it (',
+        { action: 'moveAlias', provider: this.name, region, profile: this.profile, alias },
+        ').',
+      ],
       details: { provider: this.name, region, keyId: taken.KeyId, profile: this.profile, providerCode: 'AlreadyExistsException' },
     });
   }
@@ -602,15 +582,8 @@ export class AwsKmsProvider implements KmsProvider {
     });
     const plaintext = Buffer.from(res.Plaintext ?? new Uint8Array());
     res.Plaintext?.fill(0);
-    if (plaintext.length !== 32 || !res.CiphertextBlob || !res.KeyId) {
-      plaintext.fill(0);
-      throw formatError(
-        `AWS KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`,
-        'Check the endpoint: it did not answer like AWS KMS.',
-        { provider: this.name, region, keyId: keyIdOrAlias },
-      );
-    }
-    return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob), keyId: idOf(res.KeyId) };
+    checkGenerated(awsProvider.label, plaintext, res.CiphertextBlob && res.KeyId, { provider: this.name, region, keyId: keyIdOrAlias });
+    return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob!), keyId: idOf(res.KeyId!) };
   }
 
   async encryptDataKey(
@@ -620,13 +593,7 @@ export class AwsKmsProvider implements KmsProvider {
     context: EncryptionContext,
     opts?: CallOptions,
   ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(`AWS KMS Encrypt takes 1 to 4096 bytes, not ${plaintext.length}.`, undefined, {
-        provider: this.name,
-        region,
-        keyId: keyIdOrAlias,
-      });
-    }
+    checkDataKeySize(awsProvider.label, plaintext, { provider: this.name, region, keyId: keyIdOrAlias });
     const res = await this.keyringClient(region, opts?.signal).encrypt({
       KeyId: awsKeyParam(keyIdOrAlias),
       Plaintext: plaintext,

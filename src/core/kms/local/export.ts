@@ -10,7 +10,7 @@
  * Import also accepts bare material (32 raw bytes, or 32 bytes as base64 or hex text), e.g. from
  * another team's tooling; then `--key-id` says which id old blobs use (default: a new id).
  */
-import { usageError } from '../../errors';
+import { usageError, type Hint } from '../../errors';
 
 export const EXPORT_FORMAT = 'kms-envelope-local-key';
 
@@ -39,7 +39,11 @@ export function serializeExport(e: Omit<LocalKeyExport, 'format' | 'version'>): 
 
 /** Parses an export document or bare key material; `source` names the file for messages. */
 export function parseImport(input: Buffer, source: string): ParsedImport {
-  const hint = 'Give a file written by `kms-envelope keys export`, or exactly 32 bytes of key material (raw, base64 or hex).';
+  const hint: Hint = [
+    'Give a file written by a key export (',
+    { action: 'exportKey', provider: 'local' },
+    '), or exactly 32 bytes of key material (raw, base64 or hex).',
+  ];
   if (input.length === 32 && !/^[\s\x21-\x7e]*$/.test(input.toString('latin1'))) return { material: Buffer.from(input) };
   const text = input.toString('utf8').trim();
   if (text.startsWith('{')) {

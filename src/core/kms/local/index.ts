@@ -31,6 +31,7 @@ import type {
   ListKeysPage,
   Env,
 } from '../types';
+import { checkDeletionWindow } from '../descriptor';
 import { KEY_FILE_DIR_ENV, LOCAL_REGION, localProvider } from './descriptor';
 import { FileSecretStore } from './file-store';
 import { LocalMetadataStore, type LocalKeyFile, type LocalKeyRecord } from './metadata';
@@ -167,17 +168,19 @@ export class LocalKmsProvider implements KmsProvider {
   async importKey(material: Buffer, opts: ImportKeyOptions = {}): Promise<KeyMetadata> {
     throwIfAborted(opts.signal);
     if (material.length !== KEY_BYTES) {
-      throw usageError(
-        `Local key material must be ${KEY_BYTES} bytes (AES-256); got ${material.length}.`,
-        'Import a file written by `kms-envelope keys export`.',
-      );
+      throw usageError(`Local key material must be ${KEY_BYTES} bytes (AES-256); got ${material.length}.`, [
+        'Import a file written by a key export (',
+        { action: 'exportKey', provider: 'local' },
+        ').',
+      ]);
     }
     const keyId = opts.keyId ?? `local-${randomUUID()}`;
     if (!KEY_ID_PATTERN.test(keyId)) {
-      throw usageError(
-        `"${keyId}" is not a local key id.`,
-        'Local key ids look like local-<letters, digits, "-" or "_">, as printed by `kms-envelope keys list --provider local`.',
-      );
+      throw usageError(`"${keyId}" is not a local key id.`, [
+        'Local key ids look like local-<letters, digits, "-" or "_">, as the key list shows them (',
+        { action: 'listKeys', provider: 'local' },
+        ').',
+      ]);
     }
     const alias = opts.alias === undefined || opts.alias === '' ? undefined : normaliseAlias(opts.alias);
     return this.addKey(material, { alias, description: opts.description, keyId, origin: 'imported' });
@@ -203,7 +206,11 @@ export class LocalKmsProvider implements KmsProvider {
         if (!same) {
           throw providerError(
             `Different key material for ${o.keyId} is already stored in ${this.secrets.description}.`,
-            'Import it under another id (--key-id), or remove the stale entry from the keychain first.',
+            [
+              'Import it under another id (',
+              { action: 'importKey', provider: 'local', keyId: '<new id>' },
+              '), or remove the stale entry from the keychain first.',
+            ],
             { provider: 'local', region: LOCAL_REGION, keyId: o.keyId, providerCode: LOCAL_ERROR_CODES.keyExists },
           );
         }
@@ -263,14 +270,7 @@ export class LocalKmsProvider implements KmsProvider {
     pendingWindowInDays: number,
     opts?: CallOptions,
   ): Promise<{ deletionDate?: string }> {
-    const w = this.deletionWindow;
-    if (!Number.isInteger(pendingWindowInDays) || pendingWindowInDays < w.min || pendingWindowInDays > w.max) {
-      throw usageError(
-        `The deletion window of a local key is ${w.min} to ${w.max} days; ${pendingWindowInDays} is outside it.`,
-        `Pass --days between ${w.min} and ${w.max} (default ${w.default}).`,
-        { provider: 'local', region: LOCAL_REGION, keyId },
-      );
-    }
+    checkDeletionWindow(localProvider, pendingWindowInDays);
     let date = '';
     await this.mutate(region, keyId, opts, (rec) => {
       if (rec.state === 'PendingDeletion') {
@@ -348,7 +348,11 @@ export class LocalKmsProvider implements KmsProvider {
       if (!plaintext) {
         throw formatError(
           `The data key does not decrypt under local key ${label(rec)}.`,
-          'It was wrapped by another key, altered, or the encryption context differs; check --context and the key named by `kms-envelope inspect`.',
+          [
+            'It was wrapped by another key, altered, or the encryption context differs; check the encryption context and the key the header names (',
+            { action: 'inspect' },
+            ').',
+          ],
           this.details(rec, LOCAL_ERROR_CODES.invalidCiphertext),
         );
       }
@@ -439,7 +443,11 @@ export class LocalKmsProvider implements KmsProvider {
     if (holder) {
       throw providerError(
         `The alias "${alias}" is already used by local key ${holder.id}.`,
-        'Aliases are unique: pick another alias, or move it from the other key first (`kms-envelope keys alias`).',
+        [
+          'Aliases are unique: pick another alias, or give the other key another alias first (',
+          { action: 'setAlias', key: { provider: 'local', region: LOCAL_REGION, keyId: holder.id } },
+          ').',
+        ],
         { provider: 'local', region: LOCAL_REGION, keyId: holder.id, providerCode: LOCAL_ERROR_CODES.aliasExists },
       );
     }

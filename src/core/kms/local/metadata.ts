@@ -61,7 +61,11 @@ export class LocalMetadataStore {
       return data;
     } catch (err) {
       throw new KmsEnvelopeError('io', `The local key list ${this.file} is damaged (${(err as Error).message}).`, {
-        hint: `Restore it from a backup, or move it aside; key material stays in the keychain and can be re-attached with \`kms-envelope keys import\`.`,
+        hint: [
+          'Restore it from a backup, or move it aside; key material stays in the keychain and can be re-attached by importing it (',
+          { action: 'importKey', provider: 'local' },
+          ').',
+        ],
         details: { file: this.file, provider: 'local' },
       });
     }

@@ -3,7 +3,7 @@
  * implementation (./index.ts, with the Tencent SDK) is imported only when a provider is built.
  */
 import { accessKeyCredentials } from '../access-key';
-import type { ProviderDescriptor } from '../descriptor';
+import { cloudOptions, type ProviderDescriptor } from '../descriptor';
 
 /** Aliases: 1–60 of [A-Za-z0-9_-], unique per region, `kms-` reserved. */
 export const TENCENT_ALIAS = /^[A-Za-z0-9_-]{1,60}$/;
@@ -75,14 +75,6 @@ export const tencentProvider: ProviderDescriptor = {
   },
   async create(ctx) {
     const { TencentKmsProvider } = await import('./index.js');
-    return new TencentKmsProvider({
-      profile: ctx.profile,
-      credentials: ctx.credentials,
-      endpoint: ctx.endpoint,
-      logger: ctx.logger,
-      timeoutMs: ctx.timeoutMs,
-      retry: ctx.retry,
-      defaultRegion: ctx.defaultRegion,
-    });
+    return new TencentKmsProvider(cloudOptions(ctx));
   },
 };

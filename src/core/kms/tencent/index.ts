@@ -13,22 +13,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CommonClient } from 'tencentcloud-sdk-nodejs-common';
-import { formatError, usageError } from '../../errors';
-import { nullLogger, type Logger } from '../../log';
+import { usageError } from '../../errors';
 import { TtlCache } from '../cache';
-import { cloudCall, type CloudProviderOptions } from '../cloud-call';
+import type { CloudProviderOptions } from '../cloud-call';
+import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
-import { canonicalContext, unixToIso } from '../wire-values';
+import { JsonApiProvider } from '../json-api';
+import { unixToIso } from '../wire-values';
 import type {
   CallOptions,
   CloudCredentials,
   CreateKeyOptions,
-  DataKey,
-  EncryptionContext,
   KeyMetadata,
   KeyState,
   KmsProvider,
@@ -126,21 +125,14 @@ function keepRetryAfter(client: CommonClient): void {
   };
 }
 
-export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
-  readonly name = tencentProvider.name;
-  readonly profile: string;
-  readonly deletionWindow = tencentProvider.deletionWindow;
-
-  private readonly opts: TencentKmsProviderOptions;
-  private readonly log: Logger;
+export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
+  protected readonly keyIdPattern = UUID;
   private readonly agents = new AgentPool();
   private sdk?: Promise<typeof import('tencentcloud-sdk-nodejs-common')>;
   private readonly aliasCache = new TtlCache<string>(60_000);
 
   constructor(opts: TencentKmsProviderOptions) {
-    this.opts = opts;
-    this.profile = opts.profile || 'default';
-    this.log = opts.logger ?? nullLogger;
+    super(tencentProvider, opts, normalizeTencentError);
   }
 
   /** Closes idle keep-alive connections (tests, extension deactivate). */
@@ -180,27 +172,10 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
   }
 
   /** One API call with retries, timeouts, cancellation and error mapping. */
-  private async call<T>(
-    region: string,
-    action: string,
-    params: Record<string, unknown>,
-    o: { idempotent: boolean; keyId?: string; alias?: string; signal?: AbortSignal },
-  ): Promise<T> {
-    const ep = this.endpointFor(region);
+  protected async call<T>(region: string, action: string, params: Record<string, unknown>, o: CallFlags): Promise<T> {
     const body: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) body[k] = v;
-    const spec = {
-      provider: tencentProvider,
-      profile: this.profile,
-      region,
-      action,
-      endpoint: ep,
-      call: o,
-      options: this.opts,
-      log: this.log,
-      normalize: normalizeTencentError,
-    } as const;
-    return cloudCall<T>(spec, async ({ signal, credentials }) => {
+    return this.cloudCall<T>(region, action, o, async ({ signal, credentials }, ep) => {
       const client = await this.client(region, ep, credentials);
       const res = (await client.request(action, body, { signal })) as T & { RequestId?: string };
       return { result: res, requestId: res?.RequestId };
@@ -222,6 +197,10 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
       origin: m.Origin || undefined,
       rotationEnabled: typeof m.KeyRotationEnabled === 'boolean' ? m.KeyRotationEnabled : undefined,
     };
+  }
+
+  protected keyParam(region: string, keyIdOrAlias: string, signal?: AbortSignal): Promise<string> {
+    return this.resolveKeyId(region, keyIdOrAlias, signal);
   }
 
   /** Key id for a key id or alias (aliases resolved through ListKeyDetail, cached 60 s). */
@@ -299,16 +278,6 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
     return this.toMeta(region, { ...res, Alias: res.Alias ?? alias });
   }
 
-  async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'EnableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
-  async disableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'DisableKey', { KeyId: id }, { idempotent: true, keyId, signal: opts?.signal });
-  }
-
   async setAlias(region: string, keyId: string, alias: string, opts?: CallOptions): Promise<void> {
     const a = alias.trim();
     validateTencentAlias(a);
@@ -351,79 +320,5 @@ export class TencentKmsProvider implements KmsProvider, PageTokenPlanner {
       { idempotent: false, keyId, signal: opts?.signal },
     );
     return { deletionDate: unixToIso(res.DeletionDate) };
-  }
-
-  async cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(region, 'CancelKeyDeletion', { KeyId: id }, { idempotent: false, keyId, signal: opts?.signal });
-  }
-
-  async generateDataKey(region: string, keyIdOrAlias: string, context: EncryptionContext, opts?: CallOptions): Promise<DataKey> {
-    const id = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
-    const res = await this.call<{ KeyId: string; Plaintext: string; CiphertextBlob: string }>(
-      region,
-      'GenerateDataKey',
-      { KeyId: id, KeySpec: 'AES_256', EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
-    );
-    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
-    if (plaintext.length !== 32 || !res.CiphertextBlob) {
-      plaintext.fill(0);
-      throw formatError(
-        `Tencent Cloud KMS GenerateDataKey with key ${keyIdOrAlias} in ${region} returned no 32-byte data key.`,
-        'Check the endpoint: it did not answer like Tencent Cloud KMS.',
-        { provider: 'tencent', region, keyId: keyIdOrAlias },
-      );
-    }
-    return { plaintext, ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
-  }
-
-  async encryptDataKey(
-    region: string,
-    keyIdOrAlias: string,
-    plaintext: Buffer,
-    context: EncryptionContext,
-    opts?: CallOptions,
-  ): Promise<{ ciphertext: Buffer; keyId: string }> {
-    if (plaintext.length === 0 || plaintext.length > 4096) {
-      throw usageError(`Tencent Cloud KMS Encrypt takes 1 to 4096 bytes, not ${plaintext.length}.`, undefined, {
-        provider: 'tencent',
-        region,
-        keyId: keyIdOrAlias,
-      });
-    }
-    const id = await this.resolveKeyId(region, keyIdOrAlias, opts?.signal);
-    const res = await this.call<{ KeyId: string; CiphertextBlob: string }>(
-      region,
-      'Encrypt',
-      { KeyId: id, Plaintext: plaintext.toString('base64'), EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId: keyIdOrAlias, signal: opts?.signal },
-    );
-    return { ciphertext: Buffer.from(res.CiphertextBlob, 'utf8'), keyId: res.KeyId || id };
-  }
-
-  async decryptDataKey(
-    region: string,
-    keyId: string,
-    ciphertext: Buffer,
-    context: EncryptionContext,
-    opts?: CallOptions,
-  ): Promise<{ plaintext: Buffer; keyId: string }> {
-    const res = await this.call<{ KeyId: string; Plaintext: string }>(
-      region,
-      'Decrypt',
-      { CiphertextBlob: ciphertext.toString('utf8'), EncryptionContext: canonicalContext(context) },
-      { idempotent: true, keyId, signal: opts?.signal },
-    );
-    const plaintext = Buffer.from(res.Plaintext ?? '', 'base64');
-    if (keyId && UUID.test(keyId) && res.KeyId && res.KeyId !== keyId) {
-      plaintext.fill(0);
-      throw formatError(
-        `Tencent Cloud KMS decrypted the data key with key ${res.KeyId}, but the blob names key ${keyId} in ${region}.`,
-        'The blob was altered or built by another tool; do not trust it.',
-        { provider: 'tencent', region, keyId },
-      );
-    }
-    return { plaintext, keyId: res.KeyId || keyId };
   }
 }

@@ -4,21 +4,14 @@ import { usageError } from '../../errors';
 import { parseDotenvValues } from './dotenv';
 import { parseJsonValues } from './json';
 import { parseYamlValues } from './yaml';
+import { formatFromName } from './names';
 import type { ParsedValues, ValuesFormat } from './types';
 
 export * from './types';
+export { formatFromName } from './names';
 export { dotenvEntries, envValue } from './dotenv';
 
 export const VALUES_FORMATS: readonly ValuesFormat[] = ['yaml', 'json', 'dotenv'];
-
-/** yaml: *.yaml *.yml; json: *.json *.jsonc; dotenv: .env, .env.<name>, <name>.env, <name>.env.<name> */
-export function formatFromName(file: string): ValuesFormat | undefined {
-  const name = basename(file).toLowerCase();
-  if (/\.ya?ml$/.test(name)) return 'yaml';
-  if (/\.jsonc?$/.test(name)) return 'json';
-  if (/(^|\.)env(\.[^.]+)?$/.test(name)) return 'dotenv';
-  return undefined;
-}
 
 export function formatOf(file: string, override?: ValuesFormat): ValuesFormat {
   const f = override ?? formatFromName(file);

@@ -1,0 +1,67 @@
+/**
+ * What the cloud providers (Tencent, Alibaba, AWS) share around cloudCall: the name, profile,
+ * deletion window, options and logger they are built with, and the call spec every request goes out
+ * with. A provider adds its endpoint rule, its SDK client and the calls themselves.
+ */
+import { nullLogger, type Logger } from '../log';
+import { cloudCall, type CloudAttempt, type CloudProviderOptions } from './cloud-call';
+import type { ProviderDescriptor } from './descriptor';
+import type { ResolvedEndpoint } from './endpoint';
+import type { ProviderName } from './types';
+
+/** What one call is about (retries only when `idempotent`; key and alias name it in messages). */
+export interface CallFlags {
+  idempotent: boolean;
+  keyId?: string;
+  alias?: string;
+  signal?: AbortSignal;
+}
+
+export abstract class CloudProvider<O extends CloudProviderOptions = CloudProviderOptions> {
+  readonly name: ProviderName;
+  /** Profile this instance was built for (`default` when none). */
+  readonly profile: string;
+  readonly deletionWindow: ProviderDescriptor['deletionWindow'];
+  protected readonly opts: O;
+  protected readonly log: Logger;
+
+  /** `normalize` turns what the SDK threw into what cloud-errors.ts reads (a CloudCallError). */
+  constructor(
+    protected readonly descriptor: ProviderDescriptor,
+    opts: O,
+    private readonly normalize: (err: unknown) => unknown,
+  ) {
+    this.name = descriptor.name;
+    this.deletionWindow = descriptor.deletionWindow;
+    this.opts = opts;
+    this.profile = opts.profile || 'default';
+    this.log = opts.logger ?? nullLogger;
+  }
+
+  abstract endpointFor(region: string): ResolvedEndpoint;
+
+  /**
+   * One API call through cloudCall (retries, timeouts, cancellation, logs, error mapping); `attempt`
+   * sends it once to `endpoint` with the credentials of that attempt.
+   */
+  protected cloudCall<T>(
+    region: string,
+    action: string,
+    call: CallFlags,
+    attempt: (a: CloudAttempt, endpoint: ResolvedEndpoint) => Promise<{ result: T; requestId?: string }>,
+  ): Promise<T> {
+    const endpoint = this.endpointFor(region);
+    const spec = {
+      provider: this.descriptor,
+      profile: this.profile,
+      region,
+      action,
+      endpoint,
+      call,
+      options: this.opts,
+      log: this.log,
+      normalize: this.normalize,
+    };
+    return cloudCall<T>(spec, (a) => attempt(a, endpoint));
+  }
+}
