@@ -17,7 +17,7 @@ import { CancelledError, KmsEnvelopeError, isCancelled, providerError } from '..
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import type { CredentialsProvider, ProfileInfo } from '../credentials/types';
-import { findProvider, providers } from '../kms/registry';
+import { findProvider, providers, type CreateProvider } from '../kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../kms/types';
 
 export interface ProfileRef {
@@ -54,17 +54,7 @@ export interface CredentialSource {
 }
 
 /** The shape of createProvider in src/core/kms/registry.ts. */
-export type ProviderFactory = (
-  name: ProviderName,
-  opts: {
-    profile?: string;
-    endpoint?: string;
-    region?: string;
-    logger?: Logger;
-    credentials?: CredentialsProvider;
-    settings?: Record<string, string>;
-  },
-) => Promise<KmsProvider>;
+export type ProviderFactory = CreateProvider;
 
 export interface KeyServiceOptions {
   credentials?: CredentialSource;
