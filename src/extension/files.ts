@@ -2,8 +2,8 @@
  * Files: Seal File (`<name>.sealed`, atomic, then an offer to delete the plaintext original),
  * Unseal File (the reverse; an existing output is overwritten only after a confirmation), Open
  * Sealed File (plaintext in an editor through the kms-sealed: file system, nothing on disk),
- * Re-wrap (to another key, or with a recipient added), Inspect (the header as a read-only
- * Markdown document, no KMS call), a badge on sealed files in the explorer, and an offer to open
+ * Re-wrap (to another key, or with a recipient added), Inspect (the header rendered in a Markdown
+ * preview of a read-only document, no KMS call), a badge on sealed files in the explorer, and an offer to open
  * a sealed file decrypted when it is opened as bytes.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
@@ -372,7 +372,12 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     const uri = vscode.Uri.from({ scheme: INSPECT_SCHEME, path: `/${title.replace(/[\\/:]/g, '_')}.md`, query: id });
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-    await vscode.window.showTextDocument(doc, { preview: true });
+    // Rendered (tables, code), not the escaped Markdown source; the source only where no preview exists.
+    const shown = await vscode.commands.executeCommand('markdown.showPreview', uri).then(
+      () => true,
+      () => false,
+    );
+    if (!shown) await vscode.window.showTextDocument(doc, { preview: true });
     return uri;
   }
 

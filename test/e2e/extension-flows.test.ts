@@ -126,9 +126,14 @@ describe('extension flows (extension from source)', () => {
     await wb.page.waitForTimeout(300);
     await wb.contextMenu(at, 'Inspect Sealed Header');
     await wb.page.locator('.tabs-container .tab', { hasText: 'Sealed value at config.yaml' }).first().waitFor({ state: 'visible' });
-    const text = (await wb.editorLines()).join('\n');
+    // Rendered in a Markdown preview (a webview): a table and plain words, no escaped Markdown source.
+    const body = wb.page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').locator('body');
+    await body.locator('table').first().waitFor({ state: 'visible', timeout: 20_000 });
+    const text = await body.innerText();
     assert.match(text, /Local keys/);
-    assert.match(text, /Suite `?ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY/);
+    assert.match(text, /sandbox/, 'the recipient is named by its alias');
+    assert.match(text, /Suite ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY/);
+    assert.doesNotMatch(text, /\\[-.]|\| ---|\*\*/, `escaped Markdown source shown: ${text}`);
     await wb.screenshot('extension-inspect-value');
     // Off the blob and with no selection, the sealed-value entries are not offered.
     await wb.page.locator('.tabs-container .tab', { hasText: 'config.yaml' }).first().click();

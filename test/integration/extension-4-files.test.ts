@@ -179,6 +179,17 @@ suite('extension: files', () => {
     assert.equal((await a.envelope.unsealBytes(readFileSync(sealed.fsPath))).plaintext.toString(), 'rewrap me\n');
 
     const doc = await vscode.commands.executeCommand<vscode.Uri>('kmsEnvelope.inspect', sealed);
+    // Shown rendered (a Markdown preview), not as escaped Markdown source in a text editor.
+    const tab = await waitFor(
+      () => {
+        const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+        return t?.input instanceof vscode.TabInputWebview ? t : undefined;
+      },
+      { message: `a preview tab; the active tab is ${vscode.window.tabGroups.activeTabGroup.activeTab?.label}` },
+    );
+    assert.match((tab.input as vscode.TabInputWebview).viewType, /markdown\.preview/);
+    assert.match(tab.label, /Header of /);
+    assert.ok(!vscode.window.visibleTextEditors.some((e) => e.document.uri.scheme === doc.scheme), 'the Markdown source is not shown');
     const text = (await vscode.workspace.openTextDocument(doc)).getText();
     assert.match(text, /Alibaba Cloud KMS/);
     assert.ok(text.includes(info.recipients[0].keyId));
