@@ -275,7 +275,7 @@ describe('profiles add/list/rotate/remove through stdin and the real keychain', 
     assert.match(r.stdout, /sts \(EXPIRED 2001-01-01T00:00:00\.000Z\)/);
     r = await run(['test', '--provider', 'tencent', '--name', name], { createProvider: cloudFactory });
     assert.equal(r.code, 4);
-    assert.match(r.stderr, new RegExp(`temporary key of tencent profile ${name} expired at 2001-01-01T00:00:00.000Z; rotate it`));
+    assert.match(r.stderr, new RegExp(`temporary key of Tencent Cloud profile ${name} expired at 2001-01-01T00:00:00.000Z; rotate it`));
   });
 
   it('a rejected key: `profiles test` says what the cloud said and exits 4', async () => {
@@ -441,7 +441,7 @@ describe('profiles without a Secret Service', () => {
     ctx.outputs.push(r.stdout, r.stderr);
     assert.equal(r.code, 4, r.stderr);
     assert.ok(r.ms < 25_000, `took ${r.ms} ms`);
-    assert.match(r.stderr, /OS keychain[\s\S]*while storing the secret of alibaba profile default[\s\S]*ALIBABA_CLOUD_ACCESS_KEY_ID/);
+    assert.match(r.stderr, /OS keychain[\s\S]*while storing the secret of Alibaba Cloud profile default[\s\S]*ALIBABA_CLOUD_ACCESS_KEY_ID/);
     const l = await runChild(['list'], '');
     ctx.outputs.push(l.stdout, l.stderr);
     assert.equal(l.code, 0, l.stderr);
