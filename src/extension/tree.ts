@@ -66,9 +66,14 @@ export class KeyTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscod
   }
 }
 
-/** Filter indicator: the view's description shows the filter and a context key enables "Clear Filter". */
+/**
+ * Filter indicator: the view's description and a line above the rows name the filter (the description
+ * alone is easy to miss, or cut off when the view shares its title with the container), and a context
+ * key puts "Clear Filter" in the title bar in place of "Filter Keys".
+ */
 export async function applyFilter(view: vscode.TreeView<TreeNode>, model: TreeModel, text: string): Promise<void> {
   model.setFilter(text);
   view.description = model.filter ? `filter: ${model.filter}` : undefined;
+  view.message = model.filter ? `Only keys whose alias or id contains "${model.filter}". Clear Filter (title bar) shows all.` : undefined;
   await vscode.commands.executeCommand('setContext', 'kmsEnvelope.filtered', !!model.filter);
 }

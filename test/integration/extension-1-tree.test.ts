@@ -193,6 +193,8 @@ suite('extension: key tree', () => {
     scripted(a).answer(say('disabled'));
     await vscode.commands.executeCommand('kmsEnvelope.filterKeys');
     assert.equal(a.treeView.description, 'filter: disabled');
+    // Also said above the rows (a description is easy to miss) with the way back.
+    assert.match(a.treeView.message ?? '', /contains "disabled"\. Clear Filter/);
     const tree = await a.getTreeSnapshot();
     const gz = findRow(tree, 'Tencent Cloud KMS', 'emu', 'ap-guangzhou')!;
     assert.deepEqual(
@@ -204,6 +206,7 @@ suite('extension: key tree', () => {
     assert.equal(local.children![0].label, 'No keys match "disabled"');
     await vscode.commands.executeCommand('kmsEnvelope.clearFilter');
     assert.equal(a.treeView.description, undefined);
+    assert.equal(a.treeView.message, undefined);
     assert.equal(findRow(await a.getTreeSnapshot(), 'Tencent Cloud KMS', 'emu', 'ap-guangzhou')!.children!.length, 3);
   });
 
