@@ -6,9 +6,9 @@
 import { usageError } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { cloudCall, type CloudAttempt, type CloudProviderOptions } from './cloud-call';
-import type { ProviderDescriptor } from './descriptor';
+import { checkDeletionWindow, type ProviderDescriptor } from './descriptor';
 import type { ResolvedEndpoint } from './endpoint';
-import type { ProviderName } from './types';
+import type { CallOptions, ProviderName } from './types';
 
 /** What one call is about (retries only when `idempotent`; key and alias name it in messages). */
 export interface CallFlags {
@@ -40,6 +40,20 @@ export abstract class CloudProvider<O extends CloudProviderOptions = CloudProvid
   }
 
   abstract endpointFor(region: string): ResolvedEndpoint;
+
+  /** Schedules the key's deletion in `days` (checked against the provider's window first). */
+  async scheduleDeletion(region: string, keyId: string, days: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+    checkDeletionWindow(this.descriptor, days);
+    return this.scheduleKeyDeletion(region, keyId, days, opts?.signal);
+  }
+
+  /** ScheduleKeyDeletion of a window already checked; the date the key goes, when the cloud says. */
+  protected abstract scheduleKeyDeletion(
+    region: string,
+    keyId: string,
+    days: number,
+    signal?: AbortSignal,
+  ): Promise<{ deletionDate?: string }>;
 
   /** How long a key description may be: `max` UTF-8 bytes or characters. */
   protected abstract readonly descriptionLimit: { max: number; unit: 'bytes' | 'characters' };

@@ -23,7 +23,6 @@ import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
 import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
 import { JsonApiProvider } from '../json-api';
@@ -447,22 +446,12 @@ export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, 
     }
   }
 
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(alibabaProvider, pendingWindowInDays);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
     const keyParam = alibabaKeyParam(keyId);
-    await this.call(
-      region,
-      'ScheduleKeyDeletion',
-      { KeyId: keyParam, PendingWindowInDays: pendingWindowInDays },
-      { idempotent: false, keyId, signal: opts?.signal },
-    );
+    await this.call(region, 'ScheduleKeyDeletion', { KeyId: keyParam, PendingWindowInDays: days }, { idempotent: false, keyId, signal });
     // The API answers without the date; read it back from the key.
-    const m = await this.describeRaw(region, keyParam, keyId, opts?.signal);
+    const m = await this.describeRaw(region, keyParam, keyId, signal);
     return { deletionDate: isoDate(m.DeleteDate) };
   }
 }

@@ -60,7 +60,6 @@ import type { CloudProviderOptions } from '../cloud-call';
 import { CloudProvider, type CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDataKeySize, checkGenerated } from '../data-keys';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize } from '../paging';
@@ -514,20 +513,15 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
     });
   }
 
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(awsProvider, pendingWindowInDays);
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
+    const id = await this.resolveKeyId(region, keyId, signal);
     const res = await this.call<{ DeletionDate?: Date }>(
       region,
       'ScheduleKeyDeletion',
-      () => new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: pendingWindowInDays }),
+      () => new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: days }),
       // A repeat after success fails (the key is already pending deletion): retried only when unsent.
-      { idempotent: false, keyId, signal: opts?.signal },
+      { idempotent: false, keyId, signal },
     );
     return { deletionDate: iso(res.DeletionDate) };
   }

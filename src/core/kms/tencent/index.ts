@@ -18,7 +18,6 @@ import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
 import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
@@ -280,20 +279,15 @@ export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, 
     this.aliasCache.set(`${region}|${a}`, id);
   }
 
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(tencentProvider, pendingWindowInDays);
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
+    const id = await this.resolveKeyId(region, keyId, signal);
     const res = await this.call<{ DeletionDate?: number }>(
       region,
       'ScheduleKeyDeletion',
-      { KeyId: id, PendingWindowInDays: pendingWindowInDays },
+      { KeyId: id, PendingWindowInDays: days },
       // A repeat after success fails (the key is already pending deletion): retried only when unsent.
-      { idempotent: false, keyId, signal: opts?.signal },
+      { idempotent: false, keyId, signal },
     );
     return { deletionDate: unixToIso(res.DeletionDate) };
   }
