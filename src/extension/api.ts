@@ -59,6 +59,8 @@ export interface KmsEnvelopeApi {
     cancelAll(): number;
     activeOperations(): number;
     statusBarText(): string;
+    /** The decrypted sealed-file editor's status bar item while one is active. */
+    sealedEditorStatus(): { text: string; tooltip: string } | undefined;
     /** The log's last info / warning / error lines ("info Enabled key …"), redacted as written. */
     logLines(): string[];
   };
@@ -107,6 +109,7 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     cancelAll: () => cancelAllOperations(),
     activeOperations: () => activeOperationCount(),
     statusBarText: () => s.picker.statusText,
+    sealedEditorStatus: () => s.sealedIndicators.status,
     logLines: () => s.log.recent(),
   };
   return {
