@@ -34,6 +34,7 @@ import {
   type Io,
 } from './common';
 import { HELP } from './help';
+import { cannotRead } from '../core/read-file';
 
 const PROGRESS_MIN = 16 * 1024 * 1024;
 
@@ -60,16 +61,7 @@ async function openInput(io: Io, file: string): Promise<Input> {
   try {
     st = await fsp.stat(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError(
-      'io',
-      `Cannot read ${displayPath(file)}: ${e.code === 'ENOENT' ? 'no such file' : escapeControls(e.message)}.`,
-      {
-        hint: 'Check the path.',
-        details: { file },
-        cause: err,
-      },
-    );
+    throw cannotRead(file, err);
   }
   if (st.isDirectory())
     throw usageError(
@@ -79,16 +71,8 @@ async function openInput(io: Io, file: string): Promise<Input> {
         file,
       },
     );
-  const fh = await fsp.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new KmsEnvelopeError(
-      'io',
-      `Cannot read ${displayPath(file)}: ${err.code === 'EACCES' ? 'permission denied' : escapeControls(err.message)}.`,
-      {
-        hint: 'Check the permissions.',
-        details: { file },
-        cause: err,
-      },
-    );
+  const fh = await fsp.open(file, 'r').catch((err: unknown) => {
+    throw cannotRead(file, err);
   });
   return { stream: fh.createReadStream({ highWaterMark: 1 << 20 }), handle: fh, label: file, size: st.size, path: path.resolve(file) };
 }

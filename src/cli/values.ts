@@ -12,7 +12,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic';
-import { KmsEnvelopeError, usageError } from '../core/errors';
+import { usageError } from '../core/errors';
 import { parseKeyRef } from '../core/keyref';
 import type { ProviderResolver, Recipient } from '../core/envelope/types';
 import type { KmsProvider, ProviderName } from '../core/kms/types';
@@ -29,6 +29,7 @@ import {
   type Io,
 } from './common';
 import { recipientLabel } from '../core/envelope/recipients';
+import { readText } from '../core/read-file';
 
 export const SEAL_VALUES_HELP = `Usage: kms-envelope seal --values <file> [-o <out>|-] [--force] [--rewrap]
 
@@ -74,23 +75,6 @@ async function service(io: Io, values: { profile?: string; endpoint?: string; ve
   return new ValuesService({ recipients, resolve: await providerResolverFor(io, popts) });
 }
 
-async function readText(file: string): Promise<string> {
-  try {
-    return await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError(
-      'io',
-      `Cannot read ${displayPath(file)}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message}.`,
-      {
-        hint: 'Check the path.',
-        details: { file },
-        cause: err,
-      },
-    );
-  }
-}
-
 /** Where the text goes: stdout, the file itself, or another file (only replaced with --force). */
 async function writeOut(io: Io, file: string, output: string | undefined, force: boolean, text: string): Promise<string> {
   if (output === '-') {
@@ -126,18 +110,16 @@ function one(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
+/** The options both `seal --values` and `unseal --values` take. */
+const VALUES_OPTIONS = {
+  ...PROVIDER_OPTIONS,
+  values: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  force: { type: 'boolean', short: 'f' },
+} as const;
+
 export async function sealValuesCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      ...PROVIDER_OPTIONS,
-      values: { type: 'boolean' },
-      output: { type: 'string', short: 'o' },
-      force: { type: 'boolean', short: 'f' },
-      rewrap: { type: 'boolean' },
-    },
-    'seal',
-  );
+  const { values, positionals } = parse(argv, { ...VALUES_OPTIONS, rewrap: { type: 'boolean' } }, 'seal');
   if (values.help) return (io.stdout.write(SEAL_VALUES_HELP), 0);
   const file = one(positionals, 'seal');
   const svc = await service(io, values);
@@ -169,10 +151,7 @@ export async function unsealValuesCommand(argv: string[], io: Io): Promise<numbe
   const { values, positionals } = parse(
     argv,
     {
-      ...PROVIDER_OPTIONS,
-      values: { type: 'boolean' },
-      output: { type: 'string', short: 'o' },
-      force: { type: 'boolean', short: 'f' },
+      ...VALUES_OPTIONS,
       context: { type: 'string', short: 'c', multiple: true },
     },
     'unseal',

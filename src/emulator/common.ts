@@ -1,5 +1,6 @@
 /** Types and helpers shared by the two cloud front ends of the emulator. */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../core/log';
 import type { EmulatorStore } from './state';
 
@@ -62,3 +63,29 @@ export const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 
 /** Strict base64 (the clouds' Plaintext / CiphertextBlob alphabet). */
 export const isBase64 = (s: string) => s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+
+/**
+ * Closes a listening server: idle connections at once; requests still in flight (under injected
+ * latency, say) get a short grace, then their sockets go.
+ */
+export async function closeServer(server: { close(cb: () => void): unknown; closeIdleConnections(): void }, sockets: Set<Socket>) {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const t = setTimeout(() => {
+    for (const s of sockets) s.destroy();
+  }, 1000);
+  await closed;
+  clearTimeout(t);
+}
+
+/** A request's body, or undefined as soon as it grows past `max` bytes (the caller answers 413). */
+export async function readBody(req: AsyncIterable<Buffer>, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > max) return undefined;
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}

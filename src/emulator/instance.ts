@@ -42,6 +42,7 @@ import {
   type StoredClientKey,
   type StoredServerCert,
 } from './instance-pki';
+import { closeServer, readBody } from './common';
 import type { EmulatorServer } from './server';
 import type { EmulatorStore, StoredKey } from './state';
 
@@ -344,30 +345,16 @@ export class InstanceGateway {
   async close(): Promise<void> {
     const server = this.httpsServer;
     this.httpsServer = undefined;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const t = setTimeout(() => {
-        for (const s of this.sockets) s.destroy();
-      }, 1000);
-      await closed;
-      clearTimeout(t);
-    }
+    if (server) await closeServer(server, this.sockets);
     if (this.opts.removeDirOnClose) rmSync(this.opts.dir, { recursive: true, force: true });
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > MAX_BODY) {
-        this.send(res, errorReply(413, 'InvalidParameter', 'The request body is larger than the emulator accepts (1 MiB).', randomUUID()));
-        return;
-      }
-      chunks.push(c);
+    const body = await readBody(req as AsyncIterable<Buffer>, MAX_BODY);
+    if (!body) {
+      this.send(res, errorReply(413, 'InvalidParameter', 'The request body is larger than the emulator accepts (1 MiB).', randomUUID()));
+      return;
     }
-    const body = Buffer.concat(chunks);
     const requestId = randomUUID();
     const api = headerOf(req, 'x-kms-apiname') ?? '';
     this.opts.server.count(`instance:${api || '(none)'}`);

@@ -22,7 +22,7 @@ import { nullLogger, type Logger } from '../core/log';
 import { alibabaFault, handleAlibaba } from './alibaba';
 import { awsAction, awsFault, handleAws } from './aws';
 import { ADMIN_HEADER } from './admin-client';
-import { header, hostWithoutPort, type HandlerEnv, type RawRequest, type Reply } from './common';
+import { closeServer, header, readBody, hostWithoutPort, type HandlerEnv, type RawRequest, type Reply } from './common';
 import { Faults, validateFaults, type FaultConfig, type FaultKind } from './faults';
 import type { EmulatorStore } from './state';
 import { handleTencent, tencentError } from './tencent';
@@ -114,27 +114,15 @@ export class EmulatorServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    // Requests still in flight (e.g. under injected latency) get a short grace, then their sockets go.
-    const t = setTimeout(() => {
-      for (const s of this.sockets) s.destroy();
-    }, 1000);
-    await closed;
-    clearTimeout(t);
+    await closeServer(server, this.sockets);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > MAX_BODY) {
-        res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
-        res.end('request body too large for the emulator (1 MiB)');
-        return;
-      }
-      chunks.push(c);
+    const body = await readBody(req as AsyncIterable<Buffer>, MAX_BODY);
+    if (!body) {
+      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('request body too large for the emulator (1 MiB)');
+      return;
     }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -143,7 +131,7 @@ export class EmulatorServer {
       path: q >= 0 ? url.slice(0, q) : url,
       query: q >= 0 ? url.slice(q + 1) : '',
       headers: req.headers,
-      body: Buffer.concat(chunks),
+      body,
     };
 
     if (raw.path.startsWith('/__admin/')) {

@@ -14,7 +14,7 @@ import type { KeyPicker } from './key-picker';
 import type { KeyUsageIndex } from './key-usage';
 import type { LeakGuard } from './leak-guard';
 import type { KeyTreeProvider } from './tree';
-import { activeOperationCount, cancelAllOperations, ui, windowPrompts, type Prompts } from './ui';
+import { activeOperationCount, cancelAllOperations, progressTitles, ui, windowPrompts, type Prompts } from './ui';
 
 export interface TreeSnapshotNode {
   id: string;
@@ -61,6 +61,9 @@ export interface KmsEnvelopeApi {
     statusBarText(): string;
     /** The decrypted sealed-file editor's status bar item while one is active. */
     sealedEditorStatus(): { text: string; tooltip: string } | undefined;
+    statusBarTooltip(): string;
+    /** Titles of the last progress notifications, oldest first. */
+    progressTitles(): string[];
     /** The log's last info / warning / error lines ("info Enabled key …"), redacted as written. */
     logLines(): string[];
   };
@@ -110,6 +113,8 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     activeOperations: () => activeOperationCount(),
     statusBarText: () => s.picker.statusText,
     sealedEditorStatus: () => s.sealedIndicators.status,
+    statusBarTooltip: () => s.picker.statusTooltip,
+    progressTitles: () => progressTitles(),
     logLines: () => s.log.recent(),
   };
   return {

@@ -114,6 +114,7 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     defaultKey: () => settings.defaultKey(),
     usage: (k) => usageText(usage.peek(k)),
     stepWords: vscodeStep,
+    locale: vscode.env.language,
   });
   rerender.tree = () => model.rerender();
   const treeProvider = new KeyTreeProvider(model, log);
@@ -130,7 +131,8 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const disposables = [treeProvider, treeView, picker, selections, files, sealedIndicators, usage, leakGuard];
   context.subscriptions.push(channel, valuesFs, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
   context.subscriptions.push({ dispose: () => void cancelAllOperations() }, ...disposables);
-  const cmd: CommandContext = { log };
+  // Errors name a key by its alias where a loaded listing knows it (the clouds' errors name ids).
+  const cmd: CommandContext = { log, nameKeys: (err) => keys.nameKeyIn(err) };
   return {
     context,
     log,
@@ -181,7 +183,7 @@ export function registerWorkbenchParts(s: Services): vscode.Disposable[] {
     },
     vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, s.files),
     vscode.window.registerFileDecorationProvider(s.files),
-    vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider()),
+    vscode.languages.registerHoverProvider({ pattern: '**' }, new SealedHoverProvider(s.envelope.aliasOf)),
     vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, s.leakGuard, LeakGuard.metadata),
     new SealedValueContext(),
     vscode.workspace.onDidCloseTextDocument((d) => {

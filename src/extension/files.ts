@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../core/atomic';
 import { KmsEnvelopeError, usageError } from '../core/errors';
 import { dearmor, isSealed } from '../core/envelope/armor';
 import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
-import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
+import { headerMarkdown, inspectBlob as inspect, targetName } from '../core/services/envelope-service';
 import type { RecipientInfo } from '../core/envelope/recipients';
 import { recipientLabel } from '../core/envelope/recipients';
 import type { RecipientChange } from '../core/services/team-service';
@@ -130,7 +130,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
       await this.confirmOverwrite(out);
       const size = (await fsp.stat(f)).size;
       let last = 0;
-      await withCancellableProgress(`Sealing ${path.basename(f)} with ${targetLabel(target)}…`, (signal, progress) =>
+      await withCancellableProgress(`Sealing ${path.basename(f)} with ${targetName(target)}…`, (signal, progress) =>
         this.envelope.sealFile(f, out, [target], settings.encryptionContext(), {
           signal,
           onProgress: (done) => {
@@ -337,7 +337,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
     const at = editor && fromThisEditor ? blobAt(editor.document, editor.selection.active) : undefined;
     if (at) {
       title = `Sealed value at ${path.basename(editor!.document.uri.path)}:${at.range.start.line + 1}`;
-      md = headerMarkdown(await inspect(dearmor(at.text)));
+      md = headerMarkdown(await inspect(dearmor(at.text)), undefined, this.envelope.aliasOf);
     } else {
       let uri = this.uris(arg)[0];
       if (!uri || uri.scheme !== 'file') uri = await this.askFile('Inspect');
@@ -365,7 +365,7 @@ export class FileCommands implements vscode.Disposable, vscode.FileDecorationPro
         }
       }
       title = `Header of ${path.basename(f)}`;
-      md = headerMarkdown(info);
+      md = headerMarkdown(info, undefined, this.envelope.aliasOf);
     }
     const id = String(++this.inspectCounter);
     this.inspectDocs.set(id, `# ${title}\n\n${md}\n`);

@@ -11,7 +11,7 @@ import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../core/kms/types';
 import type { KeyTarget } from '../core/services/envelope-service';
 import type { RegionRef } from '../core/services/key-service';
-import type { TreeNode } from '../core/services/tree-model';
+import { keyrefOfKey, type TreeNode } from '../core/services/tree-model';
 import type { Services } from './ctx';
 import { warnIfUsed } from './key-usage';
 import { settings } from './settings';
@@ -197,7 +197,8 @@ export async function copyKeyArn(s: Services, arg?: unknown): Promise<string> {
 
 export async function copyKeyRef(s: Services, arg?: unknown): Promise<string> {
   const k = await keyArg(s, arg);
-  return copy(`${k.ref.provider}:${k.ref.region}:${k.key?.alias ?? k.keyId}`, 'keyref');
+  // The keyref the row's tooltip shows (by alias where the key has one).
+  return copy(k.key ? keyrefOfKey(k.key) : `${k.ref.provider}:${k.ref.region}:${k.keyId}`, 'keyref');
 }
 
 export async function enableKey(s: Services, arg?: unknown): Promise<boolean> {

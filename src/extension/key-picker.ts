@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { findProvider, providerLabel } from '../core/kms/registry';
 import type { KeyService } from '../core/services/key-service';
-import { keyrefOf, targetFromKeyref, targetLabel, type KeyTarget } from '../core/services/envelope-service';
+import { keyrefOf, targetFromKeyref, targetLabel, targetName, type KeyTarget } from '../core/services/envelope-service';
 import { settings } from './settings';
 import { dismissed, ui } from './ui';
 
@@ -29,6 +29,7 @@ interface KeyItem extends vscode.QuickPickItem {
 
 export class KeyPicker implements vscode.Disposable {
   private readonly status: vscode.StatusBarItem;
+  private readonly subs: Array<{ dispose(): void }>;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -39,9 +40,12 @@ export class KeyPicker implements vscode.Disposable {
     this.status.command = 'kmsEnvelope.chooseDefaultKey';
     this.updateStatus();
     this.status.show();
+    // A listing that arrives may name the default key (its alias): draw the item again.
+    this.subs = [keys.onDidChange(() => this.updateStatus()), keys.onDidLoadRegion(() => this.updateStatus())];
   }
 
   dispose(): void {
+    for (const s of this.subs) s.dispose();
     this.status.dispose();
   }
 
@@ -49,18 +53,38 @@ export class KeyPicker implements vscode.Disposable {
     return this.status.text;
   }
 
+  get statusTooltip(): string {
+    return typeof this.status.tooltip === 'string' ? this.status.tooltip : (this.status.tooltip?.value ?? '');
+  }
+
+  /**
+   * The target with its alias as label where one is known (a loaded listing, else the recent keys),
+   * so progress and messages name the key as the tree does.
+   */
+  named(t: KeyTarget): KeyTarget {
+    if (t.label && t.label !== t.key) return t;
+    const keyref = keyrefOf(t);
+    const alias =
+      this.keys.aliasOf(t.provider, t.region, t.key) ??
+      this.recent().find((r) => r.keyref === keyref && r.label && r.label !== t.key)?.label;
+    return alias ? { ...t, label: alias } : t;
+  }
+
   updateStatus(): void {
     const def = settings.defaultKey();
     if (def) {
       let shown = def.keyref;
+      let where = '';
       try {
-        const t = targetFromKeyref(def.keyref);
-        shown = t.key.length > 24 ? t.key.slice(0, 23) + '…' : t.key;
+        const t = this.named(targetFromKeyref(def.keyref, def.profile));
+        const name = t.label ?? t.key;
+        shown = name.length > 24 ? name.slice(0, 23) + '…' : name;
+        where = ` — ${targetName(t)}`;
       } catch {
         /* shown as written */
       }
       this.status.text = `$(key) ${shown}`;
-      this.status.tooltip = `Default sealing key: ${def.keyref}${def.profile ? ` (profile ${def.profile})` : ''}. Click to choose another.`;
+      this.status.tooltip = `Default sealing key${where}\nKeyref: ${def.keyref}${def.profile ? ` (profile ${def.profile})` : ''}\nClick to choose another.`;
     } else {
       this.status.text = '$(key) No default key';
       this.status.tooltip = 'KMS Envelope: no default sealing key. Click to choose one.';
@@ -88,6 +112,12 @@ export class KeyPicker implements vscode.Disposable {
     return def ? targetFromKeyref(def.keyref, def.profile) : undefined;
   }
 
+  /** Where a key is, as the picker's rows say it: "Tencent Cloud KMS · ap-guangzhou · emu". */
+  private whereOf(t: KeyTarget): string {
+    const hasProfiles = !!findProvider(t.provider)?.credentials;
+    return `${providerLabel(t.provider)} · ${t.region}${hasProfiles && t.profile ? ` · ${t.profile}` : ''}`;
+  }
+
   /** Keys across every provider, profile and region shown in the tree (first page of each region); enabled ones unless `anyState`. */
   private async allKeyItems(anyState = false, exclude?: KeyExclude): Promise<KeyItem[]> {
     const items: KeyItem[] = [];
@@ -112,7 +142,7 @@ export class KeyPicker implements vscode.Disposable {
                   if (exclude?.(provider, region, k.keyId, k.arn)) continue;
                   items.push({
                     label: `$(key) ${k.alias ?? k.keyId}`,
-                    description: `${providerLabel(provider)} · ${region}${hasProfiles ? ` · ${p.name}` : ''}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
+                    description: `${this.whereOf({ provider, region, key: k.keyId, profile: p.name })}${k.state === 'Enabled' ? '' : ` · ${k.state}`}`,
                     detail: k.description || (k.alias ? k.keyId : undefined),
                     target: {
                       provider,
@@ -135,21 +165,24 @@ export class KeyPicker implements vscode.Disposable {
 
   /** Asks for a key (recent keys first). Throws CancelledError when dismissed. */
   async pick(title: string, opts: { anyState?: boolean; exclude?: KeyExclude } = {}): Promise<KeyTarget> {
-    const recent = (opts.anyState ? [] : this.recent()).filter((r) => {
-      if (!opts.exclude) return true;
-      const t = targetFromKeyref(r.keyref, r.profile);
-      return !opts.exclude(t.provider, t.region, t.key);
-    });
     const items = (async (): Promise<KeyItem[]> => {
       const all = await this.allKeyItems(opts.anyState, opts.exclude);
-      const recentItems: KeyItem[] = recent.map((r) => ({
-        label: `$(history) ${r.label}`,
-        description: r.keyref + (r.profile ? ` · ${r.profile}` : ''),
-        detail: 'recently used',
-        target: { ...targetFromKeyref(r.keyref, r.profile), label: r.label },
-      }));
-      const recentRefs = new Set(recent.map((r) => `${r.keyref}|${r.profile ?? ''}`));
-      const rest = all.filter((i) => !recentRefs.has(`${keyrefOf(i.target!)}|${i.target!.profile ?? ''}`));
+      // Recent keys as the listings know them now: not offered when disabled (or excluded), each once.
+      const same = (t: KeyTarget) => {
+        const k = this.keys.knownKey(t.provider, t.region, t.key);
+        return `${t.provider}:${t.region}:${k?.keyId ?? t.key}|${t.profile ?? ''}`;
+      };
+      const seen = new Set<string>();
+      const recentItems: KeyItem[] = [];
+      for (const r of opts.anyState ? [] : this.recent()) {
+        const t = this.named({ ...targetFromKeyref(r.keyref, r.profile), label: r.label });
+        const known = this.keys.knownKey(t.provider, t.region, t.key);
+        if ((known && known.state !== 'Enabled') || opts.exclude?.(t.provider, t.region, known?.keyId ?? t.key, known?.arn)) continue;
+        if (seen.has(same(t))) continue;
+        seen.add(same(t));
+        recentItems.push({ label: `$(history) ${t.label ?? t.key}`, description: this.whereOf(t), target: t });
+      }
+      const rest = all.filter((i) => !seen.has(same(i.target!)));
       const out: KeyItem[] = [];
       if (recentItems.length) out.push({ label: 'recently used', kind: vscode.QuickPickItemKind.Separator }, ...recentItems);
       if (rest.length) out.push({ label: 'all keys', kind: vscode.QuickPickItemKind.Separator }, ...rest);
@@ -172,7 +205,7 @@ export class KeyPicker implements vscode.Disposable {
 
   /** The key to seal with: explicit, else the default key, else a quick pick. Remembers it as recent. */
   async resolve(explicit: KeyTarget | undefined, title: string): Promise<KeyTarget> {
-    const t = explicit ?? (await this.checkedDefault()) ?? (await this.pick(title));
+    const t = this.named(explicit ?? (await this.checkedDefault()) ?? (await this.pick(title)));
     await this.remember(t);
     return t;
   }

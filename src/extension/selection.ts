@@ -11,7 +11,7 @@ import { usageError } from '../core/errors';
 import { formatFromName } from '../core/values/formats/names';
 import { dearmor, findArmored } from '../core/envelope/armor';
 import type { EnvelopeService, KeyTarget } from '../core/services/envelope-service';
-import { headerMarkdown, inspectBlob as inspect, targetLabel } from '../core/services/envelope-service';
+import { headerMarkdown, inspectBlob as inspect, targetLabel, targetName, type AliasLookup } from '../core/services/envelope-service';
 import type { KeyPicker } from './key-picker';
 import { settings } from './settings';
 import { dismissed, ui, withCancellableProgress } from './ui';
@@ -154,7 +154,7 @@ export class SelectionCommands implements vscode.Disposable {
     const version = doc.version;
     const context = settings.encryptionContext();
     const sealed = await withCancellableProgress(
-      `Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetLabel(target)}…`,
+      `Sealing ${parts.length} value${parts.length > 1 ? 's' : ''} with ${targetName(target)}…`,
       async (signal) => {
         const out: string[] = [];
         for (const p of parts) out.push(await this.envelope.sealText(p.core, [target], context, { signal }));
@@ -168,7 +168,9 @@ export class SelectionCommands implements vscode.Disposable {
         'The editor refused the edit (read-only document?).',
         'Make the document writable (or save a copy), then run the command again.',
       );
-    this.log.info(`Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetLabel(target)}`);
+    this.log.info(
+      `Sealed ${parts.length} selection(s) in ${doc.uri.toString(true)} with ${targetName(target)}, keyref ${targetLabel(target)}`,
+    );
     return parts.length;
   }
 
@@ -269,13 +271,16 @@ export class SelectionCommands implements vscode.Disposable {
 
 /** Hover on an armored blob: provider, region, key id and context from the header, no KMS call. */
 export class SealedHoverProvider implements vscode.HoverProvider {
+  /** `aliasOf` names a recipient by the alias a loaded listing knows (no KMS call). */
+  constructor(private readonly aliasOf?: AliasLookup) {}
+
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
     const b = blobAt(doc, pos);
     if (!b) return undefined;
     let md: vscode.MarkdownString;
     try {
       const info = await inspect(dearmor(b.text));
-      md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value'));
+      md = new vscode.MarkdownString(headerMarkdown(info, 'KMS Envelope sealed value', this.aliasOf));
       const args = encodeURIComponent(
         JSON.stringify([{ uri: doc.uri.toString(), line: b.range.start.line, character: b.range.start.character } satisfies BlobPosition]),
       );

@@ -76,6 +76,8 @@ const shown = new WeakSet<object>();
 
 export interface CommandContext {
   log: ExtensionLogger;
+  /** Names an error's key by its alias where one is known (rewrites the message in place). */
+  nameKeys?: (err: unknown) => void;
   /** Last error a command failed with (the tests read it through the API). */
   lastError?: { command: string; error: unknown };
 }
@@ -126,6 +128,7 @@ export function registerCommand(ctx: CommandContext, id: string, fn: Handler): v
         return undefined;
       }
       ctx.lastError = { command: id, error: err };
+      ctx.nameKeys?.(err);
       logFailure(ctx, id, err);
       if (err && typeof err === 'object' && shown.has(err)) return undefined;
       if (err && typeof err === 'object') shown.add(err);
@@ -181,6 +184,13 @@ export interface ProgressReporter {
   report(message: string, increment?: number): void;
 }
 
+/** The titles of the last progress notifications (the tests read what a person saw). */
+const recentProgress: string[] = [];
+
+export function progressTitles(): string[] {
+  return [...recentProgress];
+}
+
 /** Operations under way; deactivate (and the tests' stand-in for the Cancel button) abort them. */
 const active = new Set<AbortController>();
 
@@ -204,6 +214,8 @@ export async function withCancellableProgress<T>(
   fn: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>,
   location = vscode.ProgressLocation.Notification,
 ): Promise<T> {
+  recentProgress.push(title);
+  if (recentProgress.length > 20) recentProgress.shift();
   return vscode.window.withProgress({ location, title, cancellable: true }, async (progress, token) => {
     const ctl = new AbortController();
     const sub = token.onCancellationRequested(() => ctl.abort(new CancelledError()));

@@ -59,14 +59,14 @@ suite('extension: key tree', () => {
     await vscode.commands.executeCommand('kmsEnvelope.useLocalKeys');
     assert.equal(p.pending, 0, `prompts left: ${JSON.stringify(p.asked)}`);
     const tree = await a.getTreeSnapshot();
-    const key = findRow(tree, 'Local keys', 'This machine', 'local', 'tree-key');
+    const key = findRow(tree, 'Local keys', 'tree-key');
     assert.ok(key, render(tree));
     assert.match(key.contextValue!, /^kms:key\+enabled\+local\b/);
     assert.equal(key.icon, 'key');
     assert.equal(key.iconColor, 'charts.green');
     assert.match(key.description!, /made by the tree suite/);
     assert.match(key.tooltip!, /\| State \| Enabled \|/);
-    assert.match(key.tooltip!, /\| Keyref \| `local:local:local-/);
+    assert.match(key.tooltip!, /\| Keyref \| `local:local:tree-key` \|/);
   });
 
   test('both clouds on the emulator: profile → regions → keys with a state icon each; no KMS call until shown', async () => {
@@ -179,6 +179,9 @@ suite('extension: key tree', () => {
       assert.ok(r, render(tree));
       assert.match(r.children![0].contextValue!, /^kms:error/);
       assert.match(r.children![0].tooltip!, new RegExp(`127\\.0\\.0\\.1:${port}|ECONNREFUSED|reach`, 'i'));
+      // The reason first (not "Tencent Cloud KMS ListKeyDetail in region ap-guangzhou: …"), and no Create Key on the failed region.
+      assert.match(r.children![0].label, new RegExp(`^Could not reach http://127\\.0\\.0\\.1:${port}`));
+      assert.match(r.contextValue!, /^kms:region\+tencent\+error$/);
       assert.equal(findRow(tree, 'Tencent Cloud KMS', 'emu', 'ap-guangzhou')!.children!.length, 3);
     } finally {
       await a.credentials.removeProfile('tencent', 'dead');
@@ -197,7 +200,7 @@ suite('extension: key tree', () => {
       ['seed-disabled'],
     );
     assert.match(gz.description!, /^1 match · 3 keys$/);
-    const local = findRow(tree, 'Local keys', 'This machine', 'local')!;
+    const local = findRow(tree, 'Local keys')!;
     assert.equal(local.children![0].label, 'No keys match "disabled"');
     await vscode.commands.executeCommand('kmsEnvelope.clearFilter');
     assert.equal(a.treeView.description, undefined);

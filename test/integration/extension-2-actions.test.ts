@@ -21,13 +21,14 @@ suite('extension: key actions', () => {
 
   const keyRow = async (provider: string, region: string, label: string) => {
     const a = await api();
-    const names: Record<string, [string, string]> = {
-      local: ['Local keys', 'This machine'],
-      tencent: ['Tencent Cloud KMS', 'emu'],
-      alibaba: ['Alibaba Cloud KMS', 'emu'],
+    // Local keys sit right under their provider row; cloud keys under provider → profile → region.
+    const path: Record<string, string[]> = {
+      local: ['Local keys'],
+      tencent: ['Tencent Cloud KMS', 'emu', region],
+      alibaba: ['Alibaba Cloud KMS', 'emu', region],
     };
     const tree = await a.getTreeSnapshot({ expandCollapsed: provider === 'tencent' });
-    const row = findRow(tree, ...names[provider], region, label);
+    const row = findRow(tree, ...path[provider], label);
     assert.ok(row, `no row ${label} in ${provider} ${region}:\n${render(tree)}`);
     return row;
   };
@@ -53,7 +54,7 @@ suite('extension: key actions', () => {
       const p = scripted(a).answer(say(alias), say('created by the actions suite'));
       const meta = (await vscode.commands.executeCommand(
         'kmsEnvelope.createKey',
-        node(a, `r:${provider}/${profile}/${region}`),
+        node(a, provider === 'local' ? 'p:local' : `r:${provider}/${profile}/${region}`),
       )) as KeyMetadata;
       assert.ok(meta?.keyId, `createKey returned ${JSON.stringify(meta)}; last error: ${String(a.testing!.lastError()?.error)}`);
       assert.equal(p.pending, 0);
@@ -141,6 +142,8 @@ suite('extension: key actions', () => {
     assert.equal(`k:alibaba/emu/cn-hangzhou/${id}`, row.id);
     await vscode.commands.executeCommand('kmsEnvelope.copyKeyRef', n);
     assert.equal(await vscode.env.clipboard.readText(), 'alibaba:cn-hangzhou:seed-enabled');
+    // The row's tooltip shows the keyref Copy Keyref copies.
+    assert.match(row.tooltip!, /\| Keyref \| `alibaba:cn-hangzhou:seed-enabled` \|/);
     await vscode.commands.executeCommand('kmsEnvelope.copyKeyArn', n);
     assert.match(await vscode.env.clipboard.readText(), new RegExp(`^acs:kms:cn-hangzhou:\\d+:key/${id}$`));
   });
@@ -154,7 +157,9 @@ suite('extension: key actions', () => {
     const cfg = vscode.workspace.getConfiguration('kmsEnvelope');
     assert.equal(cfg.get('defaultKey'), keyref);
     assert.equal(cfg.get('defaultKeyProfile'), 'emu');
-    assert.match(a.testing!.statusBarText(), new RegExp(`^\\$\\(key\\) ${keyId!.slice(0, 10)}`));
+    // The status bar names the key by its alias; the id is in its tooltip.
+    assert.equal(a.testing!.statusBarText(), '$(key) seed-enabled');
+    assert.match(a.testing!.statusBarTooltip(), new RegExp(`Keyref: tencent:ap-guangzhou:${keyId}`));
     const starred = await keyRow('tencent', 'ap-guangzhou', 'seed-enabled');
     assert.match(starred.description!, /★ default/);
     assert.match(starred.contextValue!, /\+default\b/);
@@ -169,7 +174,7 @@ suite('extension: key actions', () => {
     const a = await api();
     a.testing!.clearLastError();
     scripted(a).answer(say(undefined));
-    await vscode.commands.executeCommand('kmsEnvelope.createKey', node(a, 'r:local/default/local'));
+    await vscode.commands.executeCommand('kmsEnvelope.createKey', node(a, 'p:local'));
     assert.equal(a.testing!.lastError(), undefined, 'dismissing the alias box is a cancellation');
     await vscode.commands.executeCommand('kmsEnvelope.enableKey', {
       provider: 'tencent',

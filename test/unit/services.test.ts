@@ -12,7 +12,15 @@ import { MemorySecretStore } from '../../src/core/secrets';
 import { createProvider } from '../../src/core/kms/registry';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index';
 import { KeyService, type ProfileRef } from '../../src/core/services/key-service';
-import { TreeModel, type TreeNode } from '../../src/core/services/tree-model';
+import {
+  TreeModel,
+  keyrefOfKey,
+  localDate,
+  reasonFirst,
+  type ErrorNode,
+  type KeyNode,
+  type TreeNode,
+} from '../../src/core/services/tree-model';
 import { EnvelopeService } from '../../src/core/services/envelope-service';
 import { inspect } from '../../src/core/envelope/index';
 
@@ -154,9 +162,10 @@ describe('TreeModel', () => {
     const model = new TreeModel(keys, { defaultKey: () => ({ keyref: 'alibaba:cn-hangzhou:alias/seed-enabled' }) });
     const lines = await walk(model);
     const text = lines.join('\n');
-    assert.match(text, /^Local keys <kms:provider\+local>/m);
-    assert.match(text, /^ {2}This machine <kms:profile\+local\+local>/m);
-    assert.match(text, /^ {6}No keys <kms:empty>/m);
+    // Local keys: one region on this machine, so its keys (here: none) sit right under the provider row.
+    assert.match(text, /^Local keys \[0 keys\] <kms:provider\+local\+keys>/m);
+    assert.match(text, /^ {2}No keys <kms:empty>/m);
+    assert.doesNotMatch(text, /This machine/);
     assert.match(text, /^Tencent Cloud KMS <kms:provider\+tencent\+profiles>/m);
     assert.match(text, /^ {4}ap-guangzhou \[3 keys\] <kms:region\+tencent>/m);
     assert.match(text, /^ {6}seed-enabled \[Seeded by .*\] <kms:key\+enabled\+tencent\+alias\+arn\+disableFirst>/m);
@@ -218,6 +227,129 @@ describe('TreeModel', () => {
     model.dispose();
   });
 });
+
+describe('TreeModel rows a newcomer reads (issue 15)', () => {
+  it('both clouds list keys the same way: enabled first, then by name; local keys likewise', async () => {
+    await addCloudProfiles();
+    const local = await keys.getProvider({ provider: 'local', profile: 'default' });
+    const zeta = await local.createKey('local', { alias: 'zeta' });
+    await local.createKey('local', { alias: 'beta' });
+    await local.createKey('local', { alias: 'alpha' });
+    await local.disableKey('local', zeta.keyId);
+    await local.createKey('local', { alias: 'gamma' });
+    const model = new TreeModel(keys);
+    const labels = async (id: string, ref: { provider: 'tencent' | 'alibaba'; region: string }) =>
+      (
+        await model.getChildren({
+          kind: 'region',
+          id,
+          provider: ref.provider,
+          profile: 'emu',
+          region: ref.region,
+          label: ref.region,
+          contextValue: '',
+          collapsible: 'expanded',
+        } as TreeNode)
+      ).map((r) => r.label);
+    const tencent = await labels('r:tencent/emu/ap-guangzhou', { provider: 'tencent', region: 'ap-guangzhou' });
+    const alibaba = await labels('r:alibaba/emu/cn-hangzhou', { provider: 'alibaba', region: 'cn-hangzhou' });
+    assert.deepEqual(tencent, ['seed-enabled', 'seed-disabled', 'seed-pending-deletion']);
+    assert.deepEqual(alibaba, tencent);
+    const provider = (await model.getChildren()).find((n) => n.kind === 'provider' && n.provider === 'local')!;
+    assert.deepEqual(
+      (await model.getChildren(provider)).map((r) => r.label),
+      ['alpha', 'beta', 'gamma', 'zeta'],
+    );
+    model.dispose();
+  });
+
+  it('local keys sit right under the provider row (no "This machine" / "local" rows), which creates and refreshes them', async () => {
+    const local = await keys.getProvider({ provider: 'local', profile: 'default' });
+    const k = await local.createKey('local', { alias: 'team-key' });
+    const model = new TreeModel(keys);
+    const [provider] = await model.getChildren();
+    assert.equal(provider.kind, 'provider');
+    assert.match(provider.contextValue, /^kms:provider\+local\+keys$/);
+    assert.equal(provider.icon?.id, 'device-desktop');
+    const rows = await model.getChildren(provider);
+    assert.deepEqual(
+      rows.map((r) => `${r.kind}:${r.label}`),
+      ['key:team-key'],
+    );
+    const row = rows[0];
+    assert.equal(row.id, `k:local/default/local/${k.keyId}`);
+    assert.equal(model.getParent(row), provider);
+    model.update(provider);
+    assert.equal(provider.description, '1 key');
+    // A change to the region redraws the provider row (there is no region row).
+    const fired: Array<TreeNode | undefined> = [];
+    model.onDidChange((n) => fired.push(n));
+    await keys.refreshRegion({ provider: 'local', profile: 'default', region: 'local' });
+    assert.ok(fired.length > 0 && fired.every((n) => n === provider), `fired ${fired.map((n) => n?.id).join(',')}`);
+    model.dispose();
+  });
+
+  it('a key row shows dates in local, readable form and one keyref (the one Copy Keyref copies)', async () => {
+    const local = await keys.getProvider({ provider: 'local', profile: 'default' });
+    const k = await local.createKey('local', { alias: 'dated' });
+    await local.disableKey('local', k.keyId);
+    const r = await local.scheduleDeletion('local', k.keyId, 7);
+    const model = new TreeModel(keys, { locale: 'en-GB' });
+    const [provider] = await model.getChildren();
+    const [row] = (await model.getChildren(provider)) as KeyNode[];
+    const tip = row.tooltip!;
+    const created = /\| Created \| ([^|]+) \|/.exec(tip)?.[1].trim();
+    const deletion = /\| Deletion date \| ([^|]+) \|/.exec(tip)?.[1].trim();
+    assert.ok(created && deletion, tip);
+    for (const d of [created, deletion]) assert.doesNotMatch(d, /\d{4}-\d\d-\d\dT/, `an ISO timestamp in the tooltip: ${d}`);
+    const want = new Intl.DateTimeFormat('en-GB', {
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    }).format(Date.parse(r.deletionDate!));
+    assert.equal(deletion, want);
+    assert.equal(localDate('not a date'), 'not a date');
+    // The tooltip's Keyref row and the row's keyref name the key as Copy Keyref does: by alias.
+    assert.equal(row.keyref, 'local:local:dated');
+    assert.match(tip, /\| Keyref \| `local:local:dated` \|/);
+    assert.equal(keyrefOfKey(row.key), row.keyref);
+    model.dispose();
+  });
+
+  it('a failed region row says the reason first; the region and provider it sits under are not repeated', async () => {
+    const a = em.accounts[0];
+    await creds.addProfile(
+      { provider: 'tencent', name: 'dead', endpoint: 'http://127.0.0.1:9', regions: ['ap-guangzhou'] },
+      { accessKeyId: a.tencent.secretId, accessKeySecret: a.tencent.secretKey },
+    );
+    const model = new TreeModel(keys);
+    const region = (await model.getChildren(await profileNode(model, 'tencent', 'dead')))[0];
+    const rows = await model.getChildren(region);
+    const err = rows.find((r) => r.kind === 'error') as ErrorNode;
+    assert.ok(err, rows.map((r) => r.label).join(' | '));
+    assert.match(err.message, /^Tencent Cloud KMS \w+ in region ap-guangzhou: could not reach/);
+    assert.match(err.label, /^Could not reach http:\/\/127\.0\.0\.1:9/);
+    assert.doesNotMatch(err.label, /Tencent|ap-guangzhou/);
+    assert.match(err.description ?? '', /ListKey\w* · click to retry/);
+    model.update(region);
+    assert.match(region.contextValue, /\+error$/);
+    // The cloud's own words stay whole in the tooltip.
+    assert.ok(err.tooltip!.startsWith('Tencent Cloud KMS'), err.tooltip);
+    assert.deepEqual(reasonFirst('Tencent Cloud KMS rejected the credentials of profile x (AuthFailure).', 'tencent', 'ap-guangzhou'), {
+      reason: 'Tencent Cloud KMS rejected the credentials of profile x (AuthFailure).',
+      action: undefined,
+    });
+    model.dispose();
+  });
+});
+
+async function profileNode(model: TreeModel, provider: string, profile: string): Promise<TreeNode> {
+  const p = (await model.getChildren()).find((n) => n.kind === 'provider' && n.provider === provider)!;
+  return (await model.getChildren(p)).find((n) => n.kind === 'profile' && n.profile === profile)!;
+}
 
 describe('EnvelopeService', () => {
   it('seals text to one armored line and back; reseals to the same recipients and context; rewrap adds a recipient', async () => {

@@ -4,22 +4,12 @@
  */
 import type { Logger } from '../log';
 import type { CredentialsProvider, Env, KmsProvider, ProviderName } from '../kms/types';
+import type { CreateProvider } from '../kms/registry';
 import type { CredentialService } from './service';
 import type { ProfileInfo } from './types';
 
 /** The shape of createProvider in src/core/kms/registry.ts (credentials handed in). */
-export type CreateProviderFn = (
-  name: ProviderName,
-  opts: {
-    profile?: string;
-    endpoint?: string;
-    region?: string;
-    logger?: Logger;
-    env?: Env;
-    credentials?: CredentialsProvider;
-    settings?: Record<string, string>;
-  },
-) => Promise<KmsProvider>;
+export type CreateProviderFn = CreateProvider;
 
 export interface ProfileTestResult {
   ok: boolean;

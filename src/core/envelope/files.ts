@@ -24,6 +24,7 @@ import {
   truncateFile,
 } from './parallel';
 import type { HeaderInfo, SealOptions, UnsealOptions } from './types';
+import { cannotRead } from '../read-file';
 
 /** Read size for files. */
 export const READ_CHUNK = 1024 * 1024;
@@ -64,6 +65,20 @@ async function sealWorkers(input: FileHandle, frameLength: number): Promise<{ wo
   return st.isFile() && st.size >= parallelTuning.minBytes && st.size > 0 ? { workers, size: st.size } : { workers: 0, size: 0 };
 }
 
+/** runFrameJob's options for a file: each block's output told to `out`, progress counted from `start` bytes. */
+function jobOptions(workers: number, out: AtomicFile, start: number, opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void }) {
+  let done = start;
+  return {
+    workers,
+    signal: opts.signal,
+    onBlock: (read: number, wrote: number) => {
+      out.wrote(wrote);
+      done += read;
+      opts.onProgress?.(done);
+    },
+  };
+}
+
 /** The body of a seal on worker threads: `size` bytes of the input from its start. */
 async function sealParallel(input: FileHandle, out: AtomicFile, session: SealSession, size: number, workers: number, opts: SealOptions) {
   const { frameLength } = session;
@@ -72,7 +87,6 @@ async function sealParallel(input: FileHandle, out: AtomicFile, session: SealSes
   const finalLength = size - (frames - 1) * frameLength;
   await out.write([session.header]);
   await out.drain();
-  let done = 0;
   opts.onProgress?.(0);
   try {
     await runFrameJob(
@@ -90,15 +104,7 @@ async function sealParallel(input: FileHandle, out: AtomicFile, session: SealSes
         outStart: session.header.length,
         ...frameTemplates(session.messageId, frameLength, frames, finalLength),
       },
-      {
-        workers,
-        signal: opts.signal,
-        onBlock: (read, wrote) => {
-          out.wrote(wrote);
-          done += read;
-          opts.onProgress?.(done);
-        },
-      },
+      jobOptions(workers, out, 0, opts),
     );
   } catch (err) {
     throw (err as NodeJS.ErrnoException).code === 'ECHANGED' ? inputChanged() : err;
@@ -122,7 +128,6 @@ async function unsealParallel(input: FileHandle, out: AtomicFile, layout: BodyLa
   // The header was read from the start of the file: the body is where the workers will look.
   const head = await readHead(input.fd, Math.min(64, layout.rawHeader.length));
   if (!head.length || !head.equals(layout.rawHeader.subarray(0, head.length))) return false;
-  let done = headerLength;
   const result = await runFrameJob(
     {
       mode: 'unseal',
@@ -138,15 +143,7 @@ async function unsealParallel(input: FileHandle, out: AtomicFile, layout: BodyLa
       outStart: 0,
       ...frameTemplates(layout.messageId, frameLength, shape.frames, shape.finalLength),
     },
-    {
-      workers,
-      signal: opts.signal,
-      onBlock: (read, wrote) => {
-        out.wrote(wrote);
-        done += read;
-        opts.onProgress?.(done);
-      },
-    },
+    jobOptions(workers, out, headerLength, opts),
   );
   if (result === 'done' && (await fileSize(input.fd)) === st.size) return true;
   await truncateFile(out.fd, 0);
@@ -312,20 +309,7 @@ export async function openInputFile(path: string): Promise<FileHandle> {
     }
     return fh;
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'ENOENT'
-        ? 'no such file'
-        : e.code === 'EACCES'
-          ? 'permission denied'
-          : e.code === 'EISDIR'
-            ? 'it is a directory'
-            : e.message;
-    throw new KmsEnvelopeError('io', `Cannot read ${displayPath(path)}: ${escapeControls(why)}.`, {
-      hint: 'Check the path and permissions.',
-      details: { file: path },
-      cause: err,
-    });
+    throw cannotRead(path, err);
   }
 }
 

@@ -326,8 +326,8 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
-function oneLine(s: string): string {
-  // The message is embedded in a sentence that ends with its own period.
+/** A cloud's message as one line of at most 300 characters without its final period (a sentence of ours ends it). */
+export function oneLine(s: string): string {
   return s
     .replace(/\s+/g, ' ')
     .trim()

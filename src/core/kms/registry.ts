@@ -96,6 +96,12 @@ export interface ProviderOptions {
   retry?: Partial<RetryPolicy>;
 }
 
+/** createProvider's shape, for the services handed one (tests hand in their own). */
+export type CreateProvider = (
+  name: ProviderName,
+  opts: Pick<ProviderOptions, 'profile' | 'endpoint' | 'region' | 'logger' | 'env' | 'credentials' | 'settings'>,
+) => Promise<KmsProvider>;
+
 /** Builds a provider instance from its descriptor with the credentials handed in. */
 export async function createProvider(name: ProviderName, opts: ProviderOptions = {}): Promise<KmsProvider> {
   const d = findProvider(name);

@@ -50,6 +50,16 @@ export function keyrefOf(t: KeyTarget): string {
   return formatKeyRef({ provider: t.provider, region: t.region, key: t.key });
 }
 
+/**
+ * How progress and messages name a key: its alias (the target's label) where known, else what the
+ * keyref holds, and where it is: "team-key (local)", "app-config (Tencent Cloud ap-guangzhou)".
+ */
+export function targetName(t: KeyTarget): string {
+  const d = findProvider(t.provider);
+  const where = d && !d.credentials && d.regions.fixed?.length === 1 ? t.region : `${d?.vendor ?? t.provider} ${t.region}`;
+  return `${t.label ?? t.key} (${where})`;
+}
+
 export function targetLabel(t: KeyTarget): string {
   return `${keyrefOf(t)}${t.profile && findProvider(t.provider)?.credentials ? ` (profile ${t.profile})` : ''}`;
 }
@@ -74,6 +84,9 @@ export class EnvelopeService {
   ) {
     this.log = opts.logger ?? nullLogger;
   }
+
+  /** A key's alias where a loaded listing knows it (no KMS call). */
+  aliasOf: AliasLookup = (provider, region, keyId) => this.keys.aliasOf(provider, region, keyId);
 
   /** Provider instances for the targets (first one generates the data key). */
   async recipients(targets: KeyTarget[]): Promise<Recipient[]> {
@@ -209,15 +222,20 @@ export class EnvelopeService {
   }
 }
 
-/** The header as Markdown (Inspect, hover): suite, frame length, context, recipients. */
-export function headerMarkdown(info: HeaderInfo, title?: string): string {
+/** A key's alias where one is known (no KMS call), for naming a header's recipients. */
+export type AliasLookup = (provider: ProviderName, region: string, keyId: string) => string | undefined;
+
+/** The header as Markdown (Inspect, hover): suite, frame length, context, recipients (by alias where known, with the id). */
+export function headerMarkdown(info: HeaderInfo, title?: string, aliasOf?: AliasLookup): string {
   const esc = (s: string) => s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
   const lines: string[] = [];
   if (title) lines.push(`### ${esc(title)}`, '');
-  lines.push('| Recipient | Provider | Region | Key id |', '|---|---|---|---|');
+  lines.push('| Recipient | Provider | Region | Key |', '|---|---|---|---|');
   info.recipients.forEach((r, i) => {
+    const alias = r.provider ? aliasOf?.(r.provider, r.region, r.keyId) : undefined;
+    const key = alias ? `**${esc(alias)}** (\`${r.keyId}\`)` : `\`${r.keyId}\``;
     lines.push(
-      `| ${i + 1} | ${r.provider ? esc(providerLabel(r.provider)) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | \`${r.keyId}\` |`,
+      `| ${i + 1} | ${r.provider ? esc(providerLabel(r.provider)) : '`' + r.providerId + '`'} | ${esc(r.region || '—')} | ${key} |`,
     );
   });
   lines.push('');

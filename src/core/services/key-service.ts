@@ -17,7 +17,7 @@ import { CancelledError, KmsEnvelopeError, isCancelled, providerError } from '..
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import type { CredentialsProvider, ProfileInfo } from '../credentials/types';
-import { findProvider, providers } from '../kms/registry';
+import { findProvider, providers, type CreateProvider } from '../kms/registry';
 import type { KeyMetadata, KmsProvider, ProviderName } from '../kms/types';
 
 export interface ProfileRef {
@@ -54,17 +54,7 @@ export interface CredentialSource {
 }
 
 /** The shape of createProvider in src/core/kms/registry.ts. */
-export type ProviderFactory = (
-  name: ProviderName,
-  opts: {
-    profile?: string;
-    endpoint?: string;
-    region?: string;
-    logger?: Logger;
-    credentials?: CredentialsProvider;
-    settings?: Record<string, string>;
-  },
-) => Promise<KmsProvider>;
+export type ProviderFactory = CreateProvider;
 
 export interface KeyServiceOptions {
   credentials?: CredentialSource;
@@ -124,6 +114,7 @@ export class KeyService {
   private readonly regions = new Map<string, RegionState>();
   private readonly regionLists = new Map<string, Promise<string[]>>();
   private readonly listeners = new Set<(e: KeyServiceChange) => void>();
+  private readonly loadListeners = new Set<(ref: RegionRef) => void>();
   private readonly log: Logger;
   private readonly subscription?: { dispose(): void };
   private generation = 0;
@@ -136,6 +127,7 @@ export class KeyService {
   dispose(): void {
     this.subscription?.dispose();
     this.listeners.clear();
+    this.loadListeners.clear();
     for (const p of this.providers.values())
       p.then(
         (k) => (k as { dispose?: () => void }).dispose?.(),
@@ -147,6 +139,15 @@ export class KeyService {
   onDidChange(listener: (e: KeyServiceChange) => void): { dispose(): void } {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /**
+   * A region's listing arrived (first page, more, a refresh). Not a change event: the tree draws its
+   * rows when it asks for them; this is for what names keys elsewhere (the status bar's default key).
+   */
+  onDidLoadRegion(listener: (ref: RegionRef) => void): { dispose(): void } {
+    this.loadListeners.add(listener);
+    return { dispose: () => this.loadListeners.delete(listener) };
   }
 
   private fire(e: KeyServiceChange): void {
@@ -449,6 +450,49 @@ export class KeyService {
       loaded: true,
       generation: gen,
     });
+    for (const l of [...this.loadListeners]) {
+      try {
+        l(ref);
+      } catch (err) {
+        this.log.error(`KeyService listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * The alias of a key some loaded region of this provider holds (any profile), by key id or ARN;
+   * undefined when no loaded listing names it. No KMS call: messages name keys by what is known.
+   */
+  aliasOf(provider: ProviderName, region: string, keyIdOrArn: string): string | undefined {
+    return this.knownKey(provider, region, keyIdOrArn)?.alias;
+  }
+
+  /** A key some loaded region of this provider holds (any profile), by id, ARN or alias; no KMS call. */
+  knownKey(provider: ProviderName, region: string, key: string): KeyMetadata | undefined {
+    const bare = key.replace(/^alias\//, '');
+    for (const [id, st] of this.regions) {
+      if (!id.startsWith(`${provider}/`) || !id.endsWith(`/${region}`)) continue;
+      const k = st.keys.find(
+        (x) => x.keyId === key || (!!x.arn && x.arn === key) || (!!x.alias && x.alias.replace(/^alias\//, '') === bare),
+      );
+      if (k) return k;
+    }
+    return undefined;
+  }
+
+  /**
+   * Names the error's key by its alias where one is known: "key 3f2a…" becomes "key team-key
+   * (3f2a…)" in the message (the clouds' errors name the key id they were called with). The id stays,
+   * in parentheses and in `details`.
+   */
+  nameKeyIn(err: unknown): void {
+    if (!(err instanceof KmsEnvelopeError)) return;
+    const { provider, region, keyId } = err.details;
+    if (!provider || !region || !keyId || !findProvider(provider)) return;
+    const alias = this.aliasOf(provider as ProviderName, region, keyId);
+    if (!alias || err.message.includes(alias)) return;
+    const named = err.message.split(`key ${keyId}`).join(`key ${alias} (${keyId})`);
+    if (named !== err.message) err.message = named;
   }
 
   /** Finds a loaded key by id or alias in a region's cache. */

@@ -16,7 +16,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { KmsEnvelopeError, usageError } from '../errors';
+import { usageError } from '../errors';
 import { ARMOR_PREFIX, armor, dearmor } from '../envelope/armor';
 import { sniffHead } from '../envelope/magic';
 import { recipientLabel, type RecipientInfo } from '../envelope/recipients';
@@ -42,6 +42,7 @@ import {
 } from '../values';
 import type { RewrapEntry, RewrapPlan } from '../envelope/rewrap';
 import type { ValuesKeys } from './values-service';
+import { readBytes } from '../read-file';
 
 const engine = () => import('../envelope/engine.js');
 const rewrapModule = () => import('../envelope/rewrap.js');
@@ -78,15 +79,22 @@ export class PolicyCache {
   }
 }
 
+/** A file's text as an armored blob is read: without a byte-order mark, trimmed. */
+const armoredText = (b: Buffer) =>
+  b
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trim();
+
+/** The blob of a file classify() calls one: its bytes, or its armored text decoded. */
+const blobOf = (b: Buffer, k: { form: 'binary' | 'armored' }) => (k.form === 'armored' ? dearmor(armoredText(b)) : b);
+
 /** What a file holds, from its bytes (no KMS call): a blob, a file of sealed values, a text with armored values, or plain. */
 export async function classify(file: string, bytes: Buffer, policies = new PolicyCache()): Promise<FileKind> {
   const head = sniffHead(bytes.subarray(0, 4096));
   if (head === 'binary') return { kind: 'blob', form: 'binary' };
   if (head === 'armored') {
-    const text = bytes
-      .toString('utf8')
-      .replace(/^\uFEFF/, '')
-      .trim();
+    const text = armoredText(bytes);
     if (/^kmsenv:v1:[A-Za-z0-9+/=]+$/.test(text)) return { kind: 'blob', form: 'armored' };
   }
   const format = formatFromName(file) ?? (await policies.ruleOf(file))?.format;
@@ -159,19 +167,6 @@ export function planFor(current: RecipientInfo[], change: RecipientChange): { pl
   return { plan: { next }, after };
 }
 
-async function readBytes(file: string): Promise<Buffer> {
-  try {
-    return await fsp.readFile(file);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError('io', `Cannot read ${displayPath(file)}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, {
-      hint: 'Check the path and its permissions.',
-      details: { file },
-      cause: err,
-    });
-  }
-}
-
 /** The first bytes of a file (enough to sniff it), or all of it when it is small enough to be a text. */
 async function headOrAll(file: string): Promise<Buffer> {
   const st = await fsp.stat(file);
@@ -204,15 +199,7 @@ export class TeamService {
     const b = bytes ?? (await readBytes(file));
     const k = await classify(file, b, o.policies);
     if (k.kind === 'blob') {
-      const blob =
-        k.form === 'armored'
-          ? dearmor(
-              b
-                .toString('utf8')
-                .replace(/^\uFEFF/, '')
-                .trim(),
-            )
-          : b;
+      const blob = blobOf(b, k);
       return (await (await engine()).unsealBuffer(blob, { resolve: this.keys.resolve, signal: o.signal })).plaintext;
     }
     if (k.kind === 'values') {
@@ -290,15 +277,7 @@ export class TeamService {
           opened.push({ plain: b, armored: false });
           continue;
         }
-        const blob =
-          k.form === 'armored'
-            ? dearmor(
-                b
-                  .toString('utf8')
-                  .replace(/^\uFEFF/, '')
-                  .trim(),
-              )
-            : b;
+        const blob = blobOf(b, k);
         const r = await unsealBuffer(blob, { resolve: this.keys.resolve, signal: o.signal });
         opened.push({ plain: r.plaintext, header: r.header, armored: k.form === 'armored' });
       }
@@ -349,15 +328,7 @@ export class TeamService {
       const broken = (line: number, key: string, reason: string) => out.push({ file, line, key, kind: 'broken', reason });
       if (k.kind === 'blob') {
         try {
-          const blob =
-            k.form === 'armored'
-              ? dearmor(
-                  b
-                    .toString('utf8')
-                    .replace(/^\uFEFF/, '')
-                    .trim(),
-                )
-              : b;
+          const blob = blobOf(b, k);
           if (!parseHeaderFields(blob, DEFAULT_MAX_RECIPIENTS, { signed: true }))
             broken(1, '(file)', 'the sealed file is cut short inside its header');
         } catch (err) {

@@ -13,7 +13,7 @@ import type { KeyMetadata, ProviderName } from '../kms/types';
 import { formatKeyRef } from '../keyref';
 import { isCancelled, KmsEnvelopeError, type StepWords } from '../errors';
 import type { KeyService, KeyServiceChange, ProfileEntry, ProfileRef, RegionRef, RegionState } from './key-service';
-import { profileKey, regionKey } from './key-service';
+import { LOCAL_PROFILE, profileKey, regionKey } from './key-service';
 
 export type Collapsible = 'none' | 'collapsed' | 'expanded';
 
@@ -100,6 +100,8 @@ export interface TreeModelOptions {
   expandRegionsUpTo?: number;
   /** How error rows word their next steps (the front door's words; plain words by default). */
   stepWords?: StepWords;
+  /** The locale dates in tooltips are written for (the front door's display language; the runtime's by default). */
+  locale?: string;
 }
 
 const STATE_ICONS: Record<string, NodeIcon> = {
@@ -120,6 +122,18 @@ const STATE_FLAGS: Record<string, string> = {
   Unknown: 'unknown',
 };
 
+/** Keys of a region are listed in this order of state (enabled first, as both clouds do then), then by name. */
+const STATE_ORDER: Record<string, number> = { Enabled: 0, Disabled: 1, PendingImport: 2, PendingDeletion: 3, Archived: 4, Unknown: 5 };
+
+export function compareKeys(a: KeyMetadata, b: KeyMetadata): number {
+  const sa = STATE_ORDER[a.state] ?? 9;
+  const sb = STATE_ORDER[b.state] ?? 9;
+  if (sa !== sb) return sa - sb;
+  const na = a.alias ?? a.keyId;
+  const nb = b.alias ?? b.keyId;
+  return na.localeCompare(nb, undefined, { sensitivity: 'base', numeric: true }) || a.keyId.localeCompare(b.keyId);
+}
+
 const STATE_LABELS: Record<string, string> = {
   Enabled: 'Enabled',
   Disabled: 'Disabled',
@@ -139,6 +153,43 @@ function shorten(s: string, max: number): string {
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
 }
 
+/** An ISO date as a person reads it, in local time with the zone named ("2 Dec 2026, 17:24 UTC"); unreadable text as given. */
+export function localDate(iso: string | undefined, locale?: string): string | undefined {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const style: Intl.DateTimeFormatOptions = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(locale, { ...style, timeZoneName: 'short' }).format(t);
+  } catch {
+    return new Intl.DateTimeFormat(undefined, { ...style, timeZoneName: 'short' }).format(t); // an unknown locale
+  }
+}
+
+/**
+ * An error's reason as a row under its region shows it: the provider and region the row sits under
+ * are dropped, and the API action goes after the reason ("Could not reach … (ECONNREFUSED)" instead
+ * of "Tencent Cloud KMS ListKeyDetail in region ap-guangzhou: could not reach …").
+ */
+export function reasonFirst(message: string, provider: ProviderName, region?: string): { reason: string; action?: string } {
+  let s = message.replace(/\s+/g, ' ').trim();
+  const label = providerLabel(provider);
+  if (s.startsWith(label + ': ')) s = s.slice(label.length + 2);
+  else if (s.startsWith(label + ' ')) {
+    const rest = s.slice(label.length + 1);
+    // "<Action> in region r: …" / "<Action> failed in region r …": the action is context, not the reason.
+    if (/^[A-Z][A-Za-z]+ (failed )?in /.test(rest)) s = rest;
+  }
+  if (region) s = s.split(` in region ${region}`).join('').split(` in ${region}:`).join(':');
+  let action: string | undefined;
+  const m = /^([A-Z][A-Za-z]+)( failed)?(?: (\([^)]*\)))?: (.+)$/.exec(s);
+  if (m) {
+    action = m[1] + (m[3] ? ` ${m[3]}` : '');
+    s = m[4];
+  }
+  return { reason: s.charAt(0).toUpperCase() + s.slice(1), action };
+}
+
 function endpointHost(endpoint: string | undefined): string | undefined {
   if (!endpoint) return undefined;
   try {
@@ -146,6 +197,16 @@ function endpointHost(endpoint: string | undefined): string | undefined {
   } catch {
     return endpoint;
   }
+}
+
+/**
+ * The one region of a provider without credentials and with one fixed region (local keys): its keys
+ * are shown right under the provider row, with no "This machine" and "local" rows in between.
+ */
+export function flatRegion(provider: ProviderName): RegionRef | undefined {
+  const d = findProvider(provider);
+  const fixed = d?.regions.fixed;
+  return d && !d.credentials && fixed?.length === 1 ? { provider, profile: LOCAL_PROFILE, region: fixed[0] } : undefined;
 }
 
 export function keyMatches(k: KeyMetadata, filter: string): boolean {
@@ -164,7 +225,12 @@ export function keyrefMatches(keyref: string, provider: ProviderName, region: st
   return key === k.keyId || key === k.alias || key === `alias/${k.alias}` || (!!k.arn && key === k.arn);
 }
 
-export function keyTooltip(k: KeyMetadata, profile: string): string {
+/** The keyref a key row copies and its tooltip shows: by alias where the key has one (both clouds resolve it), else by id. */
+export function keyrefOfKey(k: KeyMetadata): string {
+  return formatKeyRef({ provider: k.provider, region: k.region, key: k.alias ?? k.keyId });
+}
+
+export function keyTooltip(k: KeyMetadata, profile: string, locale?: string): string {
   const rows: Array<[string, string | undefined]> = [
     ['Key id', '`' + k.keyId + '`'],
     ['Alias', k.alias ? mdEscape(k.alias) : '—'],
@@ -174,13 +240,13 @@ export function keyTooltip(k: KeyMetadata, profile: string): string {
     ['Region', mdEscape(k.region)],
     ['KMS instance', k.instanceId ? '`' + k.instanceId + '`' : undefined],
     ['ARN', k.arn ? '`' + k.arn + '`' : undefined],
-    ['Created', k.createdAt],
-    ['Deletion date', k.deletionDate],
+    ['Created', localDate(k.createdAt, locale)],
+    ['Deletion date', localDate(k.deletionDate, locale)],
     ['Usage', k.keyUsage],
     ['Spec', k.keySpec],
     ['Origin', k.origin],
     ['Rotation', k.rotationEnabled === undefined ? undefined : k.rotationEnabled ? 'on' : 'off'],
-    ['Keyref', '`' + formatKeyRef({ provider: k.provider, region: k.region, key: k.keyId }) + '`'],
+    ['Keyref', '`' + keyrefOfKey(k) + '`'],
   ];
   const title = `**${mdEscape(k.alias ?? k.keyId)}**`;
   return [title, '', '| | |', '|---|---|', ...rows.filter(([, v]) => v !== undefined).map(([n, v]) => `| ${n} | ${v} |`)].join('\n');
@@ -220,6 +286,9 @@ export class TreeModel {
   }
 
   private onServiceChange(e: KeyServiceChange): void {
+    // A provider shown flat (its keys right under its row) has no profile or region row: redraw the provider's.
+    if ((e.scope === 'region' || e.scope === 'profile') && flatRegion(e.ref.provider))
+      return this.fire(this.nodes.get(`p:${e.ref.provider}`));
     if (e.scope === 'region') return this.fire(this.nodes.get(`r:${regionKey(e.ref)}`));
     if (e.scope === 'profile') return this.fire(this.nodes.get(`pf:${profileKey(e.ref)}`));
     if (e.scope === 'provider') return this.fire(this.nodes.get(`p:${e.provider}`));
@@ -248,6 +317,15 @@ export class TreeModel {
       node.icon = st?.error ? { id: 'warning', color: 'list.warningForeground' } : { id: 'globe' };
       node.contextValue = `kms:region+${node.provider}${st?.error ? '+error' : ''}`;
     }
+    const flat = node.kind === 'provider' ? flatRegion(node.provider) : undefined;
+    if (node.kind === 'provider' && flat) {
+      const st = this.keys.peekRegion(flat);
+      node.description = this.regionDescription(st);
+      node.icon = st?.error
+        ? { id: 'warning', color: 'list.warningForeground' }
+        : { id: findProvider(node.provider)?.tree?.icon ?? 'cloud' };
+      node.contextValue = `kms:provider+${node.provider}+keys${st?.error ? '+error' : ''}`;
+    }
     return node;
   }
 
@@ -273,12 +351,14 @@ export class TreeModel {
   async getChildren(parent?: TreeNode): Promise<TreeNode[]> {
     if (!parent) return this.roots();
     switch (parent.kind) {
-      case 'provider':
-        return this.profiles(parent);
+      case 'provider': {
+        const flat = flatRegion(parent.provider);
+        return flat ? this.keysOf(parent, flat) : this.profiles(parent);
+      }
       case 'profile':
         return this.regionsOf(parent);
       case 'region':
-        return this.keysOf(parent);
+        return this.keysOf(parent, { provider: parent.provider, profile: parent.profile, region: parent.region });
       default:
         return [];
     }
@@ -288,17 +368,21 @@ export class TreeModel {
     const providers = await this.keys.listProviders();
     return providers.map((p) => {
       const d = findProvider(p);
-      return this.intern<ProviderNode>({
-        kind: 'provider',
-        id: `p:${p}`,
-        provider: p,
-        label: providerLabel(p),
-        icon: { id: d?.tree?.icon ?? 'cloud' },
-        // `+profiles`: profiles can be added here (menus match the flag, never a provider name).
-        contextValue: `kms:provider+${p}${d?.credentials ? '+profiles' : ''}`,
-        collapsible: 'expanded',
-        tooltip: d?.tree?.tooltip ?? `${providerLabel(p)} profiles`,
-      });
+      const flat = flatRegion(p);
+      return this.update(
+        this.intern<ProviderNode>({
+          kind: 'provider',
+          id: `p:${p}`,
+          provider: p,
+          label: providerLabel(p),
+          icon: { id: d?.tree?.icon ?? 'cloud' },
+          // `+profiles`: profiles can be added here; `+keys`: its keys are right below it, so keys are created here
+          // (menus match the flags, never a provider name).
+          contextValue: `kms:provider+${p}${d?.credentials ? '+profiles' : ''}${flat ? '+keys' : ''}`,
+          collapsible: 'expanded',
+          tooltip: d?.tree?.tooltip ?? `${providerLabel(p)} profiles`,
+        }),
+      ) as ProviderNode;
     });
   }
 
@@ -319,7 +403,7 @@ export class TreeModel {
         e.keyIdHint ? `\n\nKey id: \`${e.keyIdHint}\`` : '',
         e.endpoint ? `\n\nEndpoint: \`${e.endpoint}\`` : '',
         e.regions?.length ? `\n\nDefault regions: ${e.regions.map(mdEscape).join(', ')}` : '',
-        e.expiration ? `\n\nExpires: ${e.expiration}` : '',
+        e.expiration ? `\n\nExpires: ${localDate(e.expiration, this.opts.locale)}` : '',
       ].join('');
       return this.intern<ProfileNode>({
         kind: 'profile',
@@ -347,6 +431,7 @@ export class TreeModel {
     } catch (err) {
       if (isCancelled(err)) return [];
       const e = { message: (err as Error)?.message, hint: this.hintOf(err) };
+      const why = reasonFirst(e.message ?? String(err), ref.provider);
       return [
         this.intern<ErrorNode>({
           kind: 'error',
@@ -356,8 +441,8 @@ export class TreeModel {
           profile: ref.profile,
           message: e.message ?? String(err),
           hint: e.hint,
-          label: `Cannot list regions: ${shorten(e.message ?? String(err), 80)}`,
-          description: 'click to retry',
+          label: shorten(why.reason, 120),
+          description: ['no region list', why.action, 'click to retry'].filter(Boolean).join(' · '),
           icon: { id: 'error', color: 'errorForeground' },
           contextValue: 'kms:error+regions',
           collapsible: 'none',
@@ -403,8 +488,8 @@ export class TreeModel {
     return base;
   }
 
-  private async keysOf(parent: RegionNode): Promise<TreeNode[]> {
-    const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region: parent.region };
+  /** The rows under a region: its keys (enabled first, then by name), then an error, "No keys" or "Load more" row. */
+  private async keysOf(parent: RegionNode | ProviderNode, ref: RegionRef): Promise<TreeNode[]> {
     let st: RegionState;
     try {
       st = await this.keys.ensureLoaded(ref);
@@ -418,9 +503,11 @@ export class TreeModel {
     }
     const out: TreeNode[] = [];
     const def = this.opts.defaultKey?.();
-    const shown = st.keys.filter((k) => keyMatches(k, this.filterText));
-    for (const k of shown) out.push(this.keyNode(parent, k, def));
+    const shown = st.keys.filter((k) => keyMatches(k, this.filterText)).sort(compareKeys);
+    for (const k of shown) out.push(this.keyNode(parent, ref, k, def));
     if (st.error) {
+      const why = reasonFirst(st.error.message, ref.provider, ref.region);
+      const usage = st.error.kind === 'usage';
       out.push(
         this.intern<ErrorNode>({
           kind: 'error',
@@ -429,10 +516,10 @@ export class TreeModel {
           ...ref,
           message: st.error.message,
           hint: this.hintOf(st.error),
-          label: shorten(st.error.message, 120),
+          label: shorten(why.reason, 120),
           // A usage error (an instance-only profile cannot list keys) says what to change; a retry would not help.
-          description: st.error.kind === 'usage' ? undefined : 'click to retry',
-          icon: st.error.kind === 'usage' ? { id: 'info' } : { id: 'error', color: 'errorForeground' },
+          description: [why.action, usage ? undefined : 'click to retry'].filter(Boolean).join(' · ') || undefined,
+          icon: usage ? { id: 'info' } : { id: 'error', color: 'errorForeground' },
           contextValue: 'kms:error+region',
           collapsible: 'none',
           command: { command: TREE_COMMANDS.retry, title: 'Retry' },
@@ -476,8 +563,12 @@ export class TreeModel {
     return out;
   }
 
-  private keyNode(parent: RegionNode, k: KeyMetadata, def: { keyref: string; profile?: string } | undefined): KeyNode {
-    const ref: RegionRef = { provider: parent.provider, profile: parent.profile, region: parent.region };
+  private keyNode(
+    parent: RegionNode | ProviderNode,
+    ref: RegionRef,
+    k: KeyMetadata,
+    def: { keyref: string; profile?: string } | undefined,
+  ): KeyNode {
     const isDefault = !!def && (!def.profile || def.profile === ref.profile) && keyrefMatches(def.keyref, ref.provider, ref.region, k);
     const flags = [STATE_FLAGS[k.state] ?? 'unknown', ref.provider];
     if (isDefault) flags.push('default');
@@ -499,13 +590,13 @@ export class TreeModel {
       parentId: parent.id,
       ...ref,
       key: k,
-      keyref: formatKeyRef({ provider: ref.provider, region: ref.region, key: k.keyId }),
+      keyref: keyrefOfKey(k),
       label: k.alias ?? k.keyId,
       description: desc.join(' · ') || undefined,
       icon: STATE_ICONS[k.state] ?? STATE_ICONS.Unknown,
       contextValue: `kms:key+${flags.join('+')}`,
       collapsible: 'none',
-      tooltip: keyTooltip(k, ref.profile),
+      tooltip: keyTooltip(k, ref.profile, this.opts.locale),
     });
   }
 }

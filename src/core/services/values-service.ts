@@ -11,7 +11,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../atomic';
-import { KmsEnvelopeError, usageError } from '../errors';
+import { usageError } from '../errors';
 import type { ProviderResolver, Recipient } from '../envelope/types';
 import type { EncryptionContext } from '../kms/types';
 import type { Logger } from '../log';
@@ -34,6 +34,7 @@ import {
   type ValueSlot,
   type ValuesFormat,
 } from '../values';
+import { readText } from '../read-file';
 
 export interface ValuesKeys {
   /** Providers for the policy's keyrefs, in order (the first generates the data key). */
@@ -53,23 +54,6 @@ export interface SealPlan {
   select: (slot: ValueSlot) => boolean;
   recipients: () => Promise<Recipient[]>;
   context: EncryptionContext;
-}
-
-async function readText(file: string): Promise<string> {
-  try {
-    return await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KmsEnvelopeError(
-      'io',
-      `Cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}.`,
-      {
-        hint: 'Check the path and its permissions.',
-        details: { file },
-        cause: err,
-      },
-    );
-  }
 }
 
 /** The file's own permissions, to keep them when it is rewritten in place (0600 for a new file). */

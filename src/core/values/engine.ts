@@ -16,7 +16,7 @@
  */
 import { ARMOR_PREFIX, dearmor } from '../envelope/armor';
 import type { HeaderInfo, ProviderResolver, Recipient } from '../envelope/types';
-import { FORMAT_HINTS, formatError, throwIfAborted } from '../errors';
+import { FORMAT_HINTS, formatError, throwIfAborted, type KmsEnvelopeError } from '../errors';
 import type { EncryptionContext } from '../kms/types';
 import { parseHeaderFields } from '../envelope/header';
 import { DEFAULT_MAX_RECIPIENTS } from '../envelope/message';
@@ -481,24 +481,28 @@ export class ValuesSession {
   }
 }
 
+/** The file has no header entry: nothing in it is sealed by policy. */
+function noHeader(name: string): KmsEnvelopeError {
+  return formatError(`${name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
+    file: name,
+  });
+}
+
 /**
- * Re-wraps the file's header for other recipients or another context: one Decrypt, one Encrypt per cloud
- * recipient; only the header line changes, every record stays byte for byte.
+ * Opens the file's header and checks every record opens, then writes the header `rewrap` makes of
+ * its key in place of the old one: only the header line changes, every record stays byte for byte.
  */
-export async function rewrapValues(
+async function rewrapHeader(
   text: string,
-  o: ValuesFileOptions & { resolve: ProviderResolver; recipients: Recipient[]; context?: EncryptionContext },
+  o: ValuesFileOptions & { resolve: ProviderResolver },
+  rewrap: (key: FileKey) => Promise<FileKey>,
 ): Promise<{ text: string; header: HeaderInfo }> {
   const doc = parse(text, o);
-  if (!doc.header) {
-    throw formatError(`${o.name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
-      file: o.name,
-    });
-  }
+  if (!doc.header) throw noHeader(o.name);
   const key = await FileKey.open(doc.header.token, { resolve: o.resolve, signal: o.signal });
   try {
     openRecords(doc, key, o.name);
-    const next = await key.rewrap(o.recipients, o.context, o.signal);
+    const next = await rewrap(key);
     try {
       const out = applyEdits(text, [{ start: doc.header.start, end: doc.header.end, text: next.header }]);
       checkSealed(out, o, next.header, new Map());
@@ -509,6 +513,17 @@ export async function rewrapValues(
   } finally {
     key.dispose();
   }
+}
+
+/**
+ * Re-wraps the file's header for other recipients or another context: one Decrypt, one Encrypt per cloud
+ * recipient; only the header line changes, every record stays byte for byte.
+ */
+export function rewrapValues(
+  text: string,
+  o: ValuesFileOptions & { resolve: ProviderResolver; recipients: Recipient[]; context?: EncryptionContext },
+): Promise<{ text: string; header: HeaderInfo }> {
+  return rewrapHeader(text, o, (key) => key.rewrap(o.recipients, o.context, o.signal));
 }
 
 /** What a file holds, without any KMS call: its header (recipients, context) and where its sealed values are. */
@@ -529,30 +544,11 @@ export function inspectValues(
  * context: the EDKs of the recipients kept stay byte for byte, each new recipient costs one Encrypt; one
  * Decrypt opens the header. Only the header line changes; every record is checked to open first.
  */
-export async function rewrapValuesKeeping(
+export function rewrapValuesKeeping(
   text: string,
   o: ValuesFileOptions & { resolve: ProviderResolver; plan: RewrapPlan },
 ): Promise<{ text: string; header: HeaderInfo }> {
-  const doc = parse(text, o);
-  if (!doc.header) {
-    throw formatError(`${o.name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
-      file: o.name,
-    });
-  }
-  const key = await FileKey.open(doc.header.token, { resolve: o.resolve, signal: o.signal });
-  try {
-    openRecords(doc, key, o.name);
-    const next = await key.rewrapKeeping(o.plan, o.signal);
-    try {
-      const out = applyEdits(text, [{ start: doc.header.start, end: doc.header.end, text: next.header }]);
-      checkSealed(out, o, next.header, new Map());
-      return { text: out, header: next.info };
-    } finally {
-      next.dispose();
-    }
-  } finally {
-    key.dispose();
-  }
+  return rewrapHeader(text, o, (key) => key.rewrapKeeping(o.plan, o.signal));
 }
 
 /**
@@ -568,11 +564,7 @@ export async function rotateValues(
   const context: EncryptionContext = {};
   for (const [k, v] of Object.entries(opened.header?.context ?? {})) if (!k.startsWith(RESERVED_VALUES_PREFIX)) context[k] = v;
   opened.key?.dispose();
-  if (!opened.header) {
-    throw formatError(`${o.name} has no kms-envelope header entry: none of its values is sealed by policy.`, 'Seal its values first.', {
-      file: o.name,
-    });
-  }
+  if (!opened.header) throw noHeader(o.name);
   const doc = parseValues(opened.text, o.format, o.name);
   const ids = slotIds(doc.slots);
   const toSeal = doc.slots.filter((_, i) => !!opened.known.get(ids[i]!)?.token);

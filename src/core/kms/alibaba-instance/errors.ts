@@ -7,7 +7,7 @@
  * the CA certificate of the profile is not the one that signed the gateway's certificate.
  */
 import { CancelledError, KmsEnvelopeError, type ErrorKind, type Hint } from '../../errors';
-import { CloudCallError, NETWORK_ANY, NETWORK_UNSENT } from '../cloud-errors';
+import { CloudCallError, NETWORK_ANY, NETWORK_UNSENT, oneLine } from '../cloud-errors';
 import { AttemptTimeoutError, type FailureClass, type RetryInfo } from '../retry';
 
 /** A failed gateway call: the gateway's ErrorCode (`Forbidden.KeyNotFound`), status, request id, or a transport failure. */
@@ -251,12 +251,4 @@ export function toInstanceError(err: unknown, c: InstanceCallContext, info?: Ret
     hint,
     details: { ...details, providerCode: e.code ?? e.tlsCode ?? e.networkCode, requestId: e.requestId, status: e.status, retryable },
   });
-}
-
-function oneLine(s: string): string {
-  return s
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 300)
-    .replace(/[.\s]+$/, '');
 }

@@ -31,6 +31,7 @@ import type {
   ListKeysPage,
   Env,
 } from '../types';
+import { checkDeletionWindow } from '../descriptor';
 import { KEY_FILE_DIR_ENV, LOCAL_REGION, localProvider } from './descriptor';
 import { FileSecretStore } from './file-store';
 import { LocalMetadataStore, type LocalKeyFile, type LocalKeyRecord } from './metadata';
@@ -269,14 +270,7 @@ export class LocalKmsProvider implements KmsProvider {
     pendingWindowInDays: number,
     opts?: CallOptions,
   ): Promise<{ deletionDate?: string }> {
-    const w = this.deletionWindow;
-    if (!Number.isInteger(pendingWindowInDays) || pendingWindowInDays < w.min || pendingWindowInDays > w.max) {
-      throw usageError(
-        `The deletion window of a local key is ${w.min} to ${w.max} days; ${pendingWindowInDays} is outside it.`,
-        `Give a deletion window between ${w.min} and ${w.max} days (default ${w.default}).`,
-        { provider: 'local', region: LOCAL_REGION, keyId },
-      );
-    }
+    checkDeletionWindow(localProvider, pendingWindowInDays);
     let date = '';
     await this.mutate(region, keyId, opts, (rec) => {
       if (rec.state === 'PendingDeletion') {
