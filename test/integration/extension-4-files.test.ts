@@ -244,7 +244,7 @@ suite('extension: files', () => {
 
   test('a decrypted editor does not look like the plaintext file: lock in its name, recipients in the status bar, first save says it re-seals', async () => {
     const a = await api();
-    await a.getTreeSnapshot({ expandCollapsed: true }); // the local region loaded: its aliases are known
+    await a.keys.refreshRegion({ provider: 'local', profile: 'default', region: 'local' }); // its aliases known, as the Keys view has them
     const alias = a.keys.findCachedKey({ provider: 'local', profile: 'default', region: 'local' }, localKeyId)?.alias;
     assert.ok(alias, 'the files key is listed');
     const dir = makeTempDir('look-');
