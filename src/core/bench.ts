@@ -68,6 +68,11 @@ export interface BenchResult {
   errorsByCode: Record<string, number>;
   /** Each whole second of the run (the live line's figures): how the rate moved, e.g. while warming up. */
   perSecond: Array<{ second: number; ok: number; errors: number; p50?: number }>;
+  /**
+   * CPU time (user + system) this process spent per request during the run, in µs, and as a share of
+   * one core: near 1 core, the load tool itself limits the rate it measures.
+   */
+  clientCpu: { usPerRequest: number; cores: number };
 }
 
 export interface BenchTick {
@@ -194,6 +199,7 @@ export async function runLoad(
   let started = 0;
   const byCode: Record<string, number> = {};
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   const end = t0 + p.durationMs;
   const interval = p.rate ? 1000 / p.rate : 0;
   let tickNo = 0;
@@ -250,6 +256,8 @@ export async function runLoad(
   }
   if (o.signal?.aborted) throw new CancelledError();
   const elapsedS = (now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuUs = cpu.user + cpu.system;
   return {
     case: p.case,
     concurrency: p.concurrency,
@@ -264,6 +272,7 @@ export async function runLoad(
     latencyMs: summarize(all.sorted()),
     errorsByCode: byCode,
     perSecond,
+    clientCpu: { usPerRequest: ok + errors ? cpuUs / (ok + errors) : 0, cores: elapsedS > 0 ? cpuUs / 1e6 / elapsedS : 0 },
   };
 }
 
@@ -287,6 +296,7 @@ export function formatResult(r: BenchResult, what: string): string {
   if (l) {
     rows.push(['latency ms', `min ${ms(l.min)}  avg ${ms(l.avg)}  p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`]);
   } else rows.push(['latency ms', '- (no request succeeded)']);
+  rows.push(['client CPU', `${n0(r.clientCpu.usPerRequest)} µs per request (${r.clientCpu.cores.toFixed(2)} of a core)`]);
   const codes = Object.entries(r.errorsByCode).sort((a, b) => b[1] - a[1]);
   if (codes.length)
     for (const [i, [code, count]] of codes.entries()) rows.push([i === 0 ? 'errors' : '', `${n0(count).padStart(7)}  ${code}`]);

@@ -73,6 +73,9 @@ describe('bench engine', () => {
     assert.match(table, /^target +local:local:k$/m);
     assert.match(table, /^latency ms +min .* p50 .* p90 .* p99 .* max /m);
     assert.match(table, /^errors +\d+ {2}Rejected\.Throttling$/m);
+    // The load tool's own CPU, so a user sees when it, not the KMS, limits the rate.
+    assert.ok(r.clientCpu.usPerRequest > 0 && r.clientCpu.cores > 0 && r.clientCpu.cores < 8, JSON.stringify(r.clientCpu));
+    assert.match(table, /^client CPU +[\d,]+ µs per request \(\d+\.\d\d of a core\)$/m);
   });
 
   it('cancels', async () => {

@@ -69,6 +69,7 @@ describe('kms-envelope bench (built)', () => {
     assert.match(r.stdout, /^requests\/s +\d/m);
     assert.match(r.stdout, /^latency ms +min [\d.]+ +avg [\d.]+ +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +max [\d.]+$/m);
     assert.match(r.stdout, /^errors +none$/m);
+    assert.match(r.stdout, /^client CPU +[\d,]+ µs per request \(\d+\.\d\d of a core\)$/m);
     assert.doesNotMatch(r.stderr, /will send/, 'loopback: no question');
     const sent = em.counters()['alibaba:Encrypt'];
     const ok = Number(/\((\d[\d,]*) ok/.exec(r.stdout)![1].replace(/,/g, ''));
@@ -96,6 +97,7 @@ describe('kms-envelope bench (built)', () => {
     assert.ok(res.errorsByCode.Throttling > 0, JSON.stringify(res.errorsByCode));
     assert.equal(res.requests, res.ok + res.errors);
     assert.ok(res.latencyMs.p50 <= res.latencyMs.p99);
+    assert.ok(res.clientCpu.usPerRequest > 0 && res.clientCpu.cores > 0, JSON.stringify(res.clientCpu));
   });
 
   it('measures a KMS 3.0 instance profile (its calls go to the instance gateway)', async () => {

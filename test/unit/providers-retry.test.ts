@@ -1,6 +1,7 @@
 // Retry policy, timeouts, cancellation and bounded concurrency of src/core/kms/retry.ts and list-all.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { CancelledError } from '../../src/core/errors';
 import {
   AttemptTimeoutError,
@@ -308,6 +309,43 @@ test('each attempt has its own timeout; a hung attempt is abandoned and retried'
   assert.ok(Date.now() - t0 < 1000);
 });
 
+test('the attempt signal is made only when read: none for an SDK without abort support, an aborted one when read late', async () => {
+  const Real = globalThis.AbortController;
+  let made = 0;
+  globalThis.AbortController = class extends Real {
+    constructor() {
+      super();
+      made++;
+    }
+  };
+  try {
+    // Ten quick attempts that never read the signal (the Alibaba SDK's case): no AbortController.
+    for (let i = 0; i < 10; i++) assert.equal(await withRetry(async () => i, { idempotent: true, classify, policy: fast }), i);
+    assert.equal(made, 0, 'no AbortController per request');
+    // A hung attempt that reads its signal only after its timeout fired gets it already aborted.
+    let late: AbortSignal | undefined;
+    const out = await withRetry(
+      async (a) => {
+        if (a.attempt === 1)
+          return new Promise<string>((resolve) =>
+            setTimeout(() => {
+              late = a.signal;
+              resolve('too late');
+            }, 80),
+          );
+        return 'second';
+      },
+      { idempotent: true, classify, policy: { ...fast, timeoutMs: 30 } },
+    );
+    assert.equal(out, 'second');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(late?.aborted, 'read after the timeout: aborted');
+    assert.ok(late?.reason instanceof AttemptTimeoutError);
+  } finally {
+    globalThis.AbortController = Real;
+  }
+});
+
 test('total time budget stops retries', async () => {
   let calls = 0;
   const t0 = Date.now();
@@ -345,6 +383,30 @@ test('cancellation during an attempt rejects at once with CancelledError and abo
   await assert.rejects(p, CancelledError);
   assert.ok(Date.now() - t0 < 500);
   assert.ok(seen?.aborted);
+});
+
+test('attempts in flight on one caller signal share one abort listener; cancelling stops them all at once', async () => {
+  const ctl = new AbortController();
+  const hung = Array.from({ length: 32 }, () =>
+    withRetry(async () => new Promise<string>(() => undefined), {
+      idempotent: true,
+      classify,
+      signal: ctl.signal,
+      policy: { ...fast, timeoutMs: 10_000 },
+    }),
+  );
+  // A settled attempt unlinks itself: it is not called back on a later abort.
+  await withRetry(async () => 'done', { idempotent: true, classify, signal: ctl.signal, policy: fast });
+  assert.equal(getEventListeners(ctl.signal, 'abort').length, 1, 'one listener for 32 attempts');
+  const t0 = Date.now();
+  ctl.abort();
+  const results = await Promise.allSettled(hung);
+  assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof CancelledError));
+  assert.ok(Date.now() - t0 < 500);
+  await assert.rejects(
+    withRetry(async () => 'late', { idempotent: true, classify, signal: ctl.signal }),
+    CancelledError,
+  );
 });
 
 test('cancellation during the backoff wait rejects with CancelledError', async () => {

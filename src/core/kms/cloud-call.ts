@@ -9,7 +9,7 @@ import type { Logger } from '../log';
 import { envPartsText, requiredParts, type ProviderDescriptor } from './descriptor';
 import { CloudCallError, failureClass, toKmsError, type CallContext } from './cloud-errors';
 import type { ResolvedEndpoint } from './endpoint';
-import { withRetry, type AttemptContext, type RetryPolicy } from './retry';
+import { resolvePolicy, withRetry, type AttemptContext, type RetryPolicy } from './retry';
 import type { CloudCredentials, CredentialsProvider } from './types';
 
 /** What a cloud provider instance is built with (its descriptor's `create` maps ProviderContext onto it). */
@@ -95,6 +95,17 @@ export async function fetchCredentials(d: ProviderDescriptor, profile: string, g
   return c;
 }
 
+/** The retry policy of a provider's options, resolved once per options object (not per call). */
+const policies = new WeakMap<CloudProviderOptions, Readonly<RetryPolicy>>();
+function policyOf(o: CloudProviderOptions): Readonly<RetryPolicy> {
+  let p = policies.get(o);
+  if (!p) {
+    p = resolvePolicy({ ...o.retry, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    policies.set(o, p);
+  }
+  return p;
+}
+
 /**
  * One API call with retries, per-attempt timeouts, cancellation, debug logs and the mapping of the
  * last error onto a KmsEnvelopeError. `attempt` makes one request with the credentials it is given
@@ -119,7 +130,9 @@ export function cloudCall<T>(spec: CloudCallSpec, attempt: (a: CloudAttempt) => 
       const credentials = await fetchCredentials(provider, profile, options.credentials);
       const t0 = Date.now();
       try {
-        const { result, requestId } = await attempt({ ...a, credentials });
+        // Not a spread: that would read (and so make) the attempt's signal, which runAttempt makes only
+        // for SDKs that ask for it.
+        const { result, requestId } = await attempt(Object.assign(a, { credentials }));
         log.debug(`${what} ok in ${Date.now() - t0} ms (attempt ${a.attempt}, request ${requestId ?? '-'})`);
         return result;
       } catch (err) {
@@ -131,7 +144,7 @@ export function cloudCall<T>(spec: CloudCallSpec, attempt: (a: CloudAttempt) => 
     {
       idempotent: call.idempotent,
       signal: call.signal,
-      policy: { ...options.retry, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) },
+      policy: policyOf(options),
       classify: (err) => failureClass(err, provider.errors),
       retryAfter: (err) => (err instanceof CloudCallError ? err.retryAfterMs : undefined),
       onRetry: ({ attempt: n, delayMs, failure }) => log.info(`${what}: ${failure} on attempt ${n}, retrying in ${delayMs} ms`),

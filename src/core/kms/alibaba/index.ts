@@ -136,6 +136,7 @@ export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, 
   /** One client per region and endpoint, with the credentials it signs with (see client()). */
   private readonly clients = new Map<string, CachedClient>();
   private readonly endpoints = new Map<string, ResolvedEndpoint>();
+  private readonly params = new Map<string, OpenApi.Params>();
 
   constructor(opts: AlibabaKmsProviderOptions) {
     super(alibabaProvider, opts, normalizeAlibabaError);
@@ -210,17 +211,23 @@ export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, 
     if (this.regionInRequest()) query.RegionId = region;
     return this.cloudCall<T>(region, action, o, async ({ timeoutMs, credentials }, ep) => {
       const { client, sdk } = await this.client(region, ep, credentials);
-      const apiParams = new sdk.Params({
-        action,
-        version: ALIBABA_API_VERSION,
-        protocol: ep.protocol.toUpperCase(),
-        pathname: '/',
-        method: 'POST',
-        authType: 'AK',
-        style: 'RPC',
-        reqBodyType: 'formData',
-        bodyType: 'json',
-      });
+      // The SDK only reads its Params: one per action and protocol serves every call.
+      const paramsKey = `${action} ${ep.protocol}`;
+      let apiParams = this.params.get(paramsKey);
+      if (!apiParams) {
+        apiParams = new sdk.Params({
+          action,
+          version: ALIBABA_API_VERSION,
+          protocol: ep.protocol.toUpperCase(),
+          pathname: '/',
+          method: 'POST',
+          authType: 'AK',
+          style: 'RPC',
+          reqBodyType: 'formData',
+          bodyType: 'json',
+        });
+        this.params.set(paramsKey, apiParams);
+      }
       // The client has no AbortSignal support: its socket timeouts are set to the attempt
       // timeout, and retry.ts stops waiting at once on timeout or cancellation.
       // RuntimeOptions is a plain field bag (a tea Model); built literally so this module does not
