@@ -59,6 +59,8 @@ export interface KmsEnvelopeApi {
     cancelAll(): number;
     activeOperations(): number;
     statusBarText(): string;
+    /** The decrypted sealed-file editor's status bar item while one is active. */
+    sealedEditorStatus(): { text: string; tooltip: string } | undefined;
     statusBarTooltip(): string;
     /** Titles of the last progress notifications, oldest first. */
     progressTitles(): string[];
@@ -110,6 +112,7 @@ export function createApi(s: Services, t0: number): KmsEnvelopeApi {
     cancelAll: () => cancelAllOperations(),
     activeOperations: () => activeOperationCount(),
     statusBarText: () => s.picker.statusText,
+    sealedEditorStatus: () => s.sealedIndicators.status,
     statusBarTooltip: () => s.picker.statusTooltip,
     progressTitles: () => progressTitles(),
     logLines: () => s.log.recent(),

@@ -21,6 +21,7 @@ import { channelLogger, type ExtensionLogger } from './log';
 import { LeakGuard } from './leak-guard';
 import { DecryptedDiffs } from './scm-diff';
 import { SEALED_SCHEME, SealedAutoSave, SealedFileSystem } from './sealed-fs';
+import { SealedEditorIndicators } from './sealed-indicators';
 import { chooseSecretStore, LazySecretStore } from './secret-storage';
 import { SealedHoverProvider, SealedValueContext, SelectionCommands } from './selection';
 import { SECTION, settings } from './settings';
@@ -50,6 +51,8 @@ export interface Services {
   readonly selections: SelectionCommands;
   readonly files: FileCommands;
   readonly sealedFs: SealedFileSystem;
+  /** Lock, tooltip and status bar item of decrypted sealed-file editors. */
+  readonly sealedIndicators: SealedEditorIndicators;
   readonly values: ValuesCommands;
   readonly valuesFs: ValuesFileSystem;
   /** Sealed files in git and in a team (TeamService, loaded on first use). */
@@ -120,11 +123,12 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
   const selections = new SelectionCommands(envelope, picker, log);
   const files = new FileCommands(envelope, picker, log, team);
   const sealedFs = new SealedFileSystem(envelope, log, team);
+  const sealedIndicators = new SealedEditorIndicators(sealedFs, keys);
   const diffs = new DecryptedDiffs(team, log);
   const leakGuard = new LeakGuard(team, envelope, log);
   const values = new ValuesCommands(envelope, picker, log);
   const valuesFs = new ValuesFileSystem(values, log);
-  const disposables = [treeProvider, treeView, picker, selections, files, usage, leakGuard];
+  const disposables = [treeProvider, treeView, picker, selections, files, sealedIndicators, usage, leakGuard];
   context.subscriptions.push(channel, valuesFs, { dispose: () => keys.dispose() }, { dispose: () => model.dispose() });
   context.subscriptions.push({ dispose: () => void cancelAllOperations() }, ...disposables);
   // Errors name a key by its alias where a loaded listing knows it (the clouds' errors name ids).
@@ -147,6 +151,7 @@ export function createServices(context: vscode.ExtensionContext, env: NodeJS.Pro
     selections,
     files,
     sealedFs,
+    sealedIndicators,
     values,
     valuesFs,
     team,

@@ -1,10 +1,12 @@
 /**
  * Sealed files edited in memory: a FileSystemProvider for the `kms-sealed:` scheme.
  *
- *   kms-sealed:/abs/path/config.yaml?sealed=%2Fabs%2Fpath%2Fconfig.yaml.sealed
+ *   kms-sealed:/abs/path/🔒 config.yaml?sealed=%2Fabs%2Fpath%2Fconfig.yaml.sealed
  *
  * The path is the sealed file's path without its suffix (so VS Code picks the language from the
- * real extension); the query names the sealed file. readFile unseals in memory (one KMS Decrypt) and
+ * real extension), its name behind a lock: the tab, breadcrumb and tooltip read "🔒 config.yaml",
+ * never the same as the plaintext file beside it (sealed-indicators.ts adds the recipients). The
+ * query names the sealed file. readFile unseals in memory (one KMS Decrypt) and
  * keeps the message's data key for as long as the document is open (src/core/envelope/reseal.ts);
  * writeFile seals the new text with that key to the SAME recipients and encryption context — no KMS
  * call, a fresh message id — and replaces the sealed file atomically (src/core/atomic.ts). A save that
@@ -33,7 +35,7 @@ import { inspectBlob as inspect, type EnvelopeService } from '../core/services/e
 import type { ExtensionLogger } from './log';
 import { settings } from './settings';
 import type { TeamAccess } from './team';
-import { withCancellableProgress } from './ui';
+import { ui, withCancellableProgress } from './ui';
 import { recipientLabel } from '../core/envelope/recipients';
 
 export const SEALED_SCHEME = 'kms-sealed';
@@ -57,10 +59,24 @@ export function fileBytes(blob: Buffer, armored: boolean): Buffer {
   return armored ? Buffer.from(armor(blob) + '\n', 'utf8') : blob;
 }
 
+/** What a decrypted sealed file's name starts with in its editor (tab, breadcrumb, tooltip). */
+export const SEALED_NAME_PREFIX = '🔒 ';
+
 export function sealedUri(realPath: string): vscode.Uri {
   const suffix = settings.sealedSuffix();
   const shown = realPath.endsWith(suffix) && realPath.length > suffix.length ? realPath.slice(0, -suffix.length) : realPath;
-  return vscode.Uri.from({ scheme: SEALED_SCHEME, path: vscode.Uri.file(shown).path, query: `sealed=${encodeURIComponent(realPath)}` });
+  const p = vscode.Uri.file(shown).path;
+  const cut = p.lastIndexOf('/') + 1;
+  return vscode.Uri.from({
+    scheme: SEALED_SCHEME,
+    path: p.slice(0, cut) + SEALED_NAME_PREFIX + p.slice(cut),
+    query: `sealed=${encodeURIComponent(realPath)}`,
+  });
+}
+
+/** An editable decrypted sealed file (not a diff side, not a file of sealed values). */
+export function isSealedFileUri(uri: vscode.Uri): boolean {
+  return uri.scheme === SEALED_SCHEME && /(?:^|&)sealed=/.test(uri.query) && !viewSourceOf(uri);
 }
 
 /** A read-only decrypted view of `source` (a side of a diff); `file` is the file's own path (format, policy, messages). */
@@ -83,7 +99,10 @@ export function viewSourceOf(uri: vscode.Uri): vscode.Uri | undefined {
 export function realPathOf(uri: vscode.Uri): string {
   const m = /(?:^|&)sealed=([^&]*)/.exec(uri.query);
   if (m) return decodeURIComponent(m[1]);
-  return vscode.Uri.file(uri.path).fsPath + settings.sealedSuffix();
+  const cut = uri.path.lastIndexOf('/') + 1;
+  const name = uri.path.slice(cut);
+  const bare = uri.path.slice(0, cut) + (name.startsWith(SEALED_NAME_PREFIX) ? name.slice(SEALED_NAME_PREFIX.length) : name);
+  return vscode.Uri.file(bare).fsPath + settings.sealedSuffix();
 }
 
 function fsError(err: unknown, uri: vscode.Uri): Error {
@@ -122,11 +141,19 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
   private readonly views = new Map<string, { plaintext: Buffer; timer: NodeJS.Timeout }>();
   private readonly viewSizes = new Map<string, number>();
 
+  /** Sealed files whose first save this session was announced ("saving re-seals"). */
+  private readonly toldResealed = new Set<string>();
+
   constructor(
     private readonly envelope: EnvelopeService,
     private readonly log: ExtensionLogger,
     private readonly team?: TeamAccess,
   ) {}
+
+  /** The header (recipients, context) of an open sealed file as last read or written; no plaintext. */
+  headerOf(real: string): HeaderInfo | undefined {
+    return this.headers.get(real);
+  }
 
   watch(): vscode.Disposable {
     return new vscode.Disposable(() => undefined);
@@ -415,6 +442,14 @@ export class SealedFileSystem implements vscode.FileSystemProvider {
     this.sizes.set(real, content.length);
     this.log.info(`Saved ${real}: sealed again${how} to ${info.recipients.map(recipientLabel).join(', ')}.`);
     this.emitter.fire([{ type: vscode.FileChangeType.Changed, uri }]);
+    if (!this.toldResealed.has(real)) {
+      // Once per file per session: a save here writes the sealed file, never the plaintext.
+      this.toldResealed.add(real);
+      ui.prompts.inform(
+        `Saved ${path.basename(real)}: saving this decrypted editor seals it again to the same recipients (edits are saved ` +
+          'shortly after typing stops); no plaintext is written to disk.',
+      );
+    }
   }
 
   readDirectory(): [string, vscode.FileType][] {

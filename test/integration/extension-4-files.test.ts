@@ -242,6 +242,55 @@ suite('extension: files', () => {
     assert.equal((await a.envelope.unsealBytes(readFileSync(sealed))).plaintext.toString(), 'v1\nv2\n');
   });
 
+  test('a decrypted editor does not look like the plaintext file: lock in its name, recipients in the status bar, first save says it re-seals', async () => {
+    const a = await api();
+    await a.keys.refreshRegion({ provider: 'local', profile: 'default', region: 'local' }); // its aliases known, as the Keys view has them
+    const alias = a.keys.findCachedKey({ provider: 'local', profile: 'default', region: 'local' }, localKeyId)?.alias;
+    assert.ok(alias, 'the files key is listed');
+    const dir = makeTempDir('look-');
+    const plain = join(dir, 'service.yaml');
+    writeFileSync(plain, 'replicas: 2\n');
+    writeFileSync(
+      plain + '.sealed',
+      await a.envelope.sealBytes(Buffer.from('token: look-alike\n'), [{ provider: 'local', region: 'local', key: localKeyId }], undefined),
+    );
+    // The real plaintext file beside it, open in its own tab.
+    await vscode.window.showTextDocument(vscode.Uri.file(plain), { preview: false });
+    assert.equal(a.testing!.sealedEditorStatus(), undefined, 'no sealed status on a plain file');
+
+    const p = scripted(a);
+    const vuri = await vscode.commands.executeCommand<vscode.Uri>('kmsEnvelope.openSealedFile', vscode.Uri.file(plain + '.sealed'));
+    const editor = vscode.window.activeTextEditor!;
+    assert.equal(editor.document.uri.toString(), vuri.toString());
+    assert.equal(editor.document.languageId, 'yaml', 'language from the inner name');
+    const tabs = vscode.window.tabGroups.activeTabGroup.tabs.map((t) => t.label);
+    assert.ok(tabs.includes('service.yaml') && tabs.includes('🔒 service.yaml'), `two tabs told apart: ${tabs.join(' | ')}`);
+    assert.equal(vscode.window.tabGroups.activeTabGroup.activeTab?.label, '🔒 service.yaml');
+
+    const status = await waitFor(() => a.testing!.sealedEditorStatus()?.text.includes(alias) && a.testing!.sealedEditorStatus(), {
+      message: 'the status bar item naming the recipient by alias',
+    });
+    assert.equal(status.text, `$(lock) Sealed: ${alias}`);
+    assert.match(status.tooltip, new RegExp(`decrypted in memory from ${(plain + '.sealed').replace(/[.\\/]/g, '\\$&')}`));
+    assert.match(status.tooltip, new RegExp(`Saving seals it again to: ${alias} \\(`));
+
+    // First save: said once that saving re-seals (not again on the next save).
+    for (const line of ['a: 1\n', 'b: 2\n']) {
+      await editor.edit((eb) => eb.insert(new vscode.Position(0, 0), line));
+      assert.equal(await editor.document.save(), true, String(a.testing!.lastError()?.error));
+    }
+    await waitFor(() => !editor.document.isDirty, { message: 'the saves to finish' });
+    const told = p.messages.filter((m) => /saving this decrypted editor seals it again/.test(m));
+    assert.equal(told.length, 1, `said once: ${p.messages.join(' | ')}`);
+    assert.match(told[0], /^info: Saved service\.yaml\.sealed: /);
+    assert.equal(readFileSync(plain, 'utf8'), 'replicas: 2\n', 'the plaintext file beside it is untouched');
+
+    // Another editor active: the item goes away.
+    await vscode.window.showTextDocument(vscode.Uri.file(plain), { preview: false });
+    await waitFor(() => a.testing!.sealedEditorStatus() === undefined, { message: 'the sealed status to hide' });
+    a.testing!.setPrompts(undefined);
+  });
+
   test('Seal File refuses a file that is already sealed', async () => {
     const a = await api();
     a.testing!.clearLastError();

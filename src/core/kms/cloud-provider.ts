@@ -1,13 +1,14 @@
 /**
  * What the cloud providers (Tencent, Alibaba, AWS) share around cloudCall: the name, profile,
- * deletion window, options and logger they are built with, and the call spec every request goes out
- * with. A provider adds its endpoint rule, its SDK client and the calls themselves.
+ * deletion window, options and logger they are built with, the call spec every request goes out
+ * with, and the check of a key description against the cloud's limit. A provider adds its endpoint rule, its SDK client and the calls themselves.
  */
+import { usageError } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { cloudCall, type CloudAttempt, type CloudProviderOptions } from './cloud-call';
-import type { ProviderDescriptor } from './descriptor';
+import { checkDeletionWindow, type ProviderDescriptor } from './descriptor';
 import type { ResolvedEndpoint } from './endpoint';
-import type { ProviderName } from './types';
+import type { CallOptions, ProviderName } from './types';
 
 /** What one call is about (retries only when `idempotent`; key and alias name it in messages). */
 export interface CallFlags {
@@ -39,6 +40,34 @@ export abstract class CloudProvider<O extends CloudProviderOptions = CloudProvid
   }
 
   abstract endpointFor(region: string): ResolvedEndpoint;
+
+  /** Schedules the key's deletion in `days` (checked against the provider's window first). */
+  async scheduleDeletion(region: string, keyId: string, days: number, opts?: CallOptions): Promise<{ deletionDate?: string }> {
+    checkDeletionWindow(this.descriptor, days);
+    return this.scheduleKeyDeletion(region, keyId, days, opts?.signal);
+  }
+
+  /** ScheduleKeyDeletion of a window already checked; the date the key goes, when the cloud says. */
+  protected abstract scheduleKeyDeletion(
+    region: string,
+    keyId: string,
+    days: number,
+    signal?: AbortSignal,
+  ): Promise<{ deletionDate?: string }>;
+
+  /** How long a key description may be: `max` UTF-8 bytes or characters. */
+  protected abstract readonly descriptionLimit: { max: number; unit: 'bytes' | 'characters' };
+
+  /** A usage error unless `description` fits the cloud's limit. */
+  protected checkDescription(description: string, region: string, keyId?: string): void {
+    const { max, unit } = this.descriptionLimit;
+    if ((unit === 'bytes' ? Buffer.byteLength(description) : description.length) <= max) return;
+    throw usageError(`${this.descriptor.label} takes key descriptions of at most ${max} ${unit}.`, 'Shorten the description.', {
+      provider: this.name,
+      region,
+      keyId,
+    });
+  }
 
   /**
    * One API call through cloudCall (retries, timeouts, cancellation, logs, error mapping); `attempt`

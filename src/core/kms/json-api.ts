@@ -1,7 +1,7 @@
 /**
  * What Tencent Cloud KMS (API 3.0) and Alibaba Cloud KMS (2016-01-20) have in common beyond the
  * cloud plumbing (./cloud-provider.ts): key actions that take just a KeyId (EnableKey, DisableKey,
- * CancelKeyDeletion) and the three data-key calls, with the same names and fields: KeyId, KeySpec
+ * CancelKeyDeletion), UpdateKeyDescription, and the three data-key calls, with the same names and fields: KeyId, KeySpec
  * AES_256, the canonical EncryptionContext, the plaintext in base64 both ways (Alibaba takes it as an
  * opaque string and hands the same string back), CiphertextBlob kept verbatim (its UTF-8 bytes are
  * the EDK). A provider says how it sends an action and what its KeyId parameter is.
@@ -38,6 +38,17 @@ export abstract class JsonApiProvider<O extends CloudProviderOptions = CloudProv
 
   cancelDeletion(region: string, keyId: string, opts?: CallOptions): Promise<void> {
     return this.keyAction(region, 'CancelKeyDeletion', keyId, false, opts?.signal);
+  }
+
+  async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
+    this.checkDescription(description, region, keyId);
+    const id = await this.keyParam(region, keyId, opts?.signal);
+    await this.call(
+      region,
+      'UpdateKeyDescription',
+      { KeyId: id, Description: description },
+      { idempotent: true, keyId, signal: opts?.signal },
+    );
   }
 
   private details(region: string, keyId: string) {

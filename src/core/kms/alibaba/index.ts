@@ -23,11 +23,10 @@ import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
 import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode } from '../cloud-errors';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
 import { JsonApiProvider } from '../json-api';
-import { isoDate } from '../wire-values';
+import { isoDate, keyMetadata } from '../wire-values';
 import { mapLimit } from '../retry';
 import type {
   AliasChange,
@@ -131,6 +130,7 @@ interface CachedClient {
 
 export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
   protected readonly keyIdPattern = KEY_ID;
+  protected readonly descriptionLimit = { max: 8192, unit: 'characters' } as const;
   private sdk?: Promise<typeof OpenApi>;
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
   /** One client per region and endpoint, with the credentials it signs with (see client()). */
@@ -247,22 +247,13 @@ export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, 
 
   private toMeta(region: string, m: AliKeyMetadata, aliases?: string[]): KeyMetadata {
     const alias = aliases && aliases.length > 0 ? [...aliases].sort()[0].replace(/^alias\//, '') : undefined;
-    return {
-      provider: 'alibaba',
-      region,
-      keyId: m.KeyId,
+    return keyMetadata('alibaba', region, m, STATES, {
       alias,
-      arn: m.Arn || undefined,
-      description: m.Description || undefined,
-      state: (m.KeyState && STATES[m.KeyState]) || 'Unknown',
       createdAt: isoDate(m.CreationDate),
       deletionDate: isoDate(m.DeleteDate),
-      keyUsage: m.KeyUsage || undefined,
-      keySpec: m.KeySpec || undefined,
-      origin: m.Origin || undefined,
       rotationEnabled: m.AutomaticRotation ? m.AutomaticRotation === 'Enabled' : undefined,
       instanceId: m.DKMSInstanceId || undefined,
-    };
+    });
   }
 
   /** All aliases of a region, keyId → alias names (ListAliases, every page; cached 30 s). */
@@ -462,38 +453,12 @@ export class AlibabaKmsProvider extends JsonApiProvider implements KmsProvider, 
     }
   }
 
-  async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
-    if (description.length > 8192) {
-      throw usageError('An Alibaba Cloud key description holds at most 8192 characters.', 'Shorten the description.', {
-        provider: 'alibaba',
-        region,
-        keyId,
-      });
-    }
-    await this.call(
-      region,
-      'UpdateKeyDescription',
-      { KeyId: alibabaKeyParam(keyId), Description: description },
-      { idempotent: true, keyId, signal: opts?.signal },
-    );
-  }
-
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(alibabaProvider, pendingWindowInDays);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
     const keyParam = alibabaKeyParam(keyId);
-    await this.call(
-      region,
-      'ScheduleKeyDeletion',
-      { KeyId: keyParam, PendingWindowInDays: pendingWindowInDays },
-      { idempotent: false, keyId, signal: opts?.signal },
-    );
+    await this.call(region, 'ScheduleKeyDeletion', { KeyId: keyParam, PendingWindowInDays: days }, { idempotent: false, keyId, signal });
     // The API answers without the date; read it back from the key.
-    const m = await this.describeRaw(region, keyParam, keyId, opts?.signal);
+    const m = await this.describeRaw(region, keyParam, keyId, signal);
     return { deletionDate: isoDate(m.DeleteDate) };
   }
 }

@@ -60,11 +60,11 @@ import type { CloudProviderOptions } from '../cloud-call';
 import { CloudProvider, type CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
 import { checkDataKeySize, checkGenerated } from '../data-keys';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize } from '../paging';
 import { mapLimit } from '../retry';
+import { keyMetadata } from '../wire-values';
 import type {
   AliasChange,
   CallOptions,
@@ -90,7 +90,6 @@ sdkNodeVersionWarning.warningEmitted = true;
 export const AWS_DEFAULT_REGION = awsProvider.regions.default!;
 export const AWS_MAX_PAGE = 1000;
 const ALIAS_PAGE = 100;
-const MAX_DESCRIPTION = 8192;
 
 export interface AwsKmsProviderOptions extends CloudProviderOptions {
   /** DescribeKey (+ GetKeyRotationStatus) calls in flight per listed page (default 10). */
@@ -164,6 +163,7 @@ const isAwsManagedAlias = (name: string | undefined) => !!name && name.startsWit
 type Send = (command: unknown, opts: { abortSignal: AbortSignal }) => Promise<{ $metadata: { requestId?: string } }>;
 
 export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> implements KmsProvider {
+  protected readonly descriptionLimit = { max: 8192, unit: 'characters' } as const;
   private readonly agents = new AgentPool();
   private readonly clients = new Map<string, { id: string; client: KMSClient }>();
   private readonly aliasMaps = new TtlCache<Map<string, string[]>>(30_000);
@@ -261,21 +261,12 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
 
   private toMeta(region: string, m: AwsKeyMetadata, aliases: string[] | undefined, rotation?: boolean): KeyMetadata {
     const alias = aliases?.length ? shortAlias([...aliases].sort()[0]) : undefined;
-    return {
-      provider: this.name,
-      region,
-      keyId: m.KeyId ?? '',
+    return keyMetadata(this.name, region, m, STATES, {
       alias,
-      arn: m.Arn || undefined,
-      description: m.Description || undefined,
-      state: (m.KeyState && STATES[m.KeyState]) || 'Unknown',
       createdAt: iso(m.CreationDate),
       deletionDate: iso(m.DeletionDate),
-      keyUsage: m.KeyUsage || undefined,
-      keySpec: m.KeySpec || undefined,
-      origin: m.Origin || undefined,
       rotationEnabled: rotation,
-    };
+    });
   }
 
   /** key id → its alias names (customer aliases only), for a region; every ListAliases page, cached 30 s. */
@@ -412,7 +403,7 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
   async createKey(region: string, opts?: CreateKeyOptions): Promise<KeyMetadata> {
     const alias = opts?.alias?.trim() ? normalizeAwsAlias(opts.alias) : undefined;
     const description = opts?.description ?? '';
-    if (description.length > MAX_DESCRIPTION) throw this.longDescription(region);
+    this.checkDescription(description, region);
     if (alias) await this.refuseTakenAlias(region, alias, opts?.signal);
     const res = await this.call<{ KeyMetadata?: AwsKeyMetadata }>(
       region,
@@ -476,13 +467,6 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
     });
   }
 
-  private longDescription(region: string): KmsEnvelopeError {
-    return usageError(`An AWS KMS key description holds at most ${MAX_DESCRIPTION} characters.`, 'Shorten the description.', {
-      provider: this.name,
-      region,
-    });
-  }
-
   async enableKey(region: string, keyId: string, opts?: CallOptions): Promise<void> {
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
     await this.call(region, 'EnableKey', () => new EnableKeyCommand({ KeyId: id }), { idempotent: true, keyId, signal: opts?.signal });
@@ -520,7 +504,7 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
   }
 
   async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
-    if (description.length > MAX_DESCRIPTION) throw this.longDescription(region);
+    this.checkDescription(description, region, keyId);
     const id = await this.resolveKeyId(region, keyId, opts?.signal);
     await this.call(region, 'UpdateKeyDescription', () => new UpdateKeyDescriptionCommand({ KeyId: id, Description: description }), {
       idempotent: true,
@@ -529,20 +513,15 @@ export class AwsKmsProvider extends CloudProvider<AwsKmsProviderOptions> impleme
     });
   }
 
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(awsProvider, pendingWindowInDays);
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
+    const id = await this.resolveKeyId(region, keyId, signal);
     const res = await this.call<{ DeletionDate?: Date }>(
       region,
       'ScheduleKeyDeletion',
-      () => new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: pendingWindowInDays }),
+      () => new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: days }),
       // A repeat after success fails (the key is already pending deletion): retried only when unsent.
-      { idempotent: false, keyId, signal: opts?.signal },
+      { idempotent: false, keyId, signal },
     );
     return { deletionDate: iso(res.DeletionDate) };
   }

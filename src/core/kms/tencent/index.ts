@@ -18,12 +18,11 @@ import { TtlCache } from '../cache';
 import type { CloudProviderOptions } from '../cloud-call';
 import type { CallFlags } from '../cloud-provider';
 import { CloudCallError, findNetworkCode, parseRetryAfter } from '../cloud-errors';
-import { checkDeletionWindow } from '../descriptor';
 import { resolveEndpoint, type ResolvedEndpoint } from '../endpoint';
 import { AgentPool } from '../http-agent';
 import { clampPageSize, decodePageToken, encodePageToken, type PageTokenPlanner } from '../paging';
 import { JsonApiProvider } from '../json-api';
-import { unixToIso } from '../wire-values';
+import { keyMetadata, unixToIso } from '../wire-values';
 import type {
   CallOptions,
   CloudCredentials,
@@ -127,6 +126,7 @@ function keepRetryAfter(client: CommonClient): void {
 
 export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, PageTokenPlanner {
   protected readonly keyIdPattern = UUID;
+  protected readonly descriptionLimit = { max: 1024, unit: 'bytes' } as const;
   private readonly agents = new AgentPool();
   private sdk?: Promise<typeof import('tencentcloud-sdk-nodejs-common')>;
   private readonly aliasCache = new TtlCache<string>(60_000);
@@ -183,20 +183,12 @@ export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, 
   }
 
   private toMeta(region: string, m: TcKeyMetadata): KeyMetadata {
-    return {
-      provider: 'tencent',
-      region,
-      keyId: m.KeyId,
+    return keyMetadata('tencent', region, { ...m, Arn: m.ResourceId }, STATES, {
       alias: m.Alias || undefined,
-      arn: m.ResourceId || undefined,
-      description: m.Description || undefined,
-      state: (m.KeyState && STATES[m.KeyState]) || 'Unknown',
       createdAt: unixToIso(m.CreateTime),
       deletionDate: unixToIso(m.DeletionDate),
-      keyUsage: m.KeyUsage || undefined,
-      origin: m.Origin || undefined,
       rotationEnabled: typeof m.KeyRotationEnabled === 'boolean' ? m.KeyRotationEnabled : undefined,
-    };
+    });
   }
 
   protected keyParam(region: string, keyIdOrAlias: string, signal?: AbortSignal): Promise<string> {
@@ -287,37 +279,15 @@ export class TencentKmsProvider extends JsonApiProvider implements KmsProvider, 
     this.aliasCache.set(`${region}|${a}`, id);
   }
 
-  async setDescription(region: string, keyId: string, description: string, opts?: CallOptions): Promise<void> {
-    if (Buffer.byteLength(description) > 1024) {
-      throw usageError('A Tencent Cloud key description holds at most 1024 bytes.', 'Shorten the description.', {
-        provider: 'tencent',
-        region,
-        keyId,
-      });
-    }
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
-    await this.call(
-      region,
-      'UpdateKeyDescription',
-      { Description: description, KeyId: id },
-      { idempotent: true, keyId, signal: opts?.signal },
-    );
-  }
-
-  async scheduleDeletion(
-    region: string,
-    keyId: string,
-    pendingWindowInDays: number,
-    opts?: CallOptions,
-  ): Promise<{ deletionDate?: string }> {
-    checkDeletionWindow(tencentProvider, pendingWindowInDays);
-    const id = await this.resolveKeyId(region, keyId, opts?.signal);
+  /** ScheduleKeyDeletion (CloudProvider.scheduleDeletion checked the window). */
+  protected async scheduleKeyDeletion(region: string, keyId: string, days: number, signal?: AbortSignal) {
+    const id = await this.resolveKeyId(region, keyId, signal);
     const res = await this.call<{ DeletionDate?: number }>(
       region,
       'ScheduleKeyDeletion',
-      { KeyId: id, PendingWindowInDays: pendingWindowInDays },
+      { KeyId: id, PendingWindowInDays: days },
       // A repeat after success fails (the key is already pending deletion): retried only when unsent.
-      { idempotent: false, keyId, signal: opts?.signal },
+      { idempotent: false, keyId, signal },
     );
     return { deletionDate: unixToIso(res.DeletionDate) };
   }
