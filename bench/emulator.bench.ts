@@ -273,6 +273,10 @@ async function main(): Promise<void> {
     const ratio = { warm: [] as number[], warm2: [] as number[], fresh: [] as number[], fresh2: [] as number[] };
     const cpu = { warm: [] as number[], fresh: [] as number[] };
     for (let r = 1; r <= ROUNDS; r++) {
+      // The child windows block this process's event loop (spawnSync) longer than the emulator keeps
+      // an idle connection: let the keep-alive sockets it closed meanwhile be seen as closed before
+      // the SDK clients reuse them (else a request goes out on a closed socket: ECONNRESET).
+      await new Promise((res) => setTimeout(res, 200));
       const sdk = await sdkWindow();
       const cli = cliWindow();
       const fresh = freshSdkWindow();

@@ -193,6 +193,9 @@ terminal. Requests are not retried (throttling and errors are counted, not hidde
   --json            the result as JSON on stdout
   --yes             do not ask before sending requests to an endpoint that is not on this machine
 
+One untimed request goes first (the ciphertext decrypt and unseal open; for the other cases a warm-up
+that loads the provider's SDK and opens a connection), so the clock measures the KMS, not the start.
+
 KMS calls cost money and count against the account's quota: against a remote endpoint bench says how
 many requests it may send and asks first (in a terminal), or needs --yes.
 

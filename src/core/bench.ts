@@ -4,7 +4,8 @@
  * latency percentiles, errors by code, an optional request-rate cap, cancellation, and a tick per
  * second for a live line. The front door builds the provider and prints; this module only measures.
  *
- * Cases (each request is one operation; `decrypt` and `unseal` prepare one ciphertext first):
+ * Cases (each request is one operation; `decrypt` and `unseal` prepare one ciphertext first, the
+ * others send one untimed warm-up request, so that every run starts its clock after one request):
  *   encrypt            encryptDataKey of `dataSize` bytes           (1 KMS call)
  *   decrypt            decryptDataKey of one such ciphertext        (1 KMS call)
  *   generate-data-key  generateDataKey                              (1 KMS call; 2 on a KMS 3.0 instance)
@@ -101,7 +102,23 @@ export function checkPlan(p: BenchPlan): void {
     throw bad('--rate', 'a positive number of requests per second');
 }
 
-/** Builds the operation of one request, after the preparation the case needs (one KMS call at most). */
+/**
+ * One untimed request before the clock starts, for the cases that prepare nothing: it loads the
+ * provider's SDK (lazily imported) and opens the first connection, so the measured window holds
+ * requests, not the tool's start-up. Its failure is not the run's (a failing key is measured as
+ * errors by code); only cancellation ends the run.
+ */
+async function warmUp(op: () => Promise<void>, signal?: AbortSignal): Promise<() => Promise<void>> {
+  await op().catch((err: unknown) => {
+    if (signal?.aborted) throw err;
+  });
+  return op;
+}
+
+/**
+ * Builds the operation of one request, after one untimed KMS call: the preparation the case needs
+ * (decrypt, unseal) or a warm-up request (see warmUp).
+ */
 export async function prepareCase(t: BenchTarget, p: BenchPlan, signal?: AbortSignal): Promise<() => Promise<void>> {
   const data = Buffer.alloc(p.dataSize, 0x31);
   const ctx = BENCH_CONTEXT;
@@ -110,9 +127,9 @@ export async function prepareCase(t: BenchTarget, p: BenchPlan, signal?: AbortSi
   if (signal) setMaxListeners(p.concurrency * 4 + 16, signal);
   switch (p.case) {
     case 'encrypt':
-      return async () => {
+      return warmUp(async () => {
         await t.provider.encryptDataKey(t.region, t.key, data, ctx, { signal });
-      };
+      }, signal);
     case 'decrypt': {
       const { ciphertext, keyId } = await t.provider.encryptDataKey(t.region, t.key, data, ctx, { signal });
       return async () => {
@@ -121,18 +138,18 @@ export async function prepareCase(t: BenchTarget, p: BenchPlan, signal?: AbortSi
       };
     }
     case 'generate-data-key':
-      return async () => {
+      return warmUp(async () => {
         const dk = await t.provider.generateDataKey(t.region, t.key, ctx, { signal });
         dk.plaintext.fill(0);
-      };
+      }, signal);
     case 'seal':
     case 'unseal': {
       const { sealBuffer, unsealBuffer } = await import('./envelope/engine.js');
       const recipients = [{ provider: t.provider, region: t.region, key: t.key }];
       if (p.case === 'seal')
-        return async () => {
+        return warmUp(async () => {
           await sealBuffer(data, { recipients, context: ctx, signal });
-        };
+        }, signal);
       const blob = await sealBuffer(data, { recipients, context: ctx, signal });
       const resolve = async () => t.provider;
       return async () => {
